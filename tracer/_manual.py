@@ -1,0 +1,132 @@
+"""Tracing from inside code: the ``span()`` context manager, ``record_decision`` and
+``record_usage``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Mapping
+
+from opentelemetry import trace
+
+from . import attributes as A
+from ._call import Call, Spec, llm_output, plain_output, retriever_output, set_content
+from ._guard import guard, logger
+from ._serialize import scrub, truncate
+from ._settings import settings
+
+_OUTPUT_HOOKS = {A.SPAN_TYPE_LLM: llm_output, A.SPAN_TYPE_RETRIEVER: retriever_output}
+_SEVERITY = {"pass": 0, "modify": 1, "flag": 2, "block": 3}
+_warned_verdicts: set[str] = set()
+
+
+class SpanHandle:
+    """What ``with tracer.span(...) as s`` gives: set the output, input or any attribute."""
+
+    __slots__ = ("_call", "_token", "_output", "_has_output")
+
+    def __init__(self, call: Call | None) -> None:
+        self._call = call
+        self._token: object = None
+        self._output: Any = None
+        self._has_output = False
+
+    @property
+    def otel_span(self) -> trace.Span:
+        return self._call.span if self._call is not None else trace.INVALID_SPAN
+
+    def set_input(self, value: Any) -> None:
+        if self._call is not None and settings().capture_content:
+            with guard("input capture"):
+                set_content(self._call.span, A.OI_INPUT_VALUE, value, settings(), A.OI_INPUT_MIME_TYPE)
+
+    def set_output(self, value: Any) -> None:
+        self._output, self._has_output = value, True
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        if self._call is not None:
+            with guard("set attribute"):
+                self._call.span.set_attribute(key, value)
+
+    def __enter__(self) -> "SpanHandle":
+        if self._call is not None:
+            self._token = self._call.attach()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        call = self._call
+        if call is None:
+            return
+        call.detach(self._token)
+        if exc is not None:
+            call.fail(exc)
+        elif self._has_output:
+            call.finish(self._output)
+        else:
+            call.spec.capture_output = False  # nothing to record; end without an output value
+            call.finish()
+
+
+def span(name: str, *, kind: str = A.SPAN_TYPE_STEP, input: Any = None,
+         attributes: Mapping[str, Any] | None = None) -> SpanHandle:
+    """``with tracer.span("rerank", kind="step", input=query) as s: ...; s.set_output(x)``."""
+    if kind not in A.OI_KIND_BY_SPAN_TYPE:
+        raise ValueError(f"unknown span kind {kind!r}; expected one of {sorted(A.OI_KIND_BY_SPAN_TYPE)}")
+    spec = Spec(None, name, kind, dict(attributes or {}), output_hook=_OUTPUT_HOOKS.get(kind, plain_output))
+    call = spec.start((input,) if input is not None else (), {})
+    return SpanHandle(call)
+
+
+def record_decision(name: str, verdict: str, *, action: str | None = None, reason: str | None = None,
+                    score: float | None = None, before: str | None = None, after: str | None = None) -> None:
+    """Record a post-processing decision (guardrail, filter) on the current span.
+
+    ``verdict`` is ``pass``, ``flag``, ``modify`` or ``block``. ``before``/``after`` hold the
+    text when the step changed it (subject to content capture). Outside any span, the
+    decision gets a span of its own so that it is not lost.
+    """
+    with guard("record_decision"):
+        v = str(verdict).strip().lower()
+        if v not in _SEVERITY and v not in _warned_verdicts:
+            _warned_verdicts.add(v)
+            logger.warning("spyglass: unknown decision verdict %r (expected one of %s); recorded as given",
+                           verdict, ", ".join(A.VERDICTS))
+        s = settings()
+        attrs: dict[str, Any] = {A.DECISION_NAME: str(name), A.DECISION_VERDICT: v}
+        if action is not None:
+            attrs[A.DECISION_ACTION] = str(action)
+        if reason is not None:
+            attrs[A.DECISION_REASON] = str(reason)
+        if score is not None:
+            attrs[A.DECISION_SCORE] = float(score)
+        if s.capture_content:
+            for key, text in ((A.DECISION_BEFORE, before), (A.DECISION_AFTER, after)):
+                if text is not None:
+                    value = truncate(scrub(str(text)), s.max_value_chars)[0]
+                    if s.redact is not None:
+                        value = s.redact(key, value)  # type: ignore[assignment]
+                    if value is not None:
+                        attrs[key] = value
+        current = trace.get_current_span()
+        if current.is_recording():
+            current.add_event(A.DECISION_EVENT, attrs)
+            return
+        with span(f"decision {name}", kind=A.SPAN_TYPE_POSTPROCESS) as own:
+            own.otel_span.add_event(A.DECISION_EVENT, attrs)
+
+
+def record_usage(*, input_tokens: int | None = None, output_tokens: int | None = None,
+                 model: str | None = None, cost_usd: float | None = None,
+                 cache_read_input_tokens: int | None = None, reasoning_output_tokens: int | None = None) -> None:
+    """Add token usage (and optionally the response model and cost) to the current span."""
+    with guard("record_usage"):
+        current = trace.get_current_span()
+        if not current.is_recording():
+            return
+        values = {A.GEN_AI_USAGE_INPUT_TOKENS: input_tokens, A.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
+                  A.OI_LLM_TOKEN_COUNT_PROMPT: input_tokens, A.OI_LLM_TOKEN_COUNT_COMPLETION: output_tokens,
+                  A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read_input_tokens,
+                  A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_output_tokens,
+                  A.GEN_AI_RESPONSE_MODEL: model, A.COST_USD: cost_usd}
+        if input_tokens is not None and output_tokens is not None:
+            values[A.OI_LLM_TOKEN_COUNT_TOTAL] = input_tokens + output_tokens
+        current.set_attributes({k: v for k, v in values.items() if v is not None})

@@ -1,0 +1,111 @@
+"""The span processor: trace-level attributes on start, bounded batching on end.
+
+Written instead of the SDK's ``BatchSpanProcessor`` for two guarantees it lacks: the
+number of dropped spans is counted and recorded (in the store and in :func:`stats`), and
+``force_flush`` returns only once the spans can be queried.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Optional
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from ._context import current_trace_attributes
+from ._guard import guard
+
+logger = logging.getLogger("spyglass")
+
+
+class SpyglassSpanProcessor(SpanProcessor):
+    def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 50_000, max_batch_size: int = 4_096,
+                 schedule_delay: float = 0.5) -> None:
+        self.exporter = exporter
+        self.max_queue_size = max_queue_size
+        self.max_batch_size = max_batch_size
+        self.schedule_delay = schedule_delay
+        self.dropped = 0
+        self.exported = 0
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._cond = threading.Condition()
+        self._export_lock = threading.Lock()
+        self._flush_requested = 0
+        self._stopped = False
+        self._last_drop_log = 0.0
+        self._worker = threading.Thread(target=self._run, name="spyglass-exporter", daemon=True)
+        self._worker.start()
+
+    # --- SpanProcessor ---------------------------------------------------------------
+    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+        with guard("trace attributes"):
+            attrs = current_trace_attributes(parent_context)
+            if attrs is not None:
+                span.set_attributes(attrs.as_span_attributes())
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._stopped:
+            return
+        queue = self._queue
+        if len(queue) >= self.max_queue_size:
+            self._drop()
+            return
+        queue.append(span)  # deque.append is atomic: no lock on the traced call's path
+        if len(queue) >= self.max_batch_size:
+            with self._cond:
+                self._cond.notify()
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        record = getattr(getattr(self.exporter, "writer", None), "record_dropped", None)
+        if record is not None:
+            record(1)
+        now = time.monotonic()
+        if now - self._last_drop_log > 10:
+            self._last_drop_log = now
+            logger.warning("spyglass: export queue full (%d spans); %d spans dropped so far",
+                           self.max_queue_size, self.dropped)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        self._export_all()
+        remaining = max(0.0, deadline - time.monotonic())
+        return bool(self.exporter.force_flush(int(remaining * 1000))) if hasattr(self.exporter, "force_flush") \
+            else True
+
+    def shutdown(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        with self._cond:
+            self._cond.notify()
+        self._worker.join(timeout=5)
+        self._export_all()
+        self.exporter.shutdown()
+
+    # --- the background thread ----------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopped:
+            with self._cond:
+                if len(self._queue) < self.max_batch_size:
+                    self._cond.wait(self.schedule_delay)
+            self._export_all()
+
+    def _export_all(self) -> None:
+        with self._export_lock:
+            while self._queue:
+                batch: list[ReadableSpan] = []
+                while self._queue and len(batch) < self.max_batch_size:
+                    batch.append(self._queue.popleft())
+                ok = False
+                with guard("export"):
+                    ok = self.exporter.export(batch) == SpanExportResult.SUCCESS
+                if ok:
+                    self.exported += len(batch)
+                else:  # the exporter already logged why; these spans are gone, so count them
+                    self.dropped += len(batch)

@@ -1,0 +1,155 @@
+"""Every attribute name Spyglass writes, in one place.
+
+Three layers, in order of preference:
+
+1. OpenTelemetry GenAI semantic conventions v1.41.1 (``gen_ai.*``) and the general
+   registry (``error.type``, ``session.id``...). The Python semconv package marks its
+   ``gen_ai`` constants deprecated (they moved to a separate GenAI repository), so we pin
+   the strings here instead of importing them.
+2. A small OpenInference overlay (``openinference.span.kind``, ``input.value``...) so that
+   Phoenix and other OpenInference readers understand our spans too.
+3. ``spyglass.*`` for what neither covers (decisions, trace-level tags, truncation markers).
+
+No other module spells an attribute name as a string literal.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- OpenTelemetry GenAI semantic conventions (v1.41.1) -------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
+GEN_AI_RETRIEVAL_DOCUMENTS: Final = "gen_ai.retrieval.documents"
+GEN_AI_RETRIEVAL_QUERY_TEXT: Final = "gen_ai.retrieval.query.text"
+GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
+
+# Well-known values of gen_ai.operation.name.
+OP_CHAT: Final = "chat"
+OP_TEXT_COMPLETION: Final = "text_completion"
+OP_GENERATE_CONTENT: Final = "generate_content"
+OP_EMBEDDINGS: Final = "embeddings"
+OP_RETRIEVAL: Final = "retrieval"
+OP_EXECUTE_TOOL: Final = "execute_tool"
+OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
+
+# --- General OpenTelemetry registry ---------------------------------------------------
+ERROR_TYPE: Final = "error.type"
+SESSION_ID: Final = "session.id"
+USER_ID: Final = "user.id"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+SERVICE_NAME: Final = "service.name"
+CODE_FUNCTION: Final = "code.function.name"
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+
+# --- OpenInference overlay -------------------------------------------------------------
+OI_SPAN_KIND: Final = "openinference.span.kind"
+OI_INPUT_VALUE: Final = "input.value"
+OI_INPUT_MIME_TYPE: Final = "input.mime_type"
+OI_OUTPUT_VALUE: Final = "output.value"
+OI_OUTPUT_MIME_TYPE: Final = "output.mime_type"
+OI_LLM_MODEL_NAME: Final = "llm.model_name"
+OI_LLM_TOKEN_COUNT_PROMPT: Final = "llm.token_count.prompt"
+OI_LLM_TOKEN_COUNT_COMPLETION: Final = "llm.token_count.completion"
+OI_LLM_TOKEN_COUNT_TOTAL: Final = "llm.token_count.total"
+OI_RETRIEVAL_DOCUMENTS: Final = "retrieval.documents"  # prefix: retrieval.documents.{i}.document.*
+OI_SESSION_ID: Final = SESSION_ID
+OI_USER_ID: Final = USER_ID
+OI_METADATA: Final = "metadata"
+OI_TAGS: Final = "tag.tags"
+MIME_JSON: Final = "application/json"
+MIME_TEXT: Final = "text/plain"
+
+
+def oi_document(index: int, field: str) -> str:
+    """OpenInference flattens documents: ``retrieval.documents.{i}.document.{field}``."""
+    return f"{OI_RETRIEVAL_DOCUMENTS}.{index}.document.{field}"
+
+
+# OpenInference span kinds, keyed by our own span kinds below.
+OI_KIND_LLM: Final = "LLM"
+OI_KIND_RETRIEVER: Final = "RETRIEVER"
+OI_KIND_CHAIN: Final = "CHAIN"
+OI_KIND_TOOL: Final = "TOOL"
+OI_KIND_GUARDRAIL: Final = "GUARDRAIL"
+OI_KIND_EMBEDDING: Final = "EMBEDDING"
+
+# --- Spyglass ----------------------------------------------------------------------------
+SPAN_TYPE: Final = "spyglass.span.type"  # llm | retriever | postprocess | step | tool | embedding
+PROMPT_VERSION: Final = "spyglass.prompt.version"
+PROMPT_TEMPLATE: Final = "spyglass.prompt.template"
+PROMPT_VARIABLES: Final = "spyglass.prompt.variables"
+TAGS: Final = "spyglass.tags"
+METADATA: Final = "spyglass.metadata"
+COST_USD: Final = "spyglass.cost.usd"
+TRUNCATED: Final = "spyglass.truncated"  # names of attributes whose value was cut
+CAPTURE_ERROR: Final = "spyglass.capture_error"  # why an input/output could not be captured
+DOCUMENTS_COUNT: Final = "spyglass.documents.count"
+DECISION_EVENT: Final = "spyglass.decision"
+DECISION_NAME: Final = "spyglass.decision.name"
+DECISION_VERDICT: Final = "spyglass.decision.verdict"
+DECISION_ACTION: Final = "spyglass.decision.action"
+DECISION_REASON: Final = "spyglass.decision.reason"
+DECISION_SCORE: Final = "spyglass.decision.score"
+DECISION_BEFORE: Final = "spyglass.decision.before"
+DECISION_AFTER: Final = "spyglass.decision.after"
+STREAM_ITEMS: Final = "spyglass.stream.items"  # how many items a traced generator yielded
+
+SPAN_TYPE_LLM: Final = "llm"
+SPAN_TYPE_RETRIEVER: Final = "retriever"
+SPAN_TYPE_POSTPROCESS: Final = "postprocess"
+SPAN_TYPE_STEP: Final = "step"
+SPAN_TYPE_TOOL: Final = "tool"
+SPAN_TYPE_EMBEDDING: Final = "embedding"
+
+OI_KIND_BY_SPAN_TYPE: Final = {
+    SPAN_TYPE_LLM: OI_KIND_LLM,
+    SPAN_TYPE_RETRIEVER: OI_KIND_RETRIEVER,
+    SPAN_TYPE_POSTPROCESS: OI_KIND_GUARDRAIL,
+    SPAN_TYPE_STEP: OI_KIND_CHAIN,
+    SPAN_TYPE_TOOL: OI_KIND_TOOL,
+    SPAN_TYPE_EMBEDDING: OI_KIND_EMBEDDING,
+}
+
+VERDICTS: Final = ("pass", "flag", "modify", "block")

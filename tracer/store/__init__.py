@@ -1,0 +1,17 @@
+"""The DuckDB store: exporter (write side) and :class:`Store` (read side)."""
+
+from ._connect import StoreBusy, StoreNotFound
+from ._exporter import DuckDBSpanExporter
+from ._schema import SCHEMA_VERSION, ForeignStoreError, NewerSchemaError, StoreError
+from .reader import Store
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DuckDBSpanExporter",
+    "ForeignStoreError",
+    "NewerSchemaError",
+    "Store",
+    "StoreBusy",
+    "StoreError",
+    "StoreNotFound",
+]

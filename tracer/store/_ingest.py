@@ -1,0 +1,119 @@
+"""Write SQL: load one staged Arrow batch into a store's tables, in one transaction.
+
+``catalog`` is the attached database to write into: the store file itself, or (for a
+reader that cannot take the write lock) an in-memory copy of the schema that holds the
+spool files not yet ingested. The same statements serve both, so there is one definition
+of how ``documents``, ``decisions``, ``events`` and ``traces`` derive from spans.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from .. import attributes as A
+from ._schema import SPAN_COLUMNS
+
+_SPAN_COLS = ", ".join(name for name, _ in SPAN_COLUMNS)
+
+
+def _attr(key: str) -> str:
+    """A span or event attribute, as text, from the ``attributes`` JSON column."""
+    return f"""attributes->>'$."{key}"'"""
+
+
+def ingest_batch(con: duckdb.DuckDBPyConnection, catalog: str, table: pa.Table, base: int | None = None) -> int:
+    """Append ``table`` (``STAGING_SCHEMA``) to ``catalog``; the caller owns the transaction.
+
+    Rows get ``seq`` numbers after ``base`` (default: the highest in ``catalog``).
+    """
+    if table.num_rows == 0:
+        return 0
+    if base is None:
+        base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {catalog}.spans").fetchall()[0][0]  # type: ignore[index]
+    seq = pa.array(range(base + 1, base + 1 + table.num_rows), type=pa.int64())
+    con.register("_spyglass_batch", table.add_column(0, "seq", seq))
+    try:
+        _insert(con, catalog, base)
+    finally:
+        con.unregister("_spyglass_batch")
+    return table.num_rows
+
+
+def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
+    con.execute(f"INSERT INTO {c}.spans SELECT {_SPAN_COLS} FROM _spyglass_batch")
+    con.execute(f"""
+        INSERT INTO {c}.events
+        SELECT trace_id, span_id, seq, (pos - 1)::INTEGER, make_timestamp((e->>'time_us')::BIGINT),
+               e->>'name', e->'attributes'
+        FROM (SELECT trace_id, span_id, seq, unnest(_events::JSON[]) AS e,
+                     generate_subscripts(_events::JSON[], 1) AS pos
+              FROM _spyglass_batch WHERE _events IS NOT NULL)""")
+    con.execute(f"""
+        INSERT INTO {c}.documents
+        SELECT trace_id, span_id, seq, (pos - 1)::INTEGER, d->>'id', d->>'content',
+               TRY_CAST(d->>'score' AS DOUBLE), d->'metadata'
+        FROM (SELECT trace_id, span_id, seq, unnest(TRY_CAST(_documents AS JSON[])) AS d,
+                     generate_subscripts(TRY_CAST(_documents AS JSON[]), 1) AS pos
+              FROM _spyglass_batch WHERE _documents IS NOT NULL)""")
+    d = _attr
+    con.execute(f"""
+        INSERT INTO {c}.decisions
+        SELECT trace_id, span_id, seq,
+               (row_number() OVER (PARTITION BY seq ORDER BY position) - 1)::INTEGER, time,
+               {d(A.DECISION_NAME)}, {d(A.DECISION_VERDICT)}, {d(A.DECISION_ACTION)}, {d(A.DECISION_REASON)},
+               TRY_CAST({d(A.DECISION_SCORE)} AS DOUBLE), {d(A.DECISION_BEFORE)}, {d(A.DECISION_AFTER)}
+        FROM {c}.events WHERE seq > ? AND name = ?""", [base, A.DECISION_EVENT])
+    # Per-trace summary, merged with what earlier batches of the same trace contributed
+    # (children usually end, and arrive, before their root).
+    con.execute(f"""
+        INSERT INTO {c}.traces
+        SELECT b.trace_id,
+               any_value(span_id) FILTER (WHERE parent_span_id IS NULL),
+               any_value(name) FILTER (WHERE parent_span_id IS NULL),
+               min(start_time), max(end_time),
+               date_diff('microsecond', min(start_time), max(end_time)) / 1000.0,
+               CASE WHEN bool_or(status_code = 'ERROR') THEN 'ERROR' ELSE 'OK' END,
+               count(*), count(*) FILTER (WHERE span_type = 'llm'),
+               sum(input_tokens), sum(output_tokens), sum(cost_usd),
+               list_sort(list_distinct(list(model) FILTER (WHERE model IS NOT NULL))),
+               list_sort(list_distinct(list(span_type) FILTER (WHERE span_type IS NOT NULL))),
+               any_value(session_id) FILTER (WHERE session_id IS NOT NULL),
+               any_value(user_id) FILTER (WHERE user_id IS NOT NULL),
+               any_value(prompt_version) FILTER (WHERE prompt_version IS NOT NULL),
+               list_sort(list_distinct(flatten(list(tags) FILTER (WHERE tags IS NOT NULL)))),
+               count(*) FILTER (WHERE status_code = 'ERROR'),
+               COALESCE(any_value(dec.blocked), 0), COALESCE(any_value(dec.flagged), 0),
+               any_value(service_name), min(seq), max(seq)
+        FROM _spyglass_batch b
+        LEFT JOIN (SELECT trace_id, count(*) FILTER (WHERE verdict = 'block') AS blocked,
+                          count(*) FILTER (WHERE verdict = 'flag') AS flagged
+                   FROM {c}.decisions WHERE seq > ? GROUP BY trace_id) dec USING (trace_id)
+        GROUP BY b.trace_id
+        ON CONFLICT (trace_id) DO UPDATE SET
+          root_span_id = COALESCE(EXCLUDED.root_span_id, root_span_id),
+          root_name = COALESCE(EXCLUDED.root_name, root_name),
+          start_time = least(start_time, EXCLUDED.start_time),
+          end_time = greatest(end_time, EXCLUDED.end_time),
+          duration_ms = date_diff('microsecond', least(start_time, EXCLUDED.start_time),
+                                  greatest(end_time, EXCLUDED.end_time)) / 1000.0,
+          status_code = CASE WHEN status_code = 'ERROR' OR EXCLUDED.status_code = 'ERROR'
+                             THEN 'ERROR' ELSE 'OK' END,
+          span_count = span_count + EXCLUDED.span_count,
+          llm_count = llm_count + EXCLUDED.llm_count,
+          input_tokens = COALESCE(input_tokens, 0) + COALESCE(EXCLUDED.input_tokens, 0),
+          output_tokens = COALESCE(output_tokens, 0) + COALESCE(EXCLUDED.output_tokens, 0),
+          cost_usd = CASE WHEN cost_usd IS NULL AND EXCLUDED.cost_usd IS NULL THEN NULL
+                          ELSE COALESCE(cost_usd, 0) + COALESCE(EXCLUDED.cost_usd, 0) END,
+          models = list_sort(list_distinct(list_concat(models, EXCLUDED.models))),
+          span_types = list_sort(list_distinct(list_concat(span_types, EXCLUDED.span_types))),
+          session_id = COALESCE(session_id, EXCLUDED.session_id),
+          user_id = COALESCE(user_id, EXCLUDED.user_id),
+          prompt_version = COALESCE(prompt_version, EXCLUDED.prompt_version),
+          tags = list_sort(list_distinct(list_concat(tags, EXCLUDED.tags))),
+          error_count = error_count + EXCLUDED.error_count,
+          blocked_count = blocked_count + EXCLUDED.blocked_count,
+          flagged_count = flagged_count + EXCLUDED.flagged_count,
+          service_name = COALESCE(service_name, EXCLUDED.service_name),
+          min_seq = least(min_seq, EXCLUDED.min_seq),
+          max_seq = greatest(max_seq, EXCLUDED.max_seq)""", [base])

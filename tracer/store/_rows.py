@@ -1,0 +1,103 @@
+"""Finished OpenTelemetry spans -> one Arrow table in the shape of ``spans`` (plus two
+staging columns, ``_events`` and ``_documents``, from which ingest derives its tables).
+
+This runs on the exporter's background thread, never on the traced call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import pyarrow as pa
+from opentelemetry.sdk.trace import ReadableSpan
+
+from .. import attributes as A
+from .._serialize import REDACTED, _SECRET_KEY
+from ._schema import SPAN_COLUMNS
+
+_ARROW_TYPES = {"BIGINT": pa.int64(), "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"),
+                "DOUBLE": pa.float64(), "VARCHAR[]": pa.list_(pa.string()), "JSON": pa.string()}
+STAGING_SCHEMA = pa.schema(
+    [pa.field(name, _ARROW_TYPES[typ]) for name, typ in SPAN_COLUMNS if name != "seq"]
+    + [pa.field("_events", pa.string()), pa.field("_documents", pa.string())])
+
+_TYPE_BY_OPERATION = {A.OP_CHAT: A.SPAN_TYPE_LLM, A.OP_TEXT_COMPLETION: A.SPAN_TYPE_LLM,
+                      A.OP_GENERATE_CONTENT: A.SPAN_TYPE_LLM, A.OP_EMBEDDINGS: A.SPAN_TYPE_EMBEDDING,
+                      A.OP_RETRIEVAL: A.SPAN_TYPE_RETRIEVER, A.OP_EXECUTE_TOOL: A.SPAN_TYPE_TOOL}
+_TYPE_BY_OI_KIND = {v: k for k, v in A.OI_KIND_BY_SPAN_TYPE.items()}
+
+
+def _json_default(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else str(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def span_type_of(attrs: Any) -> str | None:
+    return (attrs.get(A.SPAN_TYPE) or _TYPE_BY_OI_KIND.get(attrs.get(A.OI_SPAN_KIND))
+            or _TYPE_BY_OPERATION.get(attrs.get(A.GEN_AI_OPERATION_NAME)))
+
+
+def spans_to_table(spans: Sequence[ReadableSpan]) -> pa.Table:
+    cols: dict[str, list[Any]] = {field.name: [] for field in STAGING_SCHEMA}
+    resource_cache: dict[int, tuple[str, str | None]] = {}
+    for span in spans:
+        ctx = span.context
+        attrs = span.attributes or {}
+        clean = {k: (REDACTED if _SECRET_KEY.search(k) else v) for k, v in attrs.items()}
+        res = span.resource
+        if id(res) not in resource_cache:  # one resource per provider: encode it once per batch
+            rattrs = dict(res.attributes) if res is not None else {}
+            resource_cache[id(res)] = (_dumps(rattrs), _str(rattrs.get(A.SERVICE_NAME)))
+        resource_json, service = resource_cache[id(res)]
+        start, end = span.start_time or 0, span.end_time or span.start_time or 0
+        tags = attrs.get(A.TAGS)
+        status = span.status
+        cols["trace_id"].append(format(ctx.trace_id, "032x") if ctx else None)
+        cols["span_id"].append(format(ctx.span_id, "016x") if ctx else None)
+        cols["parent_span_id"].append(format(span.parent.span_id, "016x") if span.parent else None)
+        cols["name"].append(span.name)
+        cols["kind"].append(span.kind.name)
+        cols["span_type"].append(span_type_of(attrs))
+        cols["start_time"].append(start // 1000)
+        cols["end_time"].append(end // 1000)
+        cols["duration_ms"].append((end - start) / 1e6)
+        cols["status_code"].append(status.status_code.name)
+        cols["status_message"].append(status.description)
+        cols["service_name"].append(service)
+        cols["operation"].append(_str(attrs.get(A.GEN_AI_OPERATION_NAME)))
+        cols["provider"].append(_str(attrs.get(A.GEN_AI_PROVIDER_NAME)))
+        cols["model"].append(_str(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL)))
+        cols["input_tokens"].append(_int(attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS)))
+        cols["output_tokens"].append(_int(attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS)))
+        cols["cost_usd"].append(_float(attrs.get(A.COST_USD)))
+        cols["session_id"].append(_str(attrs.get(A.SESSION_ID)))
+        cols["user_id"].append(_str(attrs.get(A.USER_ID)))
+        cols["prompt_version"].append(_str(attrs.get(A.PROMPT_VERSION)))
+        cols["tags"].append([str(t) for t in tags] if isinstance(tags, (list, tuple)) else None)
+        cols["error_type"].append(_str(attrs.get(A.ERROR_TYPE)))
+        cols["attributes"].append(_dumps(clean))
+        cols["resource"].append(resource_json)
+        cols["scope"].append(span.instrumentation_scope.name if span.instrumentation_scope else None)
+        events = span.events
+        cols["_events"].append(_dumps([{"time_us": e.timestamp // 1000, "name": e.name,
+                                        "attributes": dict(e.attributes or {})} for e in events])
+                               if events else None)
+        docs = attrs.get(A.GEN_AI_RETRIEVAL_DOCUMENTS)
+        cols["_documents"].append(docs if isinstance(docs, str) else None)
+    return pa.Table.from_pydict(cols, schema=STAGING_SCHEMA)

@@ -1,0 +1,159 @@
+"""The store's schema and its migrations.
+
+The schema is a public interface (``docs/schema.md``): users query it with SQL. Every change
+is a numbered migration, a small function applied once inside a transaction and recorded
+in ``spyglass_migrations``. A file whose ``schema_version`` is newer than this code knows is
+refused; a file that is not a Spyglass store is refused and never modified.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Callable
+
+import duckdb
+
+APP_ID = "spyglass"
+SCHEMA_VERSION = 1
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[tuple[int, str, Migration]] = []
+
+
+class StoreError(Exception):
+    """A store cannot be used; the message says why and what to do."""
+
+
+class ForeignStoreError(StoreError):
+    """The file exists but is not a Spyglass store (another DuckDB database, or not DuckDB)."""
+
+
+class NewerSchemaError(StoreError):
+    """The store was written by a newer Spyglass."""
+
+
+def migration(version: int, name: str) -> Callable[[Migration], Migration]:
+    def register(fn: Migration) -> Migration:
+        MIGRATIONS.append((version, name, fn))
+        MIGRATIONS.sort(key=lambda m: m[0])
+        return fn
+    return register
+
+
+# Columns of ``spans`` in order; the exporter builds Arrow batches with exactly these.
+SPAN_COLUMNS: list[tuple[str, str]] = [
+    ("seq", "BIGINT"),
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("parent_span_id", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("span_type", "VARCHAR"),
+    ("start_time", "TIMESTAMP"),
+    ("end_time", "TIMESTAMP"),
+    ("duration_ms", "DOUBLE"),
+    ("status_code", "VARCHAR"),
+    ("status_message", "VARCHAR"),
+    ("service_name", "VARCHAR"),
+    ("operation", "VARCHAR"),
+    ("provider", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("input_tokens", "BIGINT"),
+    ("output_tokens", "BIGINT"),
+    ("cost_usd", "DOUBLE"),
+    ("session_id", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("prompt_version", "VARCHAR"),
+    ("tags", "VARCHAR[]"),
+    ("error_type", "VARCHAR"),
+    ("attributes", "JSON"),
+    ("resource", "JSON"),
+    ("scope", "VARCHAR"),
+]
+
+
+@migration(1, "initial schema")
+def _initial(con: duckdb.DuckDBPyConnection) -> None:
+    cols = ",\n  ".join(f"{name} {typ}" for name, typ in SPAN_COLUMNS)
+    con.execute(f"CREATE TABLE spans (\n  {cols}\n)")
+    con.execute("""
+        CREATE TABLE events (
+          trace_id VARCHAR, span_id VARCHAR, seq BIGINT, position INTEGER,
+          time TIMESTAMP, name VARCHAR, attributes JSON)""")
+    con.execute("""
+        CREATE TABLE documents (
+          trace_id VARCHAR, span_id VARCHAR, seq BIGINT, position INTEGER,
+          document_id VARCHAR, content VARCHAR, score DOUBLE, metadata JSON)""")
+    con.execute("""
+        CREATE TABLE decisions (
+          trace_id VARCHAR, span_id VARCHAR, seq BIGINT, position INTEGER, time TIMESTAMP,
+          name VARCHAR, verdict VARCHAR, action VARCHAR, reason VARCHAR, score DOUBLE,
+          before_text VARCHAR, after_text VARCHAR)""")
+    con.execute("""
+        CREATE TABLE traces (
+          trace_id VARCHAR PRIMARY KEY, root_span_id VARCHAR, root_name VARCHAR,
+          start_time TIMESTAMP, end_time TIMESTAMP, duration_ms DOUBLE, status_code VARCHAR,
+          span_count BIGINT, llm_count BIGINT, input_tokens BIGINT, output_tokens BIGINT,
+          cost_usd DOUBLE, models VARCHAR[], span_types VARCHAR[], session_id VARCHAR, user_id VARCHAR,
+          prompt_version VARCHAR, tags VARCHAR[], error_count BIGINT, blocked_count BIGINT,
+          flagged_count BIGINT, service_name VARCHAR, min_seq BIGINT, max_seq BIGINT)""")
+    con.execute("CREATE TABLE spool_ingested (file VARCHAR, ingested_at TIMESTAMP)")
+    con.execute("CREATE TABLE dropped_spans (time TIMESTAMP, pid INTEGER, host VARCHAR, count BIGINT)")
+
+
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'",
+        [catalog]).fetchall()
+    return {r[0] for r in rows}
+
+
+def stored_version(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int | None:
+    """The schema version of an attached database; ``None`` when it is empty (a new file)."""
+    tables = _tables(con, catalog)
+    if not tables:
+        return None
+    if "spyglass_meta" not in tables:
+        raise ForeignStoreError(
+            f"{path} is a DuckDB database but not a Spyglass store (it has tables {sorted(tables)[:5]} and no "
+            f"spyglass_meta). Spyglass leaves it untouched; point SPYGLASS_DB or configure(db=...) elsewhere.")
+    row = con.execute(f"SELECT value FROM {catalog}.spyglass_meta WHERE key = 'schema_version'").fetchall()
+    app = con.execute(f"SELECT value FROM {catalog}.spyglass_meta WHERE key = 'app'").fetchall()
+    if not row or not app or app[0][0] != APP_ID:
+        raise ForeignStoreError(f"{path} has a spyglass_meta table but no Spyglass schema version; left untouched.")
+    version = int(row[0][0])
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"{path} has schema version {version}, newer than this Spyglass understands ({SCHEMA_VERSION}). "
+            f"Upgrade spyglass (pip install -U spyglass) to read or write it; the file was not changed.")
+    return version
+
+
+def migrate(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int:
+    """Bring an attached database up to :data:`SCHEMA_VERSION`; returns the version it had."""
+    version = stored_version(con, catalog, path)
+    if version == SCHEMA_VERSION:
+        return version
+    con.execute(f"USE {catalog}")
+    try:
+        con.execute("BEGIN TRANSACTION")
+        if version is None:
+            con.execute("CREATE TABLE spyglass_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.execute("CREATE TABLE spyglass_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+                        "applied_at TIMESTAMP)")
+            con.execute("INSERT INTO spyglass_meta VALUES ('app', ?), ('schema_version', '0'), ('created_at', ?)",
+                        [APP_ID, _dt.datetime.now(_dt.timezone.utc).isoformat()])
+        start = version or 0
+        for number, name, fn in MIGRATIONS:
+            if number <= start:
+                continue
+            fn(con)
+            con.execute("INSERT INTO spyglass_migrations VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+            con.execute("UPDATE spyglass_meta SET value = ? WHERE key = 'schema_version'", [str(number)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("USE memory")
+    return start

@@ -1,0 +1,265 @@
+"""The read API: every query the viewer (and users' scripts) run against a store.
+
+All read SQL lives here. Each call opens the file read-only, answers, and lets go, so
+writers are never locked out for long. Spool files that no writer has ingested yet (see
+``_writer.py``) are ingested first when the write lock is free; otherwise they are loaded
+into an in-memory ``pending`` database beside the file and every table is read as the
+union of both, so a query never misses a span that ``tracer.flush()`` already returned for.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from . import _spool
+from ._connect import STORE, open_read
+from ._ingest import ingest_batch
+from ._rows import STAGING_SCHEMA
+from ._schema import migrate, stored_version
+from ._writer import StoreWriter
+
+_TABLES = ("spans", "events", "documents", "decisions", "traces")
+
+TRACE_COLUMNS = ("trace_id", "root_span_id", "root_name", "start_time", "end_time", "duration_ms",
+                 "status_code", "span_count", "llm_count", "input_tokens", "output_tokens", "cost_usd",
+                 "models", "span_types", "session_id", "user_id", "prompt_version", "tags", "error_count",
+                 "blocked_count", "flagged_count", "service_name")
+SPAN_SUMMARY_COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "span_type", "start_time",
+                        "end_time", "duration_ms", "status_code", "status_message", "operation", "provider",
+                        "model", "input_tokens", "output_tokens", "cost_usd", "error_type")
+
+
+@dataclass
+class TraceFilter:
+    """Filters of the trace list. Every field is optional; set fields are AND-ed."""
+
+    since: _dt.datetime | None = None
+    until: _dt.datetime | None = None
+    status: str | None = None  # "ERROR" or "OK"
+    model: str | None = None
+    span_type: str | None = None  # llm, retriever, postprocess, step, tool, embedding
+    prompt_version: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    tags: Sequence[str] = field(default_factory=tuple)  # all of them
+    min_duration_ms: float | None = None
+    min_cost_usd: float | None = None
+    decision: str | None = None  # "block" or "flag": traces with such a decision
+    text: str | None = None  # full-text search over prompts, outputs and documents
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(sql: str, *values: Any) -> None:
+            clauses.append(sql)
+            params.extend(values)
+
+        if self.since is not None:
+            add("start_time >= ?", _naive_utc(self.since))
+        if self.until is not None:
+            add("start_time < ?", _naive_utc(self.until))
+        if self.status:
+            add("status_code = ?", self.status.upper())
+        if self.model:
+            add("list_contains(models, ?)", self.model)
+        if self.span_type:
+            add("list_contains(span_types, ?)", self.span_type)
+        if self.prompt_version:
+            add("prompt_version = ?", self.prompt_version)
+        if self.session_id:
+            add("session_id = ?", self.session_id)
+        if self.user_id:
+            add("user_id = ?", self.user_id)
+        if self.tags:
+            add("list_has_all(tags, ?)", list(self.tags))
+        if self.min_duration_ms is not None:
+            add("duration_ms >= ?", float(self.min_duration_ms))
+        if self.min_cost_usd is not None:
+            add("cost_usd >= ?", float(self.min_cost_usd))
+        if self.decision == "block":
+            add("blocked_count > 0")
+        elif self.decision == "flag":
+            add("flagged_count > 0")
+        if self.text:
+            add(f"trace_id IN (SELECT trace_id FROM spans WHERE {_TEXT_MATCH})", self.text.lower())
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+# Full-text match over every captured attribute (prompts, outputs, documents all live there).
+_TEXT_MATCH = "contains(lower(attributes::VARCHAR), ?)"
+
+
+def _naive_utc(value: _dt.datetime) -> _dt.datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+class Store:
+    """Read access to a Spyglass store. Safe to use while other processes write to it."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.timeout = timeout
+
+    # --- connection ------------------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection where ``spans``, ``traces``, ``documents``, ``decisions`` and ``events``
+        are every span stored so far, ingested or still in the spool."""
+        if _spool.pending(self.path):
+            StoreWriter(self.path).drain(timeout=0)  # ingest now if nobody holds the file
+        con = open_read(self.path, self.timeout)
+        try:
+            if stored_version(con, STORE, self.path) is None:
+                # An empty DuckDB file (a writer created it and has not migrated yet).
+                con.execute("ATTACH ':memory:' AS empty")
+                migrate(con, "empty", self.path)
+                self._views(con, "empty", None)
+            else:
+                self._views(con, STORE, self._load_pending(con))
+            yield con
+        finally:
+            con.close()
+
+    def _load_pending(self, con: duckdb.DuckDBPyConnection) -> str | None:
+        files = _spool.pending(self.path)
+        if not files:
+            return None
+        done = {r[0] for r in con.execute(f"SELECT file FROM {STORE}.spool_ingested").fetchall()}
+        tables = []
+        for path in files:
+            if os.path.basename(path) in done:
+                continue
+            try:
+                tables.append(_spool.read(path).select(STAGING_SCHEMA.names).cast(STAGING_SCHEMA))
+            except (OSError, pa.ArrowException):
+                continue  # being written by no one (renamed whole) or damaged: the writer quarantines it
+        if not tables:
+            return None
+        con.execute("ATTACH ':memory:' AS pending")
+        migrate(con, "pending", self.path)
+        batch = pa.concat_tables(tables)
+        con.register("_pending_ids", batch.select(["trace_id"]))
+        # Start from the stored summaries of the traces involved so that the merge in
+        # ingest_batch adds to them, exactly as a real ingest would.
+        con.execute(f"INSERT INTO pending.traces SELECT * FROM {STORE}.traces "
+                    f"WHERE trace_id IN (SELECT DISTINCT trace_id FROM _pending_ids)")
+        con.unregister("_pending_ids")
+        base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {STORE}.spans").fetchall()[0][0]  # type: ignore[index]
+        ingest_batch(con, "pending", batch, base=base)
+        return "pending"
+
+    @staticmethod
+    def _views(con: duckdb.DuckDBPyConnection, catalog: str, pending: str | None) -> None:
+        for table in _TABLES:
+            if pending is None:
+                body = f"SELECT * FROM {catalog}.{table}"
+            elif table == "traces":
+                body = (f"SELECT * FROM {catalog}.traces WHERE trace_id NOT IN (SELECT trace_id FROM "
+                        f"{pending}.traces) UNION ALL SELECT * FROM {pending}.traces")
+            else:
+                body = f"SELECT * FROM {catalog}.{table} UNION ALL SELECT * FROM {pending}.{table}"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {body}")
+
+    # --- trace list ------------------------------------------------------------------
+    def list_traces(self, filters: TraceFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[dict]:
+        """One page of traces, newest first."""
+        where, params = (filters or TraceFilter()).where()
+        cols = ", ".join(TRACE_COLUMNS)
+        with self.connect() as con:
+            return _rows(con.execute(
+                f"SELECT {cols} FROM traces WHERE {where} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?",
+                [*params, int(limit), int(offset)]))
+
+    def count_traces(self, filters: TraceFilter | None = None) -> int:
+        where, params = (filters or TraceFilter()).where()
+        with self.connect() as con:
+            return int(con.execute(f"SELECT count(*) FROM traces WHERE {where}", params).fetchall()[0][0])  # type: ignore[index]
+
+    def facets(self) -> dict[str, list[str]]:
+        """Distinct values for the filter widgets: models, span types, prompt versions, tags..."""
+        with self.connect() as con:
+            def distinct(sql: str) -> list[str]:
+                return [r[0] for r in con.execute(sql).fetchall() if r[0] is not None]
+            return {
+                "models": distinct("SELECT DISTINCT unnest(models) AS v FROM traces ORDER BY v"),
+                "span_types": distinct("SELECT DISTINCT unnest(span_types) AS v FROM traces ORDER BY v"),
+                "prompt_versions": distinct("SELECT DISTINCT prompt_version FROM traces ORDER BY 1"),
+                "sessions": distinct("SELECT DISTINCT session_id FROM traces ORDER BY 1"),
+                "users": distinct("SELECT DISTINCT user_id FROM traces ORDER BY 1"),
+                "tags": distinct("SELECT DISTINCT unnest(tags) AS v FROM traces ORDER BY v"),
+            }
+
+    # --- one trace -------------------------------------------------------------------
+    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+        """The trace summary with its spans (tree order: by start time), documents,
+        decisions and events. ``None`` if no such trace."""
+        with self.connect() as con:
+            found = _rows(con.execute(f"SELECT {', '.join(TRACE_COLUMNS)}, min_seq, max_seq FROM traces "
+                                      f"WHERE trace_id = ?", [trace_id]))
+            if not found:
+                return None
+            summary = found[0]
+            # seq grows with ingest order, so a trace's rows sit in a narrow seq range and
+            # DuckDB's zone maps skip every other row group: no full scan for one trace.
+            rng = [summary.pop("min_seq"), summary.pop("max_seq"), trace_id]
+            by_trace = "seq BETWEEN ? AND ? AND trace_id = ?"
+            spans = _rows(con.execute(f"SELECT seq, {', '.join(SPAN_SUMMARY_COLUMNS)}, attributes FROM spans "
+                                      f"WHERE {by_trace} ORDER BY start_time, seq", rng))
+            for span in spans:
+                span["attributes"] = json.loads(span["attributes"]) if span["attributes"] else {}
+            return {
+                "trace": summary,
+                "spans": spans,
+                "documents": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} "
+                                               f"ORDER BY seq, position", rng)),
+                "decisions": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM decisions WHERE {by_trace} "
+                                               f"ORDER BY seq, position", rng)),
+                "events": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} "
+                                            f"ORDER BY seq, position", rng)),
+            }
+
+    # --- search ----------------------------------------------------------------------
+    def search(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Spans whose captured content (prompts, outputs, documents, any attribute) contains
+        ``text``, case-insensitively; newest first."""
+        if not text.strip():
+            return []
+        cols = ", ".join(SPAN_SUMMARY_COLUMNS)
+        with self.connect() as con:
+            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE {_TEXT_MATCH} "
+                                     f"ORDER BY start_time DESC LIMIT ?", [text.lower(), int(limit)]))
+
+    # --- housekeeping ----------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Row counts of every table, and the dropped-span total."""
+        with self.connect() as con:
+            out = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in _TABLES}  # type: ignore[index]
+            dropped = con.execute(f"SELECT COALESCE(sum(count), 0) FROM {STORE}.dropped_spans").fetchall()[0][0] \
+                if self._has_store_table(con, "dropped_spans") else 0
+            out["dropped_spans"] = int(dropped)
+            return out
+
+    @staticmethod
+    def _has_store_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+        return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
+                                "AND table_name = ?", [STORE, name]).fetchall()[0][0])  # type: ignore[index]
+
+    def ingest_pending(self, timeout: float = 10.0) -> bool:
+        """Ingest spool files left by writers that could not take the lock. True when none is left."""
+        return StoreWriter(self.path).drain(timeout)
