@@ -175,7 +175,11 @@ def _decorator(fn: Callable[..., Any] | None, make_spec: Callable[[Callable[...,
 
 
 def _name(fn: Callable[..., Any], name: str | None) -> str:
-    return name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+    """``Class.method`` or ``function``; the ``outer.<locals>.`` part of nested functions is noise."""
+    if name:
+        return name
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+    return qualname.rsplit("<locals>.", 1)[-1]
 
 
 @overload
