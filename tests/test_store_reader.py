@@ -1,0 +1,159 @@
+"""The read API on a real store: trace list, filters, pagination, one trace, search."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+import tracer
+from tracer import TraceFilter
+
+
+@pytest.fixture
+def populated(configured: Path, store: tracer.Store) -> tracer.Store:
+    @tracer.trace_retriever
+    def search(q: str) -> list[dict]:
+        return [{"id": f"doc-{q}", "content": f"The zebra-{q} lives in the savanna.", "score": 0.8}]
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def small(q: str, docs: list) -> str:
+        tracer.record_usage(input_tokens=100, output_tokens=20, cost_usd=0.0001)
+        return f"answer to {q}"
+
+    @tracer.trace_llm(model="gpt-4o")
+    def big(q: str, docs: list) -> str:
+        tracer.record_usage(input_tokens=1000, output_tokens=200, cost_usd=0.05)
+        raise RuntimeError("model exploded")
+
+    @tracer.trace_postprocess
+    def guard(text: str) -> str:
+        tracer.record_decision("toxicity", verdict="flag" if "1" in text else "pass", reason="test")
+        return text
+
+    @tracer.trace_step(name="rag")
+    def rag(q: str, use_big: bool) -> str:
+        docs = search(q)
+        return guard(big(q, docs) if use_big else small(q, docs))
+
+    for i in range(12):
+        attrs = dict(session_id=f"s{i % 3}", user_id="alice" if i % 2 else "bob",
+                     tags=["even"] if i % 2 == 0 else ["odd"], prompt_version="v2" if i >= 6 else "v1")
+        with tracer.trace_attributes(**attrs):
+            try:
+                rag(f"q{i}", use_big=(i % 4 == 3))
+            except RuntimeError:
+                pass
+    assert tracer.flush()
+    return store
+
+
+def test_trace_list_newest_first_with_summary(populated: tracer.Store) -> None:
+    traces = populated.list_traces(limit=100)
+    assert len(traces) == 12
+    starts = [t["start_time"] for t in traces]
+    assert starts == sorted(starts, reverse=True)
+    ok = next(t for t in traces if t["status_code"] == "OK")
+    assert ok["root_name"] == "rag" and ok["span_count"] == 4 and ok["llm_count"] == 1
+    assert ok["models"] == ["gpt-4o-mini"] and ok["input_tokens"] == 100 and ok["output_tokens"] == 20
+    assert ok["cost_usd"] == pytest.approx(0.0001)
+    assert ok["span_types"] == ["llm", "postprocess", "retriever", "step"]
+    failed = [t for t in traces if t["status_code"] == "ERROR"]
+    assert len(failed) == 3 and all(t["models"] == ["gpt-4o"] and t["error_count"] == 2 for t in failed)
+
+
+def test_pagination(populated: tracer.Store) -> None:
+    page1 = populated.list_traces(limit=5)
+    page2 = populated.list_traces(limit=5, offset=5)
+    page3 = populated.list_traces(limit=5, offset=10)
+    ids = [t["trace_id"] for t in page1 + page2 + page3]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert populated.count_traces() == 12
+
+
+@pytest.mark.parametrize("flt, expected", [
+    (TraceFilter(status="ERROR"), 3),
+    (TraceFilter(status="OK"), 9),
+    (TraceFilter(model="gpt-4o"), 3),
+    (TraceFilter(model="gpt-4o-mini"), 9),
+    (TraceFilter(span_type="retriever"), 12),
+    (TraceFilter(span_type="tool"), 0),
+    (TraceFilter(prompt_version="v2"), 6),
+    (TraceFilter(session_id="s1"), 4),
+    (TraceFilter(user_id="alice"), 6),
+    (TraceFilter(tags=["even"]), 6),
+    (TraceFilter(tags=["even", "odd"]), 0),
+    (TraceFilter(min_cost_usd=0.01), 3),
+    (TraceFilter(min_duration_ms=0.0), 12),
+    (TraceFilter(min_duration_ms=60_000), 0),
+    (TraceFilter(decision="flag"), 2),  # q1 and q10 (q11 fails before the guard)
+    (TraceFilter(text="ZEBRA-Q5"), 1),
+    (TraceFilter(text="savanna"), 12),
+    (TraceFilter(status="OK", user_id="bob", prompt_version="v1"), 3),
+])
+def test_filters(populated: tracer.Store, flt: TraceFilter, expected: int) -> None:
+    assert populated.count_traces(flt) == expected
+    assert len(populated.list_traces(flt, limit=100)) == expected
+
+
+def test_time_range_filter(populated: tracer.Store) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    assert populated.count_traces(TraceFilter(since=now - dt.timedelta(hours=1))) == 12
+    assert populated.count_traces(TraceFilter(since=now + dt.timedelta(hours=1))) == 0
+    assert populated.count_traces(TraceFilter(until=now - dt.timedelta(hours=1))) == 0
+
+
+def test_open_one_trace(populated: tracer.Store) -> None:
+    [summary] = populated.list_traces(TraceFilter(text="zebra-q3"))
+    detail = populated.get_trace(summary["trace_id"])
+    assert detail is not None
+    spans = detail["spans"]
+    assert [s["name"] for s in spans] == ["rag", "search", "chat gpt-4o", "guard"][: len(spans)]
+    root = spans[0]
+    assert root["parent_span_id"] is None
+    assert all(s["parent_span_id"] == root["span_id"] for s in spans[1:])
+    llm = next(s for s in spans if s["span_type"] == "llm")
+    assert llm["status_code"] == "ERROR" and llm["error_type"] == "RuntimeError"
+    assert llm["attributes"]["gen_ai.request.model"] == "gpt-4o"
+    assert [d["document_id"] for d in detail["documents"]] == ["doc-q3"]
+    assert detail["documents"][0]["score"] == pytest.approx(0.8)
+    assert any(e["name"] == "exception" for e in detail["events"])
+    assert populated.get_trace("0" * 32) is None
+
+
+def test_search_spans(populated: tracer.Store) -> None:
+    hits = populated.search("zebra-q11")
+    assert {h["name"] for h in hits} >= {"search"}
+    assert all(h["trace_id"] == hits[0]["trace_id"] for h in hits)
+    assert populated.search("   ") == []
+    assert populated.search("no-such-word-anywhere") == []
+
+
+def test_facets(populated: tracer.Store) -> None:
+    facets = populated.facets()
+    assert facets["models"] == ["gpt-4o", "gpt-4o-mini"]
+    assert facets["prompt_versions"] == ["v1", "v2"]
+    assert facets["tags"] == ["even", "odd"]
+    assert facets["users"] == ["alice", "bob"]
+
+
+def test_trace_summary_merges_batches(configured: Path, store: tracer.Store) -> None:
+    """Children are exported (and ingested) before their root ends: the summary adds up."""
+    with tracer.span("root") as root:
+        @tracer.trace_llm(model="m1")
+        def call() -> str:
+            tracer.record_usage(input_tokens=5, output_tokens=1)
+            return "x"
+
+        call()
+        assert tracer.flush()  # child ingested alone
+        call()
+        assert tracer.flush()
+        root.set_output("done")
+    assert tracer.flush()
+    [t] = store.list_traces()
+    assert t["root_name"] == "root" and t["span_count"] == 3 and t["llm_count"] == 2
+    assert t["input_tokens"] == 10 and t["models"] == ["m1"]
+    detail = store.get_trace(t["trace_id"])
+    assert detail is not None and len(detail["spans"]) == 3
