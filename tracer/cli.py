@@ -1,0 +1,90 @@
+"""The ``spyglass`` command. Each subcommand is a small function registered in ``COMMANDS``;
+later ones (``view``, ``demo``, ``export``) plug in the same way."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from . import default_db_path
+from .store import Store, StoreError
+from .store import _spool
+from .store.reader import TraceFilter
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {}
+
+
+def command(name: str, help: str, args: Callable[[argparse.ArgumentParser], None] = lambda p: None):
+    def register(fn: Command) -> Command:
+        COMMANDS[name] = (help, args, fn)
+        return fn
+    return register
+
+
+def _traces_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--limit", type=int, default=20, help="how many traces (default 20)")
+    p.add_argument("--status", choices=["OK", "ERROR"])
+    p.add_argument("--model")
+    p.add_argument("--search", help="full-text search over prompts, outputs and documents")
+
+
+@command("info", "where the store is and what it holds")
+def _info(ns: argparse.Namespace) -> int:
+    store = Store(ns.db)
+    counts = store.counts()
+    print(f"store:   {store.path}")
+    for table in ("traces", "spans", "documents", "decisions", "events"):
+        print(f"{table + ':':9}{counts[table]:>10,}")
+    print(f"dropped: {counts['dropped_spans']:>10,}")
+    print(f"spool:   {len(_spool.pending(store.path)):>10,} file(s) waiting to be ingested")
+    return 0
+
+
+@command("traces", "list recent traces", _traces_args)
+def _traces(ns: argparse.Namespace) -> int:
+    flt = TraceFilter(status=ns.status, model=ns.model, text=ns.search)
+    rows = Store(ns.db).list_traces(flt, limit=ns.limit)
+    print(f"{'start (UTC)':26} {'status':6} {'ms':>9} {'spans':>5} {'tokens':>7} {'cost $':>9}  root / trace id")
+    for t in rows:
+        tokens = (t["input_tokens"] or 0) + (t["output_tokens"] or 0)
+        cost = f"{t['cost_usd']:.5f}" if t["cost_usd"] is not None else "-"
+        print(f"{t['start_time']!s:26} {t['status_code']:6} {t['duration_ms']:>9.1f} {t['span_count']:>5} "
+              f"{tokens:>7} {cost:>9}  {t['root_name'] or '?'} {t['trace_id']}")
+    return 0
+
+
+@command("ingest", "ingest spool files left by writers that could not take the lock")
+def _ingest(ns: argparse.Namespace) -> int:
+    store = Store(ns.db)
+    if store.ingest_pending(timeout=60):
+        print(f"nothing left to ingest in {store.path}")
+        return 0
+    print(f"{store.path} stayed locked by another process; try again", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spyglass", description="Trace LLM applications into a local DuckDB store.")
+    parser.add_argument("--db", default=None, help="store path (default: $SPYGLASS_DB or ./spyglass.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_args, _fn) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--db", default=argparse.SUPPRESS, help="store path")
+        add_args(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    ns.db = ns.db or default_db_path()
+    try:
+        return COMMANDS[ns.command][2](ns)
+    except StoreError as exc:  # a clear sentence, never a traceback, for a bad store
+        print(f"spyglass: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
