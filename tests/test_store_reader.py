@@ -157,3 +157,31 @@ def test_trace_summary_merges_batches(configured: Path, store: tracer.Store) -> 
     assert t["input_tokens"] == 10 and t["models"] == ["m1"]
     detail = store.get_trace(t["trace_id"])
     assert detail is not None and len(detail["spans"]) == 3
+
+
+def test_search_index_gives_the_same_answers_as_a_scan(populated: tracer.Store) -> None:
+    queries = ["zebra-q5", "savanna", "ZEBRA", "answer to q10", "the", "model exploded", "nothing-like-this"]
+    before = {q: populated.search(q, limit=100) for q in queries}
+    counts_before = {q: populated.count_traces(TraceFilter(text=q)) for q in queries}
+    done, top = populated.build_search_index()
+    assert done == top > 0
+    for q in queries:
+        assert populated.search(q, limit=100) == before[q], q
+        assert populated.count_traces(TraceFilter(text=q)) == counts_before[q], q
+    assert counts_before["savanna"] == 12 and counts_before["zebra-q5"] == 1
+    assert counts_before["model exploded"] == 3 and counts_before["nothing-like-this"] == 0
+
+
+def test_search_covers_spans_written_after_the_index(populated: tracer.Store) -> None:
+    populated.build_search_index()
+
+    @tracer.trace_step
+    def late(text: str) -> str:
+        return text
+
+    late("a brand new okapi sighting")
+    assert tracer.flush()
+    assert [h["name"] for h in populated.search("okapi")] == ["late"]
+    populated.build_search_index()
+    assert [h["name"] for h in populated.search("okapi sighting")] == ["late"]
+    assert populated.search("okapi zebra") == []  # every word must match

@@ -15,7 +15,7 @@ from tracer.store._connect import STORE, try_open_write
 
 EXPECTED_TABLES = {
     "spyglass_meta", "spyglass_migrations", "spans", "events", "documents", "decisions", "traces",
-    "spool_ingested", "dropped_spans",
+    "spool_ingested", "dropped_spans", "search_terms",
 }
 
 
@@ -49,6 +49,32 @@ def test_migrations_build_the_documented_schema_in_memory() -> None:
         v for v, _, _ in _schema.MIGRATIONS]
     # Migrating again is a no-op.
     assert _schema.migrate(con, "fresh", ":memory:") == _schema.SCHEMA_VERSION
+
+
+def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
+    """Stores written by an older Spyglass gain the later tables and keep their rows."""
+    con = try_open_write(str(db_path))
+    assert con is not None
+    first = [m for m in _schema.MIGRATIONS if m[0] == 1]
+    saved = list(_schema.MIGRATIONS)
+    _schema.MIGRATIONS[:] = first
+    try:
+        _schema.migrate(con, STORE, str(db_path))
+    finally:
+        _schema.MIGRATIONS[:] = saved
+    con.execute(f"INSERT INTO {STORE}.spans (seq, trace_id, span_id, name) VALUES (1, 't', 's', 'old')")
+    assert _schema.stored_version(con, STORE, str(db_path)) == 1
+    con.close()
+    tracer.configure(db=db_path)  # opens, migrates to the current version
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        assert con.execute("SELECT value FROM spyglass_meta WHERE key = 'schema_version'").fetchall() == [
+            (str(_schema.SCHEMA_VERSION),)]
+        assert con.execute("SELECT name FROM spans").fetchall() == [("old",)]
+        assert con.execute("SELECT count(*) FROM search_terms").fetchall() == [(0,)]
+        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2]
+    finally:
+        con.close()
 
 
 def test_every_span_attribute_is_in_the_attributes_json(configured: Path, store: tracer.Store) -> None:

@@ -14,7 +14,7 @@ from typing import Callable
 import duckdb
 
 APP_ID = "spyglass"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
@@ -99,6 +99,13 @@ def _initial(con: duckdb.DuckDBPyConnection) -> None:
           flagged_count BIGINT, service_name VARCHAR, min_seq BIGINT, max_seq BIGINT)""")
     con.execute("CREATE TABLE spool_ingested (file VARCHAR, ingested_at TIMESTAMP)")
     con.execute("CREATE TABLE dropped_spans (time TIMESTAMP, pid INTEGER, host VARCHAR, count BIGINT)")
+
+
+@migration(2, "full-text search index")
+def _search_index(con: duckdb.DuckDBPyConnection) -> None:
+    # See _search.py: one row per distinct word per span; term = crc32(word).
+    con.execute("CREATE TABLE search_terms (term UINTEGER, seq BIGINT)")
+    con.execute("INSERT INTO spyglass_meta VALUES ('search_indexed_seq', '0')")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:

@@ -23,10 +23,14 @@ from . import _spool
 from ._connect import STORE, open_read
 from ._ingest import ingest_batch
 from ._rows import STAGING_SCHEMA
+from . import _search
 from ._schema import migrate, stored_version
 from ._writer import StoreWriter
 
-_TABLES = ("spans", "events", "documents", "decisions", "traces")
+_TABLES = ("spans", "events", "documents", "decisions", "traces", "search_terms")
+# How many of the newest matching spans a text search considers (the trace-list filter
+# and ``search``); a word found in more spans than this is not a useful filter anyway.
+MAX_TEXT_MATCHES = 10_000
 
 TRACE_COLUMNS = ("trace_id", "root_span_id", "root_name", "start_time", "end_time", "duration_ms",
                  "status_code", "span_count", "llm_count", "input_tokens", "output_tokens", "cost_usd",
@@ -89,13 +93,7 @@ class TraceFilter:
             add("blocked_count > 0")
         elif self.decision == "flag":
             add("flagged_count > 0")
-        if self.text:
-            add(f"trace_id IN (SELECT trace_id FROM spans WHERE {_TEXT_MATCH})", self.text.lower())
         return (" AND ".join(clauses) or "TRUE"), params
-
-
-# Full-text match over every captured attribute (prompts, outputs, documents all live there).
-_TEXT_MATCH = "contains(lower(attributes::VARCHAR), ?)"
 
 
 def _naive_utc(value: _dt.datetime) -> _dt.datetime:
@@ -179,17 +177,26 @@ class Store:
     # --- trace list ------------------------------------------------------------------
     def list_traces(self, filters: TraceFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[dict]:
         """One page of traces, newest first."""
-        where, params = (filters or TraceFilter()).where()
         cols = ", ".join(TRACE_COLUMNS)
         with self.connect() as con:
+            where, params = self._where(con, filters)
             return _rows(con.execute(
                 f"SELECT {cols} FROM traces WHERE {where} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?",
                 [*params, int(limit), int(offset)]))
 
     def count_traces(self, filters: TraceFilter | None = None) -> int:
-        where, params = (filters or TraceFilter()).where()
         with self.connect() as con:
-            return int(con.execute(f"SELECT count(*) FROM traces WHERE {where}", params).fetchall()[0][0])  # type: ignore[index]
+            where, params = self._where(con, filters)
+            return int(con.execute(f"SELECT count(*) FROM traces WHERE {where}", params).fetchall()[0][0])
+
+    def _where(self, con: duckdb.DuckDBPyConnection, filters: TraceFilter | None) -> tuple[str, list[Any]]:
+        flt = filters or TraceFilter()
+        where, params = flt.where()
+        if flt.text and flt.text.strip():
+            ids = sorted({trace_id for _, trace_id in self._text_matches(con, flt.text, MAX_TEXT_MATCHES)})
+            where += " AND list_contains(?, trace_id)"
+            params.append(ids)
+        return where, params
 
     def facets(self) -> dict[str, list[str]]:
         """Distinct values for the filter widgets: models, span types, prompt versions, tags..."""
@@ -236,14 +243,51 @@ class Store:
 
     # --- search ----------------------------------------------------------------------
     def search(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        """Spans whose captured content (prompts, outputs, documents, any attribute) contains
-        ``text``, case-insensitively; newest first."""
-        if not text.strip():
-            return []
+        """Spans whose captured content (prompts, outputs, documents, any attribute) has
+        every word of ``text`` (whole words, any case); newest first."""
         cols = ", ".join(SPAN_SUMMARY_COLUMNS)
         with self.connect() as con:
-            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE {_TEXT_MATCH} "
-                                     f"ORDER BY start_time DESC LIMIT ?", [text.lower(), int(limit)]))
+            seqs = [seq for seq, _ in self._text_matches(con, text, int(limit))]
+            if not seqs:
+                return []
+            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE list_contains(?, seq) "
+                                     f"ORDER BY seq DESC", [seqs]))
+
+    def _text_matches(self, con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[tuple[int, str]]:
+        """``(seq, trace_id)`` of the newest ``limit`` spans matching ``text``.
+
+        Indexed spans: candidates from ``search_terms`` (a few row groups per lookup), then
+        verified on their text. Spans past the indexed point: scanned. See ``_search.py``.
+        """
+        indexed_words, all_words = _search.query_words(text)
+        if not all_words:
+            return []
+        verify = " AND ".join([f"regexp_matches({_search.SEARCHED_TEXT}, ?)"] * len(all_words))
+        patterns = [_search.word_regex(w) for w in all_words]
+        if not indexed_words:  # only very common words: nothing to look up, scan
+            return [(r[0], r[1]) for r in con.execute(
+                f"SELECT seq, trace_id FROM spans WHERE {verify} ORDER BY seq DESC LIMIT ?",
+                [*patterns, limit]).fetchall()]
+        upto = _search.indexed_seq(con)
+        terms = [_search.term(w) for w in indexed_words]
+        candidates = [r[0] for r in con.execute(
+            "SELECT seq FROM search_terms WHERE list_contains(?, term) GROUP BY seq "
+            "HAVING count(DISTINCT term) = ? ORDER BY seq DESC LIMIT ?",
+            [terms, len(terms), limit * 2 + 100]).fetchall()]
+        tail = con.execute(f"SELECT seq, trace_id FROM spans WHERE seq > ? AND {verify} ORDER BY seq DESC LIMIT ?",
+                           [upto, *patterns, limit]).fetchall()
+        found = [(r[0], r[1]) for r in tail]
+        if candidates and len(found) < limit:
+            lo, hi = min(candidates), max(candidates)
+            found += [(r[0], r[1]) for r in con.execute(
+                f"SELECT seq, trace_id FROM spans WHERE seq BETWEEN ? AND ? AND list_contains(?, seq) AND {verify} "
+                f"ORDER BY seq DESC LIMIT ?", [lo, hi, candidates, *patterns, limit - len(found)]).fetchall()]
+        return found
+
+    def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
+        """Index spans not indexed yet (at most ``budget_s`` seconds of work). Returns
+        ``(indexed up to seq, last seq)``. Search works without it, only slower."""
+        return _search.index_pending(self.path, budget_s=budget_s)
 
     # --- housekeeping ----------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -1,0 +1,119 @@
+"""Full-text search: a word index over span content, built off the application's path.
+
+DuckDB's ``fts`` extension cannot be downloaded here and ``ILIKE`` over every attribute
+scans gigabytes (2+ s on 1M spans), so we keep our own inverted index in the store:
+``search_terms(term UINTEGER, seq BIGINT)``, one row per distinct word per span, where
+``term`` is the CRC-32 of the lower-cased word.
+
+Tokenising costs about as much as ingesting, so writers (the user's app) never do it.
+Readers do it incrementally: ``index_pending`` takes the write lock for one chunk of a few
+thousand spans at a time (writers spool meanwhile, so nothing waits long) and records how
+far it got in ``spyglass_meta.search_indexed_seq``. Each chunk is inserted sorted by term,
+so within a chunk consecutive row groups cover consecutive term ranges and DuckDB's zone
+maps read about one row group per chunk for a lookup. Spans beyond the indexed point are
+searched by a scan, so results are complete while the index catches up.
+
+Matching is by whole words, case-insensitive, all words required (like other full-text
+engines); very common words (``STOP_WORDS``) are not indexed and are checked on the
+candidates instead.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from typing import Iterable
+
+import duckdb
+import pyarrow as pa
+
+from .. import attributes as A
+from ._connect import STORE, open_write
+
+WORD = re.compile(r"\w{2,40}")
+# JSON escapes become spaces so that "\nHello" yields "hello", not "nhello".
+_ESCAPE = re.compile(r"\\+[nrtbf\"\\/]")
+_ENGLISH = ("the a an and or of to in on at for by with is are was were be been it its this that these those "
+            "as from not no but if then so do does did has have had will would can could should i you he she we "
+            "they me him her us them my your our their what which who whom how when where why")
+_JSON_KEYS = ("role content parts type text id score metadata finish_reason assistant user system tool true false "
+              "null value name arguments function call mime_type application json plain")
+
+
+def _key_words() -> set[str]:
+    keys = [v for k, v in vars(A).items() if k.isupper() and isinstance(v, str)]
+    return {w for key in keys for w in WORD.findall(key.lower())}
+
+
+STOP_WORDS = frozenset(_ENGLISH.split()) | frozenset(_JSON_KEYS.split()) | frozenset(_key_words())
+INDEXED_KEY = "search_indexed_seq"
+#: What is searched in a span: its name, status message (the error) and every attribute.
+SEARCHED_TEXT = "concat_ws(' ', name, status_message, attributes::VARCHAR)"
+
+
+def words(text: str) -> set[str]:
+    return {w for w in WORD.findall(_ESCAPE.sub(" ", text).lower()) if w not in STOP_WORDS}
+
+
+def term(word: str) -> int:
+    return zlib.crc32(word.encode("utf-8"))
+
+
+def query_words(text: str) -> tuple[list[str], list[str]]:
+    """``(indexed words, all words)`` of a query."""
+    every = [w for w in WORD.findall(text.lower())]
+    return [w for w in dict.fromkeys(every) if w not in STOP_WORDS], list(dict.fromkeys(every))
+
+
+def word_regex(word: str) -> str:
+    """An RE2 pattern matching ``word`` as a whole word, for verifying candidates."""
+    return r"(?i)(^|\W)" + re.escape(word) + r"($|\W)"
+
+
+def indexed_seq(con: duckdb.DuckDBPyConnection, catalog: str = STORE) -> int:
+    rows = con.execute(f"SELECT value FROM {catalog}.spyglass_meta WHERE key = ?", [INDEXED_KEY]).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _terms(rows: Iterable[tuple[int, str]]) -> pa.Table:
+    terms: list[int] = []
+    seqs: list[int] = []
+    for seq, text in rows:
+        for word in words(text or ""):
+            terms.append(term(word))
+            seqs.append(seq)
+    return pa.table({"term": pa.array(terms, pa.uint32()), "seq": pa.array(seqs, pa.int64())})
+
+
+def index_pending(path: str, *, chunk: int = 4_000, budget_s: float | None = None,
+                  lock_timeout: float = 2.0) -> tuple[int, int]:
+    """Index spans not yet indexed, chunk by chunk, for at most ``budget_s`` seconds
+    (``None``: until done). Returns ``(indexed_seq, max_seq)``; stops early, without
+    error, when the store stays busy."""
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    done, top = 0, 0
+    while True:
+        con = open_write(path, lock_timeout)
+        if con is None:
+            return done, top
+        try:
+            done = indexed_seq(con)
+            top = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {STORE}.spans").fetchall()[0][0]
+            if done >= top:
+                return done, top
+            rows = con.execute(f"SELECT seq, {SEARCHED_TEXT} FROM {STORE}.spans WHERE seq > ? AND seq <= ? "
+                               f"ORDER BY seq", [done, done + chunk]).fetchall()
+            new = min(done + chunk, top)
+            table = _terms(rows)
+            con.execute("BEGIN TRANSACTION")
+            con.register("_spyglass_terms", table)
+            con.execute(f"INSERT INTO {STORE}.search_terms SELECT term, seq FROM _spyglass_terms ORDER BY term, seq")
+            con.unregister("_spyglass_terms")
+            con.execute(f"UPDATE {STORE}.spyglass_meta SET value = ? WHERE key = ?", [str(new), INDEXED_KEY])
+            con.execute("COMMIT")
+            done = new
+        finally:
+            con.close()
+        if deadline is not None and time.monotonic() >= deadline:
+            return done, top
