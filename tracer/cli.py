@@ -65,6 +65,14 @@ def _ingest(ns: argparse.Namespace) -> int:
     return 1
 
 
+@command("index", "build the full-text search index for spans not indexed yet")
+def _index(ns: argparse.Namespace) -> int:
+    store = Store(ns.db)
+    done, top = store.build_search_index()
+    print(f"search index covers {done:,} of {top:,} spans in {store.path}")
+    return 0 if done >= top else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="Trace LLM applications into a local DuckDB store.")
     parser.add_argument("--db", default=None, help="store path (default: $SPYGLASS_DB or ./spyglass.duckdb)")
