@@ -65,8 +65,12 @@ class StoreWriter:
             return "ingested"
 
     def drain(self, timeout: float) -> bool:
-        """Ingest every spool file, waiting up to ``timeout`` s for the lock. True when none is left."""
-        if not _spool.pending(self.path) and not self._dropped_unrecorded:
+        """Ingest every spool file present now, waiting up to ``timeout`` s for the lock.
+
+        True when all of them are in the store (files other writers spool meanwhile are
+        theirs to flush)."""
+        waiting = set(_spool.pending(self.path))
+        if not waiting and not self._dropped_unrecorded:
             return True
         with self._lock:
             con = open_write(self.path, timeout)
@@ -76,7 +80,7 @@ class StoreWriter:
                 self._ingest(con, None)
             finally:
                 con.close()
-        return not _spool.pending(self.path)
+        return not waiting & set(_spool.pending(self.path))
 
     def _ingest(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None) -> None:
         if not self._validated:
