@@ -8,7 +8,7 @@ guard here, so a failure in our code never changes what the user's function does
 from __future__ import annotations
 
 import inspect
-import time
+import traceback
 from typing import Any, Callable, Mapping
 
 from opentelemetry import context as otel_context
@@ -16,22 +16,54 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 from . import attributes as A
-from ._documents import normalize_documents
+from ._documents import is_one_shot, normalize_documents
 from ._guard import guard
-from ._serialize import to_text
+from ._serialize import safe_str, scrub, to_text
 from ._settings import Settings, settings
 from .version import __version__
 
-_tracer = trace.get_tracer("spyglass", __version__)
+_SCOPE = "spyglass"
+
+# ``trace.get_tracer`` gives a proxy that follows the *global* provider. An application that
+# hands ``configure()`` a provider of its own without making it global needs our spans on
+# that provider: ``set_tracer_provider`` swaps this tracer.
+_tracer: trace.Tracer = trace.get_tracer(_SCOPE, __version__)
+_provider: trace.TracerProvider | None = None
+
+# OpenInference flattens documents into ``retrieval.documents.{i}.document.*`` keys, three per
+# document. The SDK keeps 128 attributes per span by default and evicts the *oldest* ones
+# beyond that (span type, input...), so only the first documents are flattened; all of them
+# are in ``gen_ai.retrieval.documents``.
+MAX_FLAT_DOCUMENTS = 25
 
 # How a span type records its output: LLM text becomes a GenAI output message, retriever
-# results become documents; everything else is a plain output value.
+# results become documents; everything else is a plain output value. Hooks decide what is
+# content (skipped when content capture is off) and what is not.
 OutputHook = Callable[["Call", Any, Settings], None]
 
 
-def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | None = None) -> None:
+def set_tracer_provider(provider: trace.TracerProvider | None) -> None:
+    """Start Spyglass's spans on ``provider`` from now on; ``None``: follow the global provider."""
+    global _tracer, _provider
+    _provider = provider
+    _tracer = (provider.get_tracer(_SCOPE, __version__) if provider is not None
+               else trace.get_tracer(_SCOPE, __version__))
+
+
+def tracer_provider() -> trace.TracerProvider:
+    """The provider Spyglass's spans start on."""
+    return _provider if _provider is not None else trace.get_tracer_provider()
+
+
+def explicit_tracer_provider() -> trace.TracerProvider | None:
+    """The provider given to :func:`set_tracer_provider`, ``None`` when following the global one."""
+    return _provider
+
+
+def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | None = None,
+                omitted: int = 0) -> None:
     """Set a captured value on a span: serialised, bounded, scrubbed, user-redacted."""
-    text, is_json, cut = to_text(value, s)
+    text, is_json, cut = to_text(value, s, omitted)
     if s.redact is not None:
         redacted = s.redact(key, text)
         if redacted is None:
@@ -41,7 +73,34 @@ def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | N
     if mime_key is not None:
         span.set_attribute(mime_key, A.MIME_JSON if is_json else A.MIME_TEXT)
     if cut:
-        span.set_attribute(A.TRUNCATED, key)
+        _mark_truncated(span, key)
+
+
+def _mark_truncated(span: Span, key: str) -> None:
+    """Add ``key`` to the span's list of cut attributes (input and output may both be cut)."""
+    so_far = getattr(span, "attributes", None) or {}  # SDK spans expose what was set so far
+    names = tuple(so_far.get(A.TRUNCATED, ()))
+    if key not in names:
+        span.set_attribute(A.TRUNCATED, names + (key,))
+
+
+def record_error(span: Span, exc: BaseException) -> None:
+    """Status ERROR, ``error.type`` and an ``exception`` event, secrets scrubbed.
+
+    Not ``Span.record_exception``: it calls ``str(exc)`` unguarded, so an exception whose
+    ``__str__`` raises would lose the whole error record; and its text is not scrubbed
+    (an authentication error may quote the API key).
+    """
+    message = scrub(safe_str(exc))
+    cls = type(exc)
+    module = cls.__module__
+    span.set_attribute(A.ERROR_TYPE, cls.__qualname__)
+    span.add_event(A.EXCEPTION_EVENT, {
+        A.EXCEPTION_TYPE: cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}",
+        A.EXCEPTION_MESSAGE: message,
+        A.EXCEPTION_STACKTRACE: scrub("".join(traceback.format_exception(exc))),
+    })
+    span.set_status(Status(StatusCode.ERROR, f"{cls.__name__}: {message}"[:1000]))
 
 
 class Spec:
@@ -64,7 +123,7 @@ class Spec:
         if fn is not None:
             try:
                 sig = inspect.signature(fn)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError):  # builtins and some C callables have none
                 sig = None
             if sig is not None:
                 self.params = tuple(p.name for p in sig.parameters.values()
@@ -91,7 +150,8 @@ class Spec:
             return next(iter(values.values()))
         return values
 
-    def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> "Call | None":
+    def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> "Call":
+        """Start the span (not yet current). If that fails, a :data:`NULL_CALL` that traces nothing."""
         with guard("span start"):
             s = settings()
             span = _tracer.start_span(self.name, attributes=self.static)
@@ -103,13 +163,14 @@ class Spec:
                     if self.span_type == A.SPAN_TYPE_RETRIEVER and isinstance(value, str):
                         span.set_attribute(A.GEN_AI_RETRIEVAL_QUERY_TEXT, value)
             return call
-        return None
+        return NULL_CALL
 
 
 class Call:
-    """One running span. ``finish``/``fail``/``close`` end it; only the first one counts."""
+    """One running span. ``finish``/``finish_stream``/``fail``/``close`` end it; only the first counts."""
 
-    __slots__ = ("span", "spec", "settings", "ended", "ctx", "items", "count")
+    __slots__ = ("span", "spec", "settings", "ended", "ctx", "items", "count", "all_text", "text_chars",
+                 "omitted")
 
     def __init__(self, span: Span, spec: Spec, s: Settings) -> None:
         self.span = span
@@ -117,8 +178,12 @@ class Call:
         self.settings = s
         self.ended = False
         self.ctx = trace.set_span_in_context(span)
+        # Streams only (see begin_stream): what was yielded, bounded.
         self.items: list[Any] | None = None
         self.count = 0
+        self.all_text = True
+        self.text_chars = 0
+        self.omitted = 0  # characters of text items past the capture limit, counted, not kept
 
     # --- making the span current ------------------------------------------------------
     def attach(self) -> object:
@@ -129,13 +194,46 @@ class Call:
         otel_context.detach(token)  # type: ignore[arg-type]
 
     # --- streams ------------------------------------------------------------------------
+    def begin_stream(self) -> None:
+        """This call is a generator: its output is what it yields."""
+        self.items = []
+
     def add_item(self, item: Any) -> None:
-        """Remember what a traced generator yielded (bounded), to record it as the output."""
+        """Remember what a traced generator yielded, to record it as the output.
+
+        Text is kept up to the capture limit (a streamed LLM answer has thousands of chunks,
+        all of which belong in the output); other items up to ``max_items``.
+        """
         self.count += 1
-        if self.items is None:
-            self.items = []
-        if len(self.items) < self.settings.max_items:
-            self.items.append(item)
+        items = self.items
+        s = self.settings
+        if items is None or not (s.capture_content and self.spec.capture_output):
+            return
+        if self.all_text and isinstance(item, str):
+            if self.text_chars <= s.max_value_chars:
+                items.append(item)
+                self.text_chars += len(item)
+            else:
+                self.omitted += len(item)
+            return
+        self.all_text = False
+        if len(items) < s.max_items:
+            items.append(item)
+
+    def _stream_output(self, return_value: Any) -> Any:
+        items = self.items or []
+        if not self.count:
+            return return_value  # yielded nothing: what it returned is all there is
+        if self.all_text:
+            return "".join(items)
+        if self.count > len(items):
+            return [*items, f"[spyglass: {self.count - len(items)} more items]"]
+        return items
+
+    def _stream_attributes(self, closed_early: bool) -> None:
+        self.span.set_attribute(A.STREAM_ITEMS, self.count)
+        if closed_early:
+            self.span.add_event("spyglass.stream.closed_early")
 
     # --- ending -------------------------------------------------------------------------
     def finish(self, result: Any = None) -> None:
@@ -143,69 +241,100 @@ class Call:
             return
         self.ended = True
         with guard("output capture"):
-            s = self.settings
-            if self.spec.capture_output and s.capture_content and self.span.is_recording():
-                self.spec.output_hook(self, result, s)
+            self._output(result)
         self._end()
 
     def finish_stream(self, return_value: Any = None, *, closed_early: bool = False) -> None:
         """End the span of a generator: its output is what it yielded."""
         if self.ended:
             return
-        items = self.items or []
         with guard("stream capture"):
-            self.span.set_attribute(A.STREAM_ITEMS, self.count)
-            if closed_early:
-                self.span.add_event("spyglass.stream.closed_early")
-        if items and all(isinstance(i, str) for i in items):
-            output: Any = "".join(items)
-        else:
-            output = items if return_value is None else return_value
-        self.finish(output)
+            self._stream_attributes(closed_early)
+        self.finish(self._stream_output(return_value))
 
     def fail(self, exc: BaseException) -> None:
         if self.ended:
             return
         self.ended = True
+        if self.items is not None:  # a stream: keep what it yielded before it failed
+            with guard("stream capture"):
+                self._stream_attributes(False)
+                if self.count:
+                    self._output(self._stream_output(None))
         with guard("error capture"):
-            span = self.span
-            if self.items:
-                with guard("stream capture"):
-                    span.set_attribute(A.STREAM_ITEMS, self.count)
-                    if self.spec.capture_output and self.settings.capture_content:
-                        self.spec.output_hook(self, self.items, self.settings)
-            span.record_exception(exc, escaped=True)
-            span.set_attribute(A.ERROR_TYPE, type(exc).__qualname__)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1000]))
+            record_error(self.span, exc)
         self._end()
+
+    def close(self) -> None:
+        """End the span without recording an output."""
+        if self.ended:
+            return
+        self.ended = True
+        self._end()
+
+    def _output(self, result: Any) -> None:
+        if self.spec.capture_output and self.span.is_recording():
+            self.spec.output_hook(self, result, self.settings)
 
     def _end(self) -> None:
         with guard("span end"):
             self.span.end()
 
 
+class _NullCall(Call):
+    """What :meth:`Spec.start` returns when starting a span failed: the shells run the user's
+    code exactly as they would traced, and nothing is recorded or made current."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # no span, no spec: every method below is a no-op
+        self.span = trace.INVALID_SPAN
+        self.ended = True
+        self.items = None
+        self.count = 0
+
+    def attach(self) -> object:
+        return None
+
+    @staticmethod
+    def detach(token: object) -> None:
+        return None
+
+    def begin_stream(self) -> None:
+        return None
+
+    def add_item(self, item: Any) -> None:
+        return None
+
+
+NULL_CALL: Call = _NullCall()
+
+
 def plain_output(call: Call, result: Any, s: Settings) -> None:
-    set_content(call.span, A.OI_OUTPUT_VALUE, result, s, A.OI_OUTPUT_MIME_TYPE)
+    if s.capture_content:
+        set_content(call.span, A.OI_OUTPUT_VALUE, result, s, A.OI_OUTPUT_MIME_TYPE, call.omitted)
 
 
 def llm_output(call: Call, result: Any, s: Settings) -> None:
     plain_output(call, result, s)
-    if isinstance(result, str):
+    if s.capture_content and isinstance(result, str):
         message = [{"role": "assistant", "parts": [{"type": "text", "content": result}]}]
         set_content(call.span, A.GEN_AI_OUTPUT_MESSAGES, message, s)
 
 
 def retriever_output(call: Call, result: Any, s: Settings) -> None:
-    docs = normalize_documents(result)
-    call.span.set_attribute(A.DOCUMENTS_COUNT, len(docs))
-    set_content(call.span, A.GEN_AI_RETRIEVAL_DOCUMENTS, docs, s)
-    set_content(call.span, A.OI_OUTPUT_VALUE, docs, s, A.OI_OUTPUT_MIME_TYPE)
-    for i, doc in enumerate(docs):  # OpenInference flattens documents into indexed keys
-        call.span.set_attribute(A.oi_document(i, "id"), doc["id"] or str(i))
-        set_content(call.span, A.oi_document(i, "content"), doc["content"], s)
+    if is_one_shot(result):  # an iterator is the caller's to read: record what it is, not its items
+        plain_output(call, result, s)
+        return
+    span = call.span
+    docs = normalize_documents(result, limit=s.max_items)
+    span.set_attribute(A.DOCUMENTS_COUNT, len(docs))  # not content: recorded even with capture off
+    if not s.capture_content:
+        return
+    set_content(span, A.GEN_AI_RETRIEVAL_DOCUMENTS, docs, s)
+    set_content(span, A.OI_OUTPUT_VALUE, docs, s, A.OI_OUTPUT_MIME_TYPE)
+    for i, doc in enumerate(docs[:MAX_FLAT_DOCUMENTS]):
+        span.set_attribute(A.oi_document(i, "id"), doc["id"] or str(i))
+        set_content(span, A.oi_document(i, "content"), doc["content"], s)
         if doc["score"] is not None:
-            call.span.set_attribute(A.oi_document(i, "score"), doc["score"])
-
-
-def now_ns() -> int:
-    return time.time_ns()
+            span.set_attribute(A.oi_document(i, "score"), doc["score"])

@@ -61,7 +61,7 @@ def configure(
     redact: RedactHook | None = None,
     tracer_provider: TracerProvider | None = None,
     instrument: Iterable[str] = (),
-    max_queue_size: int = 50_000,
+    max_queue_size: int = 20_000,
     schedule_delay: float = 0.5,
 ) -> TracerProvider:
     """Start tracing into a DuckDB store and return the ``TracerProvider`` in use.

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import json
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 from opentelemetry import context as otel_context
+from opentelemetry.sdk.trace import Span, SpanProcessor
 
 from . import attributes as A
+from ._guard import guard
+from ._serialize import to_text
+from ._settings import settings
 
 _KEY = otel_context.create_key("spyglass-trace-attributes")
 _R = TypeVar("_R")
@@ -33,6 +36,8 @@ class TraceAttributes:
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     prompt_version: str | None = None
+    # as_span_attributes(), computed once per block rather than once per span started in it.
+    _attributes: Optional[dict[str, Any]] = field(default=None, init=False, repr=False, compare=False)
 
     def merged(self, other: "TraceAttributes") -> "TraceAttributes":
         """Inner values win; tags accumulate; metadata merges key by key."""
@@ -45,6 +50,12 @@ class TraceAttributes:
         )
 
     def as_span_attributes(self) -> dict[str, Any]:
+        """The span attributes of these values. Shared between spans: do not modify."""
+        if self._attributes is None:
+            object.__setattr__(self, "_attributes", self._compute_attributes())  # frozen: a cache, not state
+        return self._attributes  # type: ignore[return-value]
+
+    def _compute_attributes(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.session_id:
             out[A.SESSION_ID] = self.session_id
@@ -55,7 +66,8 @@ class TraceAttributes:
             out[A.TAGS] = list(self.tags)
             out[A.OI_TAGS] = list(self.tags)
         if self.metadata:
-            text = json.dumps(self.metadata, default=str, ensure_ascii=False)
+            # Through the capture serializer: any value, cycles, and secret keys redacted.
+            text = to_text(dict(self.metadata), settings())[0]
             out[A.METADATA] = text
             out[A.OI_METADATA] = text
         if self.prompt_version:
@@ -66,6 +78,24 @@ class TraceAttributes:
 def current_trace_attributes(ctx: otel_context.Context | None = None) -> TraceAttributes | None:
     value = otel_context.get_value(_KEY, ctx)
     return value if isinstance(value, TraceAttributes) else None
+
+
+def stamp_trace_attributes(span: Span, parent_context: otel_context.Context | None = None) -> None:
+    """Copy the trace-level attributes of ``parent_context`` (default: current) onto ``span``."""
+    attrs = current_trace_attributes(parent_context)
+    if attrs is not None:
+        span.set_attributes(attrs.as_span_attributes())
+
+
+class TraceAttributesProcessor(SpanProcessor):
+    """Only the ``on_start`` half of Spyglass's processor: trace-level attributes on every span.
+
+    For a provider that exports elsewhere (``tracer.testing``); ``configure()`` does not need it.
+    """
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        with guard("trace attributes"):  # the SDK does not catch errors of on_start
+            stamp_trace_attributes(span, parent_context)
 
 
 @contextmanager

@@ -22,8 +22,6 @@ def _plain(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
     @functools.wraps(fn)
     def traced(*args: Any, **kwargs: Any) -> Any:
         call = spec.start(args, kwargs)
-        if call is None:
-            return fn(*args, **kwargs)
         token = call.attach()
         try:
             result = fn(*args, **kwargs)
@@ -42,8 +40,6 @@ def _coroutine(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def traced(*args: Any, **kwargs: Any) -> Any:
         call = spec.start(args, kwargs)
-        if call is None:
-            return await fn(*args, **kwargs)
         token = call.attach()
         try:
             result = await fn(*args, **kwargs)
@@ -61,14 +57,14 @@ def _coroutine(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
 def _generator(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
     # Drives the user's generator by hand so that its span is current only while its body
     # runs (never while the consumer runs between two items), and forwards send()/throw().
-    # The span starts at the first next(), like the body, and the finally-less structure
-    # below ends it once on exhaustion, error, close(), or close() by garbage collection.
+    # The span starts at the first next(), like the body, and ends once: on exhaustion,
+    # error, close(), or close() by garbage collection (GeneratorExit at our yield).
     @functools.wraps(fn)
     def traced(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        call = spec.start(args, kwargs)
+        # Before the span: bad arguments raise TypeError here, and must not leave it open.
         gen = fn(*args, **kwargs)
-        if call is None:
-            return (yield from gen)
+        call = spec.start(args, kwargs)
+        call.begin_stream()
         step: Callable[[Any], Any] = gen.send
         arg: Any = None
         while True:
@@ -113,12 +109,9 @@ def _async_generator(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
     # Same protocol as _generator, with asend()/athrow()/aclose().
     @functools.wraps(fn)
     async def traced(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        call = spec.start(args, kwargs)
         agen = fn(*args, **kwargs)
-        if call is None:
-            async for item in agen:
-                yield item
-            return
+        call = spec.start(args, kwargs)
+        call.begin_stream()
         step: Callable[[Any], Any] = agen.asend
         arg: Any = None
         while True:
@@ -139,20 +132,24 @@ def _async_generator(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
                 arg = yield item
                 step = agen.asend
             except GeneratorExit:
-                token = call.attach()
-                try:
-                    await agen.aclose()
-                except BaseException as exc:
-                    call.detach(token)
-                    call.fail(exc)
-                    raise
-                call.detach(token)
-                call.finish_stream(closed_early=True)
+                await _aclose(agen, call)
                 raise
             except BaseException as exc:
                 step, arg = agen.athrow, exc
 
     return traced
+
+
+async def _aclose(agen: Any, call: Call) -> None:
+    token = call.attach()
+    try:
+        await agen.aclose()
+    except BaseException as exc:
+        call.detach(token)
+        call.fail(exc)
+        raise
+    call.detach(token)
+    call.finish_stream(closed_early=True)
 
 
 def wrap(fn: _F, spec: Spec) -> _F:
@@ -167,11 +164,23 @@ def wrap(fn: _F, spec: Spec) -> _F:
     return shell(fn, spec)  # type: ignore[return-value]
 
 
+def _decorate(fn: Any, make_spec: Callable[[Callable[..., Any]], Spec]) -> Any:
+    # Under @classmethod/@staticmethod (``@trace_llm`` written above them) we get the
+    # descriptor, not a function: trace the function inside and wrap it back the same way,
+    # or the class would see a plain function and pass ``self`` to it.
+    if isinstance(fn, (classmethod, staticmethod)):
+        return type(fn)(_decorate(fn.__func__, make_spec))
+    if not callable(fn):
+        raise TypeError(f"expected a function to trace, got {type(fn).__name__} {fn!r}; "
+                        f"options are keyword-only, e.g. @trace_llm(model=...)")
+    return wrap(fn, make_spec(fn))
+
+
 def _decorator(fn: Callable[..., Any] | None, make_spec: Callable[[Callable[..., Any]], Spec]) -> Any:
     """Support both ``@deco`` and ``@deco(...)``."""
     if fn is not None:
-        return wrap(fn, make_spec(fn))
-    return lambda f: wrap(f, make_spec(f))
+        return _decorate(fn, make_spec)
+    return lambda f: _decorate(f, make_spec)
 
 
 def _name(fn: Callable[..., Any], name: str | None) -> str:

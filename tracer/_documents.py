@@ -7,9 +7,13 @@ Accepts strings, dicts, ``(doc, score)`` tuples, LangChain ``Document``-like obj
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from numbers import Real
 from typing import Any, TypedDict
+
+from ._serialize import safe_str
 
 
 class Document(TypedDict):
@@ -22,6 +26,8 @@ class Document(TypedDict):
 _ID_KEYS = ("id", "doc_id", "document_id", "_id", "node_id", "chunk_id")
 _CONTENT_KEYS = ("content", "page_content", "text", "document", "body", "chunk", "passage")
 _SCORE_KEYS = ("score", "similarity", "relevance_score", "distance", "_score")
+_LIST_KEYS = ("documents", "docs", "results", "nodes", "source_nodes")
+_TEXT = (str, bytes, bytearray, memoryview)
 
 
 def _first(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
@@ -31,13 +37,25 @@ def _first(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str | Non
     return None, None
 
 
+# A document nested in a document ({"document": {...}}) is unwrapped this many times at most:
+# a dict that contains itself must not recurse until RecursionError.
+_MAX_NESTING = 4
+
+
 def _score(value: Any) -> float | None:
-    if isinstance(value, Real) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
+    """A finite float, or ``None``: NaN and infinities are not JSON, and not a ranking."""
+    if value is None or isinstance(value, bool):
         return None
+    try:
+        score = float(value)
+    except (TypeError, ValueError, OverflowError):  # not a number, or an int too big for a float
+        return None
+    return score if math.isfinite(score) else None
+
+
+def _is_score(value: Any) -> bool:
+    """The second half of a ``(doc, score)`` pair: a number, even NaN, or numeric text."""
+    return (isinstance(value, Real) and not isinstance(value, bool)) or _score(value) is not None
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -46,69 +64,99 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return {}
 
 
-def _from_mapping(item: Mapping[str, Any]) -> Document:
+def _from_mapping(item: Mapping[str, Any], depth: int) -> Document:
     id_key, doc_id = _first(item, _ID_KEYS)
     content_key, content = _first(item, _CONTENT_KEYS)
     score_key, score = _first(item, _SCORE_KEYS)
     metadata = _as_dict(item.get("metadata") or item.get("meta"))
     used = {id_key, content_key, score_key, "metadata", "meta"}
     metadata.update({str(k): v for k, v in item.items() if k not in used})
-    if isinstance(content, Mapping) or hasattr(content, "page_content"):
-        inner = _one(content)
+    if (isinstance(content, Mapping) or hasattr(content, "page_content")) and depth < _MAX_NESTING:
+        inner = _one(content, depth + 1)
         return Document(id=inner["id"] if doc_id is None else str(doc_id), content=inner["content"],
                         score=_score(score) if score is not None else inner["score"],
                         metadata={**inner["metadata"], **metadata})
-    return Document(id=None if doc_id is None else str(doc_id), content="" if content is None else str(content),
+    return Document(id=_id(doc_id), content="" if content is None else safe_str(content),
                     score=_score(score), metadata=metadata)
 
 
-def _one(item: Any) -> Document:
+def _id(value: Any) -> str | None:
+    return None if value is None else safe_str(value)
+
+
+def _one(item: Any, depth: int = 0) -> Document:
+    """One document from one item. User objects are duck-typed, and a property of theirs
+    that raises must not cost the other documents: such an item is kept as its repr."""
+    try:
+        return _convert(item, depth)
+    except Exception as exc:
+        return Document(id=None, content=f"<unreadable {type(item).__qualname__}: {type(exc).__name__}>",
+                        score=None, metadata={})
+
+
+def _convert(item: Any, depth: int) -> Document:
     if isinstance(item, str):
         return Document(id=None, content=item, score=None, metadata={})
     if isinstance(item, Mapping):
-        return _from_mapping(item)
-    if isinstance(item, tuple) and len(item) == 2 and _score(item[1]) is not None and not isinstance(item[0], Real):
-        doc = _one(item[0])
+        return _from_mapping(item, depth)
+    if isinstance(item, tuple) and len(item) == 2 and _is_score(item[1]) and not isinstance(item[0], Real):
+        doc = _one(item[0], depth + 1) if depth < _MAX_NESTING else _one(safe_str(item[0]))
         doc["score"] = _score(item[1])
         return doc
     node = getattr(item, "node", None)
-    if node is not None and hasattr(item, "score"):  # LlamaIndex NodeWithScore
-        doc = _one(node)
+    if node is not None and hasattr(item, "score") and depth < _MAX_NESTING:  # LlamaIndex NodeWithScore
+        doc = _one(node, depth + 1)
         doc["score"] = _score(getattr(item, "score", None))
         return doc
     if hasattr(item, "page_content"):  # LangChain Document
         metadata = _as_dict(getattr(item, "metadata", None))
         doc_id = getattr(item, "id", None) or metadata.get("id")
-        return Document(id=None if doc_id is None else str(doc_id), content=str(item.page_content),
+        return Document(id=_id(doc_id), content=safe_str(item.page_content),
                         score=_score(metadata.get("score")), metadata=metadata)
     get_content = getattr(item, "get_content", None)  # LlamaIndex BaseNode / TextNode
     if callable(get_content):
         doc_id = getattr(item, "node_id", None) or getattr(item, "id_", None)
-        return Document(id=None if doc_id is None else str(doc_id), content=str(get_content()), score=None,
+        return Document(id=_id(doc_id), content=safe_str(get_content()), score=None,
                         metadata=_as_dict(getattr(item, "metadata", None)))
     text = getattr(item, "text", None)
     if isinstance(text, str):
-        doc_id = getattr(item, "id", None)
-        return Document(id=None if doc_id is None else str(doc_id), content=text,
+        return Document(id=_id(getattr(item, "id", None)), content=text,
                         score=_score(getattr(item, "score", None)), metadata=_as_dict(getattr(item, "metadata", None)))
-    return Document(id=None, content=repr(item), score=None, metadata={})
+    return Document(id=None, content=safe_str(item), score=None, metadata={})
 
 
-def normalize_documents(result: Any) -> list[Document]:
-    """Documents in rank order. Documents without an id get their rank (``"0"``, ``"1"``...)."""
-    if result is None:
-        return []
-    if isinstance(result, Mapping):
-        for key in ("documents", "docs", "results", "nodes", "source_nodes"):
-            if isinstance(result.get(key), Iterable) and not isinstance(result.get(key), (str, bytes)):
-                return normalize_documents(result[key])
-        items: list[Any] = [result]
-    elif isinstance(result, (str, bytes)) or not isinstance(result, Iterable) or hasattr(result, "page_content"):
-        items = [result]
-    else:
-        items = list(result)
-    docs = [_one(item) for item in items]
+def is_one_shot(result: Any) -> bool:
+    """An iterator (a generator, ``map``...) can be read once, and that read is the caller's."""
+    return isinstance(result, Iterator)
+
+
+def normalize_documents(result: Any, *, limit: int | None = None) -> list[Document]:
+    """Documents in rank order. Documents without an id get their rank (``"0"``, ``"1"``...).
+
+    Never raises, and never consumes an iterator (returns ``[]`` for one): the value goes
+    back to the caller untouched. ``limit`` keeps only the first documents.
+    """
+    try:
+        items = _items(result, 0)
+    except Exception as exc:  # a user container whose iteration raises
+        items = [f"<unreadable {type(result).__qualname__}: {type(exc).__name__}>"]
+    docs = [_one(item) for item in islice(items, limit)]
     for rank, doc in enumerate(docs):
         if doc["id"] is None:
             doc["id"] = str(rank)
     return docs
+
+
+def _items(result: Any, depth: int) -> Iterable[Any]:
+    if result is None or is_one_shot(result):
+        return []
+    if isinstance(result, Mapping):
+        if depth < _MAX_NESTING:  # {"documents": [...]}, {"results": {"nodes": [...]}}...
+            for key in _LIST_KEYS:
+                value = result.get(key)
+                if isinstance(value, Iterable) and not isinstance(value, _TEXT):
+                    return _items(value, depth + 1)
+        return [result]
+    if isinstance(result, _TEXT) or not isinstance(result, Iterable) or hasattr(result, "page_content"):
+        return [result]
+    return result

@@ -31,6 +31,12 @@ def raising_internal_errors() -> bool:
     return _raise
 
 
+def reset_reported() -> None:
+    """Forget which kinds were reported, so the next error of each kind warns again (tests)."""
+    with _lock:
+        _seen.clear()
+
+
 def report(kind: str, exc: BaseException) -> None:
     """Log an internal error the first time its kind is seen; later ones go to DEBUG."""
     with _lock:

@@ -24,7 +24,7 @@ logger = logging.getLogger("spyglass")
 
 
 class SpyglassSpanProcessor(SpanProcessor):
-    def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 50_000, max_batch_size: int = 4_096,
+    def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 20_000, max_batch_size: int = 4_096,
                  schedule_delay: float = 0.5) -> None:
         self.exporter = exporter
         self.max_queue_size = max_queue_size

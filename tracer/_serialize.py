@@ -1,8 +1,10 @@
 """Turn any Python value into bounded, secret-free JSON text for a span attribute.
 
 ``json.dumps(default=...)`` is not enough: it recurses into cycles (ValueError), calls
-``repr`` that may raise, and has no notion of size. We first walk the value into plain
-JSON types with explicit limits, then encode once.
+``repr`` that may raise, refuses ints over 4,300 digits, writes ``NaN`` (not JSON) and has
+no notion of size. We first walk the value into plain JSON types with explicit limits, then
+encode once. A value over the size limit is re-walked with tighter limits so that it stays
+valid JSON; only as a last resort is the encoded text itself cut.
 """
 
 from __future__ import annotations
@@ -10,11 +12,16 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as _dt
+import decimal
 import enum
 import json
 import math
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from itertools import islice
+from pathlib import PurePath
 from typing import Any
 
 from ._settings import Settings
@@ -23,19 +30,54 @@ TRUNCATION_MARKER = "…[spyglass: truncated {n} chars]"
 REDACTED = "[REDACTED]"
 
 # Keys whose values are secrets wherever they appear (headers, kwargs, config dicts).
-_SECRET_KEY = re.compile(r"(api[_-]?key|authorization|password|passwd|secret|access[_-]?token|cookie|x-api-key)", re.I)
-# Secret-looking text inside strings: OpenAI-style keys and bearer tokens.
-_SECRET_TEXT = re.compile(r"\b(sk-[A-Za-z0-9_\-]{16,}|Bearer\s+[A-Za-z0-9._\-]{16,})")
+_SECRET_KEY = re.compile(
+    r"(api[_-]?key|authorization|password|passwd|secret|private[_-]?key|cookie|x-api-key"
+    r"|(access|auth|refresh|session|id|bearer)[_-]?token|^token$)", re.I)
+# Secret-looking text inside strings: OpenAI/Anthropic-style keys and bearer tokens
+# (base64 and JWT alphabets included, so a token is not cut at its first '+' or '/').
+_SECRET_TEXT = re.compile(r"\b(sk-[A-Za-z0-9_\-]{16,}|[Bb]earer\s+[A-Za-z0-9._~+/=\-]{16,})")
+
+# ``int.__repr__`` (so ``json.dumps``) raises beyond 4,300 digits (CPython's
+# ``sys.get_int_max_str_digits``); 10,000 bits is about 3,000 digits.
+_MAX_INT_BITS = 10_000
+# How many times an over-long value is re-walked with tighter limits before its text is cut.
+_SHRINK_ATTEMPTS = 6
+_MIN_STRING_CHARS = 64
 
 
-def truncate(text: str, limit: int) -> tuple[str, bool]:
-    if len(text) <= limit:
+def truncate(text: str, limit: int, omitted: int = 0) -> tuple[str, bool]:
+    """Cut ``text`` to ``limit`` characters plus a visible marker.
+
+    ``omitted`` counts characters that belong to the value but were never kept (a traced
+    stream stops buffering once past the limit), so that the marker's count stays exact.
+    """
+    over = len(text) - limit
+    if over <= 0 and not omitted:
         return text, False
-    return text[:limit] + TRUNCATION_MARKER.format(n=len(text) - limit), True
+    return text[:limit] + TRUNCATION_MARKER.format(n=max(over, 0) + omitted), True
 
 
 def scrub(text: str) -> str:
-    return _SECRET_TEXT.sub(REDACTED, text) if ("sk-" in text or "Bearer" in text) else text
+    return _SECRET_TEXT.sub(REDACTED, text) if ("sk-" in text or "earer" in text) else text
+
+
+def encodable(text: str) -> str:
+    """``text`` without lone surrogates (``os.fsdecode``, broken JSON...): they are legal in a
+    Python ``str`` but not in UTF-8, and one of them makes the exporter fail a whole batch."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # a user __str__ that raises must not break capture
+        return _safe_repr(value)
 
 
 def _safe_repr(value: object) -> str:
@@ -52,86 +94,159 @@ def _bytes(value: bytes | bytearray | memoryview) -> str:
 
 
 class _Walker:
-    __slots__ = ("s", "path")
+    """One walk of one value. ``cut`` tells whether anything was left out."""
 
-    def __init__(self, s: Settings) -> None:
-        self.s = s
+    __slots__ = ("max_chars", "max_items", "max_depth", "path", "cut", "longest", "widest")
+
+    def __init__(self, max_chars: int, max_items: int, max_depth: int) -> None:
+        self.max_chars = max_chars
+        self.max_items = max_items
+        self.max_depth = max_depth
         self.path: set[int] = set()
+        self.cut = False
+        # Longest string kept (marker aside) and most items in one container: a retry shrinks these.
+        self.longest = 0
+        self.widest = 0
 
     def walk(self, v: Any, depth: int) -> Any:
-        if v is None or isinstance(v, (bool, int, str)):
-            if isinstance(v, str) and len(v) > self.s.max_value_chars:
-                return truncate(v, self.s.max_value_chars)[0]
+        if isinstance(v, str):
+            return self._str(v)
+        if v is None or isinstance(v, bool):
             return v
+        if isinstance(v, int):
+            return v if v.bit_length() <= _MAX_INT_BITS else f"<int of {v.bit_length()} bits>"
         if isinstance(v, float):
-            return v if math.isfinite(v) else str(v)
-        if isinstance(v, (bytes, bytearray, memoryview)):
-            return _bytes(v)
-        if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
-            return v.isoformat()
+            return v if math.isfinite(v) else str(v)  # NaN and Infinity are not JSON
         if isinstance(v, enum.Enum):
             return self.walk(v.value, depth)
-        if depth >= self.s.max_depth:
+        if depth >= self.max_depth:
+            self.cut = True
             return f"<max depth: {type(v).__qualname__}>"
         key = id(v)
         if key in self.path:
             return f"<cycle: {type(v).__qualname__}>"
         self.path.add(key)
         try:
-            return self._container(v, depth + 1)
+            return self._other(v, depth + 1)
+        except Exception as exc:  # a property, __iter__, model_dump... of the user's that raises
+            return f"<unserializable {type(v).__qualname__}: {type(exc).__name__}>"
         finally:
             self.path.discard(key)
 
-    def _container(self, v: Any, depth: int) -> Any:
-        limit = self.s.max_items
+    def _str(self, v: str) -> str:
+        kept = len(v)
+        if kept > self.max_chars:
+            self.cut = True
+            kept = self.max_chars
+            v = truncate(v, kept)[0]
+        if kept > self.longest:
+            self.longest = kept
+        return v
+
+    def _other(self, v: Any, depth: int) -> Any:
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            return _bytes(v)
+        if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
+            return v.isoformat()
+        if isinstance(v, (decimal.Decimal, uuid.UUID, PurePath, _dt.timedelta)):
+            return str(v)
         if isinstance(v, Mapping):
-            out: dict[str, Any] = {}
-            for i, (k, item) in enumerate(v.items()):
-                if i >= limit:
-                    out["…"] = f"[spyglass: {len(v) - limit} more items]"
-                    break
-                name = k if isinstance(k, str) else _safe_repr(k)
-                out[name] = REDACTED if _SECRET_KEY.search(name) else self.walk(item, depth)
-            return out
-        if isinstance(v, (list, tuple, set, frozenset)):
-            items = list(v)
-            if isinstance(v, (set, frozenset)):
-                items.sort(key=_safe_repr)  # stable output for equal sets
-            out_list = [self.walk(item, depth) for item in items[:limit]]
-            if len(items) > limit:
-                out_list.append(f"[spyglass: {len(items) - limit} more items]")
-            return out_list
+            return self._mapping(v.items(), len(v), depth)
+        if isinstance(v, tuple) and hasattr(v, "_asdict"):  # namedtuple: keep the field names
+            return self._mapping(zip(v._fields, v), len(v), depth)
+        if isinstance(v, (list, tuple)):
+            return self._sequence(v, len(v), depth)
+        if isinstance(v, AbstractSet):
+            return self._set(v, depth)
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return {f.name: self.walk(getattr(v, f.name, None), depth) for f in dataclasses.fields(v)}
-        dump = getattr(v, "model_dump", None)  # pydantic v2, without importing it
-        if callable(dump) and not isinstance(v, type):
-            try:
-                return self.walk(dump(mode="json"), depth)
-            except Exception:
-                pass  # fall through to the generic paths below
-        tolist = getattr(v, "tolist", None)  # numpy arrays and scalars
-        if callable(tolist) and hasattr(v, "dtype"):
-            size = getattr(v, "size", 1)
-            if size > limit:
-                flat = v.reshape(-1)[:limit].tolist()
-                return {"shape": list(getattr(v, "shape", ())), "dtype": str(v.dtype), "head": self.walk(flat, depth)}
-            return self.walk(tolist(), depth)
-        return _safe_repr(v)
+            # Through _mapping, like a dict, so that a field named api_key is redacted too.
+            fields = dataclasses.fields(v)
+            return self._mapping(((f.name, getattr(v, f.name, None)) for f in fields), len(fields), depth)
+        if callable(getattr(v, "model_dump", None)) and not isinstance(v, type):  # pydantic v2
+            return self._model(v, depth)
+        if callable(getattr(v, "tolist", None)) and hasattr(v, "dtype"):  # numpy arrays and scalars
+            return self._array(v, depth)
+        if isinstance(v, Sequence):  # deque, range, user sequences
+            return self._sequence(v, len(v), depth)
+        return self._str(_safe_repr(v))
+
+    def _mapping(self, items: Iterable[tuple[Any, Any]], total: int, depth: int) -> dict[str, Any]:
+        self.widest = max(self.widest, total)
+        out: dict[str, Any] = {}
+        for i, (k, item) in enumerate(items):
+            if i >= self.max_items:
+                self.cut = True
+                out["…"] = f"[spyglass: {total - self.max_items} more items]"
+                break
+            name = k if isinstance(k, str) else _safe_repr(k)
+            out[name] = REDACTED if _SECRET_KEY.search(name) else self.walk(item, depth)
+        return out
+
+    def _sequence(self, items: Iterable[Any], total: int, depth: int) -> list[Any]:
+        self.widest = max(self.widest, total)
+        out = [self.walk(item, depth) for item in islice(items, self.max_items)]
+        if total > self.max_items:
+            self.cut = True
+            out.append(f"[spyglass: {total - self.max_items} more items]")
+        return out
+
+    def _set(self, v: AbstractSet[Any], depth: int) -> list[Any]:
+        if len(v) <= self.max_items:
+            # Sorted so that equal sets give equal text; only small ones, as it costs a repr each.
+            return self._sequence(sorted(v, key=_safe_repr), len(v), depth)
+        return self._sequence(v, len(v), depth)
+
+    def _model(self, v: Any, depth: int) -> Any:
+        try:
+            dumped = v.model_dump(mode="json")
+        except Exception:  # a model that cannot dump itself (custom serializer raising): show its repr
+            return self._str(_safe_repr(v))
+        return self.walk(dumped, depth)
+
+    def _array(self, v: Any, depth: int) -> Any:
+        size = getattr(v, "size", 1)
+        if isinstance(size, int) and size > self.max_items:  # big arrays: a summary, not a listing
+            self.cut = True
+            reshape = getattr(v, "reshape", None)
+            head = reshape(-1)[: self.max_items].tolist() if callable(reshape) else list(v.tolist())[: self.max_items]
+            return {"shape": list(getattr(v, "shape", ())), "dtype": str(v.dtype), "head": self.walk(head, depth)}
+        return self.walk(v.tolist(), depth)
 
 
 def to_jsonable(value: Any, s: Settings) -> Any:
-    return _Walker(s).walk(value, 0)
+    return _Walker(s.max_value_chars, s.max_items, s.max_depth).walk(value, 0)
 
 
-def to_text(value: Any, s: Settings) -> tuple[str, bool, bool]:
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _bounded_json(value: Any, s: Settings) -> tuple[str, bool]:
+    """JSON text of ``value`` within ``s.max_value_chars``, valid JSON whenever possible."""
+    limit = s.max_value_chars
+    max_chars, max_items = limit, s.max_items
+    for _ in range(_SHRINK_ATTEMPTS):
+        walker = _Walker(max_chars, max_items, s.max_depth)
+        text = scrub(_encode(walker.walk(value, 0)))
+        if len(text) <= limit:
+            return text, walker.cut
+        # Too long: cut long strings harder first (keeps every item), then drop items.
+        ratio = limit / len(text)
+        if walker.longest > _MIN_STRING_CHARS:
+            max_chars = max(_MIN_STRING_CHARS, int(min(max_chars, walker.longest) * ratio * 0.9))
+        else:
+            max_items = max(1, int(min(max_items, walker.widest) * ratio * 0.9))
+    return truncate(text, limit)
+
+
+def to_text(value: Any, s: Settings, omitted: int = 0) -> tuple[str, bool, bool]:
     """Encode ``value`` for an attribute: returns ``(text, is_json, truncated)``.
 
-    Strings are kept as they are (``text/plain``); everything else becomes JSON.
+    Strings are kept as they are (``text/plain``); everything else becomes JSON. ``omitted``
+    is for strings only: see :func:`truncate`.
     """
     if isinstance(value, str):
-        text, is_json = value, False
-    else:
-        text = json.dumps(to_jsonable(value, s), ensure_ascii=False, separators=(",", ":"))
-        is_json = True
-    text, cut = truncate(scrub(text), s.max_value_chars)
-    return text, is_json, cut
+        text, cut = truncate(scrub(value), s.max_value_chars, omitted)
+        return encodable(text), False, cut
+    text, cut = _bounded_json(value, s)
+    return encodable(text), True, cut

@@ -6,6 +6,7 @@ tests), so a traced call reads a consistent set of values without locking.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
@@ -14,7 +15,11 @@ from typing import Callable, Optional
 #: a span. Return the text unchanged, a masked version, or ``None`` to drop the attribute.
 RedactHook = Callable[[str, str], Optional[str]]
 
-_FALSE = {"0", "false", "no", "off", "no_content", "none"}
+# ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` takes booleans in older OTel GenAI
+# instrumentations and NO_CONTENT / SPAN_ONLY / EVENT_ONLY / SPAN_AND_EVENT in newer ones.
+# We only write span attributes, so EVENT_ONLY means "no content on spans" for us.
+_FALSE = {"0", "false", "no", "off", "no_content", "none", "event_only"}
+DEFAULT_MAX_VALUE_CHARS = 64_000
 
 
 def _capture_from_env() -> bool:
@@ -27,12 +32,28 @@ def _capture_from_env() -> bool:
     return True
 
 
+def _limit_from_env() -> int:
+    # Read at import time: a typo in the environment must not make ``import tracer`` fail.
+    raw = os.environ.get("SPYGLASS_MAX_VALUE_CHARS", "").strip()
+    if not raw:
+        return DEFAULT_MAX_VALUE_CHARS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        logging.getLogger("spyglass").warning(
+            "spyglass: ignoring SPYGLASS_MAX_VALUE_CHARS=%r (expected a positive integer)", raw)
+        return DEFAULT_MAX_VALUE_CHARS
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     capture_content: bool = True
     #: A captured value longer than this (in characters, after JSON encoding) is cut and
     #: ends with a visible ``[spyglass: truncated N chars]`` marker.
-    max_value_chars: int = 64_000
+    max_value_chars: int = DEFAULT_MAX_VALUE_CHARS
     #: Containers are cut after this many items, nesting after this depth.
     max_items: int = 1_000
     max_depth: int = 12
@@ -40,8 +61,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        limit = os.environ.get("SPYGLASS_MAX_VALUE_CHARS")
-        return cls(capture_content=_capture_from_env(), max_value_chars=int(limit) if limit else 64_000)
+        return cls(capture_content=_capture_from_env(), max_value_chars=_limit_from_env())
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
