@@ -185,3 +185,16 @@ def test_search_covers_spans_written_after_the_index(populated: tracer.Store) ->
     populated.build_search_index()
     assert [h["name"] for h in populated.search("okapi sighting")] == ["late"]
     assert populated.search("okapi zebra") == []  # every word must match
+
+
+def test_chart_queries(populated: tracer.Store) -> None:
+    durations = populated.durations()
+    assert len(durations) == 12 and all(d >= 0 for d in durations)
+    assert len(populated.durations(TraceFilter(status="ERROR"))) == 3
+    usage = populated.usage_over_time(bucket="minute")
+    by_model = {}
+    for row in usage:
+        by_model[row["model"]] = by_model.get(row["model"], 0) + row["tokens"]
+    assert by_model == {"gpt-4o-mini": 9 * 120, "gpt-4o": 3 * 1200}
+    with pytest.raises(ValueError):
+        populated.usage_over_time(bucket="week")

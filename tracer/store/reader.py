@@ -212,6 +212,30 @@ class Store:
                 "tags": distinct("SELECT DISTINCT unnest(tags) AS v FROM traces ORDER BY v"),
             }
 
+    # --- summary charts ---------------------------------------------------------------
+    def durations(self, filters: TraceFilter | None = None, *, limit: int = 20_000) -> list[float]:
+        """Trace durations (ms) of the newest ``limit`` matching traces, for a latency histogram."""
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            return [r[0] for r in con.execute(
+                f"SELECT duration_ms FROM traces WHERE {where} ORDER BY start_time DESC LIMIT ?",
+                [*params, int(limit)]).fetchall()]
+
+    def usage_over_time(self, filters: TraceFilter | None = None, *, bucket: str = "hour") -> list[dict[str, Any]]:
+        """Tokens and cost per time bucket (``minute``, ``hour``, ``day``) and model, from LLM spans."""
+        if bucket not in ("minute", "hour", "day"):
+            raise ValueError("bucket must be 'minute', 'hour' or 'day'")
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            return _rows(con.execute(f"""
+                SELECT date_trunc('{bucket}', s.start_time) AS bucket, s.model AS model,
+                       sum(COALESCE(s.input_tokens, 0) + COALESCE(s.output_tokens, 0)) AS tokens,
+                       sum(s.cost_usd) AS cost_usd, count(*) AS calls
+                FROM spans s JOIN (SELECT trace_id, min_seq, max_seq FROM traces WHERE {where}) t
+                  ON s.trace_id = t.trace_id
+                WHERE s.model IS NOT NULL
+                GROUP BY ALL ORDER BY bucket, model""", params))
+
     # --- one trace -------------------------------------------------------------------
     def get_trace(self, trace_id: str) -> dict[str, Any] | None:
         """The trace summary with its spans (tree order: by start time), documents,
