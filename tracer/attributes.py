@@ -70,12 +70,35 @@ OP_RETRIEVAL: Final = "retrieval"
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
 
+# Well-known values of gen_ai.provider.name (v1.41.1) that the openai client can talk to.
+PROVIDER_OPENAI: Final = "openai"
+PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
+PROVIDER_GROQ: Final = "groq"
+PROVIDER_DEEPSEEK: Final = "deepseek"
+PROVIDER_XAI: Final = "x_ai"
+PROVIDER_PERPLEXITY: Final = "perplexity"
+PROVIDER_MISTRAL: Final = "mistral_ai"
+PROVIDER_GEMINI: Final = "gcp.gemini"
+
+# Well-known values of gen_ai.output.type.
+OUTPUT_TYPE_TEXT: Final = "text"
+OUTPUT_TYPE_JSON: Final = "json"
+
+# --- OpenAI-specific registry attributes (GenAI conventions v1.41.1, "openai.*") ---------
+OPENAI_API_TYPE: Final = "openai.api.type"  # chat_completions | responses
+OPENAI_API_TYPE_CHAT_COMPLETIONS: Final = "chat_completions"
+OPENAI_API_TYPE_RESPONSES: Final = "responses"
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+
 # --- General OpenTelemetry registry ---------------------------------------------------
 ERROR_TYPE: Final = "error.type"
 SESSION_ID: Final = "session.id"
 USER_ID: Final = "user.id"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 SERVICE_NAME: Final = "service.name"
 CODE_FUNCTION: Final = "code.function.name"
 EXCEPTION_EVENT: Final = "exception"
@@ -93,6 +116,12 @@ OI_LLM_MODEL_NAME: Final = "llm.model_name"
 OI_LLM_TOKEN_COUNT_PROMPT: Final = "llm.token_count.prompt"
 OI_LLM_TOKEN_COUNT_COMPLETION: Final = "llm.token_count.completion"
 OI_LLM_TOKEN_COUNT_TOTAL: Final = "llm.token_count.total"
+OI_LLM_TOKEN_COUNT_PROMPT_CACHE_READ: Final = "llm.token_count.prompt_details.cache_read"
+OI_LLM_TOKEN_COUNT_COMPLETION_REASONING: Final = "llm.token_count.completion_details.reasoning"
+OI_LLM_PROVIDER: Final = "llm.provider"
+OI_LLM_SYSTEM: Final = "llm.system"
+OI_LLM_INVOCATION_PARAMETERS: Final = "llm.invocation_parameters"
+OI_EMBEDDING_MODEL_NAME: Final = "embedding.model_name"
 OI_RETRIEVAL_DOCUMENTS: Final = "retrieval.documents"  # prefix: retrieval.documents.{i}.document.*
 OI_SESSION_ID: Final = SESSION_ID
 OI_USER_ID: Final = USER_ID
@@ -135,6 +164,14 @@ DECISION_SCORE: Final = "spyglass.decision.score"
 DECISION_BEFORE: Final = "spyglass.decision.before"
 DECISION_AFTER: Final = "spyglass.decision.after"
 STREAM_ITEMS: Final = "spyglass.stream.items"  # how many items a traced generator yielded
+REQUEST_REASONING_EFFORT: Final = "spyglass.request.reasoning_effort"  # no GenAI name yet
+USAGE_UNKNOWN: Final = "spyglass.usage.unknown"  # True when a stream ended without a usage report
+COST_MISSING_PRICE: Final = "spyglass.cost.missing_price"  # model with no entry in the price table
+STREAM_END: Final = "spyglass.stream.end"  # completed | closed | error | abandoned
+STREAM_END_COMPLETED: Final = "completed"
+STREAM_END_CLOSED: Final = "closed"
+STREAM_END_ERROR: Final = "error"
+STREAM_END_ABANDONED: Final = "abandoned"  # garbage-collected before exhaustion or close()
 
 SPAN_TYPE_LLM: Final = "llm"
 SPAN_TYPE_RETRIEVER: Final = "retriever"
