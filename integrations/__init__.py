@@ -1,0 +1,1 @@
+"""Auto-instrumentation for LLM client libraries: one module per client (``integrations.openai``)."""

@@ -1,0 +1,540 @@
+"""The generic half of every client integration: patching, span lifecycle, streams.
+
+A provider (``_openai_*.py``) describes each patched method with an :class:`Endpoint`: pure
+functions mapping the request to attributes, the response to attributes, and a stream-state
+factory that folds chunks into a response-shaped object. Everything else lives here, once:
+
+* :class:`Patcher` applies a table of :class:`Target` s and reverts each one on its own, putting
+  the original class attribute back exactly. A switch turns wrappers that outlive
+  ``uninstrument()`` (bound methods captured earlier, someone else's wrapper on top of ours)
+  into pass-throughs.
+* :class:`Invocation` is one span: started before the call, ended exactly once.
+* :class:`SyncStreamProxy` / :class:`AsyncStreamProxy` sit on the client's stream object and end
+  the span on exhaustion, error, ``close()``, leaving ``with``, or garbage collection.
+
+Every telemetry step runs under :func:`tracer._guard.guard`: our failure never changes the
+user's call, and the user's exceptions pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from tracer import attributes as A
+from tracer._call import set_content
+from tracer._guard import guard, logger
+from tracer._settings import Settings, settings
+
+from . import _pricing
+
+Pairs = Iterable[tuple[str, Any]]
+
+# Set in the context while a patched call runs: a patched method called by another one (a
+# helper delegating to ``create``) records no second span.
+_INSIDE = otel_context.create_key("spyglass-integration-call")
+_MIME = {A.OI_INPUT_VALUE: A.OI_INPUT_MIME_TYPE, A.OI_OUTPUT_VALUE: A.OI_OUTPUT_MIME_TYPE}
+
+
+class StreamState(Protocol):
+    """Folds the chunks of one stream into a response-shaped object."""
+
+    def add(self, chunk: Any) -> None: ...
+
+    def result(self, how: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a provider says about one API method; every function is pure."""
+
+    operation: str  # gen_ai.operation.name
+    span_type: str  # spyglass.span.type
+    request: Callable[[Mapping[str, Any]], Pairs]  # attributes known before the call
+    request_content: Callable[[Mapping[str, Any]], Pairs]  # captured only with content capture on
+    response: Callable[[Any], Pairs]
+    response_content: Callable[[Any], Pairs]
+    stream_state: Callable[[Mapping[str, Any], bool], StreamState]  # (kwargs, capture) -> state
+
+
+class Adapter(Protocol):
+    """What the core needs to know about the client library's own types."""
+
+    def client_attributes(self, instance: Any) -> Mapping[str, Any]: ...
+
+    def is_stream(self, result: Any) -> bool: ...
+
+    def is_async_stream(self, result: Any) -> bool: ...
+
+    def is_raw_response(self, result: Any) -> bool: ...
+
+
+class _Sink:
+    """Stands in for a span so that ``set_content`` results are set in one batch."""
+
+    __slots__ = ("attrs",)
+
+    def __init__(self) -> None:
+        self.attrs: dict[str, Any] = {}
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attrs[key] = value
+
+
+def _collect(attrs: dict[str, Any], pairs: Pairs) -> None:
+    for key, value in pairs:
+        if value is not None:
+            attrs[key] = value
+
+
+def _capture(attrs: dict[str, Any], pairs: Pairs, s: Settings) -> None:
+    sink = _Sink()
+    for key, value in pairs:
+        if value is not None:
+            set_content(sink, key, value, s, _MIME.get(key))  # type: ignore[arg-type]
+    attrs.update(sink.attrs)
+
+
+# --- one span ------------------------------------------------------------------------------
+class Invocation:
+    """One patched call's span. ``finish``, ``finish_stream`` and ``fail`` end it; the first wins."""
+
+    __slots__ = ("span", "endpoint", "adapter", "settings", "kwargs", "start_ns", "first_ns", "last_ns",
+                 "chunks", "ended", "ctx")
+
+    def __init__(self, span: Span, endpoint: Endpoint, adapter: Adapter, s: Settings,
+                 kwargs: Mapping[str, Any], start_ns: int) -> None:
+        self.span = span
+        self.endpoint = endpoint
+        self.adapter = adapter
+        self.settings = s
+        self.kwargs = kwargs
+        self.start_ns = start_ns
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.chunks = 0
+        self.ended = False
+        self.ctx = otel_context.set_value(_INSIDE, True, trace.set_span_in_context(span))
+
+    @property
+    def capture(self) -> bool:
+        return self.settings.capture_content
+
+    # --- what the call returned ----------------------------------------------------------
+    def returned(self, result: Any) -> Any:
+        """Wrap a stream so it ends the span later; otherwise record the response now."""
+        with guard("openai response"):
+            adapter = self.adapter
+            if adapter.is_stream(result):
+                return SyncStreamProxy(result, self)
+            if adapter.is_async_stream(result):
+                return AsyncStreamProxy(result, self)
+            if adapter.is_raw_response(result):
+                if self.kwargs.get("stream") is True:
+                    return RawStreamResponseProxy(result, self)
+                # openai caches parse(), so the user's own parse() returns this same object.
+                self.finish(result.parse())
+                return result
+            self.finish(result)
+            return result
+        self._end()  # our code failed above: the call's result goes back untouched
+        return result
+
+    def _response_attributes(self, response: Any) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        if response is None:
+            return attrs
+        _collect(attrs, self.endpoint.response(response))
+        if self.capture:
+            with guard("openai output capture"):
+                _capture(attrs, self.endpoint.response_content(response), self.settings)
+        _collect(attrs, _pricing.cost_attributes(attrs))
+        return attrs
+
+    def finish(self, response: Any) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        with guard("openai response attributes"):
+            attrs = self._response_attributes(response)
+            self.span.set_attributes(attrs)
+            if A.ERROR_TYPE in attrs:  # the API answered, but with a failed response
+                self.span.set_status(Status(StatusCode.ERROR, str(attrs[A.ERROR_TYPE])))
+        self._end()
+
+    def finish_stream(self, state: StreamState, how: str, exc: BaseException | None = None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        with guard("openai stream attributes"):
+            attrs = self._response_attributes(state.result(how))
+            attrs[A.STREAM_END] = how
+            attrs[A.STREAM_ITEMS] = self.chunks
+            if self.first_ns is not None:
+                attrs[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_ns - self.start_ns) / 1e9
+            if A.GEN_AI_USAGE_INPUT_TOKENS not in attrs:
+                attrs[A.USAGE_UNKNOWN] = True  # we never add stream_options to the user's request
+            self.span.set_attributes(attrs)
+            if exc is None and A.ERROR_TYPE in attrs:
+                self.span.set_status(Status(StatusCode.ERROR, str(attrs[A.ERROR_TYPE])))
+        if exc is not None:
+            self._record_error(exc)
+        # Abandoned streams end when the last chunk arrived, not when the collector ran.
+        self._end(self.last_ns if how == A.STREAM_END_ABANDONED else None)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._record_error(exc)
+        self._end()
+
+    def _record_error(self, exc: BaseException) -> None:
+        with guard("openai error capture"):
+            span = self.span
+            span.record_exception(exc, escaped=True)
+            attrs: dict[str, Any] = {A.ERROR_TYPE: type(exc).__qualname__}
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int):
+                attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
+            span.set_attributes(attrs)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1000]))
+
+    def _end(self, end_ns: int | None = None) -> None:
+        self.ended = True
+        with guard("openai span end"):
+            self.span.end(end_time=end_ns)
+
+
+def start(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, instance: Any,
+          kwargs: Mapping[str, Any]) -> Invocation | None:
+    """Start the span for a call, or return ``None`` (and let the call run bare)."""
+    with guard("openai span start"):
+        s = settings()
+        attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: endpoint.operation, A.SPAN_TYPE: endpoint.span_type,
+                                 A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[endpoint.span_type]}
+        attrs.update(adapter.client_attributes(instance))
+        _collect(attrs, endpoint.request(kwargs))
+        model = attrs.get(A.GEN_AI_REQUEST_MODEL)
+        name = f"{endpoint.operation} {model}" if model else endpoint.operation
+        start_ns = time.time_ns()
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns)
+        inv = Invocation(span, endpoint, adapter, s, kwargs, start_ns)
+        if s.capture_content and span.is_recording():
+            with guard("openai input capture"):
+                content: dict[str, Any] = {}
+                _capture(content, endpoint.request_content(kwargs), s)
+                span.set_attributes(content)
+        return inv
+    return None
+
+
+# --- wrappers: thin sync/async shells around start / returned / fail -------------------------
+class Switch:
+    """Off after ``uninstrument()``: wrappers still reachable somewhere just call through."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = True
+
+
+def _bypass(switch: Switch) -> bool:
+    return not switch.on or otel_context.get_value(_INSIDE) is True
+
+
+def sync_wrapper(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if _bypass(switch):
+            return wrapped(*args, **kwargs)
+        inv = start(tracer, endpoint, adapter, instance, kwargs)
+        if inv is None:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(inv.ctx)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        return inv.returned(result)
+
+    return wrapper
+
+
+def async_wrapper(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> Any:
+        if _bypass(switch):
+            return await wrapped(*args, **kwargs)
+        inv = start(tracer, endpoint, adapter, instance, kwargs)
+        if inv is None:
+            return await wrapped(*args, **kwargs)
+        token = otel_context.attach(inv.ctx)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        return inv.returned(result)
+
+    return wrapper
+
+
+# --- streams --------------------------------------------------------------------------------
+class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Shared by the sync and async proxies: chunk bookkeeping and ending exactly once.
+
+    ``isinstance(proxy, openai.Stream)`` holds and every attribute reads through to the
+    client's own object; only iteration, ``close()``, ``with`` and ``.response`` are ours.
+    """
+
+    def __init__(self, wrapped: Any, inv: Invocation) -> None:
+        super().__init__(wrapped)
+        self._self_inv = inv
+        self._self_state = inv.endpoint.stream_state(inv.kwargs, inv.capture)
+        self._self_response: Any = None
+
+    def _self_chunk(self, chunk: Any) -> None:
+        inv = self._self_inv
+        now = time.time_ns()
+        if inv.first_ns is None:
+            inv.first_ns = now
+        inv.last_ns = now
+        inv.chunks += 1
+        with guard("openai stream chunk"):
+            self._self_state.add(chunk)
+
+    def _self_end(self, how: str, exc: BaseException | None = None) -> None:
+        inv = self._self_inv
+        if not inv.ended:
+            inv.finish_stream(self._self_state, how, exc)
+
+    @property
+    def response(self) -> Any:
+        """The HTTP response, with ``close()`` ending our span too (the client's stream helpers
+        close the stream through it)."""
+        if self._self_response is None:
+            self._self_response = _ClosingResponse(self.__wrapped__.response, self)
+        return self._self_response
+
+    def __del__(self) -> None:
+        inv = getattr(self, "_self_inv", None)
+        if inv is not None and not inv.ended:
+            self._self_end(A.STREAM_END_ABANDONED)
+
+
+class SyncStreamProxy(_StreamProxy):
+    def __iter__(self) -> "SyncStreamProxy":
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_end(A.STREAM_END_COMPLETED)
+            raise
+        except BaseException as exc:
+            self._self_end(A.STREAM_END_ERROR, exc)
+            raise
+        self._self_chunk(chunk)
+        return chunk
+
+    def __enter__(self) -> "SyncStreamProxy":
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_end(A.STREAM_END_CLOSED)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_end(A.STREAM_END_CLOSED)
+
+
+class AsyncStreamProxy(_StreamProxy):
+    def __aiter__(self) -> "AsyncStreamProxy":
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_end(A.STREAM_END_COMPLETED)
+            raise
+        except BaseException as exc:
+            self._self_end(A.STREAM_END_ERROR, exc)
+            raise
+        self._self_chunk(chunk)
+        return chunk
+
+    async def __aenter__(self) -> "AsyncStreamProxy":
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_end(A.STREAM_END_CLOSED)
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_end(A.STREAM_END_CLOSED)
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_end(A.STREAM_END_CLOSED)
+
+
+class _ClosingResponse(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The stream's HTTP response; closing it ends the stream's span as "closed"."""
+
+    def __init__(self, wrapped: Any, stream: _StreamProxy) -> None:
+        super().__init__(wrapped)
+        self._self_stream = stream
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_stream._self_end(A.STREAM_END_CLOSED)
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_stream._self_end(A.STREAM_END_CLOSED)
+
+
+class RawStreamResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``with_raw_response`` + ``stream=True``: ``parse()`` returns our stream proxy, the same
+    one every time (the client caches the parsed stream the same way)."""
+
+    def __init__(self, wrapped: Any, inv: Invocation) -> None:
+        super().__init__(wrapped)
+        self._self_inv = inv
+        self._self_stream: Any = None
+        self._self_parsed: Any = None
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if self._self_stream is not None and parsed is self._self_parsed:
+            return self._self_stream
+        inv = self._self_inv
+        with guard("openai raw stream"):
+            if not inv.ended and (inv.adapter.is_stream(parsed) or inv.adapter.is_async_stream(parsed)):
+                proxy_type = SyncStreamProxy if inv.adapter.is_stream(parsed) else AsyncStreamProxy
+                self._self_stream, self._self_parsed = proxy_type(parsed, inv), parsed
+                return self._self_stream
+        return parsed
+
+    def __del__(self) -> None:
+        inv = getattr(self, "_self_inv", None)
+        if inv is not None and not inv.ended and getattr(self, "_self_stream", None) is None:
+            with guard("openai raw stream"):  # never parsed: nothing was read from the stream
+                inv.finish_stream(inv.endpoint.stream_state(inv.kwargs, False), A.STREAM_END_ABANDONED)
+
+
+# --- patching -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One method to patch: ``module.cls.method``. Missing ones (older clients) are skipped."""
+
+    module: str
+    cls: str
+    method: str
+    endpoint: Endpoint
+    is_async: bool
+
+
+@dataclass
+class _Applied:
+    owner: type
+    name: str
+    original: Any  # what ``owner.__dict__[name]`` held, or _MISSING if it was inherited
+    wrapper: Any
+
+
+_MISSING = object()
+
+
+@dataclass
+class Patcher:
+    """Applies a table of targets once and reverts each one independently."""
+
+    applied: list[_Applied] = field(default_factory=list)
+    switch: Switch | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.switch is not None
+
+    def apply(self, targets: Iterable[Target], tracer: Tracer, adapter: Adapter) -> None:
+        if self.switch is not None:
+            return
+        switch = self.switch = Switch()
+        for target in targets:
+            with guard(f"patch {target.module}.{target.cls}.{target.method}"):
+                owner = _resolve(target)
+                if owner is None:
+                    continue
+                original = owner.__dict__.get(target.method, _MISSING)
+                factory = async_wrapper if target.is_async else sync_wrapper
+                wrapper = wrapt.FunctionWrapper(getattr(owner, target.method),
+                                                factory(tracer, target.endpoint, adapter, switch))
+                setattr(owner, target.method, wrapper)
+                self.applied.append(_Applied(owner, target.method, original, wrapper))
+
+    def revert(self) -> None:
+        if self.switch is None:
+            return
+        self.switch.on = False  # anything we cannot unwind below becomes a pass-through
+        self.switch = None
+        applied, self.applied = self.applied, []
+        for item in reversed(applied):
+            with guard(f"unpatch {item.owner.__qualname__}.{item.name}"):
+                _restore(item)
+
+
+def _resolve(target: Target) -> type | None:
+    try:
+        module = importlib.import_module(target.module)
+    except ImportError:
+        return None
+    owner = getattr(module, target.cls, None)
+    if not isinstance(owner, type) or not hasattr(owner, target.method):
+        return None
+    return owner
+
+
+def _restore(item: _Applied) -> None:
+    current = item.owner.__dict__.get(item.name, _MISSING)
+    if current is not item.wrapper:
+        # Someone patched on top of us; removing ours would drop theirs. Ours is switched off.
+        logger.warning("spyglass: %s.%s was re-patched by someone else; leaving it in place (disabled)",
+                       item.owner.__qualname__, item.name)
+        return
+    if item.original is _MISSING:
+        delattr(item.owner, item.name)
+    else:
+        setattr(item.owner, item.name, item.original)
