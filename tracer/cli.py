@@ -73,6 +73,18 @@ def _index(ns: argparse.Namespace) -> int:
     return 0 if done >= top else 1
 
 
+def _view_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+
+
+@command("view", "open the trace viewer (a local Streamlit app) on the store", _view_args)
+def _view(ns: argparse.Namespace) -> int:
+    from viewer._launch import run  # imported here: the other commands need no Streamlit
+    return run(ns.db, host=ns.host, port=ns.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="Trace LLM applications into a local DuckDB store.")
     parser.add_argument("--db", default=None, help="store path (default: $SPYGLASS_DB or ./spyglass.duckdb)")

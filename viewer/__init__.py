@@ -1,0 +1,14 @@
+"""The Spyglass viewer: a local Streamlit app over a store, read through ``tracer.Store`` only.
+
+    spyglass view                 # http://127.0.0.1:8501 on ./spyglass.duckdb (or $SPYGLASS_DB)
+    spyglass view --db runs.duckdb --port 8600
+
+Layout: ``app.py`` (the Streamlit script: routing only), ``_trace_list.py`` (screen 1),
+``_trace_detail.py`` (screen 2), ``_panels.py`` (screen 3, the span detail), ``_data.py``
+(every read, cached and turned into clear messages), ``_messages.py`` and ``_tree.py``
+(pure parsing and layout, no Streamlit), ``_launch.py`` (the ``spyglass view`` command).
+"""
+
+from ._launch import APP_PATH, streamlit_command
+
+__all__ = ["APP_PATH", "streamlit_command"]

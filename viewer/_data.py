@@ -1,0 +1,152 @@
+"""Everything the viewer reads, through ``tracer.Store`` only (the viewer writes no SQL).
+
+Each function asks for exactly what one screen shows: one page of traces, one trace.
+Short-lived caches keep a rerun (a widget click) from asking again; they are keyed by the
+store path, because ``st.cache_*`` is shared by every session and test in the process.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import duckdb
+import streamlit as st
+
+import tracer
+from tracer import Store, StoreBusy, StoreError, StoreNotFound, TraceFilter
+from tracer import ForeignStoreError, NewerSchemaError
+
+from ._safe import md
+
+# A read retries while a writer holds the file for its batch (tens of ms). Far longer than
+# that means a foreign holder: say so instead of leaving the page spinning for the default 30 s.
+READ_TIMEOUT_S = 5.0
+FACETS_TTL_S = 30.0
+CHARTS_TTL_S = 10.0
+SEARCH_INDEX_EVERY_S = 30.0
+SEARCH_INDEX_BUDGET_S = 0.5
+
+
+def db_path() -> str:
+    """The store the viewer shows: ``$SPYGLASS_DB`` (``spyglass view --db`` sets it), else the default."""
+    return os.path.abspath(tracer.default_db_path())
+
+
+@st.cache_resource(show_spinner=False)
+def store(path: str) -> Store:
+    return Store(path, timeout=READ_TIMEOUT_S)
+
+
+class Problem(Exception):
+    """A store that cannot be shown right now, with the sentence to show instead."""
+
+    def __init__(self, level: str, message: str) -> None:
+        super().__init__(message)
+        self.level = level  # "info" | "warning" | "error"
+        self.message = message
+
+
+@contextmanager
+def reading(path: str) -> Iterator[None]:
+    """Turn the store's known failure modes into a :class:`Problem` (a clear message, no traceback)."""
+    try:
+        yield
+    except StoreNotFound:
+        raise Problem("info", f"No Spyglass store at {md(path, 300)} yet. Run your traced app (or `spyglass demo`), "
+                              f"or start the viewer with `spyglass view --db PATH`.") from None
+    except ForeignStoreError as exc:
+        raise Problem("error", f"This file is not a Spyglass store: {md(exc, 400)}") from None
+    except NewerSchemaError as exc:
+        raise Problem("error", f"This store was written by a newer Spyglass: {md(exc, 400)}") from None
+    except StoreBusy:
+        raise Problem("warning", f"The store is being written by another process and stayed locked for "
+                                 f"{READ_TIMEOUT_S:.0f} s. It will show as soon as the lock is free: "
+                                 f"press Refresh or turn on auto-refresh.") from None
+    except (StoreError, duckdb.Error, OSError) as exc:
+        # A file caught mid-write or a disk error: explain it; the next refresh usually reads fine.
+        raise Problem("warning", f"Could not read the store right now ({type(exc).__name__}: {md(exc, 300)}). "
+                                 f"If an app is writing to it at this moment, press Refresh.") from None
+
+
+# --- trace list --------------------------------------------------------------------------
+def trace_page(path: str, flt: TraceFilter, *, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """The number of matching traces and one page of them, newest first."""
+    s = store(path)
+    total = s.count_traces(flt)
+    rows = s.list_traces(flt, limit=limit, offset=offset) if total > offset else []
+    return total, rows
+
+
+@st.cache_data(ttl=FACETS_TTL_S, show_spinner=False)
+def facets(path: str) -> dict[str, list[str]]:
+    return store(path).facets()
+
+
+@st.cache_data(ttl=CHARTS_TTL_S, show_spinner=False, max_entries=32)
+def durations(path: str, flt_key: str, _flt: TraceFilter) -> list[float]:
+    return store(path).durations(_flt, limit=20_000)
+
+
+@st.cache_data(ttl=CHARTS_TTL_S, show_spinner=False, max_entries=32)
+def usage(path: str, flt_key: str, _flt: TraceFilter, bucket: str) -> list[dict[str, Any]]:
+    return store(path).usage_over_time(_flt, bucket=bucket)
+
+
+@st.cache_resource(show_spinner=False)
+def _index_runs() -> dict[str, float]:
+    return {}
+
+
+def refresh_search_index(path: str) -> None:
+    """Index new spans for search a little at a time (the viewer is one of the index's builders,
+    see docs/schema.md); search works without it, by a scan, so failing here is harmless."""
+    runs = _index_runs()
+    now = time.monotonic()
+    if now - runs.get(path, -1e9) < SEARCH_INDEX_EVERY_S:
+        return
+    runs[path] = now
+    try:
+        store(path).build_search_index(budget_s=SEARCH_INDEX_BUDGET_S)
+    except (StoreError, duckdb.Error, OSError):
+        pass  # busy or read-only: searching scans instead; retried after SEARCH_INDEX_EVERY_S
+
+
+# --- one trace ---------------------------------------------------------------------------
+def trace(path: str, trace_id: str) -> dict[str, Any] | None:
+    return store(path).get_trace(trace_id)
+
+
+# --- filters -----------------------------------------------------------------------------
+TIME_RANGES: dict[str, _dt.timedelta | None] = {
+    "all time": None,
+    "last 15 minutes": _dt.timedelta(minutes=15),
+    "last hour": _dt.timedelta(hours=1),
+    "last 24 hours": _dt.timedelta(days=1),
+    "last 7 days": _dt.timedelta(days=7),
+    "last 30 days": _dt.timedelta(days=30),
+}
+
+
+def utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def bucket_for(since: _dt.datetime | None, until: _dt.datetime | None) -> str:
+    """A time bucket that gives the usage chart tens of points, not thousands."""
+    if since is None:
+        return "day"
+    span = (until or utcnow()) - since
+    if span <= _dt.timedelta(hours=2):
+        return "minute"
+    return "hour" if span <= _dt.timedelta(days=7) else "day"
+
+
+def clear_caches() -> None:
+    """The Refresh button: forget cached facets and charts, so the next read sees new traces."""
+    facets.clear()
+    durations.clear()
+    usage.clear()

@@ -1,0 +1,35 @@
+"""Which screen is shown lives in the URL (``?trace=<id>&span=<id>``), so a trace or a span can be
+linked to, reloaded and opened with the browser's back button."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+TRACE, SPAN = "trace", "span"
+
+
+def current_trace() -> str | None:
+    return st.query_params.get(TRACE) or None
+
+
+def current_span() -> str | None:
+    return st.query_params.get(SPAN) or None
+
+
+def open_trace(trace_id: str, span_id: str | None = None) -> None:
+    st.query_params.clear()
+    st.query_params[TRACE] = trace_id
+    if span_id:
+        st.query_params[SPAN] = span_id
+    st.rerun()
+
+
+def select_span(span_id: str) -> None:
+    """Remember the span in the URL; the widget that chose it already shows it, so no rerun."""
+    if st.query_params.get(SPAN) != span_id:
+        st.query_params[SPAN] = span_id
+
+
+def back_to_list() -> None:
+    st.query_params.clear()
+    st.rerun()

@@ -1,0 +1,105 @@
+"""Screen 2: one trace. Its summary, the span tree as a waterfall (timing) chart, and the
+detail of the selected span (screen 3, ``_panels.py``)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from . import _data, _nav, _panels
+from ._safe import md
+from ._tree import Node, tree, waterfall
+
+TYPE_COLORS = {"step": "#8c8c8c", "retriever": "#2e86de", "llm": "#8e44ad", "postprocess": "#e67e22",
+               "tool": "#16a085", "embedding": "#27ae60", "other": "#bdc3c7"}
+
+
+def waterfall_chart(rows: Sequence[dict[str, Any]], selected: str | None) -> alt.Chart:
+    data = pd.DataFrame(rows)
+    data["selected"] = data["span_id"] == selected
+    keys = list(data["key"])
+    y = alt.Y("key:N", sort=keys, title=None, scale=alt.Scale(paddingInner=0.25),
+              # the key is "0007": unique even when names repeat; show the indented name instead
+              axis=alt.Axis(labelExpr=f"{_label_lookup(rows)}[datum.value] || ''", labelLimit=360,
+                            labelFontSize=12))
+    bars = alt.Chart(data).mark_bar(cornerRadius=2).encode(
+        x=alt.X("start_ms:Q", title="ms since trace start"), x2="end_ms:Q", y=y,
+        color=alt.Color("type:N", scale=alt.Scale(domain=list(TYPE_COLORS), range=list(TYPE_COLORS.values())),
+                        legend=alt.Legend(orient="top", title=None)),
+        stroke=alt.condition("datum.status == 'ERROR'", alt.value("#d63031"), alt.value(None)),
+        strokeWidth=alt.condition("datum.selected", alt.value(3), alt.value(2)),
+        opacity=alt.condition("datum.selected", alt.value(1.0), alt.value(0.75)),
+        tooltip=[alt.Tooltip("name:N"), alt.Tooltip("type:N"), alt.Tooltip("status:N"),
+                 alt.Tooltip("duration_ms:Q", title="duration (ms)"), alt.Tooltip("start_ms:Q", title="start (ms)")])
+    # A fixed step per row: the chart grows with the trace instead of squeezing its bars.
+    return bars.properties(height=alt.Step(22))
+
+
+def _label_lookup(rows: Sequence[dict[str, Any]]) -> str:
+    """A Vega expression object literal key -> label. JSON-encoded: a span name can't break out."""
+    import json
+
+    return json.dumps({r["key"]: r["label"] for r in rows})
+
+
+def default_span(nodes: Sequence[Node]) -> int:
+    """Open on the first LLM span: the one a debugging session starts from; else the root."""
+    for i, n in enumerate(nodes):
+        if n.span.get("span_type") == "llm":
+            return i
+    return 0
+
+
+def _option(node: Node) -> str:
+    s = node.span
+    bits = [node.label, s.get("span_type") or "span", f"{float(s.get('duration_ms') or 0):.1f} ms"]
+    if s.get("status_code") == "ERROR":
+        bits.append("ERROR")
+    return " · ".join(bits)
+
+
+def _summary(t: dict[str, Any]) -> None:
+    cols = st.columns(6)
+    tokens = (t.get("input_tokens") or 0) + (t.get("output_tokens") or 0)
+    cost = t.get("cost_usd")
+    for col, (label, value) in zip(cols, [
+            ("status", t.get("status_code") or "?"), ("duration", f"{float(t.get('duration_ms') or 0):,.1f} ms"),
+            ("spans", f"{t.get('span_count') or 0}"), ("LLM calls", f"{t.get('llm_count') or 0}"),
+            ("tokens", f"{tokens:,}"), ("cost", "-" if cost is None else f"${cost:.5f}")]):
+        col.metric(label, value)
+    facts = {"trace id": t.get("trace_id"), "start (UTC)": t.get("start_time"), "session": t.get("session_id"),
+             "user": t.get("user_id"), "prompt version": t.get("prompt_version"),
+             "models": ", ".join(t.get("models") or []), "tags": ", ".join(t.get("tags") or []),
+             "service": t.get("service_name")}
+    st.text("  ·  ".join(f"{k}: {v}" for k, v in facts.items() if v not in (None, "")))
+
+
+def render(path: str, trace_id: str) -> None:
+    if st.button("← All traces", key="back"):
+        _nav.back_to_list()
+    data = _data.trace(path, trace_id)
+    if data is None:
+        st.warning(f"No trace {md(trace_id, 64)} in this store (yet). If it is still running, press Refresh.")
+        return
+    t = data["trace"]
+    st.subheader(md(t.get("root_name") or "(root span not ended yet)"))
+    _summary(t)
+    nodes = tree(data["spans"])
+    if not nodes:
+        st.info("This trace has no spans stored yet.")
+        return
+
+    ids = [n.span_id for n in nodes]
+    wanted = _nav.current_span()
+    index = ids.index(wanted) if wanted in ids else default_span(nodes)
+    chart_slot = st.container()
+    chosen = st.selectbox("Span", range(len(nodes)), index=index, format_func=lambda i: _option(nodes[i]),
+                          key=f"span-{trace_id}")
+    node = nodes[chosen if chosen is not None else index]
+    _nav.select_span(node.span_id)
+    with chart_slot:
+        st.altair_chart(waterfall_chart(waterfall(nodes), node.span_id), width="stretch")
+    _panels.render(data, node)

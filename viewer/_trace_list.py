@@ -1,0 +1,198 @@
+"""Screen 1: the trace list. Filters in the sidebar, search box, summary charts, one page of
+traces (newest first), and a way to open one."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from tracer import TraceFilter
+
+from . import _data, _nav
+from ._safe import md
+
+ANY = "(any)"
+PAGE_SIZES = (25, 50, 100)
+# A select box ships all its options to the browser; past this many distinct sessions or
+# users, the rest are reachable by typing the exact value (``accept_new_options``).
+MAX_OPTIONS = 1_000
+FLAG_ERROR, FLAG_BLOCKED, FLAG_FLAGGED = "error", "blocked", "flagged"
+
+
+# --- sidebar filters ---------------------------------------------------------------------
+def _choice(label: str, options: Sequence[str], key: str, *, typed: bool = False) -> str | None:
+    shown = [ANY, *list(options)[:MAX_OPTIONS]]
+    value = st.selectbox(label, shown, key=key, accept_new_options=typed)
+    return None if value in (None, "", ANY) else str(value)
+
+
+def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
+    """The filter widgets; rendered on every screen so that their values survive opening a trace."""
+    st.header("Filters")
+    since = until = None
+    when = st.selectbox("Time range", [*_data.TIME_RANGES, "custom"], key="f_time")
+    if when == "custom":
+        today = _data.utcnow().date()
+        picked = st.date_input("Dates (UTC)", (today - _dt.timedelta(days=7), today), key="f_dates")
+        if isinstance(picked, Sequence) and len(picked) == 2:
+            since = _dt.datetime.combine(picked[0], _dt.time())
+            until = _dt.datetime.combine(picked[1], _dt.time()) + _dt.timedelta(days=1)
+    elif _data.TIME_RANGES.get(when) is not None:
+        since = _data.utcnow() - _data.TIME_RANGES[when]  # type: ignore[operator]
+    status = st.selectbox("Status", [ANY, "OK", "ERROR"], key="f_status")
+    decision = st.selectbox("Decision", [ANY, "block", "flag"], key="f_decision",
+                            help="traces where a post-processing step blocked or flagged the answer")
+    model = _choice("Model", facets.get("models", []), "f_model")
+    span_type = _choice("Span kind", facets.get("span_types", []), "f_kind")
+    prompt_version = _choice("Prompt version", facets.get("prompt_versions", []), "f_prompt")
+    session = _choice("Session", facets.get("sessions", []), "f_session", typed=True)
+    user = _choice("User", facets.get("users", []), "f_user", typed=True)
+    tags = st.multiselect("Tags (all of)", facets.get("tags", [])[:MAX_OPTIONS], key="f_tags")
+    min_ms = st.number_input("Min latency (ms)", min_value=0.0, value=0.0, step=100.0, key="f_min_ms")
+    min_cost = st.number_input("Min cost ($)", min_value=0.0, value=0.0, step=0.001, format="%.4f", key="f_min_cost")
+    return TraceFilter(
+        since=since, until=until, status=None if status == ANY else status, model=model, span_type=span_type,
+        prompt_version=prompt_version, session_id=session, user_id=user, tags=tuple(tags),
+        min_duration_ms=min_ms or None, min_cost_usd=min_cost or None,
+        decision=None if decision == ANY else decision)
+
+
+# --- the table ---------------------------------------------------------------------------
+def flags(row: dict[str, Any]) -> list[str]:
+    out = []
+    if (row.get("error_count") or 0) > 0 or row.get("status_code") == "ERROR":
+        out.append(FLAG_ERROR)
+    if (row.get("blocked_count") or 0) > 0:
+        out.append(FLAG_BLOCKED)
+    if (row.get("flagged_count") or 0) > 0:
+        out.append(FLAG_FLAGGED)
+    return out
+
+
+def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The page's rows as displayed. ``hallucination`` is left empty for the detector that a
+    later version adds (it will read a ``suspected_hallucination`` field when the store has one)."""
+    return pd.DataFrame([{
+        "time (UTC)": r.get("start_time"),
+        "root": r.get("root_name") or "(root span not ended yet)",
+        "status": r.get("status_code"),
+        "duration (ms)": r.get("duration_ms"),
+        "LLM calls": r.get("llm_count"),
+        "tokens": (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0),
+        "cost ($)": r.get("cost_usd"),
+        "models": ", ".join(r.get("models") or []),
+        "flags": ", ".join(flags(r)),
+        "hallucination": {True: "suspected", False: ""}.get(r.get("suspected_hallucination"), ""),  # type: ignore[arg-type]
+        "trace id": r.get("trace_id"),
+    } for r in rows], columns=["time (UTC)", "root", "status", "duration (ms)", "LLM calls", "tokens", "cost ($)",
+                               "models", "flags", "hallucination", "trace id"])
+
+
+_COLUMNS = {
+    "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    "duration (ms)": st.column_config.NumberColumn(format="%.1f"),
+    "cost ($)": st.column_config.NumberColumn(format="%.5f"),
+    "trace id": st.column_config.TextColumn(width="small"),
+}
+
+
+def _label(row: dict[str, Any]) -> str:
+    start = row.get("start_time")
+    when = start.strftime("%Y-%m-%d %H:%M:%S") if isinstance(start, _dt.datetime) else "?"
+    return f"{when} · {row.get('root_name') or '?'} · {row.get('status_code')} · {str(row.get('trace_id'))[:12]}"
+
+
+# --- charts ------------------------------------------------------------------------------
+def latency_chart(durations: Sequence[float]) -> alt.Chart | None:
+    """Binned here, so the browser gets ~30 bars rather than 20,000 points."""
+    if not durations:
+        return None
+    import numpy as np
+
+    counts, edges = np.histogram(np.asarray(durations, dtype=float), bins=min(30, max(1, len(durations))))
+    data = pd.DataFrame({"from (ms)": edges[:-1], "to (ms)": edges[1:], "traces": counts})
+    return alt.Chart(data, title="Latency distribution").mark_bar().encode(
+        x=alt.X("from (ms):Q", title="trace duration (ms)"), x2="to (ms):Q", y=alt.Y("traces:Q", axis=alt.Axis(format="d", tickMinStep=1)),
+        tooltip=["from (ms)", "to (ms)", "traces"]).properties(height=180)
+
+
+def usage_chart(rows: Sequence[dict[str, Any]], field: str, title: str) -> alt.Chart | None:
+    if not rows:
+        return None
+    data = pd.DataFrame(rows)
+    return alt.Chart(data, title=title).mark_line(point=True).encode(
+        x=alt.X("bucket:T", title=None), y=alt.Y(f"{field}:Q", title=None), color=alt.Color("model:N"),
+        tooltip=["bucket:T", "model:N", f"{field}:Q", "calls:Q"]).properties(height=180)
+
+
+def _charts(path: str, flt: TraceFilter) -> None:
+    key = repr(flt)
+    with st.expander("Summary charts", expanded=True):
+        cols = st.columns(3)
+        latency = latency_chart(_data.durations(path, key, flt))
+        usage = _data.usage(path, key, flt, _data.bucket_for(flt.since, flt.until))
+        for col, chart in zip(cols, (latency, usage_chart(usage, "tokens", "Tokens per model"),
+                                     usage_chart(usage, "cost_usd", "Cost ($) per model"))):
+            with col:
+                if chart is None:
+                    st.caption("no data for this chart")
+                else:
+                    st.altair_chart(chart, width="stretch")
+
+
+# --- the screen --------------------------------------------------------------------------
+def render(path: str, flt: TraceFilter) -> None:
+    text = st.text_input("Search prompts, outputs and documents", key="f_text",
+                         placeholder="whole words, all required; press Enter")
+    if text.strip():
+        flt.text = text.strip()
+        _data.refresh_search_index(path)
+    size = int(st.session_state.get("page_size", PAGE_SIZES[1]))
+    page = int(st.session_state.get("page_no", 1))
+    total, rows = _data.trace_page(path, flt, limit=size, offset=(page - 1) * size)
+    if total and not rows:  # the filter shrank the list under the saved page: back to page 1
+        page = 1
+        total, rows = _data.trace_page(path, flt, limit=size, offset=0)
+    if total == 0:
+        if flt == TraceFilter(text=flt.text) and not flt.text:
+            st.info("This store has no traces yet. Run your traced app; new traces show up on Refresh "
+                    "(or turn on auto-refresh in the sidebar).")
+        else:
+            st.info("No trace matches these filters.")
+        return
+    pages = max(1, -(-total // size))
+    st.caption(f"{total:,} traces · page {page:,} of {pages:,} · newest first")
+    _charts(path, flt)
+
+    shown = table(rows)
+    event = st.dataframe(shown, hide_index=True, column_config=_COLUMNS, on_select="rerun",
+                         selection_mode="single-row", key=f"traces-{hash(repr(flt))}-{page}-{size}")
+    picked = getattr(getattr(event, "selection", None), "rows", None)
+    if picked:
+        _nav.open_trace(str(rows[picked[0]]["trace_id"]))
+
+    left, mid, right = st.columns([3, 3, 1], vertical_alignment="bottom")
+    with left:
+        by_id = {str(r["trace_id"]): r for r in rows}
+        chosen = st.selectbox("Open a trace", list(by_id), index=None, key="open_trace",
+                              format_func=lambda tid: _label(by_id[tid]), placeholder="choose a trace on this page")
+        if chosen:
+            _nav.open_trace(chosen)
+    with mid:
+        new_page = st.pagination(pages, default=min(page, pages), key=f"page-{hash(repr(flt))}-{size}-{pages}")
+    with right:
+        new_size = st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 1,
+                                key="f_page_size")
+    if new_page != page or new_size != size:
+        st.session_state["page_no"] = 1 if new_size != size else new_page
+        st.session_state["page_size"] = new_size
+        st.rerun()
+
+
+def title(path: str) -> None:
+    st.title("Spyglass")
+    st.caption(f"store: {md(path, 300)}")
