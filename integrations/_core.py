@@ -162,17 +162,26 @@ class Invocation:
         if self.ended:
             return
         self.ended = True
-        with guard("openai response attributes"):
-            attrs = self._response_attributes(response)
-            self.span.set_attributes(attrs)
-            if A.ERROR_TYPE in attrs:  # the API answered, but with a failed response
-                self.span.set_status(Status(StatusCode.ERROR, str(attrs[A.ERROR_TYPE])))
-        self._end()
+        try:
+            with guard("openai response attributes"):
+                attrs = self._response_attributes(response)
+                self.span.set_attributes(attrs)
+                if A.ERROR_TYPE in attrs:  # the API answered, but with a failed response
+                    self.span.set_status(Status(StatusCode.ERROR, str(attrs[A.ERROR_TYPE])))
+        finally:  # also when the guard re-raises (tests): the span still ends
+            self._end()
 
     def finish_stream(self, state: StreamState, how: str, exc: BaseException | None = None) -> None:
         if self.ended:
             return
         self.ended = True
+        try:
+            self._stream_attributes(state, how, exc)
+        finally:
+            # Abandoned streams end when the last chunk arrived, not when the collector ran.
+            self._end(self.last_ns if how == A.STREAM_END_ABANDONED else None)
+
+    def _stream_attributes(self, state: StreamState, how: str, exc: BaseException | None) -> None:
         with guard("openai stream attributes"):
             attrs = self._response_attributes(state.result(how))
             attrs[A.STREAM_END] = how
@@ -186,8 +195,6 @@ class Invocation:
                 self.span.set_status(Status(StatusCode.ERROR, str(attrs[A.ERROR_TYPE])))
         if exc is not None:
             self._record_error(exc)
-        # Abandoned streams end when the last chunk arrived, not when the collector ran.
-        self._end(self.last_ns if how == A.STREAM_END_ABANDONED else None)
 
     def fail(self, exc: BaseException) -> None:
         if self.ended:
