@@ -17,6 +17,7 @@ from ._safe import md
 
 ANY = "(any)"
 PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 50
 # A select box ships all its options to the browser; past this many distinct sessions or
 # users, the rest are reachable by typing the exact value (``accept_new_options``).
 MAX_OPTIONS = 1_000
@@ -37,7 +38,8 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     when = st.selectbox("Time range", [*_data.TIME_RANGES, "custom"], key="f_time")
     if when == "custom":
         today = _data.utcnow().date()
-        picked = st.date_input("Dates (UTC)", (today - _dt.timedelta(days=7), today), key="f_dates")
+        picked = st.date_input("Dates (UTC)", (today - _dt.timedelta(days=7), today), key="f_dates",
+                               min_value=_dt.date(2000, 1, 1), max_value=today + _dt.timedelta(days=1))
         if isinstance(picked, Sequence) and len(picked) == 2:
             since = _dt.datetime.combine(picked[0], _dt.time())
             until = _dt.datetime.combine(picked[1], _dt.time()) + _dt.timedelta(days=1)
@@ -151,7 +153,7 @@ def render(path: str, flt: TraceFilter) -> None:
     if text.strip():
         flt.text = text.strip()
         _data.refresh_search_index(path)
-    size = int(st.session_state.get("page_size", PAGE_SIZES[1]))
+    size = int(st.session_state.get("page_size", DEFAULT_PAGE_SIZE))
     page = int(st.session_state.get("page_no", 1))
     total, rows = _data.trace_page(path, flt, limit=size, offset=(page - 1) * size)
     if total and not rows:  # the filter shrank the list under the saved page: back to page 1
@@ -165,7 +167,7 @@ def render(path: str, flt: TraceFilter) -> None:
             st.info("No trace matches these filters.")
         return
     pages = max(1, -(-total // size))
-    st.caption(f"{total:,} traces · page {page:,} of {pages:,} · newest first")
+    st.caption(f"{total:,} trace{'s' if total != 1 else ''} · page {page:,} of {pages:,} · newest first")
     _charts(path, flt)
 
     shown = table(rows)
@@ -185,7 +187,7 @@ def render(path: str, flt: TraceFilter) -> None:
     with mid:
         new_page = st.pagination(pages, default=min(page, pages), key=f"page-{hash(repr(flt))}-{size}-{pages}")
     with right:
-        new_size = st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 1,
+        new_size = st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 0,
                                 key="f_page_size")
     if new_page != page or new_size != size:
         st.session_state["page_no"] = 1 if new_size != size else new_page
