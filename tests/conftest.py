@@ -6,12 +6,18 @@ import os
 
 os.environ["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
 
+import dataclasses  # noqa: E402
+import logging  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Iterator  # noqa: E402
+from typing import Any, Callable, Iterator, Optional  # noqa: E402
 
 import pytest  # noqa: E402
+from opentelemetry.context import Context  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor  # noqa: E402
 
 import tracer  # noqa: E402
+import tracer.testing  # noqa: E402
 from tracer import _settings  # noqa: E402
 from tracer._guard import set_raise_internal_errors  # noqa: E402
 
@@ -42,3 +48,76 @@ def configured(db_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def store(configured: Path) -> tracer.Store:
     return tracer.Store(configured)
+
+
+# --- in-memory spans, for unit tests of the tracer core --------------------------------------
+
+
+class _OpenSpans(SpanProcessor):
+    """Spans started and not yet ended: a test must leave none behind."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open: dict[int, str] = {}
+
+    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+        with self.lock:
+            self.open[span.context.span_id] = span.name
+
+    def on_end(self, span: ReadableSpan) -> None:
+        with self.lock:
+            self.open.pop(span.context.span_id, None)
+
+
+class _DoubleEnd(logging.Handler):
+    """The SDK only logs a second ``end()`` of a span; make it visible to the test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "ended span" in record.getMessage():
+            self.messages.append(record.getMessage())
+
+
+_OPEN = _OpenSpans()
+# One provider for every unit test: cheap to share, since capture_spans() unplugs its
+# exporter at the end of each test; no store and no global provider involved.
+TEST_PROVIDER = tracer.testing.new_tracer_provider()
+TEST_PROVIDER.add_span_processor(_OPEN)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "spans_left_open: the test leaves spans open on purpose "
+                                       "(the `spans` fixture does not fail it for that)")
+
+
+@pytest.fixture
+def spans(request: pytest.FixtureRequest) -> Iterator[tracer.testing.CapturedSpans]:
+    """The spans a test produced, in memory. Fails the test if a span was left open or ended twice."""
+    with _OPEN.lock:
+        _OPEN.open.clear()
+    double = _DoubleEnd()
+    sdk_logger = logging.getLogger("opentelemetry.sdk.trace")
+    sdk_logger.addHandler(double)
+    try:
+        with tracer.testing.capture_spans(TEST_PROVIDER) as captured:
+            yield captured
+    finally:
+        sdk_logger.removeHandler(double)
+    assert not double.messages, f"a span was ended twice: {double.messages}"
+    if request.node.get_closest_marker("spans_left_open") is None:
+        assert not _OPEN.open, f"spans left open: {sorted(_OPEN.open.values())}"
+
+
+@pytest.fixture
+def use_settings() -> Callable[..., _settings.Settings]:
+    """``use_settings(max_value_chars=100)``: settings for this test only (reset after it)."""
+
+    def apply(**changes: Any) -> _settings.Settings:
+        new = dataclasses.replace(_settings.settings(), **changes)
+        _settings.set_settings(new)
+        return new
+
+    return apply
