@@ -90,7 +90,7 @@ def _one(item: Any, depth: int = 0) -> Document:
     try:
         return _convert(item, depth)
     except Exception as exc:
-        return Document(id=None, content=f"<unreadable {type(item).__qualname__}: {type(exc).__name__}>",
+        return Document(id=None, content=f"<unreadable {type(item).__name__}: {type(exc).__name__}>",
                         score=None, metadata={})
 
 
@@ -137,10 +137,10 @@ def normalize_documents(result: Any, *, limit: int | None = None) -> list[Docume
     back to the caller untouched. ``limit`` keeps only the first documents.
     """
     try:
-        items = _items(result, 0)
+        items = list(islice(_items(result, 0), limit))
     except Exception as exc:  # a user container whose iteration raises
-        items = [f"<unreadable {type(result).__qualname__}: {type(exc).__name__}>"]
-    docs = [_one(item) for item in islice(items, limit)]
+        items = [f"<unreadable {type(result).__name__}: {type(exc).__name__}>"]
+    docs = [_one(item) for item in items]
     for rank, doc in enumerate(docs):
         if doc["id"] is None:
             doc["id"] = str(rank)
