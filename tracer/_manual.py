@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from types import TracebackType
 from typing import Any, Mapping
 
@@ -11,12 +12,13 @@ from opentelemetry import trace
 from . import attributes as A
 from ._call import Call, Spec, llm_output, plain_output, retriever_output, set_content
 from ._guard import guard, logger
-from ._serialize import scrub, truncate
-from ._settings import settings
+from ._serialize import encodable, safe_str, to_text
+from ._settings import Settings, settings
 
 _OUTPUT_HOOKS = {A.SPAN_TYPE_LLM: llm_output, A.SPAN_TYPE_RETRIEVER: retriever_output}
 _SEVERITY = {"pass": 0, "modify": 1, "flag": 2, "block": 3}
 _warned_verdicts: set[str] = set()
+_MAX_WARNED_VERDICTS = 100
 
 
 class SpanHandle:
@@ -24,7 +26,7 @@ class SpanHandle:
 
     __slots__ = ("_call", "_token", "_output", "_has_output")
 
-    def __init__(self, call: Call | None) -> None:
+    def __init__(self, call: Call) -> None:
         self._call = call
         self._token: object = None
         self._output: Any = None
@@ -32,38 +34,43 @@ class SpanHandle:
 
     @property
     def otel_span(self) -> trace.Span:
-        return self._call.span if self._call is not None else trace.INVALID_SPAN
+        return self._call.span
 
     def set_input(self, value: Any) -> None:
-        if self._call is not None and settings().capture_content:
-            with guard("input capture"):
-                set_content(self._call.span, A.OI_INPUT_VALUE, value, settings(), A.OI_INPUT_MIME_TYPE)
+        call = self._call
+        if call.ended or not call.settings.capture_content:
+            return
+        with guard("input capture"):
+            set_content(call.span, A.OI_INPUT_VALUE, value, call.settings, A.OI_INPUT_MIME_TYPE)
 
     def set_output(self, value: Any) -> None:
         self._output, self._has_output = value, True
 
     def set_attribute(self, key: str, value: Any) -> None:
-        if self._call is not None:
-            with guard("set attribute"):
-                self._call.span.set_attribute(key, value)
+        with guard("set attribute"):
+            self._call.span.set_attribute(key, value)
 
     def __enter__(self) -> "SpanHandle":
-        if self._call is not None:
-            self._token = self._call.attach()
+        self._token = self._call.attach()
         return self
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         call = self._call
-        if call is None:
-            return
         call.detach(self._token)
         if exc is not None:
             call.fail(exc)
         elif self._has_output:
             call.finish(self._output)
         else:
-            call.spec.capture_output = False  # nothing to record; end without an output value
-            call.finish()
+            call.close()  # nothing to record; end without an output value
+
+    # ``async with tracer.span(...)`` reads naturally in async code; the span is the same.
+    async def __aenter__(self) -> "SpanHandle":
+        return self.__enter__()
+
+    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(et, exc, tb)
 
 
 def span(name: str, *, kind: str = A.SPAN_TYPE_STEP, input: Any = None,
@@ -71,9 +78,9 @@ def span(name: str, *, kind: str = A.SPAN_TYPE_STEP, input: Any = None,
     """``with tracer.span("rerank", kind="step", input=query) as s: ...; s.set_output(x)``."""
     if kind not in A.OI_KIND_BY_SPAN_TYPE:
         raise ValueError(f"unknown span kind {kind!r}; expected one of {sorted(A.OI_KIND_BY_SPAN_TYPE)}")
-    spec = Spec(None, name, kind, dict(attributes or {}), output_hook=_OUTPUT_HOOKS.get(kind, plain_output))
-    call = spec.start((input,) if input is not None else (), {})
-    return SpanHandle(call)
+    spec = Spec(None, name, kind, dict(attributes or {}), capture_input=input is not None,
+                output_hook=_OUTPUT_HOOKS.get(kind, plain_output))
+    return SpanHandle(spec.start((input,), {}))
 
 
 def record_decision(name: str, verdict: str, *, action: str | None = None, reason: str | None = None,
@@ -85,23 +92,18 @@ def record_decision(name: str, verdict: str, *, action: str | None = None, reaso
     decision gets a span of its own so that it is not lost.
     """
     with guard("record_decision"):
-        v = str(verdict).strip().lower()
-        if v not in _SEVERITY and v not in _warned_verdicts:
-            _warned_verdicts.add(v)
-            logger.warning("spyglass: unknown decision verdict %r (expected one of %s); recorded as given",
-                           verdict, ", ".join(A.VERDICTS))
         s = settings()
-        attrs: dict[str, Any] = {A.DECISION_NAME: str(name), A.DECISION_VERDICT: v}
+        attrs: dict[str, Any] = {A.DECISION_NAME: _text(name, s), A.DECISION_VERDICT: _verdict(verdict)}
         if action is not None:
-            attrs[A.DECISION_ACTION] = str(action)
-        if reason is not None:
-            attrs[A.DECISION_REASON] = str(reason)
-        if score is not None:
+            attrs[A.DECISION_ACTION] = _text(action, s)
+        if reason is not None:  # not content, but it may quote some: bounded and scrubbed
+            attrs[A.DECISION_REASON] = _text(reason, s)
+        if score is not None and math.isfinite(float(score)):  # NaN is no score (and not JSON)
             attrs[A.DECISION_SCORE] = float(score)
         if s.capture_content:
             for key, text in ((A.DECISION_BEFORE, before), (A.DECISION_AFTER, after)):
                 if text is not None:
-                    value = truncate(scrub(str(text)), s.max_value_chars)[0]
+                    value = _text(text, s)
                     if s.redact is not None:
                         value = s.redact(key, value)  # type: ignore[assignment]
                     if value is not None:
@@ -110,8 +112,24 @@ def record_decision(name: str, verdict: str, *, action: str | None = None, reaso
         if current.is_recording():
             current.add_event(A.DECISION_EVENT, attrs)
             return
-        with span(f"decision {name}", kind=A.SPAN_TYPE_POSTPROCESS) as own:
+        with span(f"decision {attrs[A.DECISION_NAME]}", kind=A.SPAN_TYPE_POSTPROCESS) as own:
             own.otel_span.add_event(A.DECISION_EVENT, attrs)
+
+
+def _text(value: Any, s: Settings) -> str:
+    return to_text(safe_str(value), s)[0]
+
+
+def _verdict(verdict: Any) -> str:
+    """The verdict, lower-cased; an unknown one is kept as given, with a warning (once each,
+    for the first few: verdicts built from data must not grow this set without bound)."""
+    v = safe_str(verdict).strip().lower()
+    if v not in _SEVERITY and v not in _warned_verdicts:
+        if len(_warned_verdicts) < _MAX_WARNED_VERDICTS:
+            _warned_verdicts.add(v)
+            logger.warning("spyglass: unknown decision verdict %r (expected one of %s); recorded as given",
+                           v, ", ".join(A.VERDICTS))
+    return encodable(v)
 
 
 def record_usage(*, input_tokens: int | None = None, output_tokens: int | None = None,
