@@ -96,9 +96,22 @@ def _collect(attrs: dict[str, Any], pairs: Pairs) -> None:
 
 def _capture(attrs: dict[str, Any], pairs: Pairs, s: Settings) -> None:
     sink = _Sink()
+    done: dict[int, str] = {}  # id(value) -> key it was first serialised under
     for key, value in pairs:
-        if value is not None:
-            set_content(sink, key, value, s, _MIME.get(key))  # type: ignore[arg-type]
+        if value is None:
+            continue
+        first = done.get(id(value))
+        if first is not None and s.redact is None and first in sink.attrs:
+            # The same value under a second name (gen_ai.input.messages and input.value):
+            # encode once. With a redact hook, each name goes through it on its own.
+            sink.attrs[key] = sink.attrs[first]
+            if key in _MIME:
+                sink.attrs[_MIME[key]] = A.MIME_TEXT if isinstance(value, str) else A.MIME_JSON
+            if A.TRUNCATED in sink.attrs and sink.attrs[A.TRUNCATED] == first:
+                sink.attrs[A.TRUNCATED] = key  # (one marker attribute: the last one cut wins)
+            continue
+        done[id(value)] = key
+        set_content(sink, key, value, s, _MIME.get(key))  # type: ignore[arg-type]
     attrs.update(sink.attrs)
 
 

@@ -51,8 +51,11 @@ _OI_PROVIDER = {A.PROVIDER_OPENAI: "openai", A.PROVIDER_AZURE_OPENAI: "azure", A
 _server_cache: dict[int, tuple[Any, Mapping[str, Any]]] = {}
 
 
+_SENTINELS = frozenset(SENTINEL_TYPES)
+
+
 def given(value: Any) -> bool:
-    return value is not None and not isinstance(value, SENTINEL_TYPES)
+    return value is not None and type(value) not in _SENTINELS
 
 
 def client_of(resource: Any) -> Any:

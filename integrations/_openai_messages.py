@@ -21,11 +21,13 @@ from ._openai_compat import given
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict:  # the common case first: an ABC isinstance check costs more
+        value = obj.get(key, default)
+    elif isinstance(obj, Mapping):
         value = obj.get(key, default)
     else:
         value = getattr(obj, key, default)
-    return value if given(value) else default
+    return value if value is None or given(value) else default
 
 
 def text_part(content: str) -> dict[str, Any]:

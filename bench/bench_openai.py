@@ -1,0 +1,197 @@
+"""Per-call overhead of the openai instrumentations, side by side in one run.
+
+    pip install opentelemetry-instrumentation-openai-v2==2.4b0 'opentelemetry-util-genai<=1.1b0' \
+                openinference-instrumentation-openai
+    python bench/bench_openai.py [--rounds 30] [--calls 40]
+
+Each instrumentation runs in a fresh process against the same mocked transport (the
+client's own ``MockTransport``: no network, a fixed chat completion or a 50-chunk SSE
+stream). Within a process, bare and instrumented calls are timed in interleaved rounds,
+switching the patches on and off, and the table reports the median of the per-round paired
+differences. Per-chunk cost = (overhead of a 50-chunk stream - overhead of a 5-chunk
+stream) / 45. Spyglass runs with content capture on and DuckDB export on; the others export
+to a no-op exporter through the SDK's BatchSpanProcessor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+VARIANTS = {
+    "spyglass": "Spyglass, content + DuckDB",
+    "contrib": "contrib openai-v2, no content",
+    "contrib-content": "contrib openai-v2, with content",
+    "openinference": "OpenInference",
+}
+PROMPT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say this is a test"}]
+
+
+def _completion() -> dict[str, Any]:
+    return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": "This is a test.", "refusal": None}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
+                      "prompt_tokens_details": {"cached_tokens": 0},
+                      "completion_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def _sse(n: int) -> bytes:
+    out = []
+    for i in range(n):
+        chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
+                 "model": "gpt-4o-mini-2024-07-18",
+                 "choices": [{"index": 0, "delta": {"content": f"w{i} "},
+                              "finish_reason": "stop" if i == n - 1 else None}]}
+        out.append(f"data: {json.dumps(chunk)}\n\n")
+    out.append("data: [DONE]\n\n")
+    return "".join(out).encode()
+
+
+def _client() -> Any:
+    import openai
+
+    try:
+        import httpx2 as http
+    except ImportError:  # older clients
+        import httpx as http  # type: ignore[no-redef]
+    plain = json.dumps(_completion()).encode()
+    streams = {50: _sse(50), 5: _sse(5)}
+
+    def handler(request: Any) -> Any:
+        body = json.loads(request.content)
+        if body.get("stream"):
+            n = 5 if body.get("max_tokens") == 5 else 50
+            return http.Response(200, headers={"content-type": "text/event-stream"}, content=streams[n])
+        return http.Response(200, headers={"content-type": "application/json"}, content=plain)
+
+    return openai.OpenAI(api_key="sk-bench", max_retries=0,
+                         http_client=openai.DefaultHttpxClient(transport=http.MockTransport(handler)))
+
+
+def _switches(variant: str, tmp: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(on, off) for the variant's patches, after one-time setup."""
+    if variant == "spyglass":
+        import tracer
+        from integrations import openai as spy
+
+        tracer.configure(db=os.path.join(tmp, "bench.duckdb"), capture_content=True)
+        return spy.instrument, spy.uninstrument
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Null(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Null()))
+    if variant.startswith("contrib"):
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as Contrib
+
+        inst: Any = Contrib()
+    else:
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OI
+
+        inst = OI()
+    return (lambda: inst.instrument(tracer_provider=provider)), inst.uninstrument
+
+
+def worker(variant: str, rounds: int, calls: int) -> dict[str, float]:
+    if variant == "contrib-content":
+        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
+    tmp = tempfile.mkdtemp()
+    on, off = _switches(variant, tmp)
+    client = _client()
+
+    def plain() -> None:
+        client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT)
+
+    def stream50() -> None:
+        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT, stream=True):
+            pass
+
+    def stream5() -> None:
+        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT, stream=True, max_tokens=5):
+            pass
+
+    def timed(fn: Callable[[], None], n: int) -> float:
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter_ns() - start) / n / 1000  # µs per call
+
+    diffs: dict[str, list[float]] = {"plain": [], "stream50": [], "stream5": []}
+    bare_times: dict[str, list[float]] = {k: [] for k in diffs}
+    fns = {"plain": (plain, calls), "stream50": (stream50, max(calls // 4, 5)), "stream5": (stream5, calls // 2)}
+    for name, (fn, n) in fns.items():  # warm up both paths
+        off()
+        timed(fn, n)
+        on()
+        timed(fn, n)
+    for r in range(rounds):
+        for name, (fn, n) in fns.items():
+            # Alternate which comes first so drift doesn't favour either side.
+            if r % 2:
+                on(); inst = timed(fn, n); off(); bare = timed(fn, n)  # noqa: E702
+            else:
+                off(); bare = timed(fn, n); on(); inst = timed(fn, n)  # noqa: E702
+            diffs[name].append(inst - bare)
+            bare_times[name].append(bare)
+    off()
+    med = {k: statistics.median(v) for k, v in diffs.items()}
+    return {"plain_us": med["plain"], "stream50_us": med["stream50"],
+            "per_chunk_us": (med["stream50"] - med["stream5"]) / 45,
+            "bare_plain_us": statistics.median(bare_times["plain"]),
+            "bare_stream50_us": statistics.median(bare_times["stream50"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--only", nargs="*", default=list(VARIANTS))
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.rounds, args.calls)))
+        return
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    env.pop("SPYGLASS_RAISE_INTERNAL_ERRORS", None)
+    rows = []
+    for variant in args.only:
+        proc = subprocess.run([sys.executable, __file__, "--worker", variant, "--rounds", str(args.rounds),
+                               "--calls", str(args.calls)], capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            rows.append((variant, None))
+            print(f"{variant}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows.append((variant, json.loads(proc.stdout.strip().splitlines()[-1])))
+    import openai
+
+    print(f"openai {openai.__version__}, Python {sys.version.split()[0]}, {args.rounds} rounds, "
+          f"medians of paired differences (instrumented - bare)\n")
+    print("| | non-streaming call | 50-chunk stream | per chunk |")
+    print("|---|---|---|---|")
+    for variant, r in rows:
+        if r is None:
+            print(f"| {VARIANTS[variant]} | failed | | |")
+            continue
+        print(f"| {VARIANTS[variant]} | +{r['plain_us']:.0f} µs | +{r['stream50_us']:.0f} µs "
+              f"| {r['per_chunk_us']:.2f} µs |")
+    bare = next((r for _, r in rows if r), None)
+    if bare:
+        print(f"\nbare call: {bare['bare_plain_us']:.0f} µs; bare 50-chunk stream: {bare['bare_stream50_us']:.0f} µs")
+
+
+if __name__ == "__main__":
+    main()
