@@ -1,0 +1,157 @@
+"""The viewer in a real browser: ``spyglass view`` as a subprocess, Debian's chromium driven
+by Playwright (recipe: ../shared/TESTING.md). Skipped when chromium is missing, except under
+``CI=true`` where that is a failure (``.ci/run`` installs it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from . import _viewer_store as vs
+
+CHROMIUM = os.environ.get("SPYGLASS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+TIMEOUT_MS = 30_000
+
+
+def _browser_or_skip() -> Any:
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install playwright)"
+    if reason is None and not os.path.exists(CHROMIUM):
+        reason = f"chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    sync_playwright = _browser_or_skip()
+    del sync_playwright
+    path = tmp_path_factory.mktemp("browser") / "spyglass.duckdb"
+    ids = vs.build(path)
+    port = _free_port()
+    log = open(path.parent / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "tracer.cli", "view", "--db", str(path), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"spyglass view did not start: {(path.parent / 'server.log').read_text()}")
+            time.sleep(0.1)
+        yield url, ids
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: tuple[str, dict[str, str]]) -> Iterator[Any]:
+    sync_playwright = _browser_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        try:
+            pg = browser.new_page(viewport={"width": 1600, "height": 2000})
+            pg.set_default_timeout(TIMEOUT_MS)
+            yield pg
+        finally:
+            browser.close()
+
+
+def _pick(page: Any, label: str, option: str) -> None:
+    """Choose from a Streamlit select box (options are ``role=option``)."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+
+
+def _panel(page: Any, name: str) -> str:
+    return str(page.locator(f".st-key-panel-{name}").inner_text())
+
+
+def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str]], page: Any, tmp_path: Path) -> None:
+    url, ids = server
+    page.goto(url)
+    # health is ok before the script ran: wait for a real element, a cell of the trace table
+    page.locator('[data-testid="stDataFrame"]').wait_for()
+    page.get_by_text("5 traces").wait_for()
+    page.screenshot(path=str(tmp_path / "1-trace-list.png"), full_page=True)
+
+    _pick(page, "Open a trace", "rag_pipeline")
+    page.locator(".st-key-panel-context").wait_for()
+    assert f"trace={ids['rag_pipeline']}" in page.url
+    page.get_by_text("ms since trace start").wait_for()  # the waterfall chart drew
+    page.screenshot(path=str(tmp_path / "2-trace-detail.png"), full_page=True)
+
+    _pick(page, "Span", "vector_search")  # another span first, then the LLM span
+    page.get_by_role("heading", name="vector_search").wait_for()
+    _pick(page, "Span", "chat gpt-4o")
+    page.get_by_role("heading", name="chat gpt-4o").wait_for()
+    page.get_by_text("in prompt: exact match").wait_for()
+
+    context = _panel(page, "context")
+    for d in vs.DOCS:
+        assert d["content"] in context
+    assert context.index(vs.DOCS[0]["content"]) < context.index(vs.DOCS[1]["content"]) < context.index(
+        vs.DOCS[2]["content"])
+    assert "in prompt: exact match" in context and "in prompt: normalised match" in context
+    assert "not in prompt" in context and "3 documents, 2 in the prompt" in context
+
+    prompt = _panel(page, "prompt")
+    assert vs.SYSTEM in prompt and vs.QUESTION in prompt and "user" in prompt
+    assert "lookup_term" in prompt and "qa-v2" in prompt
+
+    output = _panel(page, "output")
+    assert vs.ANSWER in output and "tool call: lookup_term" in output and "finish reason: tool_calls" in output
+
+    decisions = _panel(page, "decisions")
+    assert "pii_filter" in decisions and "secret_filter" in decisions
+    assert "BLOCK" in decisions and "PASS" in decisions and "reason: mentions a password" in decisions
+    assert vs.BLOCKED_BEFORE in decisions and vs.BLOCKED_AFTER in decisions
+    page.screenshot(path=str(tmp_path / "3-span-detail.png"), full_page=True)
+
+
+def test_model_output_is_shown_as_text_not_html(server: tuple[str, dict[str, str]], page: Any,
+                                                tmp_path: Path) -> None:
+    url, ids = server
+    page.goto(f"{url}/?trace={ids['xss_pipeline']}")
+    page.locator(".st-key-panel-output").wait_for()
+    page.get_by_text("bold claim", exact=False).first.wait_for()
+    output = page.locator(".st-key-panel-output")
+    assert vs.XSS_OUTPUT in output.inner_text()  # the tags are literal characters on screen
+    assert output.locator("b, i, script").count() == 0  # ... and no element was made from them
+    assert page.evaluate("window.__spyglass_pwned") is None  # the script never ran
+    page.screenshot(path=str(tmp_path / "4-html-output-as-text.png"), full_page=True)
