@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 VARIANTS = {
     "spyglass": "Spyglass, content + DuckDB",
+    "spyglass-nostore": "Spyglass, content, no-op exporter",
     "contrib": "contrib openai-v2, no content",
     "contrib-content": "contrib openai-v2, with content",
     "openinference": "OpenInference",
@@ -94,6 +95,10 @@ def _switches(variant: str, tmp: str) -> tuple[Callable[[], None], Callable[[], 
 
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Null()))
+    if variant == "spyglass-nostore":  # the instrumentation alone, exporting like the others
+        from integrations import openai as spy
+
+        return (lambda: spy.instrument(tracer_provider=provider)), spy.uninstrument
     if variant.startswith("contrib"):
         from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as Contrib
 
