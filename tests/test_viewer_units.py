@@ -1,0 +1,157 @@
+"""The viewer's pure parts: message parsing, document matching, diffs, the span tree, escaping,
+the list table and the ``spyglass view`` command line. No Streamlit app run here."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+import pytest
+
+from tracer import attributes as A
+from viewer import _launch, _messages as M, _trace_list
+from viewer._safe import md
+from viewer._tree import tree, waterfall
+
+
+def test_genai_messages_by_role_with_tool_calls_and_responses() -> None:
+    msgs = M.messages(json.dumps([
+        {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "weather",
+                                         "arguments": {"city": "Paris"}}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "rainy"}]},
+    ]))
+    assert [m.role for m in msgs] == ["user", "assistant", "tool"]
+    call = msgs[1].parts[0]
+    assert (call.kind, call.name, call.id, json.loads(call.text)) == ("tool_call", "weather", "c1", {"city": "Paris"})
+    assert msgs[2].parts[0].text == "rainy" and msgs[2].parts[0].id == "c1"
+
+
+def test_output_text_tool_calls_finish_reason_and_refusal() -> None:
+    out = M.output({A.GEN_AI_OUTPUT_MESSAGES: json.dumps([
+        {"role": "assistant", "finish_reason": "stop", "parts": [{"type": "text", "content": "Hi"},
+                                                                 {"type": "tool_call", "name": "f", "arguments": "{}"}]},
+        {"role": "assistant", "refusal": "I can't help with that."}])})
+    assert out.text == "Hi" and [p.name for p in out.tool_calls] == ["f"]
+    assert out.finish_reasons == ("stop",) and out.refusals == ["I can't help with that."]
+    assert M.output({A.GEN_AI_OUTPUT_MESSAGES: "[]", A.GEN_AI_RESPONSE_FINISH_REASONS: ["length"]}).finish_reasons \
+        == ("length",)
+
+
+def test_prompt_parts_and_openinference_fallback() -> None:
+    p = M.prompt({A.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps([{"type": "text", "content": "Be brief."}]),
+                  A.GEN_AI_TOOL_DEFINITIONS: json.dumps([{"name": "f"}]), A.PROMPT_TEMPLATE: "Q: {q}",
+                  A.PROMPT_VARIABLES: json.dumps({"q": "why"}), A.PROMPT_VERSION: "v3",
+                  A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "content": "old style"}])})
+    assert p.system_instructions == ("Be brief.",) and p.tool_definitions == ({"name": "f"},)
+    assert (p.template, p.variables, p.version) == ("Q: {q}", {"q": "why"}, "v3")
+    assert p.messages[0].parts[0].text == "old style" and p.raw_input is None
+    # decorators only: a plain string, or JSON of the arguments
+    assert M.prompt({A.OI_INPUT_VALUE: "just a question"}).raw_input == "just a question"
+    assert json.loads(M.prompt({A.OI_INPUT_VALUE: '{"q": "x", "k": 3}'}).raw_input or "") == {"q": "x", "k": 3}
+    assert M.output({A.OI_OUTPUT_VALUE: "plain"}).raw_output == "plain"
+
+
+def test_malformed_values_do_not_raise() -> None:
+    cut = '[{"role": "user", "parts": [{"type": "text", "content": "abc…[spyglass: truncated 9 chars]'
+    assert M.messages(cut)[0].parts[0].text == cut  # shown as text, not lost
+    assert M.messages(json.dumps({"role": "user", "parts": ["bare string"]}))[0].parts[0].text == "bare string"
+    assert M.messages(json.dumps([42]))[0].role == "unknown"
+    assert M.messages(None) == () and M.prompt({}).raw_input is None
+
+
+def test_documents_in_prompt_exact_normalised_or_not() -> None:
+    rows = [{"position": 0, "document_id": "a", "content": "Paris is the capital.", "score": 0.9, "metadata": "{}"},
+            {"position": 1, "document_id": "b", "content": "Berlin   is\nin GERMANY.", "score": 0.5,
+             "metadata": '{"src": "wiki"}'},
+            {"position": 2, "document_id": "c", "content": "Bananas.", "score": None, "metadata": None},
+            {"position": 3, "document_id": "d", "content": "  ", "score": None, "metadata": None}]
+    llm = {A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [
+        {"type": "text", "content": "Context: Paris is the capital. berlin is in germany. Q?"}]}])}
+    docs = M.documents(rows, [llm])
+    assert [(d.rank, d.id, d.in_prompt) for d in docs] == [(1, "a", "exact"), (2, "b", "normalised"),
+                                                            (3, "c", None), (4, "d", None)]
+    assert docs[1].metadata == {"src": "wiki"}
+    # decorator spans: the documents are inside JSON of the arguments, quotes and newlines escaped
+    quoted = {"position": 0, "document_id": "q", "content": 'He said "yes"\nthen left.', "score": 1.0, "metadata": None}
+    args = {A.OI_INPUT_VALUE: json.dumps({"docs": [{"content": quoted["content"]}], "question": "?"})}
+    assert M.documents([quoted], [args])[0].in_prompt == "exact"
+    assert M.documents(rows[:1], [])[0].in_prompt is None  # no LLM span: nothing to match against
+
+
+def test_decision_diff() -> None:
+    [d] = M.decisions([{"name": "pii", "verdict": "modify", "reason": "email", "score": None, "action": "mask",
+                        "before_text": "mail me at a@b.c", "after_text": "mail me at [email]", "span_id": "s"}])
+    assert "-mail me at a@b.c" in d.diff and "+mail me at [email]" in d.diff
+    assert M.diff("same", "same") == "" and M.diff(None, None) == ""
+
+
+def test_usage_model_parameters_and_exceptions() -> None:
+    span = {"input_tokens": 5, "output_tokens": 2, "cost_usd": 0.1, "duration_ms": 40.0,
+            "attributes": {A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.012, A.GEN_AI_REQUEST_TEMPERATURE: 0.0,
+                           A.GEN_AI_REQUEST_MODEL: "m", "other": 1}}
+    u = M.usage(span)
+    assert u["ttft_ms"] == pytest.approx(12.0) and u["latency_ms"] == 40.0
+    assert M.model_parameters(span["attributes"]) == {A.GEN_AI_REQUEST_MODEL: "m", A.GEN_AI_REQUEST_TEMPERATURE: 0.0}
+    events = [{"span_id": "s", "name": A.EXCEPTION_EVENT, "attributes": json.dumps(
+        {A.EXCEPTION_TYPE: "ValueError", A.EXCEPTION_MESSAGE: "bad", A.EXCEPTION_STACKTRACE: "Traceback ..."})},
+        {"span_id": "other", "name": A.EXCEPTION_EVENT, "attributes": "{}"}]
+    assert M.exceptions(events, "s") == [{"type": "ValueError", "message": "bad", "stacktrace": "Traceback ..."}]
+
+
+def _span(sid: str, parent: str | None, start: int, name: str = "") -> dict:
+    t0 = _dt.datetime(2025, 1, 1)
+    return {"span_id": sid, "parent_span_id": parent, "name": name or sid, "start_time": t0 + _dt.timedelta(
+        milliseconds=start), "duration_ms": 10.0, "span_type": "step", "status_code": "UNSET"}
+
+
+def test_tree_depth_first_children_by_start_and_orphans_kept() -> None:
+    spans = [_span("c2", "root", 20), _span("root", None, 0), _span("c1", "root", 10), _span("g", "c1", 11),
+             _span("orphan", "not-stored-yet", 5)]
+    nodes = tree(spans)
+    assert [(n.span_id, n.depth) for n in nodes] == [("root", 0), ("c1", 1), ("g", 2), ("c2", 1), ("orphan", 0)]
+    rows = waterfall(nodes)
+    assert [r["start_ms"] for r in rows] == [0.0, 10.0, 11.0, 20.0, 5.0]
+    assert len({r["key"] for r in rows}) == 5  # unique even when names repeat
+
+
+def test_tree_survives_a_parent_cycle() -> None:
+    nodes = tree([_span("a", "b", 0), _span("b", "a", 1)])
+    assert sorted(n.span_id for n in nodes) == ["a", "b"]
+
+
+def test_md_escapes_markup_in_labels() -> None:
+    assert md("**x** <b>y</b> ![i](http://e/x) :red[z]") == (
+        "\\*\\*x\\*\\* \\<b\\>y\\<\\/b\\> \\!\\[i\\]\\(http\\:\\/\\/e\\/x\\) \\:red\\[z\\]")
+    assert md("a" * 300, limit=10) == "a" * 9 + "…"
+
+
+def test_trace_table_columns_and_flags() -> None:
+    rows = [{"trace_id": "t", "start_time": _dt.datetime(2025, 1, 1), "root_name": None, "status_code": "ERROR",
+             "duration_ms": 3.0, "llm_count": 2, "input_tokens": 10, "output_tokens": None, "cost_usd": None,
+             "models": ["a", "b"], "error_count": 1, "blocked_count": 1, "flagged_count": 1}]
+    df = _trace_list.table(rows)
+    r = df.to_dict("records")[0]
+    assert r["flags"] == "error, blocked, flagged" and r["tokens"] == 10 and r["models"] == "a, b"
+    assert r["root"] == "(root span not ended yet)" and r["hallucination"] == ""
+    assert _trace_list.table([]).empty
+
+
+def test_view_command_binds_localhost_and_finds_the_app_from_anywhere() -> None:
+    cmd = _launch.streamlit_command()
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and _launch.APP_PATH.is_file()
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--server.port") + 1] == "8501"
+    assert cmd[cmd.index("--browser.gatherUsageStats") + 1] == "false"
+    assert cmd[cmd.index("--server.headless") + 1] == "true"
+    other = _launch.streamlit_command(host="0.0.0.0", port=9000)
+    assert other[other.index("--server.address") + 1] == "0.0.0.0"
+
+
+def test_view_subcommand_is_registered() -> None:
+    from tracer.cli import build_parser
+
+    ns = build_parser().parse_args(["view", "--db", "x.duckdb", "--port", "8600", "--host", "0.0.0.0"])
+    assert (ns.command, ns.db, ns.port, ns.host) == ("view", "x.duckdb", 8600, "0.0.0.0")
+    ns = build_parser().parse_args(["view"])
+    assert (ns.port, ns.host) == (8501, "127.0.0.1")
