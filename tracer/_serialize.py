@@ -40,9 +40,25 @@ _SECRET_TEXT = re.compile(r"\b(sk-[A-Za-z0-9_\-]{16,}|[Bb]earer\s+[A-Za-z0-9._~+
 # ``int.__repr__`` (so ``json.dumps``) raises beyond 4,300 digits (CPython's
 # ``sys.get_int_max_str_digits``); 10,000 bits is about 3,000 digits.
 _MAX_INT_BITS = 10_000
+_BIG_INT = 2**_MAX_INT_BITS
 # How many times an over-long value is re-walked with tighter limits before its text is cut.
 _SHRINK_ATTEMPTS = 6
 _MIN_STRING_CHARS = 64
+
+
+# Keys repeat across calls ("role", "content", "id"...): remember the regex's answer.
+_secret_keys: dict[str, bool] = {}
+_SECRET_KEY_CACHE_SIZE = 4096
+
+
+def _is_secret_key(name: str) -> bool:
+    found = _secret_keys.get(name)
+    if found is None:
+        found = _SECRET_KEY.search(name) is not None
+        if len(_secret_keys) >= _SECRET_KEY_CACHE_SIZE:
+            _secret_keys.clear()  # keys built from data: start over rather than grow
+        _secret_keys[name] = found
+    return found
 
 
 def truncate(text: str, limit: int, omitted: int = 0) -> tuple[str, bool]:
@@ -109,16 +125,42 @@ class _Walker:
         self.widest = 0
 
     def walk(self, v: Any, depth: int) -> Any:
+        # Exact-type checks first: this runs for every value of every traced call, and
+        # ``type(v) is`` costs a fraction of ``isinstance`` (of an ABC above all).
+        t = type(v)
+        if t is str:
+            return v if len(v) <= self.longest else self._str(v)
+        if v is None or t is bool or t is float and math.isfinite(v):
+            return v
+        if t is int and -_BIG_INT < v < _BIG_INT:
+            return v
+        if t is dict or t is list or (t is tuple and not hasattr(v, "_asdict")):
+            return self._container(v, depth)
+        return self._scalar_or_other(v, depth)
+
+    def _str(self, v: str) -> str:
+        kept = len(v)
+        if kept > self.max_chars:
+            self.cut = True
+            kept = self.max_chars
+            v = truncate(v, kept)[0]
+        if kept > self.longest:
+            self.longest = kept
+        return v
+
+    def _scalar_or_other(self, v: Any, depth: int) -> Any:
+        """Subclasses of the JSON types, and everything else."""
         if isinstance(v, str):
             return self._str(v)
-        if v is None or isinstance(v, bool):
-            return v
-        if isinstance(v, int):
+        if isinstance(v, int):  # bool cannot be subclassed: only int subclasses (IntEnum...) here
             return v if v.bit_length() <= _MAX_INT_BITS else f"<int of {v.bit_length()} bits>"
         if isinstance(v, float):
             return v if math.isfinite(v) else str(v)  # NaN and Infinity are not JSON
         if isinstance(v, enum.Enum):
             return self.walk(v.value, depth)
+        return self._container(v, depth)
+
+    def _container(self, v: Any, depth: int) -> Any:
         if depth >= self.max_depth:
             self.cut = True
             return f"<max depth: {type(v).__qualname__}>"
@@ -133,17 +175,12 @@ class _Walker:
         finally:
             self.path.discard(key)
 
-    def _str(self, v: str) -> str:
-        kept = len(v)
-        if kept > self.max_chars:
-            self.cut = True
-            kept = self.max_chars
-            v = truncate(v, kept)[0]
-        if kept > self.longest:
-            self.longest = kept
-        return v
-
     def _other(self, v: Any, depth: int) -> Any:
+        t = type(v)
+        if t is dict:
+            return self._mapping(v.items(), len(v), depth)
+        if t is list or t is tuple:
+            return self._sequence(v, len(v), depth)
         if isinstance(v, (bytes, bytearray, memoryview)):
             return _bytes(v)
         if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
@@ -179,7 +216,7 @@ class _Walker:
                 out["…"] = f"[spyglass: {total - self.max_items} more items]"
                 break
             name = k if isinstance(k, str) else _safe_repr(k)
-            out[name] = REDACTED if _SECRET_KEY.search(name) else self.walk(item, depth)
+            out[name] = REDACTED if _is_secret_key(name) else self.walk(item, depth)
         return out
 
     def _sequence(self, items: Iterable[Any], total: int, depth: int) -> list[Any]:
