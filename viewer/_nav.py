@@ -17,11 +17,12 @@ def current_span() -> str | None:
 
 
 def open_trace(trace_id: str, span_id: str | None = None) -> None:
+    """Show a trace. Meant for widget callbacks: they run before the script, so the rerun
+    that follows renders the trace straight away instead of the list once more."""
     st.query_params.clear()
     st.query_params[TRACE] = trace_id
     if span_id:
         st.query_params[SPAN] = span_id
-    st.rerun()
 
 
 def select_span(span_id: str) -> None:
@@ -31,5 +32,5 @@ def select_span(span_id: str) -> None:
 
 
 def back_to_list() -> None:
+    """The list again (a callback, like :func:`open_trace`)."""
     st.query_params.clear()
-    st.rerun()

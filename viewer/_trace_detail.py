@@ -78,8 +78,7 @@ def _summary(t: dict[str, Any]) -> None:
 
 
 def render(path: str, trace_id: str) -> None:
-    if st.button("← All traces", key="back"):
-        _nav.back_to_list()
+    st.button("← All traces", key="back", on_click=_nav.back_to_list)
     data = _data.trace(path, trace_id)
     if data is None:
         st.warning(f"No trace {md(trace_id, 64)} in this store (yet). If it is still running, press Refresh.")

@@ -4,6 +4,7 @@ traces (newest first), and a way to open one."""
 from __future__ import annotations
 
 import datetime as _dt
+from functools import partial
 from typing import Any, Sequence
 
 import altair as alt
@@ -108,6 +109,17 @@ def _label(row: dict[str, Any]) -> str:
     return f"{when} · {row.get('root_name') or '?'} · {row.get('status_code')} · {str(row.get('trace_id'))[:12]}"
 
 
+def _open_selected_row(key: str, ids: list[str]) -> None:
+    rows = st.session_state[key].selection.rows
+    if rows:
+        _nav.open_trace(ids[rows[0]])
+
+
+def _open_chosen() -> None:
+    if st.session_state.get("open_trace"):
+        _nav.open_trace(st.session_state["open_trace"])
+
+
 # --- charts ------------------------------------------------------------------------------
 def latency_chart(durations: Sequence[float]) -> alt.Chart | None:
     """Binned here, so the browser gets ~30 bars rather than 20,000 points."""
@@ -131,12 +143,15 @@ def usage_chart(rows: Sequence[dict[str, Any]], field: str, title: str) -> alt.C
         tooltip=["bucket:T", "model:N", f"{field}:Q", "calls:Q"]).properties(height=180)
 
 
-def _charts(path: str, flt: TraceFilter) -> None:
+def _chart_data(path: str, flt: TraceFilter) -> tuple[list[float], list[dict[str, Any]]]:
     key = repr(flt)
+    return _data.durations(path, key, flt), _data.usage(path, key, flt, _data.bucket_for(flt.since, flt.until))
+
+
+def _charts(durations: list[float], usage: list[dict[str, Any]]) -> None:
     with st.expander("Summary charts", expanded=True):
         cols = st.columns(3)
-        latency = latency_chart(_data.durations(path, key, flt))
-        usage = _data.usage(path, key, flt, _data.bucket_for(flt.since, flt.until))
+        latency = latency_chart(durations)
         for col, chart in zip(cols, (latency, usage_chart(usage, "tokens", "Tokens per model"),
                                      usage_chart(usage, "cost_usd", "Cost ($) per model"))):
             with col:
@@ -155,10 +170,12 @@ def render(path: str, flt: TraceFilter) -> None:
         _data.refresh_search_index(path)
     size = int(st.session_state.get("page_size", DEFAULT_PAGE_SIZE))
     page = int(st.session_state.get("page_no", 1))
-    total, rows = _data.trace_page(path, flt, limit=size, offset=(page - 1) * size)
-    if total and not rows:  # the filter shrank the list under the saved page: back to page 1
-        page = 1
-        total, rows = _data.trace_page(path, flt, limit=size, offset=0)
+    with _data.snapshot(path):  # one connection for the count, the page and the charts
+        total, rows = _data.trace_page(path, flt, limit=size, offset=(page - 1) * size)
+        if total and not rows:  # the filter shrank the list under the saved page: back to page 1
+            page = 1
+            total, rows = _data.trace_page(path, flt, limit=size, offset=0)
+        charts = _chart_data(path, flt) if total else ([], [])
     if total == 0:
         if flt == TraceFilter(text=flt.text) and not flt.text:
             st.info("This store has no traces yet. Run your traced app; new traces show up on Refresh "
@@ -168,31 +185,37 @@ def render(path: str, flt: TraceFilter) -> None:
         return
     pages = max(1, -(-total // size))
     st.caption(f"{total:,} trace{'s' if total != 1 else ''} · page {page:,} of {pages:,} · newest first")
-    _charts(path, flt)
-
     shown = table(rows)
-    event = st.dataframe(shown, hide_index=True, column_config=_COLUMNS, on_select="rerun",
-                         selection_mode="single-row", key=f"traces-{hash(repr(flt))}-{page}-{size}")
-    picked = getattr(getattr(event, "selection", None), "rows", None)
-    if picked:
-        _nav.open_trace(str(rows[picked[0]]["trace_id"]))
+    ids = [str(r["trace_id"]) for r in rows]
+    table_key = f"traces-{hash(repr(flt))}-{page}-{size}"
+    # Callbacks, not return values: they run before the next script run, which then draws the
+    # trace (or the page) at once instead of drawing this list again first.
+    st.dataframe(shown, hide_index=True, column_config=_COLUMNS, on_select=partial(_open_selected_row, table_key, ids),
+                 selection_mode="single-row", key=table_key)
 
     left, mid, right = st.columns([3, 3, 1], vertical_alignment="bottom")
     with left:
-        by_id = {str(r["trace_id"]): r for r in rows}
-        chosen = st.selectbox("Open a trace", list(by_id), index=None, key="open_trace",
-                              format_func=lambda tid: _label(by_id[tid]), placeholder="choose a trace on this page")
-        if chosen:
-            _nav.open_trace(chosen)
+        labels = {str(r["trace_id"]): _label(r) for r in rows}
+        st.selectbox("Open a trace", ids, index=None, key="open_trace", format_func=labels.__getitem__,
+                     placeholder="choose a trace on this page", on_change=_open_chosen)
     with mid:
-        new_page = st.pagination(pages, default=min(page, pages), key=f"page-{hash(repr(flt))}-{size}-{pages}")
+        page_key = f"page-{hash(repr(flt))}-{size}-{pages}"
+        st.pagination(pages, default=min(page, pages), key=page_key, on_change=_set_page, args=(page_key,))
     with right:
-        new_size = st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 0,
-                                key="f_page_size")
-    if new_page != page or new_size != size:
-        st.session_state["page_no"] = 1 if new_size != size else new_page
-        st.session_state["page_size"] = new_size
-        st.rerun()
+        st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 0,
+                     key="f_page_size", on_change=_set_size)
+    # Below the table: the charts take the browser longer to draw than the table, and the
+    # table is what the user came for.
+    _charts(*charts)
+
+
+def _set_page(key: str) -> None:
+    st.session_state["page_no"] = int(st.session_state[key])
+
+
+def _set_size() -> None:
+    st.session_state["page_size"] = int(st.session_state["f_page_size"])
+    st.session_state["page_no"] = 1
 
 
 def title(path: str) -> None:
