@@ -84,6 +84,10 @@ class _Sink:
     def __init__(self) -> None:
         self.attrs: dict[str, Any] = {}
 
+    @property
+    def attributes(self) -> dict[str, Any]:  # read by set_content to accumulate spyglass.truncated
+        return self.attrs
+
     def set_attribute(self, key: str, value: Any) -> None:
         self.attrs[key] = value
 
@@ -107,8 +111,8 @@ def _capture(attrs: dict[str, Any], pairs: Pairs, s: Settings) -> None:
             sink.attrs[key] = sink.attrs[first]
             if key in _MIME:
                 sink.attrs[_MIME[key]] = A.MIME_TEXT if isinstance(value, str) else A.MIME_JSON
-            if A.TRUNCATED in sink.attrs and sink.attrs[A.TRUNCATED] == first:
-                sink.attrs[A.TRUNCATED] = key  # (one marker attribute: the last one cut wins)
+            if first in sink.attrs.get(A.TRUNCATED, ()):
+                sink.attrs[A.TRUNCATED] = (*sink.attrs[A.TRUNCATED], key)
             continue
         done[id(value)] = key
         set_content(sink, key, value, s, _MIME.get(key))  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from ._call import set_tracer_provider
 from ._guard import guard, logger
 from ._processor import SpyglassSpanProcessor
 from ._settings import RedactHook, Settings, set_settings, settings
@@ -77,6 +78,12 @@ def configure(
         exporter = DuckDBSpanExporter(path)
         exporter.writer.validate()  # fail here, clearly, on a foreign or newer file
         provider = _provider(tracer_provider, service_name)
+        set_tracer_provider(provider)  # our decorators start their spans on it
+        if _state.processor is not None and _state.provider is not provider:
+            # The SDK cannot remove a processor from the old provider: stop ours there
+            # (after a flush) so that it does not keep exporting to the previous store.
+            _state.processor.shutdown()
+            _state.processor = None
         if _state.processor is not None and _state.provider is provider:
             old = _state.processor
             old.force_flush()

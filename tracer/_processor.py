@@ -17,7 +17,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ._context import current_trace_attributes
+from ._context import stamp_trace_attributes
 from ._guard import guard
 
 logger = logging.getLogger("spyglass")
@@ -44,9 +44,7 @@ class SpyglassSpanProcessor(SpanProcessor):
     # --- SpanProcessor ---------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
         with guard("trace attributes"):
-            attrs = current_trace_attributes(parent_context)
-            if attrs is not None:
-                span.set_attributes(attrs.as_span_attributes())
+            stamp_trace_attributes(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         if self._stopped:

@@ -13,7 +13,7 @@ import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .. import attributes as A
-from .._serialize import REDACTED, _SECRET_KEY
+from .._serialize import REDACTED, _SECRET_KEY, encodable
 from ._schema import SPAN_COLUMNS
 
 _ARROW_TYPES = {"BIGINT": pa.int64(), "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"),
@@ -33,7 +33,9 @@ def _json_default(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    # Spans from other instrumentations may carry lone surrogates, which UTF-8 (and so
+    # Arrow) refuses: one of them must not fail the whole batch.
+    return encodable(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default))
 
 
 def _int(value: Any) -> int | None:
@@ -71,14 +73,14 @@ def spans_to_table(spans: Sequence[ReadableSpan]) -> pa.Table:
         cols["trace_id"].append(format(ctx.trace_id, "032x") if ctx else None)
         cols["span_id"].append(format(ctx.span_id, "016x") if ctx else None)
         cols["parent_span_id"].append(format(span.parent.span_id, "016x") if span.parent else None)
-        cols["name"].append(span.name)
+        cols["name"].append(encodable(span.name))
         cols["kind"].append(span.kind.name)
         cols["span_type"].append(span_type_of(attrs))
         cols["start_time"].append(start // 1000)
         cols["end_time"].append(end // 1000)
         cols["duration_ms"].append((end - start) / 1e6)
         cols["status_code"].append(status.status_code.name)
-        cols["status_message"].append(status.description)
+        cols["status_message"].append(encodable(status.description) if status.description else None)
         cols["service_name"].append(service)
         cols["operation"].append(_str(attrs.get(A.GEN_AI_OPERATION_NAME)))
         cols["provider"].append(_str(attrs.get(A.GEN_AI_PROVIDER_NAME)))
