@@ -130,7 +130,9 @@ def latency_chart(durations: Sequence[float]) -> alt.Chart | None:
     counts, edges = np.histogram(np.asarray(durations, dtype=float), bins=min(30, max(1, len(durations))))
     data = pd.DataFrame({"from (ms)": edges[:-1], "to (ms)": edges[1:], "traces": counts})
     return alt.Chart(data, title="Latency distribution").mark_bar().encode(
-        x=alt.X("from (ms):Q", title="trace duration (ms)"), x2="to (ms):Q", y=alt.Y("traces:Q", axis=alt.Axis(format="d", tickMinStep=1)),
+        x=alt.X("from (ms):Q", title="trace duration (ms)"), x2="to (ms):Q",
+        # y2 at zero: with x and x2 both set, Vega-Lite otherwise draws thin horizontal ticks
+        y=alt.Y("traces:Q", axis=alt.Axis(format="d", tickMinStep=1)), y2=alt.datum(0),
         tooltip=["from (ms)", "to (ms)", "traces"]).properties(height=180)
 
 
