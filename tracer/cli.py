@@ -85,6 +85,24 @@ def _view(ns: argparse.Namespace) -> int:
     return run(ns.db, host=ns.host, port=ns.port)
 
 
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    _view_args(p)
+    p.add_argument("--no-view", action="store_true", help="only write the demo store, do not open the viewer")
+
+
+@command("demo", "write demo traces (a small RAG app calling the openai client) and open the viewer",
+         _demo_args)
+def _demo(ns: argparse.Namespace) -> int:
+    from viewer.demo import DEFAULT_DEMO_DB, build_demo_store  # needs the openai extra
+
+    db = ns.db if ns.db_given else DEFAULT_DEMO_DB
+    path = build_demo_store(db)
+    print(f"demo traces written to {path}")
+    if ns.no_view:
+        return 0
+    return _view(argparse.Namespace(db=path, host=ns.host, port=ns.port))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="Trace LLM applications into a local DuckDB store.")
     parser.add_argument("--db", default=None, help="store path (default: $SPYGLASS_DB or ./spyglass.duckdb)")
@@ -98,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
+    ns.db_given = ns.db is not None
     ns.db = ns.db or default_db_path()
     try:
         return COMMANDS[ns.command][2](ns)
