@@ -198,3 +198,23 @@ def test_chart_queries(populated: tracer.Store) -> None:
     assert by_model == {"gpt-4o-mini": 9 * 120, "gpt-4o": 3 * 1200}
     with pytest.raises(ValueError):
         populated.usage_over_time(bucket="week")
+
+
+def test_facets_can_be_capped(populated: tracer.Store) -> None:
+    assert populated.facets(max_values=1)["sessions"] == ["s0"]
+    assert populated.facets(max_values=1)["models"] == ["gpt-4o"]
+
+
+def test_snapshot_shares_one_connection(populated: tracer.Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracer.store import reader
+
+    opened = []
+    real = reader.open_read
+    monkeypatch.setattr(reader, "open_read", lambda *a, **k: opened.append(1) or real(*a, **k))
+    with populated.snapshot():
+        total = populated.count_traces()
+        page = populated.list_traces(limit=5)
+        populated.facets()
+    assert len(opened) == 1 and total == 12 and len(page) == 5
+    populated.count_traces()
+    assert len(opened) == 2  # outside the block, each call opens (and releases) the file

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -37,47 +36,9 @@ def db_path() -> str:
     return os.path.abspath(tracer.default_db_path())
 
 
-class _Store(Store):
-    """``tracer.Store`` whose read methods can share one connection inside :meth:`snapshot`.
-
-    Opening the file costs ~30 ms per read method (attach, views, spool check); the list
-    page makes four reads, which then also agree with each other (the count matches the
-    page). Until the read API has this itself (asked for: ``Store.snapshot()``), it is done
-    here through the public ``connect()`` that every read method uses. Thread-local: one
-    cached Store serves every browser session, each on its own script thread.
-    """
-
-    def __init__(self, path: str, *, timeout: float) -> None:
-        super().__init__(path, timeout=timeout)
-        self._local = threading.local()
-
-    @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        held = getattr(self._local, "con", None)
-        if held is not None:
-            yield held
-            return
-        with super().connect() as con:
-            yield con
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """Every read inside the block uses one read-only connection, released at the end.
-        Keep blocks short: a writer that finds the file held spools its batch meanwhile."""
-        if getattr(self._local, "con", None) is not None:
-            yield
-            return
-        with super().connect() as con:
-            self._local.con = con
-            try:
-                yield
-            finally:
-                self._local.con = None
-
-
 @st.cache_resource(show_spinner=False)
-def store(path: str) -> _Store:
-    return _Store(path, timeout=READ_TIMEOUT_S)
+def store(path: str) -> Store:
+    return Store(path, timeout=READ_TIMEOUT_S)
 
 
 def snapshot(path: str) -> Any:
@@ -126,7 +87,9 @@ def trace_page(path: str, flt: TraceFilter, *, limit: int, offset: int) -> tuple
 
 @st.cache_data(ttl=FACETS_TTL_S, show_spinner=False)
 def facets(path: str) -> dict[str, list[str]]:
-    return store(path).facets()
+    from ._trace_list import MAX_OPTIONS  # the widgets show this many; fetch no more
+
+    return store(path).facets(max_values=MAX_OPTIONS)
 
 
 @st.cache_data(ttl=CHARTS_TTL_S, show_spinner=False, max_entries=32)

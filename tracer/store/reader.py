@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -113,12 +114,37 @@ class Store:
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self.timeout = timeout
+        self._local = threading.local()  # the connection held by snapshot(), per thread
 
     # --- connection ------------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside the block shares one read-only connection (per thread), so a page
+        that makes several reads opens the file once and its reads agree with each other.
+        Keep blocks short: writers that find the file held spool their batches meanwhile."""
+        if getattr(self._local, "con", None) is not None:
+            yield
+            return
+        with self._open() as con:
+            self._local.con = con
+            try:
+                yield
+            finally:
+                self._local.con = None
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection where ``spans``, ``traces``, ``documents``, ``decisions`` and ``events``
         are every span stored so far, ingested or still in the spool."""
+        held = getattr(self._local, "con", None)
+        if held is not None:
+            yield held
+            return
+        with self._open() as con:
+            yield con
+
+    @contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if _spool.pending(self.path):
             StoreWriter(self.path).drain(timeout=0)  # ingest now if nobody holds the file
         con = open_read(self.path, self.timeout)
@@ -198,18 +224,26 @@ class Store:
             params.append(ids)
         return where, params
 
-    def facets(self) -> dict[str, list[str]]:
-        """Distinct values for the filter widgets: models, span types, prompt versions, tags..."""
+    def facets(self, max_values: int | None = None) -> dict[str, list[str]]:
+        """Distinct values for the filter widgets: models, span types, prompt versions,
+        sessions, users, tags; at most ``max_values`` of each (the first in sort order)."""
+        limit = "" if max_values is None else f" LIMIT {int(max_values)}"
         with self.connect() as con:
-            def distinct(sql: str) -> list[str]:
-                return [r[0] for r in con.execute(sql).fetchall() if r[0] is not None]
+            def distinct(expr: str) -> list[str]:
+                sql = f"SELECT DISTINCT {expr} AS v FROM traces WHERE v IS NOT NULL ORDER BY v{limit}"
+                return [r[0] for r in con.execute(sql).fetchall()]
+            # unnest() cannot sit in WHERE: list columns go through a subquery.
+            def distinct_list(column: str) -> list[str]:
+                sql = (f"SELECT DISTINCT v FROM (SELECT unnest({column}) AS v FROM traces) "
+                       f"WHERE v IS NOT NULL ORDER BY v{limit}")
+                return [r[0] for r in con.execute(sql).fetchall()]
             return {
-                "models": distinct("SELECT DISTINCT unnest(models) AS v FROM traces ORDER BY v"),
-                "span_types": distinct("SELECT DISTINCT unnest(span_types) AS v FROM traces ORDER BY v"),
-                "prompt_versions": distinct("SELECT DISTINCT prompt_version FROM traces ORDER BY 1"),
-                "sessions": distinct("SELECT DISTINCT session_id FROM traces ORDER BY 1"),
-                "users": distinct("SELECT DISTINCT user_id FROM traces ORDER BY 1"),
-                "tags": distinct("SELECT DISTINCT unnest(tags) AS v FROM traces ORDER BY v"),
+                "models": distinct_list("models"),
+                "span_types": distinct_list("span_types"),
+                "prompt_versions": distinct("prompt_version"),
+                "sessions": distinct("session_id"),
+                "users": distinct("user_id"),
+                "tags": distinct_list("tags"),
             }
 
     # --- summary charts ---------------------------------------------------------------
