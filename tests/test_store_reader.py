@@ -218,3 +218,40 @@ def test_snapshot_shares_one_connection(populated: tracer.Store, monkeypatch: py
     assert len(opened) == 1 and total == 12 and len(page) == 5
     populated.count_traces()
     assert len(opened) == 2  # outside the block, each call opens (and releases) the file
+
+
+def test_annotations_are_stored_beside_spans(populated: tracer.Store, configured: Path) -> None:
+    import duckdb
+
+    [t] = populated.list_traces(TraceFilter(text="zebra-q2"))
+    con = duckdb.connect(str(configured), read_only=True)
+    spans_before = con.execute("SELECT * FROM spans ORDER BY seq").fetchall()
+    con.close()
+    populated.annotate(t["trace_id"], "hallucination", "the answer invents a zebra")
+    populated.annotate(t["trace_id"], "other", "second look", author="maya")
+    with pytest.raises(ValueError, match="label must be one of"):
+        populated.annotate(t["trace_id"], "wrong")
+    detail = populated.get_trace(t["trace_id"])
+    assert detail is not None
+    assert [(a["label"], a["note"]) for a in detail["annotations"]] == [
+        ("hallucination", "the answer invents a zebra"), ("other", "second look")]
+    assert populated.count_traces(TraceFilter(hallucination=True)) == 1
+    assert populated.count_traces(TraceFilter(hallucination=False)) == 11
+    flagged = [x for x in populated.list_traces(limit=100) if x["suspected_hallucination"]]
+    assert [x["trace_id"] for x in flagged] == [t["trace_id"]]
+    con = duckdb.connect(str(configured), read_only=True)
+    assert con.execute("SELECT * FROM spans ORDER BY seq").fetchall() == spans_before  # span rows untouched
+    con.close()
+
+
+def test_evaluations_from_check_and_llm_spans_to_check(populated: tracer.Store) -> None:
+    todo = populated.llm_spans(unevaluated="grounding")
+    assert len(todo) == 12
+    first = todo[0]
+    assert first["documents"] and first["documents"][0]["document_id"].startswith("doc-q")
+    populated.add_evaluations([{"trace_id": first["trace_id"], "span_id": first["span_id"], "name": "grounding",
+                                "score": 0.2, "label": "hallucination", "details": {"sentences": []}}])
+    assert len(populated.llm_spans(unevaluated="grounding")) == 11
+    detail = populated.get_trace(first["trace_id"])
+    assert detail is not None and detail["evaluations"][0]["label"] == "hallucination"
+    assert populated.count_traces(TraceFilter(hallucination=True)) == 1

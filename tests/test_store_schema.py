@@ -15,7 +15,7 @@ from tracer.store._connect import STORE, try_open_write
 
 EXPECTED_TABLES = {
     "spyglass_meta", "spyglass_migrations", "spans", "events", "documents", "decisions", "traces",
-    "spool_ingested", "dropped_spans", "search_terms",
+    "spool_ingested", "dropped_spans", "search_terms", "evaluations", "annotations",
 }
 
 
@@ -72,7 +72,7 @@ def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
             (str(_schema.SCHEMA_VERSION),)]
         assert con.execute("SELECT name FROM spans").fetchall() == [("old",)]
         assert con.execute("SELECT count(*) FROM search_terms").fetchall() == [(0,)]
-        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2]
+        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2, 3]
     finally:
         con.close()
 

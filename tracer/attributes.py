@@ -60,6 +60,7 @@ GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
 GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
 GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
 GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
+GEN_AI_EVALUATION_RESULT_EVENT: Final = "gen_ai.evaluation.result"
 
 # Well-known values of gen_ai.operation.name.
 OP_CHAT: Final = "chat"
@@ -163,6 +164,8 @@ DECISION_REASON: Final = "spyglass.decision.reason"
 DECISION_SCORE: Final = "spyglass.decision.score"
 DECISION_BEFORE: Final = "spyglass.decision.before"
 DECISION_AFTER: Final = "spyglass.decision.after"
+EVALUATION_SPAN_ID: Final = "spyglass.evaluation.span_id"  # the span an evaluation is about
+EVALUATION_DETAILS: Final = "spyglass.evaluation.details"  # JSON: per-sentence grounding results
 STREAM_ITEMS: Final = "spyglass.stream.items"  # how many items a traced generator yielded
 REQUEST_REASONING_EFFORT: Final = "spyglass.request.reasoning_effort"  # no GenAI name yet
 USAGE_UNKNOWN: Final = "spyglass.usage.unknown"  # True when a stream ended without a usage report

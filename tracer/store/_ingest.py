@@ -64,6 +64,12 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
                {d(A.DECISION_NAME)}, {d(A.DECISION_VERDICT)}, {d(A.DECISION_ACTION)}, {d(A.DECISION_REASON)},
                TRY_CAST({d(A.DECISION_SCORE)} AS DOUBLE), {d(A.DECISION_BEFORE)}, {d(A.DECISION_AFTER)}
         FROM {c}.events WHERE seq > ? AND name = ?""", [base, A.DECISION_EVENT])
+    con.execute(f"""
+        INSERT INTO {c}.evaluations
+        SELECT trace_id, COALESCE({d(A.EVALUATION_SPAN_ID)}, span_id), seq, time, {d(A.GEN_AI_EVALUATION_NAME)},
+               TRY_CAST({d(A.GEN_AI_EVALUATION_SCORE_VALUE)} AS DOUBLE), {d(A.GEN_AI_EVALUATION_SCORE_LABEL)},
+               {d(A.GEN_AI_EVALUATION_EXPLANATION)}, TRY_CAST({d(A.EVALUATION_DETAILS)} AS JSON), 'export'
+        FROM {c}.events WHERE seq > ? AND name = ?""", [base, A.GEN_AI_EVALUATION_RESULT_EVENT])
     # Per-trace summary, merged with what earlier batches of the same trace contributed
     # (children usually end, and arrive, before their root).
     con.execute(f"""

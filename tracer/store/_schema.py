@@ -14,7 +14,7 @@ from typing import Callable
 import duckdb
 
 APP_ID = "spyglass"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
@@ -106,6 +106,21 @@ def _search_index(con: duckdb.DuckDBPyConnection) -> None:
     # See _search.py: one row per distinct word per span; term = crc32(word).
     con.execute("CREATE TABLE search_terms (term UINTEGER, seq BIGINT)")
     con.execute("INSERT INTO spyglass_meta VALUES ('search_indexed_seq', '0')")
+
+
+@migration(3, "evaluations and annotations")
+def _evaluations(con: duckdb.DuckDBPyConnection) -> None:
+    # evaluations: results about a span (the grounding check...), from gen_ai.evaluation.result
+    # events at ingest or written by `spyglass check`. annotations: human labels from the
+    # viewer. Neither ever changes a span row.
+    con.execute("""
+        CREATE TABLE evaluations (
+          trace_id VARCHAR, span_id VARCHAR, seq BIGINT, time TIMESTAMP, name VARCHAR,
+          score DOUBLE, label VARCHAR, explanation VARCHAR, details JSON, source VARCHAR)""")
+    con.execute("""
+        CREATE TABLE annotations (
+          id VARCHAR, trace_id VARCHAR, span_id VARCHAR, label VARCHAR, note VARCHAR,
+          author VARCHAR, created_at TIMESTAMP)""")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:

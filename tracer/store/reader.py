@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import os
 import threading
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -21,14 +22,17 @@ import duckdb
 import pyarrow as pa
 
 from . import _spool
-from ._connect import STORE, open_read
+from ._connect import STORE, StoreBusy, open_read, open_write
 from ._ingest import ingest_batch
 from ._rows import STAGING_SCHEMA
 from . import _search
 from ._schema import migrate, stored_version
 from ._writer import StoreWriter
 
-_TABLES = ("spans", "events", "documents", "decisions", "traces", "search_terms")
+_TABLES = ("spans", "events", "documents", "decisions", "traces", "search_terms", "evaluations", "annotations")
+#: ``evaluations.label`` of an answer the grounding check found unsupported by its documents.
+HALLUCINATION_LABEL = "hallucination"
+ANNOTATION_LABELS = ("hallucination", "correct", "other")
 # How many of the newest matching spans a text search considers (the trace-list filter
 # and ``search``); a word found in more spans than this is not a useful filter anyway.
 MAX_TEXT_MATCHES = 10_000
@@ -58,6 +62,7 @@ class TraceFilter:
     min_duration_ms: float | None = None
     min_cost_usd: float | None = None
     decision: str | None = None  # "block" or "flag": traces with such a decision
+    hallucination: bool | None = None  # True: suspected by the grounding check or annotated as one
     text: str | None = None  # full-text search over prompts, outputs and documents
 
     def where(self) -> tuple[str, list[Any]]:
@@ -94,7 +99,14 @@ class TraceFilter:
             add("blocked_count > 0")
         elif self.decision == "flag":
             add("flagged_count > 0")
+        if self.hallucination is not None:
+            add(f"{'' if self.hallucination else 'NOT '}({_SUSPECTED})")
         return (" AND ".join(clauses) or "TRUE"), params
+
+
+# A trace is a suspected hallucination when an evaluation or an annotation says so.
+_SUSPECTED = (f"trace_id IN (SELECT trace_id FROM evaluations WHERE label = '{HALLUCINATION_LABEL}' "
+              f"UNION ALL SELECT trace_id FROM annotations WHERE label = 'hallucination')")
 
 
 def _naive_utc(value: _dt.datetime) -> _dt.datetime:
@@ -207,8 +219,8 @@ class Store:
         with self.connect() as con:
             where, params = self._where(con, filters)
             return _rows(con.execute(
-                f"SELECT {cols} FROM traces WHERE {where} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?",
-                [*params, int(limit), int(offset)]))
+                f"SELECT {cols}, {_SUSPECTED} AS suspected_hallucination FROM traces WHERE {where} "
+                f"ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?", [*params, int(limit), int(offset)]))
 
     def count_traces(self, filters: TraceFilter | None = None) -> int:
         with self.connect() as con:
@@ -297,6 +309,12 @@ class Store:
                                                f"ORDER BY seq, position", rng)),
                 "events": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} "
                                             f"ORDER BY seq, position", rng)),
+                # Evaluations written later by `spyglass check` have seq outside the trace's
+                # range, and annotations have none: both are looked up by trace id.
+                "evaluations": _rows(con.execute("SELECT * EXCLUDE (seq) FROM evaluations WHERE trace_id = ? "
+                                                 "ORDER BY time", [trace_id])),
+                "annotations": _rows(con.execute("SELECT * FROM annotations WHERE trace_id = ? "
+                                                 "ORDER BY created_at", [trace_id])),
             }
 
     # --- search ----------------------------------------------------------------------
@@ -361,6 +379,64 @@ class Store:
     def _has_store_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
                                 "AND table_name = ?", [STORE, name]).fetchall()[0][0])  # type: ignore[index]
+
+    # --- what users add: evaluations and annotations (never a change to span rows) -----
+    def annotate(self, trace_id: str, label: str, note: str = "", *, span_id: str | None = None,
+                 author: str | None = None) -> str:
+        """Label a trace (or one of its spans) ``hallucination``, ``correct`` or ``other``,
+        with a note. Returns the annotation id."""
+        if label not in ANNOTATION_LABELS:
+            raise ValueError(f"label must be one of {', '.join(ANNOTATION_LABELS)}, not {label!r}")
+        annotation_id = uuid.uuid4().hex
+        self._write(f"INSERT INTO {STORE}.annotations VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                    [[annotation_id, trace_id, span_id, label, note, author]])
+        return annotation_id
+
+    def add_evaluations(self, rows: Sequence[dict[str, Any]], *, source: str = "check") -> int:
+        """Store evaluation results: dicts with ``trace_id``, ``span_id``, ``name``, ``score``,
+        ``label``, ``explanation`` and ``details`` (JSON-serialisable)."""
+        values = [[r["trace_id"], r["span_id"], r.get("name", "grounding"), r.get("score"), r.get("label"),
+                   r.get("explanation"), json.dumps(r.get("details"), default=str), source] for r in rows]
+        if values:
+            self._write(f"INSERT INTO {STORE}.evaluations VALUES (?, ?, NULL, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+                        values)
+        return len(values)
+
+    def _write(self, sql: str, rows: list[list[Any]]) -> None:
+        con = open_write(self.path, self.timeout)
+        if con is None:
+            raise StoreBusy(f"{self.path} stayed locked by another process for {self.timeout:.0f} s")
+        try:
+            migrate(con, STORE, self.path)
+            con.execute("BEGIN TRANSACTION")
+            con.executemany(sql, rows)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def llm_spans(self, *, unevaluated: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """LLM spans with their attributes and their trace's documents, oldest first; with
+        ``unevaluated="grounding"`` only those without such an evaluation yet."""
+        skip = ("AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ?)"
+                if unevaluated else "")
+        params: list[Any] = [unevaluated] if unevaluated else []
+        with self.connect() as con:
+            spans = _rows(con.execute(
+                f"SELECT s.trace_id, s.span_id, s.attributes FROM spans s WHERE s.span_type = 'llm' {skip} "
+                f"ORDER BY s.seq" + (f" LIMIT {int(limit)}" if limit is not None else ""), params))
+            if not spans:
+                return []
+            docs = _rows(con.execute(
+                "SELECT trace_id, document_id, content, score FROM documents "
+                "WHERE list_contains(?, trace_id) ORDER BY seq, position",
+                [sorted({s["trace_id"] for s in spans})]))
+        by_trace: dict[str, list[dict[str, Any]]] = {}
+        for doc in docs:
+            by_trace.setdefault(doc.pop("trace_id"), []).append(doc)
+        for span in spans:
+            span["attributes"] = json.loads(span["attributes"]) if span["attributes"] else {}
+            span["documents"] = by_trace.get(span["trace_id"], [])
+        return spans
 
     def ingest_pending(self, timeout: float = 10.0) -> bool:
         """Ingest spool files left by writers that could not take the lock. True when none is left."""
