@@ -181,7 +181,16 @@ def run(questions: list[Question] = QUESTIONS, *, echo: bool = True) -> int:
     """Answer every question, tracing into the configured store; returns how many failed."""
     from integrations import openai as spy_openai
 
+    was_instrumented = spy_openai.is_instrumented()
     spy_openai.instrument()
+    try:
+        return _ask_all(questions, echo)
+    finally:
+        if not was_instrumented:  # leave the openai client as we found it
+            spy_openai.uninstrument()
+
+
+def _ask_all(questions: list[Question], echo: bool) -> int:
     client, model, backend = make_client()
     if echo:
         print(f"model backend: {backend}")
