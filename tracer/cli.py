@@ -4,6 +4,7 @@ later ones (``view``, ``demo``, ``export``) plug in the same way."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
@@ -103,6 +104,45 @@ def _demo(ns: argparse.Namespace) -> int:
     return _view(argparse.Namespace(db=path, host=ns.host, port=ns.port))
 
 
+class _ProgressBar:
+    """A one-line progress bar on stderr (only when it is a terminal, so logs stay clean)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty or total == 0:
+            return
+        width = 30
+        filled = width * done // total
+        end = "\n" if done >= total else ""
+        print(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
+              file=sys.stderr, flush=True)
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    p.add_argument("--labelled-only", action="store_true", help="only spans with an annotation or a check result")
+
+
+@command("export", "write an eval dataset (question, context, output, label, note, trace id) as JSON lines",
+         _export_args)
+def _export(ns: argparse.Namespace) -> int:
+    from ._dataset import write_jsonl
+
+    store = Store(ns.db)
+    progress = _ProgressBar("exporting")
+    if ns.output == "-":
+        count = write_jsonl(store, sys.stdout, labelled_only=ns.labelled_only, progress=progress)
+    else:
+        with open(ns.output, "w", encoding="utf-8") as out:
+            count = write_jsonl(store, out, labelled_only=ns.labelled_only, progress=progress)
+    print(f"{count} records written to {'standard output' if ns.output == '-' else ns.output}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="Trace LLM applications into a local DuckDB store.")
     parser.add_argument("--db", default=None, help="store path (default: $SPYGLASS_DB or ./spyglass.duckdb)")
@@ -123,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:  # a clear sentence, never a traceback, for a bad store
         print(f"spyglass: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `spyglass export | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

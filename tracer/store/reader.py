@@ -438,6 +438,17 @@ class Store:
             span["documents"] = by_trace.get(span["trace_id"], [])
         return spans
 
+    def annotations(self) -> list[dict[str, Any]]:
+        """Every annotation, oldest first."""
+        with self.connect() as con:
+            return _rows(con.execute("SELECT * FROM annotations ORDER BY created_at"))
+
+    def evaluations(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Every evaluation (of one ``name``, e.g. ``grounding``), oldest first."""
+        with self.connect() as con:
+            where, params = ("WHERE name = ?", [name]) if name else ("", [])
+            return _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM evaluations {where} ORDER BY time", params))
+
     def ingest_pending(self, timeout: float = 10.0) -> bool:
         """Ingest spool files left by writers that could not take the lock. True when none is left."""
         return StoreWriter(self.path).drain(timeout)
