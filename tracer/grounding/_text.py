@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 __all__ = [
-    "NEGATIONS", "STOPWORDS", "Token", "content_stems", "normalize_number", "stem", "tokens",
+    "NEGATIONS", "STOPWORDS", "Token", "content_stems", "normalize_number", "spelled_numbers", "stem", "tokens",
 ]
 
 # Words that carry no claim. Function words, auxiliaries, and the phrases models use to
