@@ -10,13 +10,20 @@ Traces, oldest first:
 - ``xss_pipeline``: a decorated LLM whose output is HTML (``<script>``, ``<b>``), flagged.
 - ``slow_step``: no LLM, takes >= 200 ms.
 - ``failing_pipeline``: the LLM call raises.
+
+Grounding results (``evaluations`` rows in the shape ``tracer.grounding`` reports, written
+with ``Store.add_evaluations``): the rag answer is grounded in d1; the xss answer, which has
+no documents, is a suspected hallucination with no supporting document.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import tracer
 from tracer import attributes as A
@@ -117,8 +124,28 @@ def failing(question: str) -> str:
     return broken_llm(question)
 
 
+@contextmanager
+def no_export_grounding() -> Iterator[None]:
+    """The viewer tests write their own grounding results: the export-time check (its own
+    tests cover it) stays off, so no ``evaluate grounding`` span or row depends on its model."""
+    before = os.environ.get("SPYGLASS_GROUNDING")
+    os.environ["SPYGLASS_GROUNDING"] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SPYGLASS_GROUNDING", None)
+        else:
+            os.environ["SPYGLASS_GROUNDING"] = before
+
+
 def build(path: Path) -> dict[str, str]:
     """Write the traces into a new store at ``path``; returns trace ids by root name."""
+    with no_export_grounding():
+        return _build(path)
+
+
+def _build(path: Path) -> dict[str, str]:
     tracer.configure(db=path)
     with tracer.trace_attributes(session_id="s-rag", user_id="u-alice", tags=["prod", "beta"]):
         rag(QUESTION)
@@ -132,12 +159,41 @@ def build(path: Path) -> dict[str, str]:
         except TimeoutError:
             pass
     add_trace(path, "warmup_probe")  # one more for pagination: five traces in all
-    return ids(path)
+    found = ids(path)
+    add_grounding(path, found)
+    return found
+
+
+def grounding_report(sentences: list[dict], label: str, score: float) -> dict:
+    """A report dict as ``tracer.grounding.check(...).to_dict()`` gives it."""
+    return {"label": label, "score": score, "sentences": sentences}
+
+
+def llm_span(path: Path, trace_id: str) -> str:
+    data = tracer.Store(path).get_trace(trace_id)
+    assert data is not None
+    return next(str(s["span_id"]) for s in data["spans"] if s["span_type"] == A.SPAN_TYPE_LLM)
+
+
+def add_grounding(path: Path, found: dict[str, str]) -> None:
+    rag_report = grounding_report([{"text": ANSWER, "start": 0, "end": len(ANSWER), "supported": True,
+                                    "score": 0.93, "best_document_id": "d1"}], "grounded", 0.93)
+    xss_report = grounding_report([{"text": XSS_OUTPUT, "start": 0, "end": len(XSS_OUTPUT), "supported": False,
+                                    "score": 0.0, "best_document_id": None, "unsupported_entities": ["bold"]}],
+                                  "hallucination", 0.0)
+    tracer.Store(path).add_evaluations([
+        {"trace_id": found["rag_pipeline"], "span_id": llm_span(path, found["rag_pipeline"]), "name": "grounding",
+         "label": "grounded", "score": 0.93, "explanation": "every sentence is supported", "details": rag_report},
+        {"trace_id": found["xss_pipeline"], "span_id": llm_span(path, found["xss_pipeline"]), "name": "grounding",
+         "label": "hallucination", "score": 0.0, "explanation": "1 of 1 sentences unsupported",
+         "details": xss_report},
+    ])
 
 
 def add_trace(path: Path, name: str) -> None:
     """One more trace, written the way a running app would (the viewer's live refresh)."""
-    tracer.configure(db=path)
+    with no_export_grounding():
+        tracer.configure(db=path)
     with tracer.span(name, kind=A.SPAN_TYPE_STEP, input="ping") as s:
         s.set_output("pong")
     assert tracer.flush()

@@ -156,9 +156,9 @@ def test_trace_detail_opens_on_the_llm_span_with_four_panels(app: AppTest, built
     # Context: rank order, ids, scores, which documents reached the prompt
     for d in vs.DOCS:
         assert d["content"] in shown
-    assert "#1** · `d1` · score 0.920 · :green-badge[in prompt: exact match]" in md
-    assert "#2** · `d2` · score 0.810 · :green-badge[in prompt: normalised match]" in md
-    assert "#3** · `d3` · score 0.120 · :gray-badge[not in prompt]" in md
+    assert "#1** · d1 · score 0.920 · :green-badge[in prompt: exact match]" in md
+    assert "#2** · d2 · score 0.810 · :green-badge[in prompt: normalised match]" in md
+    assert "#3** · d3 · score 0.120 · :gray-badge[dropped: not in prompt]" in md
     assert '"source": "README"' in shown
     # Prompt: system instructions, messages by role, tools, template, variables, version
     assert vs.SYSTEM in shown and vs.INPUT_MESSAGES[0]["parts"][0]["content"] in shown

@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
     sync_playwright = _browser_or_skip()
     del sync_playwright
     path = tmp_path_factory.mktemp("browser") / "spyglass.duckdb"
@@ -68,7 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                 log.flush()
                 pytest.fail(f"spyglass view did not start: {(path.parent / 'server.log').read_text()}")
             time.sleep(0.1)
-        yield url, ids
+        yield url, ids, path
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -80,7 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 
 
 @pytest.fixture(scope="module")
-def page(server: tuple[str, dict[str, str]]) -> Iterator[Any]:
+def page(server: tuple[str, dict[str, str], Path]) -> Iterator[Any]:
     sync_playwright = _browser_or_skip()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM)
@@ -102,8 +102,8 @@ def _panel(page: Any, name: str) -> str:
     return str(page.locator(f".st-key-panel-{name}").inner_text())
 
 
-def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str]], page: Any, tmp_path: Path) -> None:
-    url, ids = server
+def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str], Path], page: Any, tmp_path: Path) -> None:
+    url, ids, _ = server
     page.goto(url)
     # health is ok before the script ran: wait for a real element, a cell of the trace table
     page.locator('[data-testid="stDataFrame"]').wait_for()
@@ -128,7 +128,7 @@ def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str]], page:
     assert context.index(vs.DOCS[0]["content"]) < context.index(vs.DOCS[1]["content"]) < context.index(
         vs.DOCS[2]["content"])
     assert "in prompt: exact match" in context and "in prompt: normalised match" in context
-    assert "not in prompt" in context and "3 documents, 2 in the prompt" in context
+    assert "not in prompt" in context and "3 documents: 2 in the prompt, 0 truncated, 1 dropped" in context
 
     prompt = _panel(page, "prompt")
     assert vs.SYSTEM in prompt and vs.QUESTION in prompt and "user" in prompt
@@ -144,9 +144,9 @@ def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str]], page:
     page.screenshot(path=str(tmp_path / "3-span-detail.png"), full_page=True)
 
 
-def test_model_output_is_shown_as_text_not_html(server: tuple[str, dict[str, str]], page: Any,
+def test_model_output_is_shown_as_text_not_html(server: tuple[str, dict[str, str], Path], page: Any,
                                                 tmp_path: Path) -> None:
-    url, ids = server
+    url, ids, _ = server
     page.goto(f"{url}/?trace={ids['xss_pipeline']}")
     page.locator(".st-key-panel-output").wait_for()
     page.get_by_text("bold claim", exact=False).first.wait_for()
@@ -155,3 +155,75 @@ def test_model_output_is_shown_as_text_not_html(server: tuple[str, dict[str, str
     assert output.locator("b, i, script").count() == 0  # ... and no element was made from them
     assert page.evaluate("window.__spyglass_pwned") is None  # the script never ran
     page.screenshot(path=str(tmp_path / "4-html-output-as-text.png"), full_page=True)
+
+
+# --- hallucination debugging -----------------------------------------------------------------
+def test_grounding_highlight_and_best_document(server: tuple[str, dict[str, str], Path], page: Any,
+                                               tmp_path: Path) -> None:
+    url, ids, _ = server
+    page.goto(f"{url}/?trace={ids['xss_pipeline']}")
+    output = page.locator(".st-key-panel-output")
+    output.get_by_text("no supporting document").wait_for()
+    text = output.inner_text()
+    assert "hallucination suspected" in text and "unsupported" in text and vs.XSS_OUTPUT in text
+    assert "names in no document" in text
+    assert output.locator("b, i, script").count() == 0 and page.evaluate("window.__spyglass_pwned") is None
+    page.screenshot(path=str(tmp_path / "5-unsupported-sentence.png"), full_page=True)
+
+    page.goto(f"{url}/?trace={ids['rag_pipeline']}")
+    page.locator(".st-key-panel-output").get_by_text("every sentence is supported").wait_for()
+    assert page.locator(".st-key-context-focus").count() == 0
+    page.get_by_role("button", name="best document: d1 (#1) → Context").click()
+    focus = page.locator(".st-key-context-focus")
+    focus.wait_for()
+    assert "best document for sentence 1" in focus.inner_text() and vs.DOCS[0]["content"] in focus.inner_text()
+    page.screenshot(path=str(tmp_path / "6-best-document.png"), full_page=True)
+
+
+def test_compare_two_traces_from_the_list(server: tuple[str, dict[str, str], Path], page: Any,
+                                          tmp_path: Path) -> None:
+    url, ids, _ = server
+    page.goto(url)
+    page.get_by_text("5 traces").wait_for()
+    for root in ("rag_pipeline", "xss_pipeline"):
+        page.get_by_role("combobox", name="Compare two traces").click()
+        page.get_by_role("option").filter(has_text=root).first.click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_role("heading", name="Compare two traces").wait_for()
+    assert f"compare={ids['rag_pipeline']}%2C{ids['xss_pipeline']}" in page.url or \
+        f"compare={ids['rag_pipeline']},{ids['xss_pipeline']}" in page.url
+    a, b = page.locator(".st-key-compare-a").inner_text(), page.locator(".st-key-compare-b").inner_text()
+    assert vs.ANSWER in a and "grounding: grounded" in a
+    assert vs.XSS_OUTPUT in b and "grounding: hallucination suspected" in b
+    page.get_by_text("Deltas").wait_for()
+    page.get_by_text("+++ B").first.wait_for()  # the diffs drew
+    diffs = "\n".join(page.locator('[data-testid="stCode"]').all_inner_texts())
+    assert "-Spyglass writes its traces to a local DuckDB file [d1]." in diffs  # the output diff
+    page.screenshot(path=str(tmp_path / "7-compare.png"), full_page=True)
+
+
+def test_annotation_made_in_the_browser_is_stored(server: tuple[str, dict[str, str], Path], page: Any,
+                                                  tmp_path: Path) -> None:
+    import tracer
+
+    url, ids, path = server
+    tid = ids["rag_pipeline"]
+    spans_before = tracer.Store(path).get_trace(tid)["spans"]  # type: ignore[index]
+    page.goto(f"{url}/?trace={tid}")
+    form = page.locator(".st-key-annotate")
+    form.wait_for()
+    form.get_by_text("hallucination", exact=True).click()
+    form.get_by_label("Note").fill("d1 does not say <i>this</i>")
+    form.get_by_label("Author (optional)").fill("browser-test")
+    form.get_by_label("Author (optional)").press("Enter")
+    form.get_by_role("button", name="Save annotation").click()
+    page.get_by_text("Saved: hallucination on this span.").wait_for()
+    page.get_by_text("Annotations (1)").wait_for()
+    page.screenshot(path=str(tmp_path / "8-annotation.png"), full_page=True)
+    store = tracer.Store(path)
+    [saved] = store.annotations()
+    assert (saved["trace_id"], saved["label"], saved["note"], saved["author"]) == (
+        tid, "hallucination", "d1 does not say <i>this</i>", "browser-test")
+    assert saved["span_id"] == vs.llm_span(path, tid)
+    assert store.get_trace(tid)["spans"] == spans_before  # type: ignore[index]

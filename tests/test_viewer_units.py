@@ -155,3 +155,105 @@ def test_view_subcommand_is_registered() -> None:
     assert (ns.command, ns.db, ns.port, ns.host) == ("view", "x.duckdb", 8600, "0.0.0.0")
     ns = build_parser().parse_args(["view"])
     assert (ns.port, ns.host) == (8501, "127.0.0.1")
+
+
+# --- hallucination debugging: provenance, grounding results, compare, replay ----------------
+def test_truncated_document_is_a_long_enough_prefix() -> None:
+    doc = "The Lighthouse L2 comes with a two-year limited warranty covering manufacturing defects."
+    hay = "Context:\n[kb-warranty] The Lighthouse L2 comes with a two-year lim"
+    found, kept = M.provenance(doc, hay, M.normalise(hay))
+    assert found == "truncated" and kept == len("The Lighthouse L2 comes with a two-year lim")
+    # a shared opening (every article starts with the product's name) is not a cut
+    other = "The Lighthouse L2 is rated IP44."
+    assert M.provenance(other, hay, M.normalise(hay)) == (None, None)
+    assert M.provenance(doc, doc, M.normalise(doc)) == ("exact", None)
+
+
+def test_grounding_result_from_an_evaluation_row() -> None:
+    from viewer import _grounding as G
+
+    details = {"label": "hallucination", "score": 0.2, "unsupported_numbers": ["18"], "sentences": [
+        {"text": "A.", "start": 0, "end": 2, "supported": True, "score": 0.9, "best_document_id": "d1"},
+        {"text": "B 18.", "start": 3, "end": 8, "supported": False, "score": 0.2, "best_document_id": None,
+         "unsupported_numbers": ["18"], "unsupported_entities": []}]}
+    rows = [{"name": "grounding", "span_id": "s", "label": "grounded", "score": 1.0, "details": "{}"},
+            {"name": "other", "span_id": "s", "label": "x", "score": 0.0, "details": None},
+            {"name": "grounding", "span_id": "s", "label": "hallucination", "score": 0.2,
+             "explanation": "1 of 2", "details": json.dumps(details)}]
+    g = G.for_span(rows, "s")
+    assert g is not None and g.suspected and g.numbers == ("18",) and g.entities == ()
+    assert [(s.supported, s.best_document_id) for s in g.sentences] == [(True, "d1"), (False, None)]
+    assert g.summary() == "hallucination suspected · score 0.20 · 1 of 2 sentences unsupported"
+    assert G.for_span(rows, "other-span") is None
+    assert G.from_details("not json").sentences == () and G.from_details({"supported": False}).suspected
+
+
+def test_compare_context_statuses() -> None:
+    from viewer import _compare as C
+
+    def doc(rank: int, id_: str, content: str = "") -> M.Document:
+        return M.Document(rank, id_, content or id_, None, None, "s", "exact")
+
+    rows = C.context_diff([doc(1, "a"), doc(2, "b"), doc(3, "c"), doc(4, "e", "old")],
+                          [doc(1, "a"), doc(2, "c"), doc(3, "d"), doc(4, "e", "new")])
+    assert [(r["document"], r["status"], r["rank A"], r["rank B"]) for r in rows] == [
+        ("a", "same", 1, 1), ("b", "removed", 2, None), ("c", "moved", 3, 2), ("e", "changed", 4, 4),
+        ("d", "added", None, 3)]
+    assert C.text_diff("One. Two.", "One. Three.").splitlines()[-2:] == ["-Two.", "+Three."]
+    assert C.text_diff("same", "same") == ""
+
+
+DEMO_SPAN = {
+    A.GEN_AI_PROVIDER_NAME: "openai", A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+    A.GEN_AI_REQUEST_TEMPERATURE: 0.2, A.GEN_AI_REQUEST_MAX_TOKENS: 100, A.GEN_AI_REQUEST_STOP_SEQUENCES: ["END"],
+    A.OI_LLM_INVOCATION_PARAMETERS: json.dumps({"model": "gpt-4o-mini", "tool_choice": "auto", "stream": True}),
+    A.GEN_AI_TOOL_DEFINITIONS: json.dumps([{"type": "function", "name": "lookup_order", "description": "d",
+                                            "parameters": {"type": "object"}}]),
+    A.GEN_AI_INPUT_MESSAGES: json.dumps([
+        {"role": "system", "parts": [{"type": "text", "content": "Context:\n[kb-a] Alpha is first.\n[kb-b] Beta is sec"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "order 1?"}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "lookup_order",
+                                         "arguments": {"order_id": "1"}}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"status": "shipped"}}]},
+    ]),
+}
+
+
+def test_replay_request_rebuilt_from_the_span() -> None:
+    from viewer import _replay as R
+
+    req = R.request_from_span(DEMO_SPAN)
+    assert req["model"] == "gpt-4o-mini" and req["temperature"] == 0.2 and req["max_tokens"] == 100
+    assert req["stop"] == ["END"] and req["tool_choice"] == "auto" and "stream" not in req
+    assert req["tools"] == [{"type": "function", "function": {"name": "lookup_order", "description": "d",
+                                                              "parameters": {"type": "object"}}}]
+    assert req["messages"][1] == {"role": "user", "content": "order 1?"}
+    assert req["messages"][2] == {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order_id": "1"}'}}]}
+    assert req["messages"][3] == {"role": "tool", "tool_call_id": "c1", "content": '{"status": "shipped"}'}
+    assert [(i, role) for i, role, _ in R.editable(req)] == [(0, "system"), (1, "user"), (3, "tool")]
+    edited = R.with_texts(req, {1: "order 2?"})
+    assert edited["messages"][1]["content"] == "order 2?" and req["messages"][1]["content"] == "order 1?"
+
+
+def test_replay_without_a_document_whole_or_truncated() -> None:
+    from viewer import _replay as R
+
+    req = R.request_from_span(DEMO_SPAN)
+    gone, found = R.without_document(req, "Alpha is first.")
+    assert found and gone["messages"][0]["content"] == "Context:\n[kb-b] Beta is sec"
+    gone, found = R.without_document(req, "Beta is second, after alpha.")  # cut by the budget
+    assert found and gone["messages"][0]["content"] == "Context:\n[kb-a] Alpha is first."
+    assert R.without_document(req, "Gamma.") == (req, False)
+
+
+def test_replay_availability() -> None:
+    from viewer import _replay as R
+
+    assert R.unavailable(DEMO_SPAN, {"OPENAI_API_KEY": "k"}) is None
+    assert "OPENAI_API_KEY" in (R.unavailable(DEMO_SPAN, {}) or "")
+    assert "Only OpenAI" in (R.unavailable({**DEMO_SPAN, A.GEN_AI_PROVIDER_NAME: "anthropic"}, {"OPENAI_API_KEY": "k"})
+                             or "")
+    assert "not captured" in (R.unavailable({**DEMO_SPAN, A.GEN_AI_INPUT_MESSAGES: "[{cut"}, {"OPENAI_API_KEY": "k"})
+                              or "")
+    assert R._redact("Incorrect API key provided: sk-proj-abcdefghijkl") == "Incorrect API key provided: sk-…"

@@ -156,3 +156,9 @@ def clear_caches() -> None:
     facets.clear()
     durations.clear()
     usage.clear()
+
+
+# --- what the viewer writes: annotations (never a change to span rows) -------------------
+def annotate(path: str, trace_id: str, label: str, note: str, *, span_id: str | None, author: str | None) -> str:
+    """A human label on a trace or one of its spans, through ``Store.annotate``."""
+    return store(path).annotate(trace_id, label, note, span_id=span_id, author=author or None)

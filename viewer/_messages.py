@@ -87,7 +87,12 @@ class Document:
     score: float | None
     metadata: Any
     span_id: str | None
-    in_prompt: str | None = None  # "exact", "normalised" or None (not found in the prompt)
+    in_prompt: str | None = None  # "exact", "normalised", "truncated" or None (dropped)
+    kept_chars: int | None = None  # for "truncated": how many leading characters made it in
+
+    @property
+    def dropped(self) -> bool:
+        return self.in_prompt is None
 
 
 @dataclass(frozen=True)
@@ -261,6 +266,12 @@ def prompt_text(attrs: Mapping[str, Any]) -> str:
     return "\n".join(chunks)
 
 
+# A document cut to fit a budget leaves its first characters in the prompt. A shorter shared
+# prefix is usually chance (several articles opening with the product's name), not a cut.
+MIN_TRUNCATED_CHARS = 32
+MIN_TRUNCATED_SHARE = 0.75  # for documents shorter than that: most of it must be there
+
+
 def match_in_prompt(content: str, haystack: str, normalised_haystack: str | None = None) -> str | None:
     """``"exact"`` if ``content`` appears verbatim in the prompt, ``"normalised"`` if it appears
     ignoring case and white space, else ``None``."""
@@ -273,9 +284,38 @@ def match_in_prompt(content: str, haystack: str, normalised_haystack: str | None
     return "normalised" if needle and needle in hay else None
 
 
+def kept_prefix(content: str, normalised_haystack: str) -> int:
+    """How many leading characters of ``content`` (normalised) appear in the prompt: a binary
+    search, since a prefix that appears means every shorter one does too."""
+    needle = normalise(content)
+    lo, hi = 0, len(needle)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if needle[:mid] in normalised_haystack:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def provenance(content: str, haystack: str, normalised_haystack: str) -> tuple[str | None, int | None]:
+    """``(in_prompt, kept_chars)``: ``exact``/``normalised`` (all of it is in the prompt),
+    ``truncated`` (a prefix of at least :data:`MIN_TRUNCATED_CHARS` characters, or of three
+    quarters of a shorter document, and not the rest), or ``None`` (dropped)."""
+    found = match_in_prompt(content, haystack, normalised_haystack)
+    if found or not content.strip():
+        return found, None
+    kept = kept_prefix(content, normalised_haystack)
+    total = len(normalise(content))
+    if kept and kept >= min(MIN_TRUNCATED_CHARS, MIN_TRUNCATED_SHARE * total):
+        return "truncated", kept
+    return None, None
+
+
 def documents(rows: Iterable[Mapping[str, Any]], prompt_attrs: Sequence[Mapping[str, Any]]) -> list[Document]:
     """The trace's documents (rows of ``Store.get_trace()['documents']``, already in rank
-    order), each marked with whether it made it into any of the given LLM spans' prompts."""
+    order), each marked with whether it made it into any of the given LLM spans' prompts:
+    whole, truncated, or not at all (dropped)."""
     haystack = "\n".join(prompt_text(a) for a in prompt_attrs)
     normalised = normalise(haystack)
     out: list[Document] = []
@@ -284,8 +324,15 @@ def documents(rows: Iterable[Mapping[str, Any]], prompt_attrs: Sequence[Mapping[
         out.append(Document(
             rank=int(row.get("position") or 0) + 1, id=_opt_str(row.get("document_id")), content=content,
             score=row.get("score"), metadata=parse_json(row.get("metadata")), span_id=_opt_str(row.get("span_id")),
-            in_prompt=match_in_prompt(content, haystack, normalised) if haystack else None))
+            **_where(content, haystack, normalised)))
     return out
+
+
+def _where(content: str, haystack: str, normalised: str) -> dict[str, Any]:
+    if not haystack:
+        return {}
+    found, kept = provenance(content, haystack, normalised)
+    return {"in_prompt": found, "kept_chars": kept}
 
 
 # --- decisions ---------------------------------------------------------------------------

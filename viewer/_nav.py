@@ -1,11 +1,11 @@
-"""Which screen is shown lives in the URL (``?trace=<id>&span=<id>``), so a trace or a span can be
-linked to, reloaded and opened with the browser's back button."""
+"""Which screen is shown lives in the URL (``?trace=<id>&span=<id>``, ``?compare=<id>,<id>``), so a
+trace, a span or a comparison can be linked to, reloaded and opened with the browser's back button."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-TRACE, SPAN = "trace", "span"
+TRACE, SPAN, COMPARE = "trace", "span", "compare"
 
 
 def current_trace() -> str | None:
@@ -34,3 +34,15 @@ def select_span(span_id: str) -> None:
 def back_to_list() -> None:
     """The list again (a callback, like :func:`open_trace`)."""
     st.query_params.clear()
+
+
+def current_compare() -> tuple[str, str] | None:
+    """The two trace ids of ``?compare=a,b``; ``None`` when absent or not two ids."""
+    ids = [p.strip() for p in (st.query_params.get(COMPARE) or "").split(",") if p.strip()]
+    return (ids[0], ids[1]) if len(ids) == 2 else None
+
+
+def open_compare(a: str, b: str) -> None:
+    """Show two traces side by side (a callback, like :func:`open_trace`)."""
+    st.query_params.clear()
+    st.query_params[COMPARE] = f"{a},{b}"

@@ -14,7 +14,9 @@ from typing import Any, Mapping, Sequence
 import streamlit as st
 
 from tracer import attributes as A
+from tracer._content import output_text
 
+from . import _grounding as G
 from . import _messages as M
 from ._safe import md
 from ._tree import Node
@@ -24,7 +26,22 @@ VERDICT_COLORS = {"pass": "green", "modify": "blue", "flag": "orange", "block": 
 # Streamlit's own badge syntax: no emoji font needed, and the text is ours, not the store's.
 MATCH_LABELS = {"exact": ":green-badge[in prompt: exact match]",
                 "normalised": ":green-badge[in prompt: normalised match]",
-                None: ":gray-badge[not in prompt]"}
+                "truncated": ":orange-badge[truncated: first {kept} of {total} characters in prompt]",
+                None: ":gray-badge[dropped: not in prompt]"}
+
+
+def focus_key(trace_id: str) -> str:
+    """Session state: the document the Context panel brings forward (a sentence's best match)."""
+    return f"focus-{trace_id}"
+
+
+def _focus(trace_id: str, doc_id: str, sentence: int) -> None:
+    st.session_state[focus_key(trace_id)] = (doc_id, sentence)
+
+
+def _match_label(d: M.Document) -> str:
+    label = MATCH_LABELS[d.in_prompt]
+    return label.format(kept=d.kept_chars, total=len(M.normalise(d.content))) if d.in_prompt == "truncated" else label
 
 
 def _panel(title: str, key: str) -> Any:
@@ -45,24 +62,47 @@ def _span_names(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 # --- the four panels ---------------------------------------------------------------------
+def _trace_id(data: Mapping[str, Any]) -> str:
+    return str(data["trace"].get("trace_id"))
+
+
+def trace_documents(data: Mapping[str, Any], node: Node) -> list[M.Document]:
+    return M.documents(data["documents"], _llm_attrs(data, node))
+
+
+def _document(d: M.Document) -> None:
+    score = "-" if d.score is None else f"{d.score:.3f}"
+    st.markdown(f"**#{d.rank}** · {md(d.id or '?', 80)} · score {score} · {_match_label(d)}")
+    st.text(d.content)
+    if d.metadata not in (None, {}, ""):
+        st.code(M.to_display(d.metadata), language="json")
+
+
 def context_panel(data: Mapping[str, Any], node: Node) -> None:
-    docs = M.documents(data["documents"], _llm_attrs(data, node))
+    docs = trace_documents(data, node)
     if not docs:
         st.caption("No retrieved documents in this trace.")
         return
-    used = sum(1 for d in docs if d.in_prompt)
-    st.caption(f"{len(docs)} documents, {used} in the prompt")
+    whole = sum(1 for d in docs if d.in_prompt in ("exact", "normalised"))
+    cut = sum(1 for d in docs if d.in_prompt == "truncated")
+    st.caption(f"{len(docs)} documents: {whole} in the prompt, {cut} truncated, {len(docs) - whole - cut} dropped")
+    focus = st.session_state.get(focus_key(_trace_id(data)))
+    if focus:
+        doc_id, sentence = focus
+        match = next((d for d in docs if d.id == doc_id), None)
+        with st.container(border=True, key="context-focus"):
+            st.markdown(f":blue-badge[best document for sentence {int(sentence)}]")
+            if match is None:
+                st.caption(f"document {md(doc_id, 80)} is not among this trace's documents")
+            else:
+                _document(match)
     names = _span_names(data)
     last_span = None
     for d in docs:
         if d.span_id != last_span and len({x.span_id for x in docs}) > 1:
             st.caption(f"from {md(names.get(d.span_id or '', '?'))}")
         last_span = d.span_id
-        score = "-" if d.score is None else f"{d.score:.3f}"
-        st.markdown(f"**#{d.rank}** · `{md(d.id or '?', 80)}` · score {score} · {MATCH_LABELS[d.in_prompt]}")
-        st.text(d.content)
-        if d.metadata not in (None, {}, ""):
-            st.code(M.to_display(d.metadata), language="json")
+        _document(d)
 
 
 def _part(part: M.Part) -> None:
@@ -113,16 +153,55 @@ def prompt_panel(attrs: Mapping[str, Any]) -> None:
         st.caption("No prompt captured on this span.")
 
 
-def output_panel(attrs: Mapping[str, Any]) -> None:
+def grounding_block(g: G.Grounding, output: str, trace_id: str, span_id: str,
+                    ranks: Mapping[str, int]) -> None:
+    """The answer sentence by sentence, unsupported ones marked, each linked to its best
+    document (the button brings it forward in the Context panel) or marked as having none.
+    The sentences are shown with ``st.text``; only our own labels are Markdown."""
+    color = "red" if g.suspected else "green"
+    st.markdown(f":{color}-badge[{md(g.verdict)}]")  # short: a badge does not wrap
+    st.caption(" · ".join(md(b, 300) for b in (g.facts(), g.explanation) if b))
+    for i, s in enumerate(g.sentences, 1):
+        text = s.text or (output[s.start:s.end] if s.start is not None and s.end is not None else "")
+        with st.container(border=not s.supported, key=f"sentence-{span_id}-{i}"):
+            badge = ":green-badge[supported]" if s.supported else ":red-badge[unsupported]"
+            score = "" if s.score is None else f" · score {s.score:.2f}"
+            st.markdown(f"{badge} · sentence {i}{score}")
+            st.text(text)
+            if s.best_document_id:
+                rank = ranks.get(s.best_document_id)
+                where = f" (#{rank})" if rank else ""
+                st.button(f"best document: {md(s.best_document_id, 80)}{where} → Context", key=f"best-{span_id}-{i}",
+                          type="tertiary", on_click=_focus, args=(trace_id, s.best_document_id, i))
+            else:
+                st.caption("no supporting document")
+    if g.numbers:
+        st.markdown("**numbers in no document**")
+        st.text(", ".join(g.numbers))
+    if g.entities:
+        st.markdown("**names in no document**")
+        st.text(", ".join(g.entities))
+
+
+def output_panel(attrs: Mapping[str, Any], grounding: G.Grounding | None = None, *, trace_id: str = "",
+                 span_id: str = "", ranks: Mapping[str, int] | None = None) -> None:
     out = M.output(attrs)
     if out.finish_reasons:
         st.caption(f"finish reason: {md(', '.join(out.finish_reasons))}")
     for refusal in out.refusals:
         st.warning("The model refused:")
         st.text(refusal)
+    graded = output_text(attrs) if grounding is not None else None
+    if grounding is not None and graded is not None:
+        grounding_block(grounding, graded, trace_id, span_id, ranks or {})
     for msg in out.messages:
+        if graded is not None:  # the graded text is shown sentence by sentence above
+            msg = M.Message(msg.role, tuple(p for p in msg.parts if p.kind != "text" or p.text != graded),
+                            msg.finish_reason, msg.name)
+            if not msg.parts:
+                continue
         _message(msg)
-    if out.raw_output is not None:
+    if out.raw_output is not None and graded is None:
         st.caption("output (return value)")
         st.code(out.raw_output, language=None, wrap_lines=True)
     if not out.messages and out.raw_output is None:
@@ -189,8 +268,10 @@ def render(data: Mapping[str, Any], node: Node) -> None:
         context_panel(data, node)
     with c2, _panel("Prompt", "prompt"):
         prompt_panel(attrs)
+    grounding = G.for_span(data.get("evaluations") or (), node.span_id)
+    ranks = {d.id: d.rank for d in reversed(trace_documents(data, node)) if d.id}
     with c3, _panel("Output", "output"):
-        output_panel(attrs)
+        output_panel(attrs, grounding, trace_id=_trace_id(data), span_id=node.span_id, ranks=ranks)
     with c4, _panel("Decisions", "decisions"):
         decisions_panel(data, node)
     _facts(span)

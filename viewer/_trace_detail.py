@@ -9,7 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from . import _data, _nav, _panels
+from . import _annotate, _data, _nav, _panels, _replay_panel
+from . import _grounding as G
 from ._safe import md
 from ._tree import Node, tree, waterfall
 
@@ -77,6 +78,19 @@ def _summary(t: dict[str, Any]) -> None:
     st.text("  ·  ".join(f"{k}: {v}" for k, v in facts.items() if v not in (None, "")))
 
 
+def _verdicts(data: dict[str, Any]) -> None:
+    """One line on the trace's grounding and its human labels, when there are any."""
+    bits = []
+    g = G.for_trace(data.get("evaluations") or ())
+    if g is not None:
+        bits.append(f":{'red' if g.suspected else 'green'}-badge[grounding: {md(g.summary())}]")
+    labels = [a.get("label") for a in data.get("annotations") or []]
+    if labels:
+        bits.append(f":blue-badge[annotations: {md(', '.join(f'{labels.count(x)} {x}' for x in dict.fromkeys(labels)))}]")
+    if bits:
+        st.markdown(" ".join(bits))
+
+
 def render(path: str, trace_id: str) -> None:
     st.button("← All traces", key="back", on_click=_nav.back_to_list)
     data = _data.trace(path, trace_id)
@@ -86,6 +100,7 @@ def render(path: str, trace_id: str) -> None:
     t = data["trace"]
     st.subheader(md(t.get("root_name") or "(root span not ended yet)"))
     _summary(t)
+    _verdicts(data)
     nodes = tree(data["spans"])
     if not nodes:
         st.info("This trace has no spans stored yet.")
@@ -102,3 +117,5 @@ def render(path: str, trace_id: str) -> None:
     with chart_slot:
         st.altair_chart(waterfall_chart(waterfall(nodes), node.span_id), width="stretch")
     _panels.render(data, node)
+    _replay_panel.render(data, node, _panels.trace_documents(data, node))
+    _annotate.render(path, data, node)

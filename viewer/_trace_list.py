@@ -23,6 +23,7 @@ DEFAULT_PAGE_SIZE = 50
 # users, the rest are reachable by typing the exact value (``accept_new_options``).
 MAX_OPTIONS = 1_000
 FLAG_ERROR, FLAG_BLOCKED, FLAG_FLAGGED = "error", "blocked", "flagged"
+HALLUC_SUSPECTED, HALLUC_NOT = "suspected", "not suspected"
 
 
 # --- sidebar filters ---------------------------------------------------------------------
@@ -49,6 +50,9 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     status = st.selectbox("Status", [ANY, "OK", "ERROR"], key="f_status")
     decision = st.selectbox("Decision", [ANY, "block", "flag"], key="f_decision",
                             help="traces where a post-processing step blocked or flagged the answer")
+    halluc = st.selectbox("Hallucination", [ANY, HALLUC_SUSPECTED, HALLUC_NOT], key="f_halluc",
+                          help="suspected: the grounding check found unsupported sentences, or someone "
+                               "annotated the trace as a hallucination")
     model = _choice("Model", facets.get("models", []), "f_model")
     span_type = _choice("Span kind", facets.get("span_types", []), "f_kind")
     prompt_version = _choice("Prompt version", facets.get("prompt_versions", []), "f_prompt")
@@ -61,7 +65,8 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
         since=since, until=until, status=None if status == ANY else status, model=model, span_type=span_type,
         prompt_version=prompt_version, session_id=session, user_id=user, tags=tuple(tags),
         min_duration_ms=min_ms or None, min_cost_usd=min_cost or None,
-        decision=None if decision == ANY else decision)
+        decision=None if decision == ANY else decision,
+        hallucination={HALLUC_SUSPECTED: True, HALLUC_NOT: False}.get(halluc))
 
 
 # --- the table ---------------------------------------------------------------------------
@@ -77,8 +82,8 @@ def flags(row: dict[str, Any]) -> list[str]:
 
 
 def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The page's rows as displayed. ``hallucination`` is left empty for the detector that a
-    later version adds (it will read a ``suspected_hallucination`` field when the store has one)."""
+    """The page's rows as displayed. ``hallucination`` says ``suspected`` when the grounding check
+    or an annotation says so (``suspected_hallucination``)."""
     return pd.DataFrame([{
         "time (UTC)": r.get("start_time"),
         "root": r.get("root_name") or "(root span not ended yet)",
@@ -89,7 +94,7 @@ def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "cost ($)": r.get("cost_usd"),
         "models": ", ".join(r.get("models") or []),
         "flags": ", ".join(flags(r)),
-        "hallucination": {True: "suspected", False: ""}.get(r.get("suspected_hallucination"), ""),  # type: ignore[arg-type]
+        "hallucination": HALLUC_SUSPECTED if r.get("suspected_hallucination") else "",
         "trace id": r.get("trace_id"),
     } for r in rows], columns=["time (UTC)", "root", "status", "duration (ms)", "LLM calls", "tokens", "cost ($)",
                                "models", "flags", "hallucination", "trace id"])
@@ -113,6 +118,12 @@ def _open_selected_row(key: str, ids: list[str]) -> None:
     rows = st.session_state[key].selection.rows
     if rows:
         _nav.open_trace(ids[rows[0]])
+
+
+def _open_compare(key: str) -> None:
+    picked = list(st.session_state.get(key) or [])
+    if len(picked) == 2:
+        _nav.open_compare(picked[0], picked[1])
 
 
 def _open_chosen() -> None:
@@ -206,6 +217,14 @@ def render(path: str, flt: TraceFilter) -> None:
     with right:
         st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 0,
                      key="f_page_size", on_change=_set_size)
+    pick, go = st.columns([6, 1], vertical_alignment="bottom")
+    compare_key = f"compare-{table_key}"
+    with pick:
+        st.multiselect("Compare two traces", ids, key=compare_key, max_selections=2, format_func=labels.__getitem__,
+                       placeholder="pick two traces on this page")
+    with go:
+        st.button("Compare", key="compare_go", on_click=_open_compare, args=(compare_key,),
+                  disabled=len(st.session_state.get(compare_key) or []) != 2)
     # Below the table: the charts take the browser longer to draw than the table, and the
     # table is what the user came for.
     _charts(*charts)

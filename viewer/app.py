@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viewer import _data, _nav, _trace_detail, _trace_list
+from viewer import _data, _nav, _trace_compare, _trace_detail, _trace_list
 
 st.set_page_config(page_title="Spyglass", page_icon="🔭", layout="wide")
 
@@ -27,11 +27,14 @@ with st.sidebar:
 @st.fragment(run_every=every if auto else None)
 def main() -> None:
     trace_id = _nav.current_trace()
-    if not trace_id:
+    pair = _nav.current_compare()
+    if not trace_id and not pair:
         _trace_list.title(path)
     try:
         with _data.reading(path):
-            if trace_id:
+            if pair:
+                _trace_compare.render(path, *pair)
+            elif trace_id:
                 _trace_detail.render(path, trace_id)
             else:
                 _trace_list.render(path, flt)
