@@ -21,6 +21,7 @@ from ._settings import Settings
 from .store import ForeignStoreError, NewerSchemaError, Store, StoreBusy, StoreError, StoreNotFound
 from .store.reader import TraceFilter
 from .version import __version__
+from . import grounding  # noqa: E402  (after the core: it uses nothing of it, users reach it as tracer.grounding)
 
 __all__ = [
     "ContextThreadPoolExecutor",
@@ -40,6 +41,7 @@ __all__ = [
     "configure",
     "default_db_path",
     "flush",
+    "grounding",
     "normalize_documents",
     "record_decision",
     "record_usage",

@@ -64,18 +64,23 @@ def configure(
     instrument: Iterable[str] = (),
     max_queue_size: int = 20_000,
     schedule_delay: float = 0.5,
+    grounding: bool | None = None,
 ) -> TracerProvider:
     """Start tracing into a DuckDB store and return the ``TracerProvider`` in use.
 
     Calling it again replaces the store and settings (spans queued for the old store are
     flushed to it first). ``instrument=["openai"]`` also patches those client libraries.
     A store that is not a Spyglass file, or has a newer schema, raises ``StoreError`` here.
+    ``grounding`` (default on; ``SPYGLASS_GROUNDING=false`` turns it off) checks each LLM
+    answer against its trace's retrieved documents on the export thread.
     """
     with _state.lock:
         path = os.path.abspath(os.fspath(db) if db is not None else default_db_path())
         set_settings(Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars,
                                                redact=redact))
-        exporter = DuckDBSpanExporter(path)
+        if grounding is None:
+            grounding = os.environ.get("SPYGLASS_GROUNDING", "").strip().lower() not in {"0", "false", "no", "off"}
+        exporter = DuckDBSpanExporter(path, grounding=grounding)
         exporter.writer.validate()  # fail here, clearly, on a foreign or newer file
         provider = _provider(tracer_provider, service_name)
         set_tracer_provider(provider)  # our decorators start their spans on it

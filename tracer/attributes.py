@@ -144,6 +144,7 @@ OI_KIND_CHAIN: Final = "CHAIN"
 OI_KIND_TOOL: Final = "TOOL"
 OI_KIND_GUARDRAIL: Final = "GUARDRAIL"
 OI_KIND_EMBEDDING: Final = "EMBEDDING"
+OI_KIND_EVALUATOR: Final = "EVALUATOR"
 
 # --- Spyglass ----------------------------------------------------------------------------
 SPAN_TYPE: Final = "spyglass.span.type"  # llm | retriever | postprocess | step | tool | embedding
@@ -182,6 +183,7 @@ SPAN_TYPE_POSTPROCESS: Final = "postprocess"
 SPAN_TYPE_STEP: Final = "step"
 SPAN_TYPE_TOOL: Final = "tool"
 SPAN_TYPE_EMBEDDING: Final = "embedding"
+SPAN_TYPE_EVALUATION: Final = "evaluation"
 
 OI_KIND_BY_SPAN_TYPE: Final = {
     SPAN_TYPE_LLM: OI_KIND_LLM,
@@ -190,6 +192,7 @@ OI_KIND_BY_SPAN_TYPE: Final = {
     SPAN_TYPE_STEP: OI_KIND_CHAIN,
     SPAN_TYPE_TOOL: OI_KIND_TOOL,
     SPAN_TYPE_EMBEDDING: OI_KIND_EMBEDDING,
+    SPAN_TYPE_EVALUATION: OI_KIND_EVALUATOR,
 }
 
 VERDICTS: Final = ("pass", "flag", "modify", "block")

@@ -121,6 +121,32 @@ class _ProgressBar:
               file=sys.stderr, flush=True)
 
 
+def _check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", type=int, default=200, help="results written per write (default 200)")
+
+
+@command("check", "run the grounding check on LLM spans that have not been checked yet", _check_args)
+def _check(ns: argparse.Namespace) -> int:
+    from ._evaluate import EVALUATION_NAME, check_span
+
+    store = Store(ns.db)
+    todo = store.llm_spans(unevaluated=EVALUATION_NAME)
+    progress = _ProgressBar("checking")
+    rows, written, flagged = [], 0, 0
+    for i, span in enumerate(todo, 1):
+        row = check_span(span["attributes"], span["documents"])
+        if row is not None:
+            rows.append({**row, "trace_id": span["trace_id"], "span_id": span["span_id"]})
+            flagged += row["label"] == "hallucination"
+        if len(rows) >= ns.batch or (i == len(todo) and rows):
+            written += store.add_evaluations(rows)
+            rows = []
+        progress(i, len(todo))
+    print(f"checked {written} of {len(todo)} unchecked LLM spans ({len(todo) - written} had no answer text or no "
+          f"documents); {flagged} suspected hallucinations")
+    return 0
+
+
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")

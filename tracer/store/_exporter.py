@@ -7,6 +7,7 @@ from typing import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .._evaluate import ExportTimeGrounding
 from .._guard import guard
 from ._rows import spans_to_table
 from ._writer import StoreWriter
@@ -16,10 +17,12 @@ class DuckDBSpanExporter(SpanExporter):
     """Honours the exporter contract: ``export`` returns FAILURE instead of raising, and
     ``shutdown`` may be called more than once."""
 
-    def __init__(self, path: str, *, drain_timeout: float = 30.0) -> None:
+    def __init__(self, path: str, *, drain_timeout: float = 30.0, grounding: bool = True) -> None:
         self.writer = StoreWriter(path)
         self.drain_timeout = drain_timeout
         self._shutdown = False
+        # Check LLM answers against their trace's documents here, on the export thread.
+        self._grounding = ExportTimeGrounding() if grounding else None
 
     @property
     def path(self) -> str:
@@ -28,8 +31,9 @@ class DuckDBSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
             return SpanExportResult.FAILURE
+        events = self._grounding.observe(spans) if self._grounding is not None else None  # guarded inside
         with guard("DuckDB export"):
-            self.writer.write(spans_to_table(spans))
+            self.writer.write(spans_to_table(spans, events))
             return SpanExportResult.SUCCESS
         return SpanExportResult.FAILURE
 

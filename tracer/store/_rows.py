@@ -7,7 +7,7 @@ This runs on the exporter's background thread, never on the traced call.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
@@ -55,7 +55,10 @@ def span_type_of(attrs: Any) -> str | None:
             or _TYPE_BY_OPERATION.get(attrs.get(A.GEN_AI_OPERATION_NAME)))
 
 
-def spans_to_table(spans: Sequence[ReadableSpan]) -> pa.Table:
+def spans_to_table(spans: Sequence[ReadableSpan],
+                   extra_events: Mapping[int, list[dict[str, Any]]] | None = None) -> pa.Table:
+    """``extra_events``: events to store with a span (by span id) that the finished span
+    object cannot take any more, such as the grounding check's evaluation."""
     cols: dict[str, list[Any]] = {field.name: [] for field in STAGING_SCHEMA}
     resource_cache: dict[int, tuple[str, str | None]] = {}
     for span in spans:
@@ -96,10 +99,11 @@ def spans_to_table(spans: Sequence[ReadableSpan]) -> pa.Table:
         cols["attributes"].append(_dumps(clean))
         cols["resource"].append(resource_json)
         cols["scope"].append(span.instrumentation_scope.name if span.instrumentation_scope else None)
-        events = span.events
-        cols["_events"].append(_dumps([{"time_us": e.timestamp // 1000, "name": e.name,
-                                        "attributes": dict(e.attributes or {})} for e in events])
-                               if events else None)
+        events = [{"time_us": e.timestamp // 1000, "name": e.name, "attributes": dict(e.attributes or {})}
+                  for e in span.events]
+        if extra_events and ctx is not None:
+            events += extra_events.get(ctx.span_id, [])
+        cols["_events"].append(_dumps(events) if events else None)
         docs = attrs.get(A.GEN_AI_RETRIEVAL_DOCUMENTS)
         cols["_documents"].append(docs if isinstance(docs, str) else None)
     return pa.Table.from_pydict(cols, schema=STAGING_SCHEMA)
