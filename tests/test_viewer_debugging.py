@@ -140,7 +140,7 @@ def test_best_document_button_brings_it_forward_in_context(demo: tuple[Path, dic
     button.click().run()
     # drawn first in the Context panel: the badge, then what kb-battery really says
     md = markdowns(at)
-    assert ":blue-badge[best document for sentence 2]\n**#1** · kb\\-battery" in md
+    assert ":blue-badge[best document] for sentence 2\n**#1** · kb\\-battery" in md
     assert "12 hours at medium brightness" in texts(at)
 
 

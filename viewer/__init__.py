@@ -4,9 +4,13 @@
     spyglass view --db runs.duckdb --port 8600
 
 Layout: ``app.py`` (the Streamlit script: routing only), ``_trace_list.py`` (screen 1),
-``_trace_detail.py`` (screen 2), ``_panels.py`` (screen 3, the span detail), ``_data.py``
-(every read, cached and turned into clear messages), ``_messages.py`` and ``_tree.py``
-(pure parsing and layout, no Streamlit), ``_launch.py`` (the ``spyglass view`` command).
+``_trace_detail.py`` (screen 2), ``_panels.py`` (screen 3, the span detail),
+``_trace_compare.py`` (screen 4, two traces side by side), ``_annotate.py`` and
+``_replay_panel.py`` (the annotation form and the replay box), ``_data.py`` (every read and
+the annotation write, cached and turned into clear messages), ``_messages.py``,
+``_grounding.py``, ``_compare.py``, ``_replay.py`` and ``_tree.py`` (pure: parsing,
+provenance, grounding results, comparison, replay requests, layout; no Streamlit),
+``_launch.py`` (the ``spyglass view`` command).
 """
 
 from ._launch import APP_PATH, streamlit_command

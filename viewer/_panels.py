@@ -91,7 +91,7 @@ def context_panel(data: Mapping[str, Any], node: Node) -> None:
         doc_id, sentence = focus
         match = next((d for d in docs if d.id == doc_id), None)
         with st.container(border=True, key="context-focus"):
-            st.markdown(f":blue-badge[best document for sentence {int(sentence)}]")
+            st.markdown(f":blue-badge[best document] for sentence {int(sentence)}")
             if match is None:
                 st.caption(f"document {md(doc_id, 80)} is not among this trace's documents")
             else:
@@ -153,14 +153,18 @@ def prompt_panel(attrs: Mapping[str, Any]) -> None:
         st.caption("No prompt captured on this span.")
 
 
+def verdict(g: G.Grounding, *more: str | None) -> None:
+    """The verdict as a short badge (a badge does not wrap), the score and counts below it."""
+    st.markdown(f":{'red' if g.suspected else 'green'}-badge[{md(g.verdict)}]")
+    st.caption(" · ".join(md(b, 300) for b in (g.facts(), *more) if b))
+
+
 def grounding_block(g: G.Grounding, output: str, trace_id: str, span_id: str,
                     ranks: Mapping[str, int]) -> None:
     """The answer sentence by sentence, unsupported ones marked, each linked to its best
     document (the button brings it forward in the Context panel) or marked as having none.
     The sentences are shown with ``st.text``; only our own labels are Markdown."""
-    color = "red" if g.suspected else "green"
-    st.markdown(f":{color}-badge[{md(g.verdict)}]")  # short: a badge does not wrap
-    st.caption(" · ".join(md(b, 300) for b in (g.facts(), g.explanation) if b))
+    verdict(g, None if g.sentences else g.explanation)  # the counts already say what it explains
     for i, s in enumerate(g.sentences, 1):
         text = s.text or (output[s.start:s.end] if s.start is not None and s.end is not None else "")
         with st.container(border=not s.supported, key=f"sentence-{span_id}-{i}"):

@@ -13,6 +13,7 @@ from tracer._content import output_text, question_text
 from . import _grounding as G
 from . import _replay as R
 from ._messages import Document
+from ._panels import verdict
 from ._safe import md
 from ._tree import Node
 
@@ -48,7 +49,7 @@ def _grounding(g: G.Grounding | None, has_docs: bool) -> None:
     if g is None:
         st.caption("no grounding result" + ("" if has_docs else " (no documents)"))
         return
-    st.markdown(f":{'red' if g.suspected else 'green'}-badge[grounding: {md(g.summary())}]")
+    verdict(g)
     for s in g.unsupported:
         st.markdown(":red-badge[unsupported]" + (f" · best document {md(s.best_document_id, 80)}"
                                                  if s.best_document_id else " · no supporting document"))

@@ -11,6 +11,7 @@ import streamlit as st
 
 from . import _compare as C
 from . import _data, _nav
+from ._panels import verdict
 from ._safe import md
 
 _FORMATS = {"cost ($)": "{:.6f}", "latency (ms)": "{:,.1f}", "LLM latency (ms)": "{:,.1f}",
@@ -47,7 +48,7 @@ def _side(name: str, trace_id: str, side: C.Side) -> None:
         if g is None:
             st.caption("no grounding result for this answer")
         else:
-            st.markdown(f":{'red' if g.suspected else 'green'}-badge[grounding: {md(g.summary())}]")
+            verdict(g)
             for s in g.unsupported:
                 st.caption("unsupported:")
                 st.text(s.text)
