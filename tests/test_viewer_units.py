@@ -256,4 +256,4 @@ def test_replay_availability() -> None:
                              or "")
     assert "not captured" in (R.unavailable({**DEMO_SPAN, A.GEN_AI_INPUT_MESSAGES: "[{cut"}, {"OPENAI_API_KEY": "k"})
                               or "")
-    assert R._redact("Incorrect API key provided: sk-proj-abcdefghijkl") == "Incorrect API key provided: sk-…"
+    assert R.redact("Incorrect API key provided: sk-proj-abcdefghijkl") == "Incorrect API key provided: sk-…"

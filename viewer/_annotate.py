@@ -38,6 +38,7 @@ def _save(path: str, trace_id: str, span_id: str) -> None:
         return
     ss["ann_result"] = ("success", f"Saved: {label} on {scope}.")
     ss["ann_note"] = ""
+    ss["ann_label"] = None  # the next trace gets a label of its own, not this one by accident
 
 
 def table(annotations: list[Mapping[str, Any]], names: Mapping[str, str]) -> pd.DataFrame:

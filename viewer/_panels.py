@@ -35,8 +35,8 @@ def focus_key(trace_id: str) -> str:
     return f"focus-{trace_id}"
 
 
-def _focus(trace_id: str, doc_id: str, sentence: int) -> None:
-    st.session_state[focus_key(trace_id)] = (doc_id, sentence)
+def _focus(trace_id: str, doc_id: str, sentence: int, span_id: str) -> None:
+    st.session_state[focus_key(trace_id)] = (doc_id, sentence, span_id)
 
 
 def _match_label(d: M.Document) -> str:
@@ -87,8 +87,8 @@ def context_panel(data: Mapping[str, Any], node: Node) -> None:
     cut = sum(1 for d in docs if d.in_prompt == "truncated")
     st.caption(f"{len(docs)} documents: {whole} in the prompt, {cut} truncated, {len(docs) - whole - cut} dropped")
     focus = st.session_state.get(focus_key(_trace_id(data)))
-    if focus:
-        doc_id, sentence = focus
+    if focus and focus[2] == node.span_id:  # sentence numbers belong to one span's answer
+        doc_id, sentence, _ = focus
         match = next((d for d in docs if d.id == doc_id), None)
         with st.container(border=True, key="context-focus"):
             st.markdown(f":blue-badge[best document] for sentence {int(sentence)}")
@@ -176,7 +176,7 @@ def grounding_block(g: G.Grounding, output: str, trace_id: str, span_id: str,
                 rank = ranks.get(s.best_document_id)
                 where = f" (#{rank})" if rank else ""
                 st.button(f"best document: {md(s.best_document_id, 80)}{where} → Context", key=f"best-{span_id}-{i}",
-                          type="tertiary", on_click=_focus, args=(trace_id, s.best_document_id, i))
+                          type="tertiary", on_click=_focus, args=(trace_id, s.best_document_id, i, span_id))
             else:
                 st.caption("no supporting document")
     if g.numbers:

@@ -12,6 +12,7 @@ is read by the client from ``OPENAI_API_KEY`` and is not kept anywhere by the vi
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from tracer import attributes as A
 
-from ._messages import normalise, parse_json
+from ._messages import parse_json
 
 API_KEY_ENV = "OPENAI_API_KEY"
 _SCALARS = ((A.GEN_AI_REQUEST_TEMPERATURE, "temperature"), (A.GEN_AI_REQUEST_TOP_P, "top_p"),
@@ -42,6 +43,8 @@ def unavailable(attrs: Mapping[str, Any], env: Mapping[str, str] | None = None) 
         return "Only OpenAI chat-completions calls can be replayed."
     if not isinstance(parse_json(attrs.get(A.GEN_AI_INPUT_MESSAGES)), list):
         return "The prompt was not captured on this span (content capture off, or cut by the capture limit)."
+    if importlib.util.find_spec("openai") is None:
+        return "Replay needs the openai package: pip install openai."
     if not env.get(API_KEY_ENV):
         return (f"Replay calls the OpenAI API: set {API_KEY_ENV} in the environment of `spyglass view` "
                 f"to enable it. The key is used for the call only and never stored.")
@@ -187,11 +190,6 @@ def without_document(request: Mapping[str, Any], content: str) -> tuple[dict[str
     return out, found
 
 
-def document_in(request: Mapping[str, Any], content: str) -> bool:
-    hay = normalise(" ".join(m["content"] for m in request["messages"] if isinstance(m.get("content"), str)))
-    return normalise(content)[:40] in hay
-
-
 # --- the call -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Result:
@@ -215,7 +213,7 @@ def run(client: Any, request: Mapping[str, Any]) -> Result:
         reply = client.chat.completions.create(**request)
     except openai.OpenAIError as exc:
         message = getattr(exc, "message", None) or str(exc)
-        return Result(output="", error=f"{type(exc).__name__}: {_redact(str(message))}")
+        return Result(output="", error=f"{type(exc).__name__}: {redact(str(message))}")
     latency = (time.perf_counter() - started) * 1000
     choice = reply.choices[0] if reply.choices else None
     message = choice.message if choice is not None else None
@@ -231,7 +229,7 @@ def run(client: Any, request: Mapping[str, Any]) -> Result:
 _KEYLIKE = re.compile(r"sk-[A-Za-z0-9_\-]{8,}")
 
 
-def _redact(text: str) -> str:
+def redact(text: str) -> str:
     """OpenAI's 401 message quotes part of the key it was given: not something to show."""
     return _KEYLIKE.sub("sk-…", text)
 

@@ -38,7 +38,14 @@ def _replay(span_id: str, request: dict[str, Any], docs: list[dict[str, Any]], q
     else:
         texts = {i: ss.get(_key(span_id, f"msg{i}"), text) for i, _, text in R.editable(request)}
         request = R.with_texts(request, texts)
-    result = R.run(R.make_client(), request)
+    import openai  # optional: only a replay needs it (R.unavailable says when it is missing)
+
+    try:
+        client = R.make_client()
+    except openai.OpenAIError as exc:  # e.g. the key was unset since the page was drawn
+        ss[_key(span_id, "result")] = {"error": f"{type(exc).__name__}: {R.redact(str(exc))}"}
+        return
+    result = R.run(client, request)
     grounding = None if result.error or not result.output else G.check(
         result.output, R.remaining_documents(docs, removed), question)
     ss[_key(span_id, "result")] = {"result": result, "grounding": grounding, "removed": removed,

@@ -21,9 +21,8 @@ _FORMATS = {"cost ($)": "{:.6f}", "latency (ms)": "{:,.1f}", "LLM latency (ms)":
 def _fmt(metric: str, value: Any, signed: bool = False) -> str:
     if value is None:
         return "-"
-    pattern = _FORMATS.get(metric, "{:,}")
-    text = pattern.format(value)
-    return ("+" + text if signed and value > 0 else text) if signed else text
+    text = _FORMATS.get(metric, "{:,}").format(value)
+    return "+" + text if signed and value > 0 else text
 
 
 def deltas_table(a: C.Side, b: C.Side) -> pd.DataFrame:
