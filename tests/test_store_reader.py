@@ -257,3 +257,13 @@ def test_evaluations_from_check_and_llm_spans_to_check(populated: tracer.Store) 
     detail = populated.get_trace(first["trace_id"])
     assert detail is not None and [e["label"] for e in detail["evaluations"]] == ["hallucination"]
     assert populated.count_traces(TraceFilter(hallucination=True)) == before + 1
+
+
+def test_get_traces_and_delete_annotation(populated: tracer.Store) -> None:
+    ids = [t["trace_id"] for t in populated.list_traces(limit=2)]
+    both = populated.get_traces([*ids, "f" * 32])
+    assert [both[i]["trace"]["trace_id"] for i in ids] == ids and both["f" * 32] is None
+    note = populated.annotate(ids[0], "correct", "fine")
+    assert populated.delete_annotation(note) is True
+    assert populated.delete_annotation(note) is False
+    assert populated.annotations() == []

@@ -317,6 +317,11 @@ class Store:
                                                  "ORDER BY created_at", [trace_id])),
             }
 
+    def get_traces(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Several traces (as :meth:`get_trace`) read on one connection, e.g. to compare them."""
+        with self.snapshot():
+            return {trace_id: self.get_trace(trace_id) for trace_id in trace_ids}
+
     # --- search ----------------------------------------------------------------------
     def search(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """Spans whose captured content (prompts, outputs, documents, any attribute) has
@@ -391,6 +396,14 @@ class Store:
         self._write(f"INSERT INTO {STORE}.annotations VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                     [[annotation_id, trace_id, span_id, label, note, author]])
         return annotation_id
+
+    def delete_annotation(self, annotation_id: str) -> bool:
+        """Remove one annotation (a label given by mistake). True if it existed."""
+        with self.connect() as con:
+            found = con.execute("SELECT count(*) FROM annotations WHERE id = ?", [annotation_id]).fetchall()[0][0]
+        if found:
+            self._write(f"DELETE FROM {STORE}.annotations WHERE id = ?", [[annotation_id]])
+        return bool(found)
 
     def add_evaluations(self, rows: Sequence[dict[str, Any]], *, source: str = "check") -> int:
         """Store evaluation results: dicts with ``trace_id``, ``span_id``, ``name``, ``score``,
