@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import statistics
 import time
@@ -35,18 +36,17 @@ def _remove(path: Path) -> None:
     shutil.rmtree(f"{path}.spool", ignore_errors=True)
 
 
-def build(plain: Path, indexed: Path, batch_traces: int = 12_500) -> None:
-    """Generate the staging tables and feed them to ``StoreWriter.write``; then index a copy."""
-    plain.parent.mkdir(parents=True, exist_ok=True)
-    for old in plain.parent.glob("store-*.duckdb"):  # stale versions, and these two
-        _remove(old)
-    writer = _writer.StoreWriter(str(plain))
+def build_plain(path: Path, traces: int = TRACES, batch_traces: int = 12_500) -> None:
+    """Generate staging tables and feed them to ``StoreWriter.write`` (no search index)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove(path)
+    writer = _writer.StoreWriter(str(path))
     writer.validate()
-    gen = StoreGenerator(traces=TRACES)
+    gen = StoreGenerator(traces=traces)
     gen_ns = write_ns = 0
     done = 0
-    while done < TRACES:
-        k = min(batch_traces, TRACES - done)
+    while done < traces:
+        k = min(batch_traces, traces - done)
         t = time.perf_counter_ns()
         table = gen.batch(k)
         t1 = time.perf_counter_ns()
@@ -56,8 +56,15 @@ def build(plain: Path, indexed: Path, batch_traces: int = 12_500) -> None:
         done += k
         print(f"   {done * 8:>9,} spans: generated in {gen_ns / 1e9:3.0f} s, StoreWriter.write {write_ns / 1e9:3.0f} s",
               flush=True)
-    print(f"   StoreWriter.write: {TRACES * 8 / (write_ns / 1e9):,.0f} spans/s in batches of {batch_traces * 8:,} spans; "
-          f"file {size_mb(plain):,.0f} MB")
+    print(f"   StoreWriter.write: {traces * 8 / (write_ns / 1e9):,.0f} spans/s in batches of {batch_traces * 8:,} spans; "
+          f"file {size_mb(path):,.0f} MB")
+
+
+def build(plain: Path, indexed: Path) -> None:
+    """The store as the app leaves it, then a copy with the search index built."""
+    for old in plain.parent.glob("store-1m-g*-s*.duckdb"):  # this benchmark's stale versions only
+        _remove(old)
+    build_plain(plain)
     tmp = indexed.with_suffix(".tmp")
     shutil.copyfile(plain, tmp)
     t = time.monotonic()
@@ -79,7 +86,8 @@ class _StatementLog:
         t = time.perf_counter_ns()
         result = self._con.execute(sql, *args)
         rows = result.fetchall()
-        self.log.append((" ".join(sql.split())[:110], ms(time.perf_counter_ns() - t)))
+        text = re.sub(r"(\b[\w.]+, ){4,}", "<columns>, ", " ".join(sql.split()))
+        self.log.append((text if len(text) <= 150 else text[:147] + "...", ms(time.perf_counter_ns() - t)))
         return _Rows(rows, result.description)
 
     def __getattr__(self, name: str) -> Any:
@@ -202,7 +210,8 @@ def diagnose(held: tracer.Store, ids: list[str], word: str, reps: int = 7) -> No
     """Per-statement times (median of ``reps``) of the calls that miss their target, on an open connection."""
     print("   statements behind the slower calls (open connection, median ms of each statement):")
     rng = random.Random(9)
-    for label, store, fn in (("get_trace", held, lambda s: s.get_trace(rng.choice(ids))),
+    for label, store, fn in (("list_traces(limit=50)", held, lambda s: s.list_traces(limit=50)),
+                             ("get_trace", held, lambda s: s.get_trace(rng.choice(ids))),
                              ("search (indexed)", held, lambda s: s.search(word)),
                              ("list_traces(text=) (indexed)", held,
                               lambda s: s.list_traces(tracer.TraceFilter(text=word)))):
@@ -220,3 +229,4 @@ def diagnose(held: tracer.Store, ids: list[str], word: str, reps: int = 7) -> No
         for i, (sql, _) in enumerate(logs[0]):
             med = statistics.median(log[i][1] for log in logs if len(log) > i)
             print(f"       {med:8.1f}  {sql}")
+    print("     (column lists shortened, statements cut at 150 characters; full SQL in tracer/store/reader.py)")

@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -38,7 +39,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import load, revision  # noqa: E402
 from _ingest_bench import bench_ingest  # noqa: E402
-from _query_bench import TRACES, bench_queries, build, store_paths  # noqa: E402
+from _query_bench import TRACES, bench_queries, build, build_plain, store_paths  # noqa: E402
+
+# For bench_viewer.py, which builds its store with this benchmark's generator.
+TRACES_1M = TRACES
+
+
+def build_store(path: Path, traces: int = TRACES_1M) -> None:
+    """A store of ``traces`` synthetic traces of 8 spans at ``path``, without the search index."""
+    build_plain(Path(path), traces)
+
 
 
 def main() -> int:
