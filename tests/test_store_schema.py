@@ -142,3 +142,24 @@ def test_exporter_contract(db_path: Path) -> None:
     exporter.shutdown()
     exporter.shutdown()  # idempotent
     assert exporter.export([]) == SpanExportResult.FAILURE
+
+
+def test_a_reader_upgrades_an_older_store(db_path: Path) -> None:
+    """The viewer opened on a store written by an older Spyglass: it is migrated, then read."""
+    con = try_open_write(str(db_path))
+    assert con is not None
+    saved = list(_schema.MIGRATIONS)
+    _schema.MIGRATIONS[:] = [m for m in saved if m[0] <= 2]
+    try:
+        _schema.migrate(con, STORE, str(db_path))
+    finally:
+        _schema.MIGRATIONS[:] = saved
+    con.close()
+    store = tracer.Store(db_path)
+    assert store.list_traces() == [] and store.counts()["spans"] == 0
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        assert con.execute("SELECT value FROM spyglass_meta WHERE key = 'schema_version'").fetchall() == [
+            (str(_schema.SCHEMA_VERSION),)]
+    finally:
+        con.close()

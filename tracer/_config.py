@@ -62,7 +62,7 @@ def configure(
     redact: RedactHook | None = None,
     tracer_provider: TracerProvider | None = None,
     instrument: Iterable[str] = (),
-    max_queue_size: int = 20_000,
+    max_queue_size: int = 32_768,
     schedule_delay: float = 0.5,
     grounding: bool | None = None,
 ) -> TracerProvider:

@@ -24,7 +24,7 @@ logger = logging.getLogger("spyglass")
 
 
 class SpyglassSpanProcessor(SpanProcessor):
-    def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 20_000, max_batch_size: int = 4_096,
+    def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 32_768, max_batch_size: int = 8_192,
                  schedule_delay: float = 0.5) -> None:
         self.exporter = exporter
         self.max_queue_size = max_queue_size

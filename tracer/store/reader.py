@@ -26,7 +26,7 @@ from ._connect import STORE, StoreBusy, open_read, open_write
 from ._ingest import ingest_batch
 from ._rows import STAGING_SCHEMA
 from . import _search
-from ._schema import migrate, stored_version
+from ._schema import SCHEMA_VERSION, migrate, stored_version
 from ._writer import StoreWriter
 
 _TABLES = ("spans", "events", "documents", "decisions", "traces", "search_terms", "evaluations", "annotations")
@@ -159,16 +159,50 @@ class Store:
     def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if _spool.pending(self.path):
             StoreWriter(self.path).drain(timeout=0)  # ingest now if nobody holds the file
-        con = open_read(self.path, self.timeout)
+        con = self._instance()
+        open_read(self.path, self.timeout, onto=con)
+        attached = [STORE]
         try:
-            if stored_version(con, STORE, self.path) is None:
+            version = stored_version(con, STORE, self.path)
+            if version is not None and version < SCHEMA_VERSION:
+                # Written by an older Spyglass: upgrade it (a brief write lock), then read.
+                con.execute(f"DETACH {STORE}")
+                attached = []
+                self._upgrade()
+                open_read(self.path, self.timeout, onto=con)
+                attached = [STORE]
+                version = stored_version(con, STORE, self.path)
+            if version is None:
                 # An empty DuckDB file (a writer created it and has not migrated yet).
                 con.execute("ATTACH ':memory:' AS empty")
+                attached.append("empty")
                 migrate(con, "empty", self.path)
                 self._views(con, "empty", None)
             else:
-                self._views(con, STORE, self._load_pending(con))
+                pending = self._load_pending(con)
+                if pending:
+                    attached.append(pending)
+                self._views(con, STORE, pending)
             yield con
+        finally:
+            for catalog in reversed(attached):
+                con.execute(f"DETACH {catalog}")
+
+    def _instance(self) -> duckdb.DuckDBPyConnection:
+        """This thread's in-memory DuckDB, kept between calls (the store file is not)."""
+        con = getattr(self._local, "db", None)
+        if con is None:
+            con = self._local.db = duckdb.connect(":memory:")
+            self._local.views = None
+        return con
+
+    def _upgrade(self) -> None:
+        con = open_write(self.path, self.timeout)
+        if con is None:
+            raise StoreBusy(f"{self.path} was written by an older Spyglass and must be upgraded, but another "
+                            f"process held it for {self.timeout:.0f} s; try again")
+        try:
+            migrate(con, STORE, self.path)
         finally:
             con.close()
 
@@ -200,8 +234,12 @@ class Store:
         ingest_batch(con, "pending", batch, base=base)
         return "pending"
 
-    @staticmethod
-    def _views(con: duckdb.DuckDBPyConnection, catalog: str, pending: str | None) -> None:
+    def _views(self, con: duckdb.DuckDBPyConnection, catalog: str, pending: str | None) -> None:
+        """The unqualified tables every query reads. Views outlive DETACH, so they are made
+        again only when what they point at changes (creating them costs ~1 ms each)."""
+        if self._local.views == (catalog, pending) and pending is None:
+            return
+        self._local.views = (catalog, pending)
         for table in _TABLES:
             if pending is None:
                 body = f"SELECT * FROM {catalog}.{table}"
@@ -218,9 +256,11 @@ class Store:
         cols = ", ".join(TRACE_COLUMNS)
         with self.connect() as con:
             where, params = self._where(con, filters)
+            # The page first, then the flag for its rows only (not for every trace in the store).
             return _rows(con.execute(
-                f"SELECT {cols}, {_SUSPECTED} AS suspected_hallucination FROM traces WHERE {where} "
-                f"ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?", [*params, int(limit), int(offset)]))
+                f"SELECT *, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
+                f"WHERE {where} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?) page "
+                f"ORDER BY start_time DESC, trace_id", [*params, int(limit), int(offset)]))
 
     def count_traces(self, filters: TraceFilter | None = None) -> int:
         with self.connect() as con:
@@ -232,7 +272,7 @@ class Store:
         where, params = flt.where()
         if flt.text and flt.text.strip():
             ids = sorted({trace_id for _, trace_id in self._text_matches(con, flt.text, MAX_TEXT_MATCHES)})
-            where += " AND list_contains(?, trace_id)"
+            where += " AND trace_id IN (SELECT unnest(?::VARCHAR[]))"
             params.append(ids)
         return where, params
 
@@ -331,7 +371,7 @@ class Store:
             seqs = [seq for seq, _ in self._text_matches(con, text, int(limit))]
             if not seqs:
                 return []
-            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE list_contains(?, seq) "
+            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq IN (SELECT unnest(?::BIGINT[])) "
                                      f"ORDER BY seq DESC", [seqs]))
 
     def _text_matches(self, con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[tuple[int, str]]:
@@ -352,17 +392,17 @@ class Store:
         upto = _search.indexed_seq(con)
         terms = [_search.term(w) for w in indexed_words]
         candidates = [r[0] for r in con.execute(
-            "SELECT seq FROM search_terms WHERE list_contains(?, term) GROUP BY seq "
+            "SELECT seq FROM search_terms WHERE term IN (SELECT unnest(?::UINTEGER[])) GROUP BY seq "
             "HAVING count(DISTINCT term) = ? ORDER BY seq DESC LIMIT ?",
             [terms, len(terms), limit * 2 + 100]).fetchall()]
         tail = con.execute(f"SELECT seq, trace_id FROM spans WHERE seq > ? AND {verify} ORDER BY seq DESC LIMIT ?",
                            [upto, *patterns, limit]).fetchall()
         found = [(r[0], r[1]) for r in tail]
         if candidates and len(found) < limit:
-            lo, hi = min(candidates), max(candidates)
+            # A semi-join, not a range: a rare word's candidates span the whole table.
             found += [(r[0], r[1]) for r in con.execute(
-                f"SELECT seq, trace_id FROM spans WHERE seq BETWEEN ? AND ? AND list_contains(?, seq) AND {verify} "
-                f"ORDER BY seq DESC LIMIT ?", [lo, hi, candidates, *patterns, limit - len(found)]).fetchall()]
+                f"SELECT seq, trace_id FROM spans WHERE seq IN (SELECT unnest(?::BIGINT[])) AND {verify} "
+                f"ORDER BY seq DESC LIMIT ?", [candidates, *patterns, limit - len(found)]).fetchall()]
         return found
 
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
