@@ -132,6 +132,13 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
 
 def stored_version(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int | None:
     """The schema version of an attached database; ``None`` when it is empty (a new file)."""
+    try:  # the common case, in one query: a Spyglass store (readers call this on every open)
+        meta = dict(con.execute(f"SELECT key, value FROM {catalog}.spyglass_meta "
+                                f"WHERE key IN ('app', 'schema_version')").fetchall())
+    except duckdb.Error:
+        meta = {}
+    if meta.get("app") == APP_ID and "schema_version" in meta and int(meta["schema_version"]) <= SCHEMA_VERSION:
+        return int(meta["schema_version"])
     tables = _tables(con, catalog)
     if not tables:
         return None
