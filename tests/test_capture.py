@@ -467,3 +467,66 @@ def test_redact_hook_that_raises_drops_the_value(spans, use_settings) -> None:
     set_raise_internal_errors(False)
     assert echo("private text") == "private text"
     assert "private text" not in _all_text(spans)  # fails closed: nothing unredacted lands
+
+
+# --- the C-encoder fast path gives exactly what the walker gives -------------------------
+
+def _walked_text(value, s):
+    from tracer import _serialize
+    saved = _serialize._fast_json
+    _serialize._fast_json = lambda v, s: None
+    try:
+        return _serialize.to_text(value, s)
+    finally:
+        _serialize._fast_json = saved
+
+
+def test_fast_path_matches_walker_on_edge_values():
+    import collections
+    import enum
+
+    from tracer._serialize import _fast_json, to_text
+    from tracer._settings import Settings
+
+    class Color(enum.IntEnum):
+        RED = 1
+
+    class Tag(str, enum.Enum):
+        A = "a"
+
+    class D(dict):
+        pass
+
+    Point = collections.namedtuple("Point", "x y")
+    cyclic: list = []
+    cyclic.append(cyclic)
+    deep: list = []
+    for _ in range(20):
+        deep = [deep, {"k": "[{"}]
+    values = [
+        {"question": "q", "docs": [{"id": "d1", "score": 0.5}]}, (1, 2, [3]), Point(1, 2), Color.RED,
+        [Tag.A], D(a=1), {1: "a", "1": "b"}, {True: 1}, {None: 1}, {1.5: 2}, {"api_key": "x"},
+        {"Token": "x"}, {"token\n": "x"}, {"max_tokens": 5}, {"ſecret": 1}, {"İd_token": 1},
+        [float("nan")], [float("inf")], [2**10000 - 1], [2**10000], cyclic, deep,
+        list(range(1_500)), {str(i): i for i in range(1_200)}, ["x" * 70_000], ["a,b"] * 600,
+        {"text": "key: sk-" + "a" * 30}, ["\ud800"], [-0.0, 1e300, True, None],
+    ]
+    for s in (Settings(), Settings(max_items=2, max_depth=3, max_value_chars=200)):
+        for value in values:
+            assert to_text(value, s) == _walked_text(value, s), value
+    assert _fast_json({"question": "q", "docs": [{"id": "d1"}]}, Settings()) is not None
+    assert _fast_json({"max_tokens": 5}, Settings()) is not None
+
+
+def test_llm_output_message_built_around_the_answer():
+    from tracer._call import _MESSAGE_HEAD, _MESSAGE_TAIL
+    from tracer._serialize import to_text
+    from tracer._settings import Settings
+
+    for answer in ("plain", 'quote " and \\ and \n', "é ✓ \u2028", "Bearer " + "t" * 20):
+        message = [{"role": "assistant", "parts": [{"type": "text", "content": answer}]}]
+        text, is_json, cut = to_text(message, Settings())
+        assert (is_json, cut) == (True, False)
+        import json
+        from tracer._serialize import encodable, scrub
+        assert text == encodable(scrub(_MESSAGE_HEAD + json.dumps(answer, ensure_ascii=False) + _MESSAGE_TAIL))

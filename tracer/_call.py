@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import traceback
+from json.encoder import encode_basestring as encode_json_str
 from typing import Any, Callable, Mapping
 
 from opentelemetry import context as otel_context
@@ -18,7 +19,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from . import attributes as A
 from ._documents import is_one_shot, normalize_documents
 from ._guard import guard
-from ._serialize import safe_str, scrub, to_text
+from ._serialize import encodable, safe_str, scrub, to_text
 from ._settings import Settings, settings
 from .version import __version__
 
@@ -74,6 +75,16 @@ def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | N
         span.set_attribute(mime_key, A.MIME_JSON if is_json else A.MIME_TEXT)
     if cut:
         _mark_truncated(span, key)
+
+
+def _set_text(span: Span, key: str, text: str, s: Settings) -> None:
+    """Set JSON text already bounded and scrubbed (not cut): the redact hook still applies."""
+    if s.redact is not None:
+        redacted = s.redact(key, text)
+        if redacted is None:
+            return
+        text = redacted
+    span.set_attribute(key, text)
 
 
 def _mark_truncated(span: Span, key: str) -> None:
@@ -315,9 +326,23 @@ def plain_output(call: Call, result: Any, s: Settings) -> None:
         set_content(call.span, A.OI_OUTPUT_VALUE, result, s, A.OI_OUTPUT_MIME_TYPE, call.omitted)
 
 
+# The output message of an LLM answer, around the answer's JSON string.
+_MESSAGE_HEAD = '[{"role":"assistant","parts":[{"type":"text","content":'
+_MESSAGE_TAIL = '}]}]'
+# Its containers nest 4 deep and hold at most 2 items each, and none of its keys is secret:
+# under these limits and the size limit, to_text gives exactly this text, not cut.
+_MESSAGE_DEPTH = 4
+_MESSAGE_ITEMS = 2
+
+
 def llm_output(call: Call, result: Any, s: Settings) -> None:
     plain_output(call, result, s)
     if s.capture_content and isinstance(result, str):
+        if s.max_depth >= _MESSAGE_DEPTH and s.max_items >= _MESSAGE_ITEMS:
+            text = _MESSAGE_HEAD + encode_json_str(result) + _MESSAGE_TAIL
+            if len(text) <= s.max_value_chars:
+                _set_text(call.span, A.GEN_AI_OUTPUT_MESSAGES, encodable(scrub(text)), s)
+                return
         message = [{"role": "assistant", "parts": [{"type": "text", "content": result}]}]
         set_content(call.span, A.GEN_AI_OUTPUT_MESSAGES, message, s)
 

@@ -15,6 +15,7 @@ import datetime as _dt
 import decimal
 import enum
 import json
+import marshal
 import math
 import re
 import uuid
@@ -258,8 +259,92 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# --- fast path: the C encoder straight on the value ------------------------------------
+# Its text is accepted only when the walker could not have produced anything else: plain
+# JSON types only, nothing over a limit, no secret-looking key, no key that is not a str.
+_c_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# Over the lowered text: every word ``_SECRET_KEY`` finds in a key (``^token$`` as the JSON
+# key ``"token"``, ``$`` also before a trailing newline). Matches inside values only cost a
+# walk. Each of its words contains one of ``_SECRET_HINTS``: substring tests come first, as
+# an alternation of words costs a pass per word at every position.
+_SECRET_HINTS = ("key", "auth", "passw", "secret", "cookie", "token")
+_SECRET_WORD = re.compile(
+    r"api[_-]?key|authorization|passw(?:or)?d|secret|private[_-]?key|cookie"
+    r"|(?:access|auth|refresh|session|id|bearer)[_-]?token|\"token(?:\\n)?\"")
+# Keys the encoder wrote for bool/None/number keys: the walker uses ``repr`` (True, None),
+# and 1 and "1" would be one key there. Conservative: any key ending in a digit.
+_NON_STR_KEY = re.compile(r'":(?:(?<=[0-9]":)|(?<="true":)|(?<="false":)|(?<="null":))')
+# Non-ASCII characters that ``re.I`` matches to an ASCII letter, or that lower() to one.
+_CASEFOLD_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_INNERMOST = re.compile(r"[\[{][^\[\]{}]*[\]}]")
+# Digits of 2**_MAX_INT_BITS: an int the walker keeps has at most as many.
+_BIG_INT_DIGITS = len(str(_BIG_INT))
+_LONG_DIGITS = re.compile(r"[0-9]{%d}" % _BIG_INT_DIGITS)
+
+
+def _deeper_than(skeleton: str, max_depth: int) -> bool:
+    """Whether containers nest more than ``max_depth`` levels in JSON text without strings."""
+    for _ in range(max_depth):
+        skeleton, n = _INNERMOST.subn("0", skeleton)
+        if not n:
+            return False
+    return "[" in skeleton or "{" in skeleton
+
+
+def _fast_json(value: Any, s: Settings) -> str | None:
+    """The walker's JSON text for ``value`` (before scrubbing) when the C encoder alone gives
+    exactly it, else ``None``."""
+    try:
+        text = _c_encode(value)  # raises on other types, NaN, cycles, ints over 4,300 digits
+    except Exception:
+        return None
+    n = len(text)
+    # Every string is shorter than the whole text: none is cut, and nothing is re-walked.
+    if n > s.max_value_chars:
+        return None
+    if text.isascii():
+        low = text.lower()
+    else:
+        for ch in _CASEFOLD_ASCII:
+            if ch in text:
+                return None
+        low = text.lower()
+    for hint in _SECRET_HINTS:
+        if hint in low:
+            if _SECRET_WORD.search(low) is not None:
+                return None
+            break
+    if _NON_STR_KEY.search(text) is not None:
+        return None
+    if n >= _BIG_INT_DIGITS and _LONG_DIGITS.search(text) is not None:
+        return None  # an int the walker writes as "<int of N bits>"
+    skeleton = None
+    # A container of k items has k-1 commas, and nesting needs brackets: count in the text
+    # first (strings included, so an overestimate), then in its skeleton without strings.
+    if text.count(",") >= s.max_items:
+        skeleton = _JSON_STRING.sub('""', text)
+        if skeleton.count(",") >= s.max_items:
+            return None
+    if text.count("[") + text.count("{") > s.max_depth:
+        if skeleton is None:
+            skeleton = _JSON_STRING.sub('""', text)
+        if _deeper_than(skeleton, s.max_depth):
+            return None
+    try:
+        # Exact dict/list/tuple/str/int/float/bool/None only (subclasses raise here): a
+        # namedtuple, an IntEnum, a str or dict subclass go through the walker as before.
+        marshal.dumps(value)
+    except Exception:
+        return None
+    return text
+
+
 def _bounded_json(value: Any, s: Settings) -> tuple[str, bool]:
     """JSON text of ``value`` within ``s.max_value_chars``, valid JSON whenever possible."""
+    text = _fast_json(value, s)
+    if text is not None:
+        return scrub(text), False
     limit = s.max_value_chars
     max_chars, max_items = limit, s.max_items
     for _ in range(_SHRINK_ATTEMPTS):

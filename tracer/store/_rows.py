@@ -13,7 +13,7 @@ import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .. import attributes as A
-from .._serialize import REDACTED, _SECRET_KEY, encodable
+from .._serialize import REDACTED, _is_secret_key, encodable
 from ._schema import SPAN_COLUMNS
 
 _ARROW_TYPES = {"BIGINT": pa.int64(), "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"),
@@ -32,10 +32,36 @@ def _json_default(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else str(value)
 
 
+# One encoder for every call (``json.dumps`` with options builds a new one each time).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default).encode
+
+
 def _dumps(value: Any) -> str:
     # Spans from other instrumentations may carry lone surrogates, which UTF-8 (and so
     # Arrow) refuses: one of them must not fail the whole batch.
-    return encodable(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default))
+    return encodable(_encode(value))
+
+
+# Spans of one kind carry the same keys in the same order: remember which of them are secret.
+_secret_names_by_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+_KEY_SETS_CACHE_SIZE = 1024
+
+
+def _clean(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs``, or a copy of it with secret-looking keys' values redacted."""
+    keys = tuple(attrs)
+    secret = _secret_names_by_keys.get(keys)
+    if secret is None:
+        secret = tuple(k for k in keys if _is_secret_key(k))
+        if len(_secret_names_by_keys) >= _KEY_SETS_CACHE_SIZE:
+            _secret_names_by_keys.clear()
+        _secret_names_by_keys[keys] = secret
+    if not secret:
+        return attrs
+    clean = dict(attrs)
+    for k in secret:
+        clean[k] = REDACTED
+    return clean
 
 
 def _int(value: Any) -> int | None:
@@ -63,8 +89,8 @@ def spans_to_table(spans: Sequence[ReadableSpan],
     resource_cache: dict[int, tuple[str, str | None]] = {}
     for span in spans:
         ctx = span.context
-        attrs = span.attributes or {}
-        clean = {k: (REDACTED if _SECRET_KEY.search(k) else v) for k, v in attrs.items()}
+        # A plain dict (the span's is a read-only proxy whose every lookup is a Python call).
+        attrs = dict(span.attributes or {})
         res = span.resource
         if id(res) not in resource_cache:  # one resource per provider: encode it once per batch
             rattrs = dict(res.attributes) if res is not None else {}
@@ -96,7 +122,7 @@ def spans_to_table(spans: Sequence[ReadableSpan],
         cols["prompt_version"].append(_str(attrs.get(A.PROMPT_VERSION)))
         cols["tags"].append([str(t) for t in tags] if isinstance(tags, (list, tuple)) else None)
         cols["error_type"].append(_str(attrs.get(A.ERROR_TYPE)))
-        cols["attributes"].append(_dumps(clean))
+        cols["attributes"].append(_dumps(_clean(attrs)))
         cols["resource"].append(resource_json)
         cols["scope"].append(span.instrumentation_scope.name if span.instrumentation_scope else None)
         events = [{"time_us": e.timestamp // 1000, "name": e.name, "attributes": dict(e.attributes or {})}
