@@ -65,26 +65,23 @@ def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | N
                 omitted: int = 0) -> None:
     """Set a captured value on a span: serialised, bounded, scrubbed, user-redacted."""
     text, is_json, cut = to_text(value, s, omitted)
-    if s.redact is not None:
-        redacted = s.redact(key, text)
-        if redacted is None:
-            return
-        text = redacted
-    span.set_attribute(key, text)
+    if not _set_text(span, key, text, s):
+        return
     if mime_key is not None:
         span.set_attribute(mime_key, A.MIME_JSON if is_json else A.MIME_TEXT)
     if cut:
         _mark_truncated(span, key)
 
 
-def _set_text(span: Span, key: str, text: str, s: Settings) -> None:
-    """Set JSON text already bounded and scrubbed (not cut): the redact hook still applies."""
+def _set_text(span: Span, key: str, text: str, s: Settings) -> bool:
+    """Set text already bounded and scrubbed, through the redact hook; False if it dropped it."""
     if s.redact is not None:
         redacted = s.redact(key, text)
         if redacted is None:
-            return
+            return False
         text = redacted
     span.set_attribute(key, text)
+    return True
 
 
 def _mark_truncated(span: Span, key: str) -> None:
