@@ -121,6 +121,10 @@ def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str], Path],
     _pick(page, "Span", "chat gpt-4o")
     page.get_by_role("heading", name="chat gpt-4o").wait_for()
     page.get_by_text("in prompt: exact match").wait_for()
+    # The panels fill in as the script runs: wait for the last pieces before reading them.
+    page.locator(".st-key-panel-output").get_by_text("tool call: lookup_term", exact=False).first.wait_for()
+    page.locator(".st-key-panel-output").get_by_text(vs.ANSWER, exact=False).first.wait_for()
+    page.locator(".st-key-panel-decisions").get_by_text("secret_filter", exact=False).first.wait_for()
 
     context = _panel(page, "context")
     for d in vs.DOCS:
@@ -193,11 +197,14 @@ def test_compare_two_traces_from_the_list(server: tuple[str, dict[str, str], Pat
     page.get_by_role("heading", name="Compare two traces").wait_for()
     assert f"compare={ids['rag_pipeline']}%2C{ids['xss_pipeline']}" in page.url or \
         f"compare={ids['rag_pipeline']},{ids['xss_pipeline']}" in page.url
+    # The page fills in as the script runs: wait for the last pieces before reading it.
+    page.get_by_text("Deltas").wait_for()
+    page.get_by_text("+++ B").first.wait_for()  # the diffs drew
+    page.locator(".st-key-compare-a").get_by_text(vs.ANSWER, exact=False).first.wait_for()
+    page.locator(".st-key-compare-b").get_by_text("sentences unsupported", exact=False).first.wait_for()
     a, b = page.locator(".st-key-compare-a").inner_text(), page.locator(".st-key-compare-b").inner_text()
     assert vs.ANSWER in a and "grounded" in a and "score 0.93" in a
     assert vs.XSS_OUTPUT in b and "hallucination suspected" in b and "1 of 1 sentences unsupported" in b
-    page.get_by_text("Deltas").wait_for()
-    page.get_by_text("+++ B").first.wait_for()  # the diffs drew
     diffs = "\n".join(page.locator('[data-testid="stCode"]').all_inner_texts())
     assert "-Spyglass writes its traces to a local DuckDB file [d1]." in diffs  # the output diff
     page.screenshot(path=str(tmp_path / "7-compare.png"), full_page=True)
