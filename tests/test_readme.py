@@ -51,3 +51,14 @@ def test_cli_lists_traces_and_explains_a_missing_store(tmp_path: Path) -> None:
                              timeout=60)
     assert missing.returncode == 2
     assert "no Spyglass store at" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_cli_rejects_bad_input_without_a_traceback(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "tracer.cli", "--db", str(tmp_path / "typo.duckdb")]
+    for args in (["index"], ["check"], ["traces", "--search", "hello"]):
+        done = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert done.returncode == 2 and "no Spyglass store at" in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "typo.duckdb").exists()  # no command creates a store by mistake
+    negative = subprocess.run([*cli, "traces", "-n", "-1"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert negative.returncode == 2 and "must be 1 or more" in negative.stderr and "Traceback" not in negative.stderr

@@ -143,3 +143,32 @@ def test_spans_dropped_when_queue_is_full_are_counted(db_path: Path) -> None:
     assert counts["dropped_spans"] == dropped
     assert counts["spans"] == 100 - dropped
     tracer.configure(db=db_path)  # back to defaults for later tests
+
+
+def test_flush_returns_while_other_threads_keep_tracing(db_path: Path) -> None:
+    """flush() exports what ended before it was called; a steady stream of new spans must
+    not keep it (or configure(), or exit) waiting for an empty queue that never comes."""
+    import threading
+
+    tracer.configure(db=db_path, grounding=False)
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            with tracer.span("busy"):
+                pass
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        time.sleep(0.3)
+        before = tracer.stats().exported
+        started = time.monotonic()
+        tracer.flush(timeout=2.0)
+        assert time.monotonic() - started < 15  # bounded by the timeout plus one batch, not by the load
+        assert tracer.stats().exported > before
+    finally:
+        stop.set()
+        worker.join()
+    assert tracer.flush()
+    tracer.configure(db=db_path)

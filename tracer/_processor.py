@@ -34,7 +34,11 @@ class SpyglassSpanProcessor(SpanProcessor):
         self.exported = 0
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._cond = threading.Condition()
-        self._export_lock = threading.Lock()
+        # Batches being exported, by number, so that a flush waits only for the batches taken
+        # before it started (the worker keeps taking new ones under load).
+        self._batches = threading.Condition()
+        self._next_batch = 0
+        self._in_flight: set[int] = set()
         self._flush_requested = 0
         self._stopped = False
         self._last_drop_log = 0.0
@@ -70,8 +74,22 @@ class SpyglassSpanProcessor(SpanProcessor):
                            self.max_queue_size, self.dropped)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Export every span that ended before this call, then drain the exporter; False on timeout.
+
+        Only those spans: under steady load the queue never empties, and a flush that waited
+        for it would never return.
+        """
         deadline = time.monotonic() + timeout_millis / 1000
-        self._export_all()
+        with self._batches:
+            taken_before = self._next_batch  # batches the worker already took are ours to wait for
+        if not self._export_some(len(self._queue), deadline):
+            return False
+        with self._batches:
+            while any(b < taken_before for b in self._in_flight):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._batches.wait(left)
         remaining = max(0.0, deadline - time.monotonic())
         return bool(self.exporter.force_flush(int(remaining * 1000))) if hasattr(self.exporter, "force_flush") \
             else True
@@ -83,7 +101,7 @@ class SpyglassSpanProcessor(SpanProcessor):
         with self._cond:
             self._cond.notify()
         self._worker.join(timeout=5)
-        self._export_all()
+        self._export_some(len(self._queue))
         self.exporter.shutdown()
 
     # --- the background thread ----------------------------------------------------------
@@ -92,18 +110,42 @@ class SpyglassSpanProcessor(SpanProcessor):
             with self._cond:
                 if len(self._queue) < self.max_batch_size:
                     self._cond.wait(self.schedule_delay)
-            self._export_all()
+            self._export_some(len(self._queue))
 
-    def _export_all(self) -> None:
-        with self._export_lock:
-            while self._queue:
-                batch: list[ReadableSpan] = []
-                while self._queue and len(batch) < self.max_batch_size:
+    def _export_some(self, count: int, deadline: float | None = None) -> bool:
+        """Export up to ``count`` spans from the head of the queue; False if ``deadline`` passed."""
+        sent = 0
+        while sent < count and self._queue:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            batch: list[ReadableSpan] = []
+            while self._queue and len(batch) < min(self.max_batch_size, count - sent):
+                try:
                     batch.append(self._queue.popleft())
-                ok = False
-                with guard("export"):
-                    ok = self.exporter.export(batch) == SpanExportResult.SUCCESS
-                if ok:
-                    self.exported += len(batch)
-                else:  # the exporter already logged why; these spans are gone, so count them
-                    self.dropped += len(batch)
+                except IndexError:  # another thread took the last one
+                    break
+            sent += len(batch)
+            if batch:
+                self._export_batch(batch)
+        return True
+
+    def _export_batch(self, batch: list[ReadableSpan]) -> None:
+        with self._batches:
+            number = self._next_batch
+            self._next_batch += 1
+            self._in_flight.add(number)
+        try:
+            ok = False
+            with guard("export"):
+                ok = self.exporter.export(batch) == SpanExportResult.SUCCESS
+            if ok:
+                self.exported += len(batch)
+            else:  # the exporter already logged why; these spans are gone, so count them
+                self.dropped += len(batch)
+                record = getattr(getattr(self.exporter, "writer", None), "record_dropped", None)
+                if record is not None:
+                    record(len(batch))
+        finally:
+            with self._batches:
+                self._in_flight.discard(number)
+                self._batches.notify_all()

@@ -24,8 +24,15 @@ def command(name: str, help: str, args: Callable[[argparse.ArgumentParser], None
     return register
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _traces_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", "--limit", type=int, default=20, help="how many traces (default 20)")
+    p.add_argument("-n", "--limit", type=_positive, default=20, help="how many traces (default 20)")
     p.add_argument("--status", choices=["OK", "ERROR"])
     p.add_argument("--model")
     p.add_argument("--search", help="full-text search over prompts, outputs and documents")
@@ -122,7 +129,7 @@ class _ProgressBar:
 
 
 def _check_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch", type=int, default=200, help="results written per write (default 200)")
+    p.add_argument("--batch", type=_positive, default=200, help="results written per write (default 200)")
 
 
 @command("check", "run the grounding check on LLM spans that have not been checked yet", _check_args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -23,6 +24,8 @@ class DuckDBSpanExporter(SpanExporter):
         self._shutdown = False
         # Check LLM answers against their trace's documents here, on the export thread.
         self._grounding = ExportTimeGrounding() if grounding else None
+        # The processor's worker and a flushing thread may export at the same time.
+        self._lock = threading.Lock()
 
     @property
     def path(self) -> str:
@@ -31,10 +34,11 @@ class DuckDBSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
             return SpanExportResult.FAILURE
-        events = self._grounding.observe(spans) if self._grounding is not None else None  # guarded inside
-        with guard("DuckDB export"):
-            self.writer.write(spans_to_table(spans, events))
-            return SpanExportResult.SUCCESS
+        with self._lock:
+            events = self._grounding.observe(spans) if self._grounding is not None else None  # guarded inside
+            with guard("DuckDB export"):
+                self.writer.write(spans_to_table(spans, events))
+                return SpanExportResult.SUCCESS
         return SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

@@ -20,6 +20,7 @@ candidates instead.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import zlib
@@ -29,7 +30,8 @@ import duckdb
 import pyarrow as pa
 
 from .. import attributes as A
-from ._connect import STORE, open_write
+from ._connect import STORE, StoreNotFound, open_write
+from ._schema import migrate
 
 WORD = re.compile(r"\w{2,40}")
 # JSON escapes become spaces so that "\nHello" yields "hello", not "nhello".
@@ -72,7 +74,10 @@ def word_regex(word: str) -> str:
 
 
 def indexed_seq(con: duckdb.DuckDBPyConnection, catalog: str = STORE) -> int:
-    rows = con.execute(f"SELECT value FROM {catalog}.spyglass_meta WHERE key = ?", [INDEXED_KEY]).fetchall()
+    try:
+        rows = con.execute(f"SELECT value FROM {catalog}.spyglass_meta WHERE key = ?", [INDEXED_KEY]).fetchall()
+    except duckdb.CatalogException:  # an empty file a writer has not set up yet: nothing indexed
+        return 0
     return int(rows[0][0]) if rows else 0
 
 
@@ -91,6 +96,9 @@ def index_pending(path: str, *, chunk: int = 4_000, budget_s: float | None = Non
     """Index spans not yet indexed, chunk by chunk, for at most ``budget_s`` seconds
     (``None``: until done). Returns ``(indexed_seq, max_seq)``; stops early, without
     error, when the store stays busy."""
+    if not os.path.exists(path):  # never create a store just to index it
+        raise StoreNotFound(f"no Spyglass store at {path} yet: run your traced app (or `spyglass demo`) "
+                            f"first, or pass the right --db / SPYGLASS_DB")
     deadline = None if budget_s is None else time.monotonic() + budget_s
     done, top = 0, 0
     while True:
@@ -98,6 +106,7 @@ def index_pending(path: str, *, chunk: int = 4_000, budget_s: float | None = Non
         if con is None:
             return done, top
         try:
+            migrate(con, STORE, path)  # refuses a foreign or newer file; upgrades an older one
             done = indexed_seq(con)
             top = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {STORE}.spans").fetchall()[0][0]
             if done >= top:

@@ -222,6 +222,14 @@ class Store:
         if not tables:
             return None
         con.execute("ATTACH ':memory:' AS pending")
+        try:
+            self._fill_pending(con, tables)
+        except BaseException:
+            con.execute("DETACH pending")  # else every later read on this thread would fail
+            raise
+        return "pending"
+
+    def _fill_pending(self, con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> None:
         migrate(con, "pending", self.path)
         batch = pa.concat_tables(tables)
         con.register("_pending_ids", batch.select(["trace_id"]))
@@ -232,7 +240,6 @@ class Store:
         con.unregister("_pending_ids")
         base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {STORE}.spans").fetchall()[0][0]  # type: ignore[index]
         ingest_batch(con, "pending", batch, base=base)
-        return "pending"
 
     def _views(self, con: duckdb.DuckDBPyConnection, catalog: str, pending: str | None) -> None:
         """The unqualified tables every query reads. Views outlive DETACH, so they are made
