@@ -287,13 +287,8 @@ def completions_request_content(kw: Mapping[str, Any]) -> Pairs:
     yield A.OI_INPUT_VALUE, kw.get("prompt")
 
 
-def completions_response(r: Any) -> Pairs:
-    yield from _response_ids(r)
-    reasons = [reason for c in get(r, "choices") or () if (reason := get(c, "finish_reason"))]
-    if reasons:
-        yield A.GEN_AI_RESPONSE_FINISH_REASONS, reasons
-    yield from _usage(get(r, "usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details",
-                      "completion_tokens_details")
+# Legacy completions carry the same id, finish_reason and usage fields as chat completions.
+completions_response = chat_response
 
 
 def completions_response_content(r: Any) -> Pairs:

@@ -119,16 +119,7 @@ def chat_input_messages(messages: Iterable[Any] | None) -> list[dict[str, Any]]:
             msg["name"] = get(m, "name")
             out.append(msg)
             continue
-        parts = content_parts(get(m, "content"))
-        refusal = get(m, "refusal")
-        if refusal:
-            parts.append({"type": "refusal", "content": refusal})
-        for call in get(m, "tool_calls") or ():
-            parts.append(tool_call_part(call))
-        fc = get(m, "function_call")
-        if fc is not None:
-            parts.append({"type": "tool_call", "id": None, "name": get(fc, "name"),
-                          "arguments": arguments(get(fc, "arguments"))})
+        parts = content_parts(get(m, "content")) + _assistant_parts(m)
         msg = {"role": role, "parts": parts}
         name = get(m, "name")
         if name:
@@ -137,21 +128,29 @@ def chat_input_messages(messages: Iterable[Any] | None) -> list[dict[str, Any]]:
     return out
 
 
+def _assistant_parts(message: Any) -> list[dict[str, Any]]:
+    """What an assistant message holds besides its content: a refusal, tool calls, a legacy
+    function call (the same in a request's history and in a response)."""
+    parts: list[dict[str, Any]] = []
+    refusal = get(message, "refusal")
+    if refusal:
+        parts.append({"type": "refusal", "content": refusal})
+    for call in get(message, "tool_calls") or ():
+        parts.append(tool_call_part(call))
+    fc = get(message, "function_call")
+    if fc is not None:
+        parts.append({"type": "tool_call", "id": None, "name": get(fc, "name"),
+                      "arguments": arguments(get(fc, "arguments"))})
+    return parts
+
+
 def chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     if message is not None:
         content = get(message, "content")
         if content:
             parts.extend(content_parts(content))
-        refusal = get(message, "refusal")
-        if refusal:
-            parts.append({"type": "refusal", "content": refusal})
-        for call in get(message, "tool_calls") or ():
-            parts.append(tool_call_part(call))
-        fc = get(message, "function_call")
-        if fc is not None:
-            parts.append({"type": "tool_call", "id": None, "name": get(fc, "name"),
-                          "arguments": arguments(get(fc, "arguments"))})
+        parts.extend(_assistant_parts(message))
         audio = get(message, "audio")
         if audio is not None and get(audio, "transcript"):
             parts.append({"type": "text", "content": get(audio, "transcript"), "modality": "audio"})
