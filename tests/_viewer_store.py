@@ -23,10 +23,14 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import tracer
 from tracer import attributes as A
+
+if TYPE_CHECKING:  # the store builders above run without Streamlit; the app helpers need it
+    import pytest
+    from streamlit.testing.v1 import AppTest
 
 DOCS = [
     {"id": "d1", "content": "Spyglass stores traces in a local DuckDB file.", "score": 0.92,
@@ -201,3 +205,23 @@ def add_trace(path: Path, name: str) -> None:
 
 def ids(path: Path) -> dict[str, str]:
     return {str(t["root_name"]): str(t["trace_id"]) for t in tracer.Store(path).list_traces(limit=100)}
+
+
+# --- running the app in the tests (streamlit.testing) -----------------------------------------
+def app_on(path: Path, monkeypatch: "pytest.MonkeyPatch") -> "AppTest":
+    """The viewer app on the store at ``path``."""
+    from streamlit.testing.v1 import AppTest
+
+    import viewer
+
+    monkeypatch.setenv("SPYGLASS_DB", str(path))
+    return AppTest.from_file(str(viewer.APP_PATH), default_timeout=30)
+
+
+def run(at: "AppTest", **query: str) -> "AppTest":
+    """One script run with these URL query parameters; fails the test on any exception."""
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

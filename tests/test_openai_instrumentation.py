@@ -8,7 +8,6 @@ import importlib
 import logging
 from typing import Any
 
-import openai
 import pytest
 import wrapt
 

@@ -3,7 +3,6 @@ error reaching anyone. These run real processes on a real DuckDB file."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time

@@ -29,6 +29,20 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[t
         "ORDER BY ordinal_position", [catalog, table]).fetchall()]
 
 
+def _store_at_version(path: Path, version: int) -> duckdb.DuckDBPyConnection:
+    """A store as an older Spyglass left it: only migrations up to ``version`` applied.
+    Returns the open write connection (the caller closes it)."""
+    con = try_open_write(str(path))
+    assert con is not None
+    saved = list(_schema.MIGRATIONS)
+    _schema.MIGRATIONS[:] = [m for m in saved if m[0] <= version]
+    try:
+        _schema.migrate(con, STORE, str(path))
+    finally:
+        _schema.MIGRATIONS[:] = saved
+    return con
+
+
 def test_migrations_build_the_documented_schema_in_memory() -> None:
     con = duckdb.connect()
     con.execute("ATTACH ':memory:' AS fresh")
@@ -53,15 +67,7 @@ def test_migrations_build_the_documented_schema_in_memory() -> None:
 
 def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
     """Stores written by an older Spyglass gain the later tables and keep their rows."""
-    con = try_open_write(str(db_path))
-    assert con is not None
-    first = [m for m in _schema.MIGRATIONS if m[0] == 1]
-    saved = list(_schema.MIGRATIONS)
-    _schema.MIGRATIONS[:] = first
-    try:
-        _schema.migrate(con, STORE, str(db_path))
-    finally:
-        _schema.MIGRATIONS[:] = saved
+    con = _store_at_version(db_path, 1)
     con.execute(f"INSERT INTO {STORE}.spans (seq, trace_id, span_id, name) VALUES (1, 't', 's', 'old')")
     assert _schema.stored_version(con, STORE, str(db_path)) == 1
     con.close()
@@ -146,15 +152,7 @@ def test_exporter_contract(db_path: Path) -> None:
 
 def test_a_reader_upgrades_an_older_store(db_path: Path) -> None:
     """The viewer opened on a store written by an older Spyglass: it is migrated, then read."""
-    con = try_open_write(str(db_path))
-    assert con is not None
-    saved = list(_schema.MIGRATIONS)
-    _schema.MIGRATIONS[:] = [m for m in saved if m[0] <= 2]
-    try:
-        _schema.migrate(con, STORE, str(db_path))
-    finally:
-        _schema.MIGRATIONS[:] = saved
-    con.close()
+    _store_at_version(db_path, 2).close()
     store = tracer.Store(db_path)
     assert store.list_traces() == [] and store.counts()["spans"] == 0
     con = duckdb.connect(str(db_path), read_only=True)

@@ -27,16 +27,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 
 @pytest.fixture
 def app(built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("SPYGLASS_DB", str(built[0]))
-    return AppTest.from_file(str(viewer.APP_PATH), default_timeout=30)
+    return vs.app_on(built[0], monkeypatch)
 
 
-def run(at: AppTest, **query: str) -> AppTest:
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+run = vs.run
 
 
 def roots(at: AppTest) -> list[str]:

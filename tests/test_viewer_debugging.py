@@ -16,7 +16,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tracer
-import viewer
 from viewer import _data, _replay
 
 from . import _viewer_store as vs
@@ -71,17 +70,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     return path, build_demo(path)
 
 
-def app_on(path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("SPYGLASS_DB", str(path))
-    return AppTest.from_file(str(viewer.APP_PATH), default_timeout=30)
-
-
-def run(at: AppTest, **query: str) -> AppTest:
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+app_on, run = vs.app_on, vs.run
 
 
 def texts(at: AppTest) -> str:
