@@ -114,7 +114,7 @@ def record_error(span: Span, exc: BaseException) -> None:
 class Spec:
     """Everything about a decorated function that can be computed once, at decoration time."""
 
-    __slots__ = ("name", "span_type", "static", "params", "varkw", "capture_input", "capture_output",
+    __slots__ = ("name", "span_type", "static", "params", "capture_input", "capture_output",
                  "output_hook")
 
     def __init__(self, fn: Callable[..., Any] | None, name: str, span_type: str, static: Mapping[str, Any],
@@ -127,7 +127,6 @@ class Spec:
         if fn is not None:
             self.static.setdefault(A.CODE_FUNCTION, getattr(fn, "__qualname__", name))
         self.params: tuple[str, ...] = ()
-        self.varkw = False
         if fn is not None:
             try:
                 sig = inspect.signature(fn)

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from ._call import set_tracer_provider
 from ._guard import guard, logger
 from ._processor import SpyglassSpanProcessor
-from ._settings import RedactHook, Settings, set_settings, settings
+from ._settings import RedactHook, Settings, set_settings
 from .store import DuckDBSpanExporter
 
 DEFAULT_DB = "spyglass.duckdb"
@@ -153,10 +153,6 @@ def stats() -> Stats:
     writer = getattr(exporter, "writer", None)
     return Stats(getattr(exporter, "path", None), p.exported, p.dropped, len(p._queue),
                  getattr(writer, "spooled_batches", 0), getattr(writer, "direct_batches", 0))
-
-
-def current_settings() -> Settings:
-    return settings()
 
 
 def _install_exit_hooks() -> None:

@@ -27,10 +27,6 @@ def set_raise_internal_errors(enabled: bool) -> None:
     _raise = enabled
 
 
-def raising_internal_errors() -> bool:
-    return _raise
-
-
 def reset_reported() -> None:
     """Forget which kinds were reported, so the next error of each kind warns again (tests)."""
     with _lock:

@@ -39,7 +39,6 @@ class SpyglassSpanProcessor(SpanProcessor):
         self._batches = threading.Condition()
         self._next_batch = 0
         self._in_flight: set[int] = set()
-        self._flush_requested = 0
         self._stopped = False
         self._last_drop_log = 0.0
         self._worker = threading.Thread(target=self._run, name="spyglass-exporter", daemon=True)

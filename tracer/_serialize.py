@@ -251,10 +251,6 @@ class _Walker:
         return self.walk(v.tolist(), depth)
 
 
-def to_jsonable(value: Any, s: Settings) -> Any:
-    return _Walker(s.max_value_chars, s.max_items, s.max_depth).walk(value, 0)
-
-
 def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 

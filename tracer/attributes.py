@@ -155,7 +155,6 @@ TAGS: Final = "spyglass.tags"
 METADATA: Final = "spyglass.metadata"
 COST_USD: Final = "spyglass.cost.usd"
 TRUNCATED: Final = "spyglass.truncated"  # names of attributes whose value was cut
-CAPTURE_ERROR: Final = "spyglass.capture_error"  # why an input/output could not be captured
 DOCUMENTS_COUNT: Final = "spyglass.documents.count"
 DECISION_EVENT: Final = "spyglass.decision"
 DECISION_NAME: Final = "spyglass.decision.name"

@@ -42,14 +42,16 @@ class StoreWriter:
             self._db = duckdb.connect(":memory:")
         return self._db
 
-    def validate(self) -> None:
-        """Create or migrate the store now, so a foreign or newer file fails at configure()."""
-        con = open_write(self.path, timeout=5.0)
+    def validate(self, timeout: float = 5.0) -> bool:
+        """Create or migrate the store now, so that a foreign or newer file fails here, clearly.
+        False when another process held the file for ``timeout`` s (we will on first ingest)."""
+        con = open_write(self.path, timeout)
         if con is None:
-            return  # someone else holds it: they validated it; we will on first ingest
+            return False
         try:
             migrate(con, STORE, self.path)
             self._validated = True
+            return True
         finally:
             con.close()
 

@@ -197,14 +197,9 @@ class Store:
         return con
 
     def _upgrade(self) -> None:
-        con = open_write(self.path, self.timeout)
-        if con is None:
+        if not StoreWriter(self.path).validate(self.timeout):
             raise StoreBusy(f"{self.path} was written by an older Spyglass and must be upgraded, but another "
                             f"process held it for {self.timeout:.0f} s; try again")
-        try:
-            migrate(con, STORE, self.path)
-        finally:
-            con.close()
 
     def _load_pending(self, con: duckdb.DuckDBPyConnection) -> str | None:
         files = _spool.pending(self.path)
