@@ -127,6 +127,9 @@ class Store:
         self.path = os.path.abspath(os.fspath(path))
         self.timeout = timeout
         self._local = threading.local()  # the connection held by snapshot(), per thread
+        # For the writes a reader does (ingesting spool files, upgrading an old store): one
+        # writer, so its DuckDB instance is made once, not on every read while files wait.
+        self._writer = StoreWriter(self.path)
 
     # --- connection ------------------------------------------------------------------
     @contextmanager
@@ -158,7 +161,7 @@ class Store:
     @contextmanager
     def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if _spool.pending(self.path):
-            StoreWriter(self.path).drain(timeout=0)  # ingest now if nobody holds the file
+            self._writer.drain(timeout=0)  # ingest now if nobody holds the file
         con = self._instance()
         open_read(self.path, self.timeout, onto=con)
         attached = [STORE]
@@ -197,7 +200,7 @@ class Store:
         return con
 
     def _upgrade(self) -> None:
-        if not StoreWriter(self.path).validate(self.timeout):
+        if not self._writer.validate(self.timeout):
             raise StoreBusy(f"{self.path} was written by an older Spyglass and must be upgraded, but another "
                             f"process held it for {self.timeout:.0f} s; try again")
 
@@ -506,4 +509,4 @@ class Store:
 
     def ingest_pending(self, timeout: float = 10.0) -> bool:
         """Ingest spool files left by writers that could not take the lock. True when none is left."""
-        return StoreWriter(self.path).drain(timeout)
+        return self._writer.drain(timeout)
