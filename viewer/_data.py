@@ -29,6 +29,10 @@ FACETS_TTL_S = 30.0
 CHARTS_TTL_S = 10.0
 SEARCH_INDEX_EVERY_S = 30.0
 SEARCH_INDEX_BUDGET_S = 0.5
+# A select box ships all its options to the browser; past this many distinct sessions or
+# users, the rest are reachable by typing the exact value (``accept_new_options``). The
+# facets are fetched with this cap, so the viewer never reads more values than it shows.
+MAX_OPTIONS = 1_000
 
 
 def db_path() -> str:
@@ -87,8 +91,6 @@ def trace_page(path: str, flt: TraceFilter, *, limit: int, offset: int) -> tuple
 
 @st.cache_data(ttl=FACETS_TTL_S, show_spinner=False)
 def facets(path: str) -> dict[str, list[str]]:
-    from ._trace_list import MAX_OPTIONS  # the widgets show this many; fetch no more
-
     return store(path).facets(max_values=MAX_OPTIONS)
 
 

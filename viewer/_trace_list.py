@@ -19,9 +19,7 @@ from ._safe import md
 ANY = "(any)"
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 50
-# A select box ships all its options to the browser; past this many distinct sessions or
-# users, the rest are reachable by typing the exact value (``accept_new_options``).
-MAX_OPTIONS = 1_000
+MAX_OPTIONS = _data.MAX_OPTIONS
 FLAG_ERROR, FLAG_BLOCKED, FLAG_FLAGGED = "error", "blocked", "flagged"
 HALLUC_SUSPECTED, HALLUC_NOT = "suspected", "not suspected"
 
