@@ -78,7 +78,7 @@ def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
             (str(_schema.SCHEMA_VERSION),)]
         assert con.execute("SELECT name FROM spans").fetchall() == [("old",)]
         assert con.execute("SELECT count(*) FROM search_terms").fetchall() == [(0,)]
-        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2, 3]
+        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2, 3, 4]
     finally:
         con.close()
 
@@ -161,3 +161,13 @@ def test_a_reader_upgrades_an_older_store(db_path: Path) -> None:
             (str(_schema.SCHEMA_VERSION),)]
     finally:
         con.close()
+
+
+def test_version_4_adds_the_reason_of_dropped_spans_keeping_old_rows(db_path: Path) -> None:
+    con = _store_at_version(db_path, 3)
+    con.execute(f"INSERT INTO {STORE}.dropped_spans VALUES (now()::TIMESTAMP, 1, 'h', 7)")
+    assert _schema.migrate(con, STORE, str(db_path)) == 3
+    assert _columns(con, STORE, "dropped_spans") == [
+        ("time", "TIMESTAMP"), ("pid", "INTEGER"), ("host", "VARCHAR"), ("count", "BIGINT"), ("reason", "VARCHAR")]
+    assert con.execute(f"SELECT count, reason FROM {STORE}.dropped_spans").fetchall() == [(7, None)]
+    con.close()

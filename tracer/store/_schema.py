@@ -14,7 +14,7 @@ from typing import Callable
 import duckdb
 
 APP_ID = "spyglass"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
@@ -121,6 +121,13 @@ def _evaluations(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE annotations (
           id VARCHAR, trace_id VARCHAR, span_id VARCHAR, label VARCHAR, note VARCHAR,
           author VARCHAR, created_at TIMESTAMP)""")
+
+
+@migration(4, "reason of dropped spans")
+def _drop_reason(con: duckdb.DuckDBPyConnection) -> None:
+    # Why a process lost spans (queue full, unencodable, store refused...): counts alone
+    # cannot tell an overload from a bug. Rows written before this version have NULL.
+    con.execute("ALTER TABLE dropped_spans ADD COLUMN reason VARCHAR")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
