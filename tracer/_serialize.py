@@ -17,6 +17,7 @@ import enum
 import json
 import marshal
 import math
+import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from itertools import islice
 from pathlib import PurePath
 from typing import Any
 
+from ._guard import logger
 from ._settings import Settings
 
 TRUNCATION_MARKER = "…[spyglass: truncated {n} chars]"
@@ -34,10 +36,6 @@ REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|authorization|password|passwd|secret|private[_-]?key|cookie|x-api-key"
     r"|(access|auth|refresh|session|id|bearer)[_-]?token|^token$)", re.I)
-# Secret-looking text inside strings: OpenAI/Anthropic-style keys and bearer tokens
-# (base64 and JWT alphabets included, so a token is not cut at its first '+' or '/').
-_SECRET_TEXT = re.compile(r"\b(sk-[A-Za-z0-9_\-]{16,}|[Bb]earer\s+[A-Za-z0-9._~+/=\-]{16,})")
-
 # ``int.__repr__`` (so ``json.dumps``) raises beyond 4,300 digits (CPython's
 # ``sys.get_int_max_str_digits``); 10,000 bits is about 3,000 digits.
 _MAX_INT_BITS = 10_000
@@ -62,6 +60,179 @@ def _is_secret_key(name: str) -> bool:
     return found
 
 
+# --- secrets in text --------------------------------------------------------------------
+# Token shapes replaced wherever they appear in text, JSON text included (every captured
+# value, exception message, status, attribute we set, and the lead's export-time pass over
+# each span's encoded attributes). JSON safety: no pattern consumes or produces ``"`` or
+# ``\``, and none starts in the middle of an escape (``\bearer…`` is a backspace and
+# "earer…"), so valid JSON stays valid JSON.
+#
+# Where a token may start: not after a letter, digit or ``_`` (``task-list``, ``risk-free``),
+# nor after a single backslash (inside an escape); but right after a whole escape (``\n``,
+# ``\uXXXX``) or an escaped backslash, as a string in JSON text reads "line\nsk-…".
+_START = (r"(?:(?<![A-Za-z0-9_\\])|(?<=(?<!\\)\\[nrtbf])|(?<=(?<!\\)\\\\)"
+          r"|(?<=\\u[0-9a-fA-F]{4}))")
+_TOKENS = (
+    r"sk-[A-Za-z0-9_\-]{16,}"                      # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-)
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"   # AWS access key ids (long-lived, temporary)
+    r"|gh[pousr]_[A-Za-z0-9]{36,}"                 # GitHub tokens (personal, OAuth, user, server, refresh)
+    r"|github_pat_[A-Za-z0-9_]{22,}"               # GitHub fine-grained personal tokens
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"             # Slack
+    r"|AIza[A-Za-z0-9_\-]{35}"                     # Google API keys
+    r"|[Bb]earer\s+[A-Za-z0-9._~+/=\-]{16,}"       # bearer tokens (base64 and JWT alphabets)
+)
+# ``name=value`` where the name says secret: URL query strings (OTel's url.query list: sig,
+# Signature, X-Goog-Signature, AWSAccessKeyId; X-Amz-Credential...) and env-style lines.
+# Names are whole words, maybe prefixed (``client_secret``, ``DB_PASSWORD``): ``max_tokens=``
+# is left alone.
+_ASSIGNED_NAME = (r"(?i:(?:[a-z0-9]+[_-])*(?:api[_-]?key|apikey|(?:secret|private|access)[_-]?key|secret"
+                  r"|password|passwd|pwd|token|sig|signature|awsaccesskeyid|credential))")
+_BUILTIN_SECRETS = re.compile(
+    # URL user info, ``scheme://user:password@host``: everything up to the authority's last
+    # ``@`` (a password may hold an unescaped one).
+    r"(?P<userinfo>(?<=://)[^\s/?#\"\\<>]+@)"
+    rf"|{_START}(?:(?P<token>{_TOKENS})"
+    r"|(?P<basic>[Bb]asic\s+)(?P<b64>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])"
+    rf"|(?P<name>{_ASSIGNED_NAME})=(?P<value>[^\s&#\"'\\<>]+))")
+# OTel semantic conventions, url.full: "username and password SHOULD be redacted and
+# attribute's value SHOULD be https://REDACTED:REDACTED@www.example.com/"; query values of
+# sensitive keys are replaced by "REDACTED" (https://opentelemetry.io/docs/specs/semconv/url/url).
+_URL_CREDENTIALS = "REDACTED:REDACTED@"
+_QUERY_REDACTED = "REDACTED"
+_GITHUB_HINT = re.compile(r"gh[pousr]_|github_pat_")
+
+
+def _replace_secret(m: re.Match[str]) -> str:
+    if m.group("token") is not None:
+        return REDACTED
+    if m.group("userinfo") is not None:
+        return _URL_CREDENTIALS
+    if m.group("name") is not None:
+        return f"{m.group('name')}={_QUERY_REDACTED}"
+    b64 = m.group("b64")
+    if _is_basic_credentials(b64):
+        return REDACTED
+    # "basic understanding": not credentials, but what follows may still hold a token.
+    return m.group("basic") + _BUILTIN_SECRETS.sub(_replace_secret, b64)
+
+
+def _is_basic_credentials(token: str) -> bool:
+    """Whether ``token`` is base64 of ``user:password`` (so "Basic understanding" is not)."""
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+        return False
+    return ":" in decoded and decoded.isprintable()
+
+
+# Extra patterns: ``set_secret_patterns`` plus SPYGLASS_SECRET_PATTERNS. Replaced as a whole
+# (never mutated), so a scrub running on another thread sees one set or the other.
+_env_patterns: tuple[re.Pattern[str], ...] = ()
+_user_patterns: tuple[re.Pattern[str], ...] = ()
+_extra_patterns: tuple[re.Pattern[str], ...] = ()
+SECRET_PATTERNS_ENV = "SPYGLASS_SECRET_PATTERNS"
+# What user patterns never see: quotes and escapes of JSON text (see _scrub_extra).
+_JSON_SEPARATOR = re.compile(r'("|\\(?:u[0-9a-fA-F]{4}|.)?)', re.S)
+
+
+def _compile_patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
+    if isinstance(patterns, (str, re.Pattern)):
+        patterns = [patterns]  # one pattern given alone: not a sequence of one-character patterns
+    out = []
+    for p in patterns:
+        if isinstance(p, re.Pattern):
+            compiled = p
+        elif isinstance(p, str):
+            try:
+                compiled = re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"invalid secret pattern {p!r}: {exc}") from None
+        else:
+            raise ValueError(f"a secret pattern is a regex string or re.Pattern, not {type(p).__name__}")
+        if not isinstance(compiled.pattern, str):
+            raise ValueError(f"secret pattern {compiled.pattern!r} is a bytes pattern; text patterns only")
+        if compiled.search("") is not None:
+            raise ValueError(f"secret pattern {compiled.pattern!r} matches the empty string")
+        out.append(compiled)
+    return tuple(out)
+
+
+def set_secret_patterns(patterns: Iterable[str | re.Pattern[str]]) -> None:
+    """Add regexes whose matches are replaced by ``[REDACTED]``, on top of the built-in token
+    shapes, everywhere text is scrubbed. Each call replaces the patterns of the previous one
+    (``set_secret_patterns([])`` removes them); those of ``SPYGLASS_SECRET_PATTERNS`` stay.
+
+    A pattern never matches across a ``"`` or a backslash (JSON text stays valid JSON).
+    Raises ``ValueError`` for an invalid regex, or one that matches the empty string.
+    """
+    global _user_patterns, _extra_patterns
+    compiled = _compile_patterns(patterns)
+    _user_patterns = compiled
+    _extra_patterns = _env_patterns + compiled
+
+
+def secret_patterns() -> tuple[re.Pattern[str], ...]:
+    """The extra patterns in force: from ``SPYGLASS_SECRET_PATTERNS``, then ``set_secret_patterns``."""
+    return _extra_patterns
+
+
+def load_env_secret_patterns(value: str | None) -> None:
+    """Read ``SPYGLASS_SECRET_PATTERNS``: one regex per line (or several joined with ``|``)."""
+    global _env_patterns, _extra_patterns
+    _env_patterns = _compile_patterns([line for line in (value or "").splitlines() if line.strip()])
+    _extra_patterns = _env_patterns + _user_patterns
+
+
+def _scrub_extra(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
+    if '"' not in text and "\\" not in text:
+        for p in patterns:
+            text = p.sub(REDACTED, text)
+        return text
+    # Run them between quotes and escapes only: a user's regex knows nothing of JSON.
+    parts = _JSON_SEPARATOR.split(text)
+    for i in range(0, len(parts), 2):
+        part = parts[i]
+        if part:
+            for p in patterns:
+                part = p.sub(REDACTED, part)
+            parts[i] = part
+    return "".join(parts)
+
+
+def scrub(text: str) -> str:
+    """``text`` with the secrets it holds replaced: API keys and tokens (OpenAI, Anthropic,
+    AWS, GitHub, Slack, Google, Bearer, Basic), URL credentials, secret query parameters,
+    and the matches of :func:`set_secret_patterns`. Safe on JSON text.
+
+    Runs on every captured value: substring tests (one-character ones first, a ``memchr``
+    each) decide whether the regex runs at all, so text without any hint costs little.
+    """
+    t = text
+    if (("-" in t and ("sk-" in t or "xox" in t))
+            or ("_" in t and _GITHUB_HINT.search(t) is not None)
+            or ("@" in t and "://" in t)
+            or ("K" in t and "AKIA" in t) or ("S" in t and "ASIA" in t) or ("z" in t and "AIza" in t)
+            or "=" in t or "earer" in t or "asic" in t):
+        text = _BUILTIN_SECRETS.sub(_replace_secret, text)
+    extra = _extra_patterns
+    if extra:
+        text = _scrub_extra(text, extra)
+    return text
+
+
+def scrub_attribute(key: str, value: Any) -> Any:
+    """A value the user sets on a span directly (``SpanHandle.set_attribute``, static
+    attributes): a secret-named key hides it whole, text is scrubbed, other types pass."""
+    if _is_secret_key(key):
+        return REDACTED
+    t = type(value)
+    if t is str:
+        return encodable(scrub(value))
+    if t is list or t is tuple:
+        return tuple(encodable(scrub(v)) if isinstance(v, str) else v for v in value)
+    return value
+
+
 def truncate(text: str, limit: int, omitted: int = 0) -> tuple[str, bool]:
     """Cut ``text`` to ``limit`` characters plus a visible marker.
 
@@ -72,10 +243,6 @@ def truncate(text: str, limit: int, omitted: int = 0) -> tuple[str, bool]:
     if over <= 0 and not omitted:
         return text, False
     return text[:limit] + TRUNCATION_MARKER.format(n=max(over, 0) + omitted), True
-
-
-def scrub(text: str) -> str:
-    return _SECRET_TEXT.sub(REDACTED, text) if ("sk-" in text or "earer" in text) else text
 
 
 def encodable(text: str) -> str:
@@ -368,3 +535,13 @@ def to_text(value: Any, s: Settings, omitted: int = 0) -> tuple[str, bool, bool]
         return encodable(text), False, cut
     text, cut = _bounded_json(value, s)
     return encodable(text), True, cut
+
+
+def _load_env_patterns() -> None:
+    try:
+        load_env_secret_patterns(os.environ.get(SECRET_PATTERNS_ENV))
+    except ValueError as exc:  # at import: a bad setting must not stop the app from starting
+        logger.error("spyglass: %s ignored: %s", SECRET_PATTERNS_ENV, exc)
+
+
+_load_env_patterns()
