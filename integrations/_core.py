@@ -8,7 +8,8 @@ factory that folds chunks into a response-shaped object. Everything else lives h
   the original class attribute back exactly. A switch turns wrappers that outlive
   ``uninstrument()`` (bound methods captured earlier, someone else's wrapper on top of ours)
   into pass-throughs.
-* :class:`Invocation` is one span: started before the call, ended exactly once.
+* :class:`Invocation` is one span: started before the call, ended exactly once, through
+  :class:`tracer._span_end.SpanEnd` like every decorated call.
 * :class:`SyncStreamProxy` / :class:`AsyncStreamProxy` sit on the client's stream object and end
   the span on exhaustion, error, ``close()``, leaving ``with``, or garbage collection.
 
@@ -26,12 +27,13 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, Tracer
 
 from tracer import attributes as A
 from tracer._call import set_content
 from tracer._guard import guard, logger
 from tracer._settings import Settings, settings
+from tracer._span_end import SpanEnd, set_error_status
 
 from . import _pricing
 
@@ -120,15 +122,15 @@ def _capture(attrs: dict[str, Any], pairs: Pairs, s: Settings) -> None:
 
 
 # --- one span ------------------------------------------------------------------------------
-class Invocation:
+class Invocation(SpanEnd):
     """One patched call's span. ``finish``, ``finish_stream`` and ``fail`` end it; the first wins."""
 
-    __slots__ = ("span", "endpoint", "adapter", "settings", "kwargs", "start_ns", "first_ns", "last_ns",
-                 "chunks", "ended", "ctx")
+    __slots__ = ("endpoint", "adapter", "settings", "kwargs", "start_ns", "first_ns", "last_ns", "chunks", "ctx")
 
     def __init__(self, span: Span, endpoint: Endpoint, adapter: Adapter, s: Settings,
                  kwargs: Mapping[str, Any], start_ns: int) -> None:
         self.span = span
+        self.ended = False
         self.endpoint = endpoint
         self.adapter = adapter
         self.settings = s
@@ -137,7 +139,6 @@ class Invocation:
         self.first_ns: int | None = None
         self.last_ns: int | None = None
         self.chunks = 0
-        self.ended = False
         self.ctx = otel_context.set_value(_INSIDE, True, trace.set_span_in_context(span))
 
     @property
@@ -161,7 +162,8 @@ class Invocation:
                 return result
             self.finish(result)
             return result
-        self._end()  # our code failed above: the call's result goes back untouched
+        if self._claim():  # our code failed above: end the span, the result goes back untouched
+            self._end()
         return result
 
     def _response_attributes(self, response: Any) -> dict[str, Any]:
@@ -176,27 +178,25 @@ class Invocation:
         return attrs
 
     def finish(self, response: Any) -> None:
-        if self.ended:
+        if not self._claim():
             return
-        self.ended = True
         try:
             with guard("openai response attributes"):
                 attrs = self._response_attributes(response)
                 self.span.set_attributes(attrs)
                 if A.ERROR_TYPE in attrs:  # the API answered, but with a failed response
-                    self.span.set_status(Status(StatusCode.ERROR, str(attrs[A.ERROR_TYPE])))
+                    set_error_status(self.span, str(attrs[A.ERROR_TYPE]))
         finally:  # also when the guard re-raises (tests): the span still ends
             self._end()
 
     def finish_stream(self, state: StreamState, how: str, exc: BaseException | None = None) -> None:
-        if self.ended:
+        if not self._claim():
             return
-        self.ended = True
         try:
             self._stream_attributes(state, how, exc)
         finally:
             # Abandoned streams end when the last chunk arrived, not when the collector ran.
-            self._end(self.last_ns if how == A.STREAM_END_ABANDONED else None)
+            self._end(exc, self.last_ns if how == A.STREAM_END_ABANDONED else None)
 
     def _stream_attributes(self, state: StreamState, how: str, exc: BaseException | None) -> None:
         with guard("openai stream attributes"):
@@ -209,32 +209,15 @@ class Invocation:
                 attrs[A.USAGE_UNKNOWN] = True  # we never add stream_options to the user's request
             self.span.set_attributes(attrs)
             if exc is None and A.ERROR_TYPE in attrs:
-                self.span.set_status(Status(StatusCode.ERROR, str(attrs[A.ERROR_TYPE])))
-        if exc is not None:
-            self._record_error(exc)
+                set_error_status(self.span, str(attrs[A.ERROR_TYPE]))
 
     def fail(self, exc: BaseException) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self._record_error(exc)
-        self._end()
+        if self._claim():
+            self._end(exc)
 
-    def _record_error(self, exc: BaseException) -> None:
-        with guard("openai error capture"):
-            span = self.span
-            span.record_exception(exc, escaped=True)
-            attrs: dict[str, Any] = {A.ERROR_TYPE: type(exc).__qualname__}
-            status = getattr(exc, "status_code", None)
-            if isinstance(status, int):
-                attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
-            span.set_attributes(attrs)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1000]))
-
-    def _end(self, end_ns: int | None = None) -> None:
-        self.ended = True
-        with guard("openai span end"):
-            self.span.end(end_time=end_ns)
+    def _error_attributes(self, exc: BaseException) -> Mapping[str, Any] | None:
+        status = getattr(exc, "status_code", None)
+        return {A.HTTP_RESPONSE_STATUS_CODE: status} if isinstance(status, int) else None
 
 
 def start(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, instance: Any,

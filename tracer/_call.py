@@ -8,19 +8,19 @@ guard here, so a failure in our code never changes what the user's function does
 from __future__ import annotations
 
 import inspect
-import traceback
 from json.encoder import encode_basestring as encode_json_str
 from typing import Any, Callable, Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span
 
 from . import attributes as A
 from ._documents import is_one_shot, normalize_documents
 from ._guard import guard
-from ._serialize import encodable, safe_str, scrub, to_text
+from ._serialize import encodable, scrub, scrub_attribute, to_text
 from ._settings import Settings, settings
+from ._span_end import SpanEnd
 from .version import __version__
 
 _SCOPE = "spyglass"
@@ -92,25 +92,6 @@ def _mark_truncated(span: Span, key: str) -> None:
         span.set_attribute(A.TRUNCATED, names + (key,))
 
 
-def record_error(span: Span, exc: BaseException) -> None:
-    """Status ERROR, ``error.type`` and an ``exception`` event, secrets scrubbed.
-
-    Not ``Span.record_exception``: it calls ``str(exc)`` unguarded, so an exception whose
-    ``__str__`` raises would lose the whole error record; and its text is not scrubbed
-    (an authentication error may quote the API key).
-    """
-    message = scrub(safe_str(exc))
-    cls = type(exc)
-    module = cls.__module__
-    span.set_attribute(A.ERROR_TYPE, cls.__qualname__)
-    span.add_event(A.EXCEPTION_EVENT, {
-        A.EXCEPTION_TYPE: cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}",
-        A.EXCEPTION_MESSAGE: message,
-        A.EXCEPTION_STACKTRACE: scrub("".join(traceback.format_exception(exc))),
-    })
-    span.set_status(Status(StatusCode.ERROR, f"{cls.__name__}: {message}"[:1000]))
-
-
 class Spec:
     """Everything about a decorated function that can be computed once, at decoration time."""
 
@@ -122,8 +103,9 @@ class Spec:
                  output_hook: OutputHook | None = None) -> None:
         self.name = name
         self.span_type = span_type
+        # Scrubbed once here, not per call: the user's own attributes may quote a key or a URL.
         self.static = {A.SPAN_TYPE: span_type, A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[span_type],
-                       **{k: v for k, v in static.items() if v is not None}}
+                       **{k: scrub_attribute(k, v) for k, v in static.items() if v is not None}}
         if fn is not None:
             self.static.setdefault(A.CODE_FUNCTION, getattr(fn, "__qualname__", name))
         self.params: tuple[str, ...] = ()
@@ -173,17 +155,16 @@ class Spec:
         return NULL_CALL
 
 
-class Call:
+class Call(SpanEnd):
     """One running span. ``finish``/``finish_stream``/``fail``/``close`` end it; only the first counts."""
 
-    __slots__ = ("span", "spec", "settings", "ended", "ctx", "items", "count", "all_text", "text_chars",
-                 "omitted")
+    __slots__ = ("spec", "settings", "ctx", "items", "count", "all_text", "text_chars", "omitted")
 
     def __init__(self, span: Span, spec: Spec, s: Settings) -> None:
         self.span = span
+        self.ended = False
         self.spec = spec
         self.settings = s
-        self.ended = False
         self.ctx = trace.set_span_in_context(span)
         # Streams only (see begin_stream): what was yielded, bounded.
         self.items: list[Any] | None = None
@@ -244,12 +225,13 @@ class Call:
 
     # --- ending -------------------------------------------------------------------------
     def finish(self, result: Any = None) -> None:
-        if self.ended:
+        if not self._claim():
             return
-        self.ended = True
-        with guard("output capture"):
-            self._output(result)
-        self._end()
+        try:
+            with guard("output capture"):
+                self._output(result)
+        finally:  # also when the guard re-raises (tests): the span still ends
+            self._end()
 
     def finish_stream(self, return_value: Any = None, *, closed_early: bool = False) -> None:
         """End the span of a generator: its output is what it yielded."""
@@ -260,32 +242,25 @@ class Call:
         self.finish(self._stream_output(return_value))
 
     def fail(self, exc: BaseException) -> None:
-        if self.ended:
+        if not self._claim():
             return
-        self.ended = True
-        if self.items is not None:  # a stream: keep what it yielded before it failed
-            with guard("stream capture"):
-                self._stream_attributes(False)
-                if self.count:
-                    self._output(self._stream_output(None))
-        with guard("error capture"):
-            record_error(self.span, exc)
-        self._end()
+        try:
+            if self.items is not None:  # a stream: keep what it yielded before it failed
+                with guard("stream capture"):
+                    self._stream_attributes(False)
+                    if self.count:
+                        self._output(self._stream_output(None))
+        finally:
+            self._end(exc)
 
     def close(self) -> None:
         """End the span without recording an output."""
-        if self.ended:
-            return
-        self.ended = True
-        self._end()
+        if self._claim():
+            self._end()
 
     def _output(self, result: Any) -> None:
         if self.spec.capture_output and self.span.is_recording():
             self.spec.output_hook(self, result, self.settings)
-
-    def _end(self) -> None:
-        with guard("span end"):
-            self.span.end()
 
 
 class _NullCall(Call):
