@@ -12,7 +12,7 @@ from opentelemetry import trace
 from . import attributes as A
 from ._call import Call, Spec, llm_output, plain_output, retriever_output, set_content
 from ._guard import guard, logger
-from ._serialize import encodable, safe_str, to_text
+from ._serialize import encodable, safe_str, scrub, scrub_attribute, to_text
 from ._settings import Settings, settings
 
 _OUTPUT_HOOKS = {A.SPAN_TYPE_LLM: llm_output, A.SPAN_TYPE_RETRIEVER: retriever_output}
@@ -47,8 +47,9 @@ class SpanHandle:
         self._output, self._has_output = value, True
 
     def set_attribute(self, key: str, value: Any) -> None:
+        """Set ``key`` on the span; text is scrubbed of secrets (a secret-named key hides the value)."""
         with guard("set attribute"):
-            self._call.span.set_attribute(key, value)
+            self._call.span.set_attribute(key, scrub_attribute(key, value))
 
     def __enter__(self) -> "SpanHandle":
         self._token = self._call.attach()
@@ -123,7 +124,7 @@ def _text(value: Any, s: Settings) -> str:
 def _verdict(verdict: Any) -> str:
     """The verdict, lower-cased; an unknown one is kept as given, with a warning (once each,
     for the first few: verdicts built from data must not grow this set without bound)."""
-    v = safe_str(verdict).strip().lower()
+    v = scrub(safe_str(verdict)).strip().lower()  # scrubbed before lower(): AKIA… keys are upper case
     if v not in _SEVERITY and v not in _warned_verdicts:
         if len(_warned_verdicts) < _MAX_WARNED_VERDICTS:
             _warned_verdicts.add(v)
@@ -144,7 +145,7 @@ def record_usage(*, input_tokens: int | None = None, output_tokens: int | None =
                   A.OI_LLM_TOKEN_COUNT_PROMPT: input_tokens, A.OI_LLM_TOKEN_COUNT_COMPLETION: output_tokens,
                   A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read_input_tokens,
                   A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_output_tokens,
-                  A.GEN_AI_RESPONSE_MODEL: model, A.COST_USD: cost_usd}
+                  A.GEN_AI_RESPONSE_MODEL: scrub_attribute(A.GEN_AI_RESPONSE_MODEL, model), A.COST_USD: cost_usd}
         if input_tokens is not None and output_tokens is not None:
             values[A.OI_LLM_TOKEN_COUNT_TOTAL] = input_tokens + output_tokens
         current.set_attributes({k: v for k, v in values.items() if v is not None})
