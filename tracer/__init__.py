@@ -18,13 +18,15 @@ from ._documents import Document, normalize_documents
 from ._guard import set_raise_internal_errors
 from ._manual import SpanHandle, record_decision, record_usage, span
 from ._settings import Settings
-from .store import ForeignStoreError, NewerSchemaError, Store, StoreBusy, StoreError, StoreNotFound
+from .store import (DamagedStoreError, ForeignStoreError, NewerSchemaError, Store, StoreBusy, StoreError,
+                    StoreNotFound)
 from .store.reader import TraceFilter
 from .version import __version__
 from . import grounding  # noqa: E402  (after the core: it uses nothing of it, users reach it as tracer.grounding)
 
 __all__ = [
     "ContextThreadPoolExecutor",
+    "DamagedStoreError",
     "Document",
     "ForeignStoreError",
     "NewerSchemaError",

@@ -2,11 +2,12 @@
 
 from ._connect import StoreBusy, StoreNotFound
 from ._exporter import DuckDBSpanExporter
-from ._schema import SCHEMA_VERSION, ForeignStoreError, NewerSchemaError, StoreError
+from ._schema import SCHEMA_VERSION, DamagedStoreError, ForeignStoreError, NewerSchemaError, StoreError
 from .reader import Store
 
 __all__ = [
     "SCHEMA_VERSION",
+    "DamagedStoreError",
     "DuckDBSpanExporter",
     "ForeignStoreError",
     "NewerSchemaError",

@@ -32,6 +32,17 @@ class NewerSchemaError(StoreError):
     """The store was written by a newer Spyglass."""
 
 
+class DamagedStoreError(StoreError):
+    """The file is a DuckDB database but cannot be read: truncated, or corrupt."""
+
+
+def damaged(path: str, exc: BaseException) -> DamagedStoreError:
+    """The error for a DuckDB file that failed while being read (``exc`` says where)."""
+    return DamagedStoreError(
+        f"{path} is a DuckDB file but it is damaged or truncated, so it cannot be read ({exc}). Spyglass left it "
+        f"untouched: restore it from a backup, or move it aside and Spyglass starts a new store there.")
+
+
 def migration(version: int, name: str) -> Callable[[Migration], Migration]:
     def register(fn: Migration) -> Migration:
         MIGRATIONS.append((version, name, fn))
@@ -142,10 +153,20 @@ def stored_version(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> i
     try:  # the common case, in one query: a Spyglass store (readers call this on every open)
         meta = dict(con.execute(f"SELECT key, value FROM {catalog}.spyglass_meta "
                                 f"WHERE key IN ('app', 'schema_version')").fetchall())
-    except duckdb.Error:
+    except duckdb.CatalogException:  # no such table: decided below from the tables there are
         meta = {}
+    except duckdb.Error as exc:  # the table is there but its blocks are not: not "foreign"
+        raise damaged(path, exc) from exc
     if meta.get("app") == APP_ID and "schema_version" in meta and int(meta["schema_version"]) <= SCHEMA_VERSION:
         return int(meta["schema_version"])
+    try:
+        return _classify(con, catalog, path)
+    except duckdb.Error as exc:
+        raise damaged(path, exc) from exc
+
+
+def _classify(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int | None:
+    """The slow path of :func:`stored_version`: a new, foreign, newer or oddly-shaped file."""
     tables = _tables(con, catalog)
     if not tables:
         return None

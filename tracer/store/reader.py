@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from . import _spool
-from ._connect import STORE, StoreBusy, open_read, open_write
+from ._connect import STORE, StoreBusy, open_read, open_write, store_error
 from ._ingest import ingest_batch
 from ._rows import STAGING_SCHEMA
 from . import _search
@@ -115,6 +115,14 @@ def _naive_utc(value: _dt.datetime) -> _dt.datetime:
     return value
 
 
+@contextmanager
+def _store_errors(path: str) -> Iterator[None]:
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise store_error(path, exc) from exc
+
+
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -140,7 +148,7 @@ class Store:
         if getattr(self._local, "con", None) is not None:
             yield
             return
-        with self._open() as con:
+        with self._open() as con:  # a DuckDB error raised in the block becomes a StoreError there
             self._local.con = con
             try:
                 yield
@@ -150,16 +158,39 @@ class Store:
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection where ``spans``, ``traces``, ``documents``, ``decisions`` and ``events``
-        are every span stored so far, ingested or still in the spool."""
+        are every span stored so far, ingested or still in the spool. A DuckDB error raised
+        inside the block leaves it as a :class:`StoreError` (``DamagedStoreError`` when the
+        file's bytes are at fault), with the DuckDB error as its cause."""
         held = getattr(self._local, "con", None)
         if held is not None:
-            yield held
+            with _store_errors(self.path):
+                yield held
             return
         with self._open() as con:
             yield con
 
     @contextmanager
     def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        try:
+            with self._attached() as con:
+                yield con
+        except duckdb.Error as exc:
+            # The thread's instance may be unusable after it (a FatalException invalidates
+            # it): the next read starts a fresh one rather than failing on it for good.
+            self._forget_instance()
+            raise store_error(self.path, exc) from exc
+
+    def _forget_instance(self) -> None:
+        con = getattr(self._local, "db", None)
+        self._local.db = None
+        if con is not None:
+            try:
+                con.close()
+            except duckdb.Error:
+                pass  # already invalidated: nothing left to close
+
+    @contextmanager
+    def _attached(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if _spool.pending(self.path):
             self._writer.drain(timeout=0)  # ingest now if nobody holds the file
         con = self._instance()
@@ -413,7 +444,8 @@ class Store:
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
         """Index spans not indexed yet (at most ``budget_s`` seconds of work). Returns
         ``(indexed up to seq, last seq)``. Search works without it, only slower."""
-        return _search.index_pending(self.path, budget_s=budget_s)
+        with _store_errors(self.path):
+            return _search.index_pending(self.path, budget_s=budget_s)
 
     # --- housekeeping ----------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -465,10 +497,11 @@ class Store:
         if con is None:
             raise StoreBusy(f"{self.path} stayed locked by another process for {self.timeout:.0f} s")
         try:
-            migrate(con, STORE, self.path)
-            con.execute("BEGIN TRANSACTION")
-            con.executemany(sql, rows)
-            con.execute("COMMIT")
+            with _store_errors(self.path):
+                migrate(con, STORE, self.path)
+                con.execute("BEGIN TRANSACTION")
+                con.executemany(sql, rows)
+                con.execute("COMMIT")
         finally:
             con.close()
 
@@ -509,4 +542,14 @@ class Store:
 
     def ingest_pending(self, timeout: float = 10.0) -> bool:
         """Ingest spool files left by writers that could not take the lock. True when none is left."""
-        return self._writer.drain(timeout)
+        with _store_errors(self.path):
+            return self._writer.drain(timeout)
+
+    def check(self) -> None:
+        """Raise now the error every read would raise (:class:`StoreNotFound`, ``ForeignStoreError``,
+        ``DamagedStoreError``, ``NewerSchemaError``...); a store that is only busy passes."""
+        try:
+            with self.connect():
+                pass
+        except StoreBusy:
+            pass  # another process writing: readable as soon as it lets go
