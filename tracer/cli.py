@@ -14,6 +14,7 @@ from .store import _spool
 from .store.reader import TraceFilter
 
 Command = Callable[[argparse.Namespace], int]
+VIEW_CHECK_TIMEOUT_S = 1.0  # `spyglass view` checks the store before serving; busy is not an error
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {}
 
 
@@ -90,6 +91,10 @@ def _view_args(p: argparse.ArgumentParser) -> None:
 @command("view", "open the trace viewer (a local Streamlit app) on the store", _view_args)
 def _view(ns: argparse.Namespace) -> int:
     from viewer._launch import run  # imported here: the other commands need no Streamlit
+
+    # A missing, foreign, damaged or newer store: say so here (exit 2) rather than start a
+    # server whose every page says it. A store that is only busy opens fine once it is free.
+    Store(ns.db, timeout=VIEW_CHECK_TIMEOUT_S).check()
     return run(ns.db, host=ns.host, port=ns.port)
 
 
@@ -194,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[ns.command][2](ns)
     except StoreError as exc:  # a clear sentence, never a traceback, for a bad store
-        print(f"spyglass: {exc}", file=sys.stderr)
+        print(f"spyglass: {' '.join(str(exc).split())}", file=sys.stderr)  # DuckDB's text may span lines
         return 2
     except BrokenPipeError:  # `spyglass export | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

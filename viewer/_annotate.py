@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
-from tracer import StoreError
+from tracer import StoreBusy, StoreError
 
 from . import _data
 from ._safe import md
@@ -32,9 +31,12 @@ def _save(path: str, trace_id: str, span_id: str) -> None:
     try:
         _data.annotate(path, trace_id, label, str(ss.get("ann_note") or ""),
                        span_id=span_id if scope == SCOPE_SPAN else None, author=str(ss.get("ann_author") or ""))
-    except (StoreError, duckdb.Error, OSError) as exc:
+    except (StoreBusy, OSError) as exc:  # passes by itself: worth another click
         ss["ann_result"] = ("warning", f"Not saved: the store could not be written right now "
                                        f"({type(exc).__name__}: {md(exc, 200)}). Try again.")
+        return
+    except StoreError as exc:  # damaged, foreign, newer: another click would fail the same way
+        ss["ann_result"] = ("error", f"Not saved: {md(exc, 300)}")
         return
     ss["ann_result"] = ("success", f"Saved: {label} on {scope}.")
     ss["ann_note"] = ""

@@ -13,12 +13,11 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-import duckdb
 import streamlit as st
 
 import tracer
 from tracer import Store, StoreBusy, StoreError, StoreNotFound, TraceFilter
-from tracer import ForeignStoreError, NewerSchemaError
+from tracer import DamagedStoreError, ForeignStoreError, NewerSchemaError
 
 from ._safe import md
 
@@ -60,24 +59,33 @@ class Problem(Exception):
 
 @contextmanager
 def reading(path: str) -> Iterator[None]:
-    """Turn the store's known failure modes into a :class:`Problem` (a clear message, no traceback)."""
+    """Turn the store's known failure modes into a :class:`Problem` (a clear message, no traceback).
+
+    Only what passes by itself (a store not created yet, a busy one) says to refresh; a
+    damaged, foreign or newer file stays so until someone acts, and the message says what to do.
+    ``Store`` raises ``StoreError`` subclasses only, so no DuckDB error needs catching here.
+    """
     try:
         yield
     except StoreNotFound:
         raise Problem("info", f"No Spyglass store at {md(path, 300)} yet. Run your traced app (or `spyglass demo`), "
-                              f"or start the viewer with `spyglass view --db PATH`.") from None
+                              f"or start the viewer with `spyglass view --db PATH`; then press Refresh.") from None
     except ForeignStoreError as exc:
         raise Problem("error", f"This file is not a Spyglass store: {md(exc, 400)}") from None
+    except DamagedStoreError as exc:
+        raise Problem("error", f"This store is damaged and cannot be read: {md(exc, 400)}") from None
     except NewerSchemaError as exc:
         raise Problem("error", f"This store was written by a newer Spyglass: {md(exc, 400)}") from None
     except StoreBusy:
         raise Problem("warning", f"The store is being written by another process and stayed locked for "
                                  f"{READ_TIMEOUT_S:.0f} s. It will show as soon as the lock is free: "
                                  f"press Refresh or turn on auto-refresh.") from None
-    except (StoreError, duckdb.Error, OSError) as exc:
-        # A file caught mid-write or a disk error: explain it; the next refresh usually reads fine.
+    except StoreError as exc:
+        raise Problem("error", f"Could not read the store: {md(exc, 400)}") from None
+    except OSError as exc:
+        # A disk error, or a spool file being renamed under us: the next refresh usually reads fine.
         raise Problem("warning", f"Could not read the store right now ({type(exc).__name__}: {md(exc, 300)}). "
-                                 f"If an app is writing to it at this moment, press Refresh.") from None
+                                 f"Press Refresh to try again.") from None
 
 
 # --- trace list --------------------------------------------------------------------------
@@ -119,7 +127,7 @@ def refresh_search_index(path: str) -> None:
     runs[path] = now
     try:
         store(path).build_search_index(budget_s=SEARCH_INDEX_BUDGET_S)
-    except (StoreError, duckdb.Error, OSError):
+    except (StoreError, OSError):
         pass  # busy or read-only: searching scans instead; retried after SEARCH_INDEX_EVERY_S
 
 
