@@ -133,6 +133,9 @@ _extra_patterns: tuple[re.Pattern[str], ...] = ()
 SECRET_PATTERNS_ENV = "SPYGLASS_SECRET_PATTERNS"
 # What user patterns never see: quotes and escapes of JSON text (see _scrub_extra).
 _JSON_SEPARATOR = re.compile(r'("|\\(?:u[0-9a-fA-F]{4}|.)?)', re.S)
+_JSON_OUTSIDE_STRINGS = re.compile(r"[\s{}\[\]:,0-9.eE+\-truefalsn]*")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_NUMBER_CHARS = frozenset("0123456789.eE+-")
 
 
 def _compile_patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
@@ -184,19 +187,33 @@ def load_env_secret_patterns(value: str | None) -> None:
 
 
 def _scrub_extra(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
-    if '"' not in text and "\\" not in text:
-        for p in patterns:
-            text = p.sub(REDACTED, text)
-        return text
-    # Run them between quotes and escapes only: a user's regex knows nothing of JSON.
-    parts = _JSON_SEPARATOR.split(text)
+    # A user's regex knows nothing of JSON: it runs between quotes and escapes only, and in
+    # JSON text (what lies outside strings is numbers and punctuation only) it may replace
+    # outside strings only a whole number, by the string "[REDACTED]".
+    parts = _JSON_SEPARATOR.split(text) if '"' in text or "\\" in text else [text]
+    inside = [False] * len(parts)  # [text, separator, text, ..., text]
+    in_string = False
+    for i in range(0, len(parts), 2):
+        inside[i] = in_string
+        if i + 1 < len(parts) and parts[i + 1] == '"':
+            in_string = not in_string
+    is_json = all(inside[i] or _JSON_OUTSIDE_STRINGS.fullmatch(parts[i]) for i in range(0, len(parts), 2))
     for i in range(0, len(parts), 2):
         part = parts[i]
         if part:
+            outside_json = is_json and not inside[i]
             for p in patterns:
-                part = p.sub(REDACTED, part)
+                part = p.sub(_whole_number if outside_json else REDACTED, part)  # type: ignore[arg-type]
             parts[i] = part
     return "".join(parts)
+
+
+def _whole_number(m: re.Match[str]) -> str:
+    text, start, end = m.string, m.start(), m.end()
+    whole = (_JSON_NUMBER.fullmatch(m.group()) is not None
+             and (start == 0 or text[start - 1] not in _NUMBER_CHARS)
+             and (end == len(text) or text[end] not in _NUMBER_CHARS))
+    return f'"{REDACTED}"' if whole else m.group()
 
 
 def scrub(text: str) -> str:
