@@ -137,10 +137,15 @@ def test_spans_dropped_when_queue_is_full_are_counted(db_path: Path) -> None:
         step()
     dropped = tracer.stats().dropped - before
     assert dropped >= 80
-    assert tracer.flush()
+    assert tracer.stats().dropped_reasons == {"queue full": dropped}
+    assert not tracer.flush()  # it covered spans that were lost: it says so
+    assert tracer.flush()  # nothing lost since the previous flush
     counts = tracer.Store(db_path).counts()
     assert counts["dropped_spans"] == dropped
     assert counts["spans"] == 100 - dropped
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("SELECT reason, sum(count) FROM dropped_spans GROUP BY 1").fetchall() == [
+            ("queue full", dropped)]
     tracer.configure(db=db_path)  # back to defaults for later tests
 
 

@@ -3,6 +3,11 @@
 Zero config by default: the store is ``./spyglass.duckdb`` (``SPYGLASS_DB`` overrides). If
 the application already has an SDK ``TracerProvider``, our processor is added to it and
 its own exporters keep working; otherwise we install one.
+
+Exit and SIGTERM flush, bounded by ``exit_timeout`` (docs/reliability.md). ``configure()``
+raises only for a store that is not ours to write (foreign, newer, damaged): a store that
+cannot be reached right now (busy, read-only, a directory) is logged, and spans are spooled
+or dropped with a count, never an exception into the app.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import importlib
 import os
 import signal
 import threading
-from dataclasses import dataclass
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -21,21 +26,29 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from ._call import set_tracer_provider
 from ._guard import guard, logger
-from ._processor import SpyglassSpanProcessor
+from ._ids import id_generator
+from ._processor import DEFAULT_EXIT_TIMEOUT, SpyglassSpanProcessor
 from ._settings import RedactHook, Settings, set_settings
-from .store import DuckDBSpanExporter
+from .store import DuckDBSpanExporter, ForeignStoreError, NewerSchemaError, StoreError
 
 DEFAULT_DB = "spyglass.duckdb"
 
 
 @dataclass(frozen=True)
 class Stats:
+    """Counters of this process's exporter since ``configure()``. Every span that ended is in
+    exactly one of ``stored``, ``spooled`` (on disk beside the store, ingested by the next
+    writer; readers see it), ``dropped`` (with ``dropped_reasons``) or ``queued``."""
+
     db: str | None
-    exported: int
+    exported: int  # stored + spooled
     dropped: int
     queued: int
     spooled_batches: int
     direct_batches: int
+    stored: int = 0
+    spooled: int = 0
+    dropped_reasons: Mapping[str, int] = field(default_factory=dict)
 
 
 class _State:
@@ -44,6 +57,8 @@ class _State:
         self.provider: TracerProvider | None = None
         self.processor: SpyglassSpanProcessor | None = None
         self.exit_hooks_installed = False
+        self.shutting_down = False
+        self.terminate_when_done = False
 
 
 _state = _State()
@@ -65,23 +80,34 @@ def configure(
     max_queue_size: int = 32_768,
     schedule_delay: float = 0.5,
     grounding: bool | None = None,
+    exit_timeout: float | None = None,
+    secret_patterns: Iterable[str] | None = None,
 ) -> TracerProvider:
     """Start tracing into a DuckDB store and return the ``TracerProvider`` in use.
 
     Calling it again replaces the store and settings (spans queued for the old store are
     flushed to it first). ``instrument=["openai"]`` also patches those client libraries.
-    A store that is not a Spyglass file, or has a newer schema, raises ``StoreError`` here.
+    A store that is not a Spyglass file, has a newer schema or is damaged raises a
+    ``StoreError`` subclass here; a store that cannot be written right now never raises.
     ``grounding`` (default on; ``SPYGLASS_GROUNDING=false`` turns it off) checks each LLM
     answer against its trace's retrieved documents on the export thread.
+    ``exit_timeout`` (default 10 s, ``SPYGLASS_EXIT_TIMEOUT``): how long exit and SIGTERM wait
+    for queued spans before spooling the rest. ``secret_patterns``: regular expressions whose
+    matches are replaced by ``[REDACTED]``, besides the built-in token shapes.
     """
     with _state.lock:
         path = os.path.abspath(os.fspath(db) if db is not None else default_db_path())
         set_settings(Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars,
                                                redact=redact))
+        if secret_patterns is not None:
+            from ._serialize import set_secret_patterns
+            set_secret_patterns(secret_patterns)
         if grounding is None:
             grounding = os.environ.get("SPYGLASS_GROUNDING", "").strip().lower() not in {"0", "false", "no", "off"}
+        if exit_timeout is None:
+            exit_timeout = _exit_timeout_from_env()
         exporter = DuckDBSpanExporter(path, grounding=grounding)
-        exporter.writer.validate()  # fail here, clearly, on a foreign or newer file
+        _check_store(exporter)
         provider = _provider(tracer_provider, service_name)
         set_tracer_provider(provider)  # our decorators start their spans on it
         if _state.processor is not None and _state.provider is not provider:
@@ -94,11 +120,13 @@ def configure(
             old.force_flush()
             old.exporter.shutdown()
             old.exporter = exporter  # the SDK cannot remove a processor, so we retarget ours
+            old.reset_counts()
             old.max_queue_size = max_queue_size
             old.schedule_delay = schedule_delay
+            old.exit_timeout = exit_timeout
         else:
             _state.processor = SpyglassSpanProcessor(exporter, max_queue_size=max_queue_size,
-                                                     schedule_delay=schedule_delay)
+                                                     schedule_delay=schedule_delay, exit_timeout=exit_timeout)
             provider.add_span_processor(_state.processor)
             _state.provider = provider
         _install_exit_hooks()
@@ -115,7 +143,8 @@ def _provider(explicit: TracerProvider | None, service_name: str | None) -> Trac
     if isinstance(current, TracerProvider):
         return current  # the application's own provider: add to it, keep its exporters
     resource = Resource.create({"service.name": service_name} if service_name else {})
-    provider = TracerProvider(resource=resource)
+    # Our id generator: the SDK's default one follows random.seed() calls of the app's.
+    provider = TracerProvider(resource=resource, id_generator=id_generator())
     trace.set_tracer_provider(provider)
     if trace.get_tracer_provider() is not provider:  # set once per process by OTel's rules
         logger.warning("spyglass: a global TracerProvider was already set; using it")
@@ -125,8 +154,44 @@ def _provider(explicit: TracerProvider | None, service_name: str | None) -> Trac
     return provider
 
 
+def _exit_timeout_from_env() -> float:
+    raw = os.environ.get("SPYGLASS_EXIT_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_EXIT_TIMEOUT
+    try:
+        value = float(raw)
+        if value >= 0:
+            return value
+    except ValueError:
+        pass
+    logger.warning("spyglass: ignoring SPYGLASS_EXIT_TIMEOUT=%r (expected seconds >= 0)", raw)
+    return DEFAULT_EXIT_TIMEOUT
+
+
+def _check_store(exporter: DuckDBSpanExporter) -> None:
+    """Create or upgrade the store now, so that a file that is not ours fails here, clearly.
+    Never waits for another process, and never raises for a store we just cannot reach."""
+    try:
+        exporter.writer.validate(timeout=0)  # busy: the first write checks it instead
+    except (ForeignStoreError, NewerSchemaError):
+        # Someone else's database, or a newer Spyglass's: the configuration is wrong, and
+        # saying so now beats dropping every span quietly. (A directory is a path problem.)
+        if not os.path.isdir(exporter.path):
+            raise
+        _log_unwritable(exporter)
+    except (StoreError, OSError) as exc:  # damaged, read-only, permissions...
+        _log_unwritable(exporter, exc)
+
+
+def _log_unwritable(exporter: DuckDBSpanExporter, exc: BaseException | None = None) -> None:
+    logger.error("spyglass: cannot write the store %s now (%s). Tracing goes on: spans are spooled "
+                 "beside it, or dropped and counted (tracer.stats()), until it can be written.",
+                 exporter.path, exc or "it is a directory")
+
+
 def flush(timeout: float = 30.0) -> bool:
-    """Export every finished span and return once they can be queried (True) or on timeout."""
+    """Wait until every span that ended before this call can be queried. False on timeout,
+    or when any span was dropped since the previous flush (``stats().dropped_reasons``)."""
     processor = _state.processor
     if processor is None:
         return True
@@ -136,23 +201,35 @@ def flush(timeout: float = 30.0) -> bool:
 
 
 def shutdown() -> None:
-    """Flush and stop exporting. Tracing calls keep working; their spans are no longer stored."""
-    with _state.lock:
-        processor, _state.processor, _state.provider = _state.processor, None, None
-    if processor is not None:
+    """Flush (bounded by ``exit_timeout``) and stop exporting. Tracing calls keep working;
+    their spans are no longer stored (and are counted as such)."""
+    # No lock: this also runs in a SIGTERM handler, which may have interrupted configure().
+    processor = _state.processor
+    _state.processor = None
+    _state.provider = None
+    if processor is None:
+        return
+    _state.shutting_down = True
+    try:
         with guard("shutdown"):
             processor.shutdown()
+    finally:
+        _state.shutting_down = False
+        if _state.terminate_when_done:
+            _terminate()
 
 
 def stats() -> Stats:
-    """Counters of the current exporter: what was written, dropped, queued, spooled."""
+    """Counters of the current exporter: what was stored, spooled, dropped (and why), queued."""
     p = _state.processor
     if p is None:
         return Stats(None, 0, 0, 0, 0, 0)
     exporter: Any = p.exporter
     writer = getattr(exporter, "writer", None)
-    return Stats(getattr(exporter, "path", None), p.exported, p.dropped, len(p._queue),
-                 getattr(writer, "spooled_batches", 0), getattr(writer, "direct_batches", 0))
+    reasons = p.dropped_reasons()
+    return Stats(getattr(exporter, "path", None), p.exported, sum(reasons.values()), p.queued,
+                 getattr(writer, "spooled_batches", 0), getattr(writer, "direct_batches", 0),
+                 stored=p.stored, spooled=p.spooled, dropped_reasons=reasons)
 
 
 def _install_exit_hooks() -> None:
@@ -169,8 +246,20 @@ def _install_exit_hooks() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    # Runs on the main thread, between two bytecodes of whatever it was doing. Nothing below
+    # takes a lock that code could hold (see _processor.py), so this cannot deadlock.
+    if _state.shutting_down:
+        # SIGTERM during an exit already under way (atexit's shutdown, further up this very
+        # stack): let it finish, then die by the signal.
+        _state.terminate_when_done = True
+        return
     try:
         shutdown()
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _terminate()
+
+
+def _terminate() -> None:
+    _state.terminate_when_done = False
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -53,11 +53,18 @@ class ExportTimeGrounding:
     def __init__(self) -> None:
         self._documents: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
 
-    def observe(self, spans: Sequence[ReadableSpan]) -> dict[int, list[dict[str, Any]]]:
-        """Evaluation events to store with the spans of this batch, by span id."""
+    def observe(self, spans: Sequence[ReadableSpan], until: float | None = None) -> dict[int, list[dict[str, Any]]]:
+        """Evaluation events to store with the spans of this batch, by span id.
+
+        ``until`` (a ``time.monotonic()`` deadline, set once exit has begun): answers not
+        checked by then are stored unchecked, for ``spyglass check`` to do later; exit does
+        not wait for them.
+        """
         events: dict[int, list[dict[str, Any]]] = {}
         # Retrievers first: a batch often holds a trace's retriever and LLM spans together.
         for span in sorted(spans, key=lambda s: (s.attributes or {}).get(A.SPAN_TYPE) != A.SPAN_TYPE_RETRIEVER):
+            if until is not None and time.monotonic() > until:
+                break
             with guard("export-time grounding"):
                 event = self._observe(span)
                 if event is not None and span.context is not None:

@@ -1,48 +1,166 @@
 """The span processor: trace-level attributes on start, bounded batching on end.
 
-Written instead of the SDK's ``BatchSpanProcessor`` for two guarantees it lacks: the
-number of dropped spans is counted and recorded (in the store and in :func:`stats`), and
-``force_flush`` returns only once the spans can be queried.
+Written instead of the SDK's ``BatchSpanProcessor`` for guarantees it lacks (stated in
+docs/reliability.md):
+
+* **Every span is accounted for**: stored, spooled to disk, or dropped with a reason, and the
+  counts are in :func:`tracer.stats` and the store's ``dropped_spans`` table.
+* ``force_flush`` returns True only once the spans that ended before it can be queried, and
+  False when any span was lost since the previous flush.
+* **Exit is bounded and lossless**: ``shutdown`` waits up to ``exit_timeout`` for the queue
+  and the batch in flight; past it, what the worker has not begun to write is spooled from
+  the calling thread instead of being discarded.
+* **Signal-safe**: the traced call's thread and ``force_flush`` never hold a Python lock
+  that the worker needs. They talk to the worker through ``queue.SimpleQueue`` (C-level,
+  no Python lock to re-enter), so ``shutdown`` can run inside a SIGTERM handler that
+  interrupted ``force_flush`` without deadlocking.
+* **Fork-safe**: a forked child gets a fresh queue, worker and exporter state; the spans the
+  parent had queued are the parent's to export, once.
 """
 
 from __future__ import annotations
 
 import collections
-import logging
+import itertools
+import os
+import queue
 import threading
 import time
-from typing import Optional
+import weakref
+from typing import Any, Optional, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._context import stamp_trace_attributes
-from ._guard import guard
+from ._guard import guard, logger
+from ._outcome import AFTER_SHUTDOWN, EXIT_TIMEOUT, EXPORTER_FAILED, QUEUE_FULL, Outcome
 
-logger = logging.getLogger("spyglass")
+DEFAULT_EXIT_TIMEOUT = 10.0
+# Batches taken once shutdown has begun: small, so that a write under way when the exit
+# deadline passes (which cannot be interrupted) finishes soon after it.
+_SHUTDOWN_BATCH = 512
+
+
+class _Tally:
+    """A counter any thread (or a signal handler) can bump without a lock: ``next()`` on an
+    ``itertools.count`` is one C call, atomic under the GIL, where ``x += 1`` is not."""
+
+    __slots__ = ("_count",)
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+
+    def add(self) -> None:
+        next(self._count)
+
+    @property
+    def value(self) -> int:
+        return int(repr(self._count)[6:-1])  # "count(N)"
+
+
+class _Waiter:
+    __slots__ = ("target", "done")
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.done: queue.SimpleQueue[bool] = queue.SimpleQueue()
+
+
+_processors: "weakref.WeakSet[SpyglassSpanProcessor]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for processor in list(_processors):
+        with guard("fork"):
+            processor._after_fork()
+
+
+def _before_fork() -> None:
+    for processor in list(_processors):
+        processor._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for processor in list(_processors):
+        processor._after_fork_in_parent()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                     after_in_child=_after_fork_in_child)
 
 
 class SpyglassSpanProcessor(SpanProcessor):
     def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 32_768, max_batch_size: int = 8_192,
-                 schedule_delay: float = 0.5) -> None:
+                 schedule_delay: float = 0.5, exit_timeout: float = DEFAULT_EXIT_TIMEOUT) -> None:
         self.exporter = exporter
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
         self.schedule_delay = schedule_delay
-        self.dropped = 0
-        self.exported = 0
+        self.exit_timeout = exit_timeout
+        self._init_state()
+        _processors.add(self)
+
+    def _init_state(self) -> None:
+        """Everything a forked child must not share with its parent."""
         self._queue: collections.deque[ReadableSpan] = collections.deque()
-        self._cond = threading.Condition()
-        # Batches being exported, by number, so that a flush waits only for the batches taken
-        # before it started (the worker keeps taking new ones under load).
-        self._batches = threading.Condition()
-        self._next_batch = 0
-        self._in_flight: set[int] = set()
+        self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._waiters: collections.deque[_Waiter] = collections.deque()
+        # Spans the worker has taken from the queue (raised *before* it takes them, so that
+        # ``len(queue) + taken`` read in that order never undercounts) and fully accounted for.
+        self._taken = 0
+        self._done = 0
+        # Counters: the worker owns the plain ints; other threads use tallies.
+        self.stored = 0
+        self.spooled = 0
+        self._dropped_by_worker: dict[str, int] = {}
+        self._dropped_at_exit: dict[str, int] = {}
+        self._queue_full = _Tally()
+        self._after_shutdown = _Tally()
+        self._queue_full_recorded = 0
+        self._lost_at_last_flush = 0
+        # Batches taken but not yet being written: shutdown spools these itself when the worker
+        # is late. Whoever pops a batch from here owns it (dict.pop is atomic).
+        self._unclaimed: dict[int, list[ReadableSpan]] = {}
+        self._batch_ids = itertools.count()
+        self._stopping = False
         self._stopped = False
+        self._terminate_after_shutdown = False
         self._last_drop_log = 0.0
-        self._worker = threading.Thread(target=self._run, name="spyglass-exporter", daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.pid = os.getpid()
+
+    # --- counters ---------------------------------------------------------------------
+    def reset_counts(self) -> None:
+        """Start counting afresh (``configure()`` pointing this processor at another store)."""
+        self.stored = self.spooled = 0
+        self._dropped_by_worker, self._dropped_at_exit = {}, {}
+        self._queue_full, self._after_shutdown = _Tally(), _Tally()
+        self._queue_full_recorded = self._lost_at_last_flush = 0
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.dropped_reasons().values())
+
+    @property
+    def exported(self) -> int:
+        """Spans that reached the store or its spool (both are durable and queryable)."""
+        return self.stored + self.spooled
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def dropped_reasons(self) -> dict[str, int]:
+        counts: collections.Counter[str] = collections.Counter()
+        counts.update(dict(self._dropped_by_worker))  # dict() copies in one C call
+        counts.update(dict(self._dropped_at_exit))
+        for reason, tally in ((QUEUE_FULL, self._queue_full), (AFTER_SHUTDOWN, self._after_shutdown)):
+            if tally.value:
+                counts[reason] += tally.value
+        return dict(counts)
 
     # --- SpanProcessor ---------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
@@ -50,101 +168,273 @@ class SpyglassSpanProcessor(SpanProcessor):
             stamp_trace_attributes(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        if self._stopped:
+        if self._stopping:
+            self._after_shutdown.add()  # a span ending in another atexit hook, say: counted
+            if self._after_shutdown.value == 1:
+                logger.warning("spyglass: a span ended after tracing was shut down; it is not stored "
+                               "(counted in tracer.stats().dropped_reasons)")
             return
-        queue = self._queue
-        if len(queue) >= self.max_queue_size:
-            self._drop()
+        queue_ = self._queue
+        if len(queue_) >= self.max_queue_size:
+            self._drop_queue_full()
             return
-        queue.append(span)  # deque.append is atomic: no lock on the traced call's path
-        if len(queue) >= self.max_batch_size:
-            with self._cond:
-                self._cond.notify()
+        queue_.append(span)  # deque.append is atomic: no lock on the traced call's path
+        if self._worker is None:
+            self._start_worker()
+        if len(queue_) >= self.max_batch_size:
+            self._wake.put(None)
 
-    def _drop(self) -> None:
-        self.dropped += 1
-        record = getattr(getattr(self.exporter, "writer", None), "record_dropped", None)
-        if record is not None:
-            record(1)
+    def _start_worker(self) -> None:
+        # Lazily, so that a forked child that never traces never starts a thread.
+        with self._start_lock:
+            if self._worker is None and not self._stopping:
+                worker = threading.Thread(target=self._run, name="spyglass-exporter", daemon=True)
+                worker.start()
+                self._worker = worker
+
+    def _drop_queue_full(self) -> None:
+        self._queue_full.add()
         now = time.monotonic()
         if now - self._last_drop_log > 10:
             self._last_drop_log = now
             logger.warning("spyglass: export queue full (%d spans); %d spans dropped so far",
-                           self.max_queue_size, self.dropped)
+                           self.max_queue_size, self._queue_full.value)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export every span that ended before this call, then drain the exporter; False on timeout.
-
-        Only those spans: under steady load the queue never empties, and a flush that waited
-        for it would never return.
-        """
-        deadline = time.monotonic() + timeout_millis / 1000
-        with self._batches:
-            taken_before = self._next_batch  # batches the worker already took are ours to wait for
-        if not self._export_some(len(self._queue), deadline):
+        """Wait until every span that ended before this call is stored (or spooled) and the
+        spool is drained. False on timeout, or when any span was dropped since the previous
+        flush (``stats().dropped_reasons`` says why)."""
+        timeout = timeout_millis / 1000
+        if self._stopping:
             return False
-        with self._batches:
-            while any(b < taken_before for b in self._in_flight):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._batches.wait(left)
-        remaining = max(0.0, deadline - time.monotonic())
-        return bool(self.exporter.force_flush(int(remaining * 1000))) if hasattr(self.exporter, "force_flush") \
-            else True
+        # Queue length first, then ``taken``: see _init_state.
+        target = len(self._queue)
+        target += self._taken
+        waiter = _Waiter(target)
+        self._waiters.append(waiter)
+        if self._worker is None:
+            self._start_worker()
+        self._wake.put(None)
+        try:
+            drained = waiter.done.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        lost = self.dropped
+        ok = drained and lost == self._lost_at_last_flush
+        self._lost_at_last_flush = lost
+        return ok
 
-    def shutdown(self) -> None:
-        if self._stopped:
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Export what is queued, waiting at most ``timeout`` (default ``exit_timeout``) s;
+        past it, spool what the worker has not begun to write. Idempotent."""
+        if self._stopping:
             return
+        self._stopping = True
+        limit = self.exit_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        hurry = getattr(self.exporter, "hurry", None)
+        if hurry is not None:  # checks that can wait (grounding) stop halfway to the deadline
+            hurry(time.monotonic() + limit / 2)
+        worker = self._worker
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            self._wake.put(None)
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                self._spool_leftovers(limit)
+                # A write under way cannot be cut short: wait for it (one small batch), so the
+                # process never exits with a thread inside DuckDB.
+                worker.join(max(limit, 10.0))
+                if worker.is_alive():
+                    logger.error("spyglass: exporter still writing %.0f s after exit began; spans of the "
+                                 "batch in flight may be lost", 2 * limit)
+        elif self._queue:  # no worker (a child that forked with spans queued later, say)
+            self._export_queue()
+        self._record_queue_full()
         self._stopped = True
-        with self._cond:
-            self._cond.notify()
-        self._worker.join(timeout=5)
-        self._export_some(len(self._queue))
-        self.exporter.shutdown()
+        for waiter in list(self._waiters):
+            waiter.done.put(False)
+        with guard("exporter shutdown"):
+            close = getattr(self.exporter, "close", None)
+            if close is not None:  # ours: drain the spool within what is left of the bound
+                close(max(0.0, deadline - time.monotonic()), worker is None or not worker.is_alive())
+            else:
+                self.exporter.shutdown()
 
     # --- the background thread ----------------------------------------------------------
     def _run(self) -> None:
-        while not self._stopped:
-            with self._cond:
-                if len(self._queue) < self.max_batch_size:
-                    self._cond.wait(self.schedule_delay)
-            self._export_some(len(self._queue))
-
-    def _export_some(self, count: int, deadline: float | None = None) -> bool:
-        """Export up to ``count`` spans from the head of the queue; False if ``deadline`` passed."""
-        sent = 0
-        while sent < count and self._queue:
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-            batch: list[ReadableSpan] = []
-            while self._queue and len(batch) < min(self.max_batch_size, count - sent):
+        wake = self._wake
+        while True:
+            try:
+                wake.get(timeout=self.schedule_delay)
+            except queue.Empty:
+                pass
+            while True:  # several wake-ups since: one pass serves them all
                 try:
-                    batch.append(self._queue.popleft())
-                except IndexError:  # another thread took the last one
+                    wake.get_nowait()
+                except queue.Empty:
                     break
-            sent += len(batch)
+            flushing = bool(self._waiters)
+            self._export_queue()
+            self._record_queue_full()
+            if flushing:
+                self._answer_waiters()
+            if self._stopping and not self._queue:
+                return
+
+    def _export_queue(self) -> None:
+        """Export, in batches, the spans queued now (new ones wait for the next pass)."""
+        left = len(self._queue)
+        while left > 0 and self._queue:
+            size = min(left, _SHUTDOWN_BATCH if self._stopping else self.max_batch_size)
+            self._taken += size  # before taking: see _init_state
+            batch: list[ReadableSpan] = []
+            popleft = self._queue.popleft
+            for _ in range(size):
+                try:
+                    batch.append(popleft())
+                except IndexError:  # shutdown spooled the rest
+                    break
+            left -= size
             if batch:
                 self._export_batch(batch)
-        return True
+            self._done += size
 
     def _export_batch(self, batch: list[ReadableSpan]) -> None:
-        with self._batches:
-            number = self._next_batch
-            self._next_batch += 1
-            self._in_flight.add(number)
+        number = next(self._batch_ids)
+        self._unclaimed[number] = batch
+
+        def claim() -> bool:
+            """The exporter calls this right before it writes: False when shutdown ran out of
+            time and spooled this batch itself (then the exporter must not write it)."""
+            return self._unclaimed.pop(number, None) is not None
+
+        outcome: Outcome | None = Outcome()
         try:
-            ok = False
             with guard("export"):
-                ok = self.exporter.export(batch) == SpanExportResult.SUCCESS
-            if ok:
-                self.exported += len(batch)
-            else:  # the exporter already logged why; these spans are gone, so count them
-                self.dropped += len(batch)
-                record = getattr(getattr(self.exporter, "writer", None), "record_dropped", None)
-                if record is not None:
-                    record(len(batch))
+                outcome = self._write(batch, claim)
         finally:
-            with self._batches:
-                self._in_flight.discard(number)
-                self._batches.notify_all()
+            if claim() or outcome is not None:  # None: the batch was spooled at exit instead
+                self._count(outcome or Outcome(), len(batch))
+
+    def _write(self, batch: Sequence[ReadableSpan], claim: Any) -> Outcome | None:
+        write = getattr(self.exporter, "write_batch", None)
+        if write is not None:  # ours: says what became of each span
+            return write(batch, claim)
+        if not claim():
+            return None
+        if self.exporter.export(batch) == SpanExportResult.SUCCESS:
+            return Outcome(stored=len(batch))
+        return Outcome(dropped={EXPORTER_FAILED: len(batch)})
+
+    def _count(self, outcome: Outcome, total: int) -> None:
+        accounted = outcome.stored + outcome.spooled + sum(outcome.dropped.values())
+        if accounted < total:  # the export itself failed (already reported by the guard)
+            outcome.dropped[EXPORTER_FAILED] = outcome.dropped.get(EXPORTER_FAILED, 0) + total - accounted
+        self.stored += outcome.stored
+        self.spooled += outcome.spooled
+        for reason, n in outcome.dropped.items():
+            self._dropped_by_worker[reason] = self._dropped_by_worker.get(reason, 0) + n
+        if outcome.dropped:
+            self._record_dropped(outcome.dropped)
+
+    def _record_dropped(self, dropped: dict[str, int]) -> None:
+        record = getattr(self.exporter, "record_dropped", None)
+        if record is not None:
+            with guard("record dropped"):
+                for reason, n in dropped.items():
+                    record(n, reason)
+
+    def _record_queue_full(self) -> None:
+        """Queue-full drops are counted by a tally on the traced call's thread; the worker
+        passes them on to the store's ``dropped_spans`` with the rest."""
+        full = self._queue_full.value
+        if full > self._queue_full_recorded:
+            self._record_dropped({QUEUE_FULL: full - self._queue_full_recorded})
+            self._queue_full_recorded = full
+
+    def _answer_waiters(self) -> None:
+        """Tell each flush whose spans are all accounted for; drain the spool for them first."""
+        ready = [w for w in list(self._waiters) if w.target <= self._done]
+        if not ready:
+            return
+        drained = False
+        with guard("drain"):
+            drain = getattr(self.exporter, "force_flush", None)
+            drained = bool(drain()) if drain is not None else True
+        for waiter in ready:
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                pass
+            waiter.done.put(drained)
+
+    # --- exit ---------------------------------------------------------------------------
+    def _spool_leftovers(self, limit: float) -> None:
+        """Past the exit deadline: spool, from this thread, every span the worker has not begun
+        to write (the queue and batches it took but has not claimed)."""
+        leftovers: list[ReadableSpan] = []
+        for number in list(self._unclaimed):
+            batch = self._unclaimed.pop(number, None)
+            if batch is not None:
+                leftovers.extend(batch)
+        while True:
+            try:
+                leftovers.append(self._queue.popleft())
+            except IndexError:
+                break
+        if not leftovers:
+            return
+        spool = getattr(self.exporter, "spool_batch", None)
+        outcome = Outcome(dropped={EXIT_TIMEOUT: len(leftovers)})
+        if spool is not None:
+            with guard("exit spool"):
+                outcome = spool(leftovers)
+        self.spooled += outcome.spooled  # the worker is stuck in a write: no race on these
+        self.stored += outcome.stored
+        for reason, n in outcome.dropped.items():
+            self._dropped_at_exit[reason] = self._dropped_at_exit.get(reason, 0) + n
+        logger.warning("spyglass: exit took longer than %.1f s; %d spans spooled to disk for the next "
+                       "writer to ingest, %d dropped", limit, outcome.spooled, sum(outcome.dropped.values()))
+
+    # --- fork ---------------------------------------------------------------------------
+    def _before_fork(self) -> None:
+        hook = getattr(self.exporter, "before_fork", None)  # ours waits for a DuckDB write to end
+        if hook is not None:
+            with guard("fork"):
+                hook()
+
+    def _after_fork_in_parent(self) -> None:
+        hook = getattr(self.exporter, "after_fork_in_parent", None)
+        if hook is not None:
+            with guard("fork"):
+                hook()
+
+    def _after_fork(self) -> None:
+        """In a forked child: start over. The parent's queued spans stay the parent's."""
+        parent_exporter = self.exporter
+        self._init_state()
+        reinit = getattr(parent_exporter, "after_fork", None)
+        if reinit is not None:
+            reinit()
+        _register_child_exit(self)
+
+
+def _register_child_exit(processor: SpyglassSpanProcessor) -> None:
+    """multiprocessing children end with ``os._exit`` (no atexit), after running its own
+    finalizers: flush there, or a fork ``Process``/``Pool`` worker loses every span.
+
+    Its bootstrap clears the finalizers the child inherited *after* this fork hook runs,
+    then calls its after-fork callbacks: the finalizer is registered from one of those.
+    """
+    import sys
+
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+
+    def on_exit() -> None:
+        if processor.pid == os.getpid():
+            with guard("child exit"):
+                processor.shutdown()
+
+    util.register_after_fork(processor, lambda _: util.Finalize(None, on_exit, exitpriority=0))

@@ -155,6 +155,9 @@ TAGS: Final = "spyglass.tags"
 METADATA: Final = "spyglass.metadata"
 COST_USD: Final = "spyglass.cost.usd"
 TRUNCATED: Final = "spyglass.truncated"  # names of attributes whose value was cut
+# Names of attributes whose value could not be stored as given (an int too big for JSON, a
+# lone surrogate...) and was replaced by a readable stand-in at export.
+REPLACED: Final = "spyglass.replaced"
 DOCUMENTS_COUNT: Final = "spyglass.documents.count"
 DECISION_EVENT: Final = "spyglass.decision"
 DECISION_NAME: Final = "spyglass.decision.name"

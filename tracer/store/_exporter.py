@@ -1,45 +1,136 @@
-"""An OpenTelemetry ``SpanExporter`` that writes into a Spyglass DuckDB store."""
+"""An OpenTelemetry ``SpanExporter`` that writes into a Spyglass DuckDB store.
+
+Besides the exporter contract (``export`` returns FAILURE instead of raising, ``shutdown``
+may be called more than once), it tells Spyglass's processor what became of every span
+(:meth:`write_batch`), spools a batch without touching DuckDB at exit (:meth:`spool_batch`),
+and survives ``fork`` (:meth:`after_fork`).
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from typing import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._evaluate import ExportTimeGrounding
-from .._guard import guard
-from ._rows import spans_to_table
-from ._writer import StoreWriter
+from .._guard import guard, logger
+from .._outcome import STORE_REFUSED, UNENCODABLE, UNWRITABLE, Outcome
+from . import _spool
+from ._rows import convert
+from ._schema import StoreError
+from ._writer import REFUSED, StoreWriter
+
+
+def _always() -> bool:
+    return True
 
 
 class DuckDBSpanExporter(SpanExporter):
-    """Honours the exporter contract: ``export`` returns FAILURE instead of raising, and
-    ``shutdown`` may be called more than once."""
-
     def __init__(self, path: str, *, drain_timeout: float = 30.0, grounding: bool = True) -> None:
         self.writer = StoreWriter(path)
         self.drain_timeout = drain_timeout
         self._shutdown = False
         # Check LLM answers against their trace's documents here, on the export thread.
         self._grounding = ExportTimeGrounding() if grounding else None
-        # The processor's worker and a flushing thread may export at the same time.
+        self._ground_until: float | None = None
+        # The processor's worker and anyone calling ``export`` directly may export at once.
         self._lock = threading.Lock()
+        self._refusal_logged: set[str] = set()
+        self._fork_held = False
 
     @property
     def path(self) -> str:
         return self.writer.path
 
+    # --- what Spyglass's processor calls -------------------------------------------------
+    def write_batch(self, spans: Sequence[ReadableSpan], claim: Callable[[], bool] = _always) -> Outcome | None:
+        """Store ``spans`` and say what became of each; ``None`` if ``claim()`` says another
+        thread took the batch meanwhile (shutdown spooling it past the exit deadline)."""
+        with self._lock:
+            events = None
+            if self._grounding is not None:
+                events = self._grounding.observe(spans, until=self._ground_until)  # guarded inside
+            table, left_out = convert(spans, events)
+            if not claim():
+                return None
+            outcome = Outcome().drop(UNENCODABLE, left_out)
+            if table.num_rows == 0:
+                return outcome
+            try:
+                written = self.writer.write(table)
+            except REFUSED as exc:  # not ours to write (any more): a foreign, newer or damaged file
+                self._log_refusal(exc)
+                return outcome.drop(f"{STORE_REFUSED}: {type(exc).__name__}", table.num_rows)
+            except (StoreError, OSError) as exc:  # neither the store nor its spool can be written
+                self._log_refusal(exc)
+                return outcome.drop(UNWRITABLE, table.num_rows)
+            outcome.stored += written.stored
+            outcome.spooled += written.spooled
+            for reason, n in written.dropped.items():
+                outcome.drop(reason, n)
+            return outcome
+
+    def spool_batch(self, spans: Sequence[ReadableSpan]) -> Outcome:
+        """Past the exit deadline: put ``spans`` in the spool without DuckDB or grounding (the
+        worker may still be inside a write, and there is no time for checks)."""
+        table, left_out = convert(spans)
+        outcome = Outcome().drop(UNENCODABLE, left_out)
+        if table.num_rows:
+            try:
+                _spool.write(self.path, table)
+                outcome.spooled += table.num_rows
+            except OSError as exc:
+                self._log_refusal(exc)
+                outcome.drop(UNWRITABLE, table.num_rows)
+        return outcome
+
+    def record_dropped(self, count: int, reason: str) -> None:
+        self.writer.record_dropped(count, reason)
+
+    def hurry(self, until: float) -> None:
+        """Exit has begun: checks that can be run later (``spyglass check``) stop at ``until``."""
+        self._ground_until = until
+
+    def close(self, timeout: float, may_drain: bool) -> None:
+        """Shutdown within ``timeout`` s; ``may_drain`` is False while a write may still be under
+        way on another thread (the spool files are durable and the next writer ingests them)."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        if may_drain and timeout > 0:
+            with guard("DuckDB drain"):
+                self.writer.drain(min(self.drain_timeout, timeout))
+
+    # --- fork ----------------------------------------------------------------------------
+    def before_fork(self) -> None:
+        """Wait (bounded) for the batch being exported: a child that inherits pyarrow or DuckDB
+        in the middle of a call deadlocks on its first own call (seen with pyarrow)."""
+        self._fork_held = self._lock.acquire(timeout=10)
+        self.writer.before_fork()
+
+    def after_fork_in_parent(self) -> None:
+        self.writer.after_fork_in_parent()
+        if self._fork_held:
+            self._fork_held = False
+            self._lock.release()
+
+    def after_fork(self) -> None:
+        self._fork_held = False
+        self._lock = threading.Lock()
+        self.writer.after_fork()
+        if self._grounding is not None:
+            self._grounding = ExportTimeGrounding()
+
+    # --- the SpanExporter contract --------------------------------------------------------
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
             return SpanExportResult.FAILURE
-        with self._lock:
-            events = self._grounding.observe(spans) if self._grounding is not None else None  # guarded inside
-            with guard("DuckDB export"):
-                self.writer.write(spans_to_table(spans, events))
-                return SpanExportResult.SUCCESS
-        return SpanExportResult.FAILURE
+        outcome: Outcome | None = None
+        with guard("DuckDB export"):
+            outcome = self.write_batch(spans)
+        return SpanExportResult.SUCCESS if outcome is not None and not outcome.dropped else SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Leave nothing in the spool: wait (bounded) for the write lock and ingest it."""
@@ -48,7 +139,15 @@ class DuckDBSpanExporter(SpanExporter):
         return False
 
     def shutdown(self) -> None:
-        if self._shutdown:
-            return
-        self.force_flush()
-        self._shutdown = True
+        self.close(self.drain_timeout, True)
+
+    def _log_refusal(self, exc: BaseException) -> None:
+        kind = type(exc).__name__
+        if kind not in self._refusal_logged:
+            self._refusal_logged.add(kind)
+            logger.error("spyglass: cannot store spans in %s: %s. They are dropped and counted "
+                         "(tracer.stats().dropped_reasons); your app goes on.", self.path, exc)
+        # Later ones: the counts say it; the guard's report keeps the traceback at DEBUG.
+        logger.debug("spyglass: store write failed", exc_info=exc)
+
+

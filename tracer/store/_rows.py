@@ -7,13 +7,15 @@ This runs on the exporter's background thread, never on the traced call.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .. import attributes as A
-from .._serialize import REDACTED, _is_secret_key, encodable
+from .._guard import logger
+from .._serialize import REDACTED, _is_secret_key, scrub
 from ._schema import SPAN_COLUMNS
 
 _ARROW_TYPES = {"BIGINT": pa.int64(), "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"),
@@ -37,9 +39,62 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_j
 
 
 def _dumps(value: Any) -> str:
-    # Spans from other instrumentations may carry lone surrogates, which UTF-8 (and so
-    # Arrow) refuses: one of them must not fail the whole batch.
-    return encodable(_encode(value))
+    """JSON text, secrets scrubbed. Raises on what cannot be stored as is (an int over 4,300
+    digits, a lone surrogate, which UTF-8 and so Arrow and DuckDB refuse): the batch is then
+    converted again span by span, carefully (see :func:`convert`)."""
+    text = scrub(_encode(value))
+    if not text.isascii():
+        text.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
+    return text
+
+
+# --- the careful path: one bad value costs that value, never the span or the batch ---------
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_INT_DIGITS = 4_000  # below CPython's int-to-str limit, and an int DuckDB's JSON keeps
+
+
+def _fix_text(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+
+
+def _fix_value(value: Any) -> tuple[Any, bool]:
+    """``value`` made storable, and whether anything had to change."""
+    if isinstance(value, str):
+        fixed = _fix_text(value)
+        return fixed, fixed != value
+    if isinstance(value, bool) or value is None:
+        return value, False
+    if isinstance(value, int):
+        if abs(value).bit_length() > _MAX_INT_DIGITS * 3:  # about 4,000 digits or more
+            return f"<int of {value.bit_length()} bits>", True
+        return value, False
+    if isinstance(value, float):
+        return value, False
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        changed = False
+        for k, v in value.items():
+            key, key_changed = _fix_value(k if isinstance(k, str) else str(k))
+            out[key], value_changed = _fix_value(v)
+            changed = changed or key_changed or value_changed
+        return out, changed
+    if isinstance(value, (list, tuple)):
+        items = [_fix_value(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return _fix_text(str(value)), True
+
+
+def _fix_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    fixed: dict[str, Any] = {}
+    replaced: list[str] = []
+    for key, value in attrs.items():
+        name = _fix_text(key)
+        fixed[name], changed = _fix_value(value)
+        if changed:
+            replaced.append(name)
+    if replaced:
+        fixed[A.REPLACED] = replaced
+    return fixed
 
 
 # Spans of one kind carry the same keys in the same order: remember which of them are secret.
@@ -83,17 +138,53 @@ def span_type_of(attrs: Any) -> str | None:
 
 def spans_to_table(spans: Sequence[ReadableSpan],
                    extra_events: Mapping[int, list[dict[str, Any]]] | None = None) -> pa.Table:
-    """``extra_events``: events to store with a span (by span id) that the finished span
-    object cannot take any more, such as the grounding check's evaluation."""
+    """The staging table of ``spans`` (see :func:`convert`; spans nothing could store are left out)."""
+    return convert(spans, extra_events)[0]
+
+
+def convert(spans: Sequence[ReadableSpan],
+            extra_events: Mapping[int, list[dict[str, Any]]] | None = None) -> tuple[pa.Table, int]:
+    """``(table, left_out)``: the staging table of ``spans`` and how many could not be stored.
+
+    ``extra_events``: events to store with a span (by span id) that the finished span object
+    cannot take any more, such as the grounding check's evaluation. The whole batch is tried
+    at once first; if anything in it cannot be stored as is, each span is converted on its
+    own with its bad values replaced (and named in ``spyglass.replaced``).
+    """
+    try:
+        return _table(spans, extra_events, careful=False), 0
+    except Exception:  # noqa: BLE001 - anything: the careful path below finds the culprit
+        pass
+    tables: list[pa.Table] = []
+    left_out = 0
+    for span in spans:
+        try:
+            tables.append(_table([span], extra_events, careful=True))
+        except Exception as exc:  # a span nothing can store: it alone is lost, and counted
+            left_out += 1
+            logger.warning("spyglass: a span could not be stored and was dropped (counted): %s: %s",
+                           type(exc).__name__, exc)
+    if not tables:
+        return STAGING_SCHEMA.empty_table(), left_out
+    return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), left_out
+
+
+def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[str, Any]]] | None,
+           careful: bool) -> pa.Table:
+    fix = _fix_text if careful else _same
     cols: dict[str, list[Any]] = {field.name: [] for field in STAGING_SCHEMA}
     resource_cache: dict[int, tuple[str, str | None]] = {}
     for span in spans:
         ctx = span.context
         # A plain dict (the span's is a read-only proxy whose every lookup is a Python call).
         attrs = dict(span.attributes or {})
+        if careful:
+            attrs = _fix_attributes(attrs)
         res = span.resource
         if id(res) not in resource_cache:  # one resource per provider: encode it once per batch
             rattrs = dict(res.attributes) if res is not None else {}
+            if careful:
+                rattrs = _fix_attributes(rattrs)
             resource_cache[id(res)] = (_dumps(rattrs), _str(rattrs.get(A.SERVICE_NAME)))
         resource_json, service = resource_cache[id(res)]
         start, end = span.start_time or 0, span.end_time or span.start_time or 0
@@ -102,14 +193,14 @@ def spans_to_table(spans: Sequence[ReadableSpan],
         cols["trace_id"].append(format(ctx.trace_id, "032x") if ctx else None)
         cols["span_id"].append(format(ctx.span_id, "016x") if ctx else None)
         cols["parent_span_id"].append(format(span.parent.span_id, "016x") if span.parent else None)
-        cols["name"].append(encodable(span.name))
+        cols["name"].append(scrub(fix(span.name)))
         cols["kind"].append(span.kind.name)
         cols["span_type"].append(span_type_of(attrs))
         cols["start_time"].append(start // 1000)
         cols["end_time"].append(end // 1000)
         cols["duration_ms"].append((end - start) / 1e6)
         cols["status_code"].append(status.status_code.name)
-        cols["status_message"].append(encodable(status.description) if status.description else None)
+        cols["status_message"].append(scrub(fix(status.description)) if status.description else None)
         cols["service_name"].append(service)
         cols["operation"].append(_str(attrs.get(A.GEN_AI_OPERATION_NAME)))
         cols["provider"].append(_str(attrs.get(A.GEN_AI_PROVIDER_NAME)))
@@ -124,12 +215,18 @@ def spans_to_table(spans: Sequence[ReadableSpan],
         cols["error_type"].append(_str(attrs.get(A.ERROR_TYPE)))
         cols["attributes"].append(_dumps(_clean(attrs)))
         cols["resource"].append(resource_json)
-        cols["scope"].append(span.instrumentation_scope.name if span.instrumentation_scope else None)
+        cols["scope"].append(fix(span.instrumentation_scope.name) if span.instrumentation_scope else None)
         events = [{"time_us": e.timestamp // 1000, "name": e.name, "attributes": dict(e.attributes or {})}
                   for e in span.events]
         if extra_events and ctx is not None:
             events += extra_events.get(ctx.span_id, [])
+        if careful and events:
+            events = [_fix_value(e)[0] for e in events]
         cols["_events"].append(_dumps(events) if events else None)
         docs = attrs.get(A.GEN_AI_RETRIEVAL_DOCUMENTS)
-        cols["_documents"].append(docs if isinstance(docs, str) else None)
+        cols["_documents"].append(scrub(docs) if isinstance(docs, str) else None)
     return pa.Table.from_pydict(cols, schema=STAGING_SCHEMA)
+
+
+def _same(text: str) -> str:
+    return text

@@ -4,6 +4,16 @@ process. See docs/schema.md, "Concurrency", for why this design.
 ``write`` takes the write lock only if it is free *now*: then it ingests this batch and any
 spool files, and lets go. Otherwise it spools the batch and returns. ``drain`` waits for
 the lock (bounded) so that ``tracer.flush()`` and exit leave everything in the file.
+
+What can go wrong, and what happens (docs/reliability.md):
+
+* the file is not ours to write (foreign, newer, damaged; checked on *every* open, since a
+  file can be swapped under a running writer): ``REFUSED`` errors are raised, the file is
+  never touched;
+* the file cannot be opened (read-only file system, permissions, a directory): the batch
+  goes to the spool, or ``OSError`` is raised if that cannot be written either;
+* DuckDB rejects rows of a batch: the batch is split until the rejected rows are isolated;
+  only they are dropped, and counted.
 """
 
 from __future__ import annotations
@@ -16,21 +26,35 @@ import threading
 import duckdb
 import pyarrow as pa
 
+from .._outcome import Outcome
 from . import _spool
 from ._connect import STORE, open_write, release, try_open_write
 from ._ingest import ingest_batch
 from ._rows import STAGING_SCHEMA
-from ._schema import migrate
+from ._schema import DamagedStoreError, ForeignStoreError, NewerSchemaError, StoreError, migrate
 
 logger = logging.getLogger("spyglass")
+
+#: Errors that mean "this file is not ours to write": never retried into, never spooled beside.
+REFUSED: tuple[type[StoreError], ...] = (ForeignStoreError, NewerSchemaError, DamagedStoreError)
+REJECTED = "rejected by DuckDB"
+# DuckDB instances a forked child inherited: never used, never closed there (closing one
+# would touch threads and locks that exist only in the parent).
+_ABANDONED: list[duckdb.DuckDBPyConnection] = []
+
+
+def _rejects_rows(exc: BaseException) -> bool:
+    """DuckDB refused the *content* of a batch (not the file, not the disk)."""
+    return isinstance(exc, (duckdb.ConversionException, duckdb.InvalidInputException,
+                            duckdb.ConstraintException, duckdb.OutOfRangeException))
 
 
 class StoreWriter:
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
         self._lock = threading.Lock()  # one ingest at a time from this process
-        self._dropped_unrecorded = 0
-        self._validated = False
+        self._fork_held = False
+        self._dropped_unrecorded: dict[str, int] = {}
         self.spooled_batches = 0
         self.direct_batches = 0
         # One in-memory DuckDB for the life of the writer; the file is attached per batch
@@ -50,29 +74,50 @@ class StoreWriter:
             return False
         try:
             migrate(con, STORE, self.path)
-            self._validated = True
             return True
         finally:
             con.close()
 
-    def record_dropped(self, count: int) -> None:
+    def record_dropped(self, count: int, reason: str) -> None:
+        """Remember lost spans; the next ingest writes them to ``dropped_spans``."""
         with self._lock:
-            self._dropped_unrecorded += count
+            self._dropped_unrecorded[reason] = self._dropped_unrecorded.get(reason, 0) + count
 
-    def write(self, table: pa.Table) -> str:
-        """Ingest now if the store is free, else spool. Returns ``"ingested"`` or ``"spooled"``."""
+    def write(self, table: pa.Table) -> Outcome:
+        """Ingest now if the store is free, else spool. Raises ``REFUSED`` errors for a file
+        that is not ours, ``OSError``/``StoreError`` when neither it nor the spool can be written."""
         with self._lock:
-            con = try_open_write(self.path, onto=self._instance())
-            if con is None:
-                _spool.write(self.path, table)
-                self.spooled_batches += 1
-                return "spooled"
             try:
-                self._ingest(con, table)
+                con = try_open_write(self.path, onto=self._instance())
+            except REFUSED:
+                raise
+            except (StoreError, OSError) as exc:  # cannot open it at all: keep the batch on disk
+                return self._spool(table, exc)
+            if con is None:
+                return self._spool(table, None)
+            try:
+                rejected = self._ingest(con, table)
+            except REFUSED:
+                raise
+            except (duckdb.Error, OSError) as exc:  # the disk (full?), not the rows: keep them
+                return self._spool(table, exc)
             finally:
-                release(con, kept=True)
+                with _quiet():
+                    release(con, kept=True)
             self.direct_batches += 1
-            return "ingested"
+            outcome = Outcome(stored=table.num_rows - rejected)
+            return outcome.drop(REJECTED, rejected)
+
+    def _spool(self, table: pa.Table, cause: BaseException | None) -> Outcome:
+        try:
+            _spool.write(self.path, table)
+        except OSError as exc:
+            raise OSError(f"cannot write the store ({cause or 'busy'}) nor its spool ({exc})") from exc
+        if cause is not None:
+            logger.warning("spyglass: could not write %s (%s); batch spooled to %s for the next writer",
+                           self.path, cause, _spool.spool_dir(self.path))
+        self.spooled_batches += 1
+        return Outcome(spooled=table.num_rows)
 
     def drain(self, timeout: float) -> bool:
         """Ingest every spool file present now, waiting up to ``timeout`` s for the lock.
@@ -83,56 +128,131 @@ class StoreWriter:
         if not waiting and not self._dropped_unrecorded:
             return True
         with self._lock:
-            con = open_write(self.path, timeout, onto=self._instance())
+            try:
+                con = open_write(self.path, timeout, onto=self._instance())
+            except (StoreError, OSError) as exc:  # refused or unreachable: the exporter said why
+                logger.debug("spyglass: cannot drain the spool of %s: %s", self.path, exc)
+                return False
             if con is None:
                 return False
             try:
                 self._ingest(con, None)
+            except (StoreError, duckdb.Error, OSError) as exc:
+                logger.warning("spyglass: could not ingest the spool of %s: %s", self.path, exc)
+                return False
             finally:
-                release(con, kept=True)
+                with _quiet():
+                    release(con, kept=True)
         return not waiting & set(_spool.pending(self.path))
 
-    def _ingest(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None) -> None:
-        if not self._validated:
-            migrate(con, STORE, self.path)
-            self._validated = True
+    def _ingest(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None) -> int:
+        """Ingest the spool files and ``table``; returns how many rows of ``table`` DuckDB rejected."""
+        migrate(con, STORE, self.path)  # on every open: refuses a file swapped in meanwhile
         files = _spool.pending(self.path)
         done: set[str] = set()
         if files:
             rows = con.execute(f"SELECT file FROM {STORE}.spool_ingested").fetchall()
             done = {r[0] for r in rows}
-        batches: list[pa.Table] = []
-        taken: list[str] = []
+        spooled: list[tuple[str, pa.Table]] = []
         for path in files:
             if os.path.basename(path) in done:
                 continue
             try:
-                batches.append(_spool.read(path).select(STAGING_SCHEMA.names).cast(STAGING_SCHEMA))
-                taken.append(path)
+                spooled.append((path, _spool.read(path).select(STAGING_SCHEMA.names).cast(STAGING_SCHEMA)))
             except Exception as exc:  # a damaged file must not block every later batch
                 moved = _spool.quarantine(path)
                 logger.error("spyglass: unreadable spool file moved to %s: %s", moved, exc)
-        if table is not None:
-            batches.append(table)
-        con.execute("BEGIN TRANSACTION")
+        rejected = 0
         try:
-            if batches:
-                ingest_batch(con, STORE, pa.concat_tables(batches) if len(batches) > 1 else batches[0])
-            if taken:
-                con.executemany(f"INSERT INTO {STORE}.spool_ingested VALUES (?, now()::TIMESTAMP)",
-                                [[os.path.basename(p)] for p in taken])
-            if self._dropped_unrecorded:
-                con.execute(f"INSERT INTO {STORE}.dropped_spans VALUES (now()::TIMESTAMP, ?, ?, ?)",
-                            [os.getpid(), socket.gethostname(), self._dropped_unrecorded])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        self._dropped_unrecorded = 0
+            self._commit(con, [t for _, t in spooled], [p for p, _ in spooled], table)
+        except duckdb.Error as exc:
+            if not _rejects_rows(exc):
+                raise
+            # Some rows were refused: commit each spool file on its own, then split the batch.
+            for path, part in spooled:
+                try:
+                    self._commit(con, [part], [path], None)
+                except duckdb.Error as part_exc:
+                    if not _rejects_rows(part_exc):
+                        raise
+                    moved = _spool.quarantine(path)
+                    logger.error("spyglass: spool file DuckDB refuses moved to %s: %s", moved, part_exc)
+            if table is not None:
+                rejected = self._commit_splitting(con, table)
         # Still under the write lock: no reader can be looking at these files right now.
-        stale = [p for p in files if os.path.basename(p) in done] + taken
+        stale = [p for p in files if os.path.basename(p) in done] + [p for p, _ in spooled if os.path.exists(p)]
         if stale:
             _spool.remove(stale)
             con.execute(f"DELETE FROM {STORE}.spool_ingested WHERE file IN (SELECT unnest(?))",
                         [[os.path.basename(p) for p in stale]])
         _spool.clean_stale_tmp(self.path)
+        return rejected
+
+    def _commit_splitting(self, con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
+        """Commit ``table`` in halves until the rows DuckDB refuses are alone; returns their number."""
+        try:
+            self._commit(con, [], [], table)
+            return 0
+        except duckdb.Error as exc:
+            if not _rejects_rows(exc):
+                raise
+            if table.num_rows == 1:
+                logger.warning("spyglass: DuckDB refused a span; dropped and counted: %s", exc)
+                return 1
+        half = table.num_rows // 2
+        return (self._commit_splitting(con, table.slice(0, half))
+                + self._commit_splitting(con, table.slice(half)))
+
+    def _commit(self, con: duckdb.DuckDBPyConnection, spooled: list[pa.Table], files: list[str],
+                table: pa.Table | None) -> None:
+        batches = [*spooled, *([table] if table is not None else [])]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if batches:
+                ingest_batch(con, STORE, pa.concat_tables(batches) if len(batches) > 1 else batches[0])
+            if files:
+                con.executemany(f"INSERT INTO {STORE}.spool_ingested VALUES (?, now()::TIMESTAMP)",
+                                [[os.path.basename(p)] for p in files])
+            if self._dropped_unrecorded:
+                host, pid = socket.gethostname(), os.getpid()
+                con.executemany(
+                    f"INSERT INTO {STORE}.dropped_spans (time, pid, host, count, reason) "
+                    f"VALUES (now()::TIMESTAMP, ?, ?, ?, ?)",
+                    [[pid, host, n, reason] for reason, n in self._dropped_unrecorded.items()])
+            con.execute("COMMIT")
+        except BaseException:
+            with _quiet():  # a failed ROLLBACK must not hide the error that matters
+                con.execute("ROLLBACK")
+            raise
+        self._dropped_unrecorded = {}
+
+    # --- fork ------------------------------------------------------------------------------
+    def before_fork(self) -> None:
+        """Wait (bounded) for a write in progress: a child must not inherit DuckDB mid-call."""
+        self._fork_held = self._lock.acquire(timeout=10)
+
+    def after_fork_in_parent(self) -> None:
+        if self._fork_held:
+            self._fork_held = False
+            self._lock.release()
+
+    def after_fork(self) -> None:
+        """In the child: a lock and a DuckDB instance of its own."""
+        self._fork_held = False
+        self._lock = threading.Lock()
+        if self._db is not None:
+            _ABANDONED.append(self._db)
+            self._db = None
+        self._dropped_unrecorded = {}
+        self.spooled_batches = 0
+        self.direct_batches = 0
+
+
+class _quiet:
+    """Swallow a ``duckdb.Error`` during cleanup (the connection may already be unusable)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        return isinstance(exc, duckdb.Error)
