@@ -20,7 +20,7 @@ from opentelemetry import trace
 import tracer
 from tracer import attributes as A
 
-from ._procs import REPO
+from ._procs import FLUSH_FOREVER, FORK_WHILE_EXPORTING, MULTIPROCESSING, REPO, SLOW_EXIT
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fork and signals are POSIX")
 
@@ -39,29 +39,6 @@ def _counts(db: Path) -> tuple[int, int]:
 
 
 # --- 1. exit ---------------------------------------------------------------------------------
-SLOW_EXIT = """
-import sys, time, tracer
-db, n, exit_timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-tracer.configure(db=db, schedule_delay=3.0, exit_timeout=exit_timeout)
-SENT = "The battery of model {i} lasts {h} hours and it was made in Norway by Acme Corp."
-
-@tracer.trace_retriever
-def search(q):
-    return [{"id": f"d{k}", "content": f"Document {k} says the battery lasts {k + 10} hours. " * 20}
-            for k in range(8)]
-
-@tracer.trace_llm(model="m")
-def answer(q, docs):
-    return " ".join(SENT.format(i=i, h=i % 30) for i in range(120))
-
-@tracer.trace_step
-def rag(q):
-    return answer(q, search(q))
-
-for i in range(n):
-    rag(f"q{i}")
-print(time.monotonic(), flush=True)
-"""
 
 
 def test_exit_with_a_slow_batch_in_flight_stores_every_span(db_path: Path) -> None:
@@ -91,36 +68,6 @@ def test_exit_past_its_bound_spools_the_rest_instead_of_dropping_it(db_path: Pat
 
 
 # --- 2. fork ---------------------------------------------------------------------------------
-FORK_WHILE_EXPORTING = """
-import os, sys, threading, time, tracer
-db = sys.argv[1]
-tracer.configure(db=db, schedule_delay=0.01, grounding=False)
-stop = threading.Event()
-ended = [0]
-def busy():
-    while not stop.is_set():
-        with tracer.span("parent", input="p" * 500):
-            pass
-        ended[0] += 1
-        time.sleep(0.0005)  # steady, not a flood: the queue never fills
-t = threading.Thread(target=busy); t.start()
-time.sleep(0.5)
-children = []
-for k in range(3):
-    pid = os.fork()
-    if pid == 0:
-        for i in range(100):
-            with tracer.span("child", input=f"c{k}-{i}"):
-                pass
-        ok = tracer.flush(timeout=30)
-        os._exit(0 if ok else 3)
-    children.append(pid)
-    time.sleep(0.1)
-codes = [os.waitpid(pid, 0)[1] for pid in children]
-stop.set(); t.join()
-assert tracer.flush(timeout=60)
-print(ended[0], codes, flush=True)
-"""
 
 
 def test_a_child_forked_while_the_parent_exports_stores_its_spans_once(db_path: Path) -> None:
@@ -136,42 +83,11 @@ def test_a_child_forked_while_the_parent_exports_stores_its_spans_once(db_path: 
     assert distinct  # no span stored twice (the parent's queue is not exported by its children)
 
 
-MULTIPROCESSING = """
-import multiprocessing as mp, sys, tracer
-db, how = sys.argv[1], sys.argv[2]
-tracer.configure(db=db, schedule_delay=3600, grounding=False)
-
-def work(k):
-    for i in range(25):
-        with tracer.span("child", input=f"{k}-{i}"):
-            pass
-    return k
-
-if __name__ == "__main__":
-    for i in range(50):  # queued in the parent when it forks: the parent's to export, once
-        with tracer.span("parent"):
-            pass
-    ctx = mp.get_context("fork")
-    if how == "pool":
-        with ctx.Pool(4) as pool:
-            assert sorted(pool.map(work, range(4))) == [0, 1, 2, 3]
-            pool.close()
-            pool.join()
-    else:
-        procs = [ctx.Process(target=work, args=(k,)) for k in range(4)]
-        for p in procs: p.start()
-        for p in procs: p.join()
-        assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    assert tracer.flush(timeout=60)
-"""
-
-
 @pytest.mark.parametrize("how", ["pool", "process"])
 def test_multiprocessing_fork_children_store_every_span_once(db_path: Path, how: str) -> None:
     """At f3de9bd: fork Pool and Process children stored 0 of 100 spans, and each child
     stored the parent's 50 queued spans again."""
-    code = MULTIPROCESSING.replace('if __name__ == "__main__":', "if True:")
-    proc = _run(code, str(db_path), how, timeout=120)
+    proc = _run(MULTIPROCESSING, str(db_path), how, timeout=120)
     assert proc.returncode == 0, proc.stderr
     with duckdb.connect(str(db_path), read_only=True) as con:
         by_name = dict(con.execute("SELECT name, count(*) FROM spans GROUP BY 1").fetchall())
@@ -180,16 +96,6 @@ def test_multiprocessing_fork_children_store_every_span_once(db_path: Path, how:
 
 
 # --- 3. SIGTERM ------------------------------------------------------------------------------
-FLUSH_FOREVER = """
-import sys, tracer
-tracer.configure(db=sys.argv[1], schedule_delay=3600, grounding=False)
-for i in range(int(sys.argv[2])):
-    with tracer.span("s", input="x" * 100):
-        pass
-print("ready", flush=True)
-while True:
-    tracer.flush(timeout=30)
-"""
 
 
 def test_sigterm_during_flush_exits_promptly_and_keeps_every_span(tmp_path: Path) -> None:

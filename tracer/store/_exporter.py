@@ -8,13 +8,13 @@ and survives ``fork`` (:meth:`after_fork`).
 
 from __future__ import annotations
 
-import threading
 from typing import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._evaluate import ExportTimeGrounding
+from .._forklock import ForkLock
 from .._guard import guard, logger
 from .._outcome import STORE_REFUSED, UNENCODABLE, UNWRITABLE, Outcome
 from . import _spool
@@ -35,10 +35,10 @@ class DuckDBSpanExporter(SpanExporter):
         # Check LLM answers against their trace's documents here, on the export thread.
         self._grounding = ExportTimeGrounding() if grounding else None
         self._ground_until: float | None = None
-        # The processor's worker and anyone calling ``export`` directly may export at once.
-        self._lock = threading.Lock()
+        # The processor's worker and anyone calling ``export`` directly may export at once;
+        # a fork waits for the batch being exported (see _forklock.py).
+        self._lock = ForkLock()
         self._refusal_logged: set[str] = set()
-        self._fork_held = False
 
     @property
     def path(self) -> str:
@@ -105,20 +105,15 @@ class DuckDBSpanExporter(SpanExporter):
 
     # --- fork ----------------------------------------------------------------------------
     def before_fork(self) -> None:
-        """Wait (bounded) for the batch being exported: a child that inherits pyarrow or DuckDB
-        in the middle of a call deadlocks on its first own call (seen with pyarrow)."""
-        self._fork_held = self._lock.acquire(timeout=10)
+        self._lock.before_fork()
         self.writer.before_fork()
 
     def after_fork_in_parent(self) -> None:
         self.writer.after_fork_in_parent()
-        if self._fork_held:
-            self._fork_held = False
-            self._lock.release()
+        self._lock.after_fork_in_parent()
 
     def after_fork(self) -> None:
-        self._fork_held = False
-        self._lock = threading.Lock()
+        self._lock.after_fork_in_child()
         self.writer.after_fork()
         if self._grounding is not None:
             self._grounding = ExportTimeGrounding()

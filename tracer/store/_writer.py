@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 
 import duckdb
 import pyarrow as pa
 
+from .._forklock import ForkLock
 from .._outcome import Outcome
 from . import _spool
 from ._connect import STORE, open_write, release, try_open_write
@@ -52,8 +52,7 @@ def _rejects_rows(exc: BaseException) -> bool:
 class StoreWriter:
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
-        self._lock = threading.Lock()  # one ingest at a time from this process
-        self._fork_held = False
+        self._lock = ForkLock()  # one ingest at a time from this process; a fork waits for it
         self._dropped_unrecorded: dict[str, int] = {}
         self.spooled_batches = 0
         self.direct_batches = 0
@@ -228,18 +227,14 @@ class StoreWriter:
 
     # --- fork ------------------------------------------------------------------------------
     def before_fork(self) -> None:
-        """Wait (bounded) for a write in progress: a child must not inherit DuckDB mid-call."""
-        self._fork_held = self._lock.acquire(timeout=10)
+        self._lock.before_fork()
 
     def after_fork_in_parent(self) -> None:
-        if self._fork_held:
-            self._fork_held = False
-            self._lock.release()
+        self._lock.after_fork_in_parent()
 
     def after_fork(self) -> None:
         """In the child: a lock and a DuckDB instance of its own."""
-        self._fork_held = False
-        self._lock = threading.Lock()
+        self._lock.after_fork_in_child()
         if self._db is not None:
             _ABANDONED.append(self._db)
             self._db = None
