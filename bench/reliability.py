@@ -113,10 +113,13 @@ def load(tmp: Path, runs: int, writers: int, spans: int, payload: int) -> None:
         rows, distinct = _spans(db)
         expected = writers * spans
         aborted = sum("terminate called" in e or "Traceback" in e for e in errs)
+        said = sorted({line[:90] for e in errs for line in e.splitlines() if line.startswith("spyglass:")})
         print(f"  run {run}: stored {rows:,} / {expected:,} ({distinct:,} distinct), writer rcs "
               f"{sorted(set(rcs))}, {aborted} aborted, {elapsed:.0f} s; reads ok/refused: "
               f"Store {reads['store'][0]}/{reads['store'][1]} {dict(refusals) or ''}, "
               f"plain duckdb {reads['duckdb'][0]}/{reads['duckdb'][1]}")
+        for line in said:  # what the writers logged (the exit bound passing, say)
+            print(f"    writers logged: {line}")
         for path in tmp.glob(f"load{run}.duckdb*"):
             if path.is_file():
                 path.unlink()

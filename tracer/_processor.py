@@ -41,6 +41,9 @@ DEFAULT_EXIT_TIMEOUT = 10.0
 # Batches taken once shutdown has begun: small, so that a write under way when the exit
 # deadline passes (which cannot be interrupted) finishes soon after it.
 _SHUTDOWN_BATCH = 512
+# How long one pass of the worker waits for another process's lock to drain the spool.
+_DRAIN_SLICE = 1.0
+_RETRY_DELAY = 0.05
 
 
 class _Tally:
@@ -61,10 +64,11 @@ class _Tally:
 
 
 class _Waiter:
-    __slots__ = ("target", "done")
+    __slots__ = ("target", "deadline", "done")
 
-    def __init__(self, target: int) -> None:
+    def __init__(self, target: int, deadline: float) -> None:
         self.target = target
+        self.deadline = deadline  # time.monotonic() at which the flush gives up
         self.done: queue.SimpleQueue[bool] = queue.SimpleQueue()
 
 
@@ -210,7 +214,7 @@ class SpyglassSpanProcessor(SpanProcessor):
         # Queue length first, then ``taken``: see _init_state.
         target = len(self._queue)
         target += self._taken
-        waiter = _Waiter(target)
+        waiter = _Waiter(target, time.monotonic() + timeout)
         self._waiters.append(waiter)
         if self._worker is None:
             self._start_worker()
@@ -265,7 +269,8 @@ class SpyglassSpanProcessor(SpanProcessor):
         wake = self._wake
         while True:
             try:
-                wake.get(timeout=self.schedule_delay)
+                # A flush still waiting for the spool to drain retries soon, not a delay later.
+                wake.get(timeout=_RETRY_DELAY if self._waiters else self.schedule_delay)
             except queue.Empty:
                 pass
             while True:  # several wake-ups since: one pass serves them all
@@ -353,20 +358,34 @@ class SpyglassSpanProcessor(SpanProcessor):
             self._queue_full_recorded = full
 
     def _answer_waiters(self) -> None:
-        """Tell each flush whose spans are all accounted for; drain the spool for them first."""
+        """Tell each flush whose spans are all accounted for, once the spool is drained.
+
+        The drain waits for another process's lock at most ~1 s per pass: the worker must get
+        back to exporting (a flush waiting 30 s for a busy store would fill the queue).
+        Flushes still waiting retry on the next pass, until their own deadline.
+        """
+        now = time.monotonic()
+        for waiter in [w for w in list(self._waiters) if w.deadline <= now]:
+            self._forget(waiter)  # the flush gave up (it returned False by itself)
         ready = [w for w in list(self._waiters) if w.target <= self._done]
         if not ready:
             return
         drained = False
         with guard("drain"):
             drain = getattr(self.exporter, "force_flush", None)
-            drained = bool(drain()) if drain is not None else True
+            budget = min(_DRAIN_SLICE, max(w.deadline for w in ready) - now)
+            drained = bool(drain(int(max(budget, 0.0) * 1000))) if drain is not None else True
+        if not drained:
+            return  # still waiting: the next pass (soon: see _run) tries again
         for waiter in ready:
-            try:
-                self._waiters.remove(waiter)
-            except ValueError:
-                pass
-            waiter.done.put(drained)
+            self._forget(waiter)
+            waiter.done.put(True)
+
+    def _forget(self, waiter: _Waiter) -> None:
+        try:
+            self._waiters.remove(waiter)
+        except ValueError:
+            pass
 
     # --- exit ---------------------------------------------------------------------------
     def _spool_leftovers(self, limit: float) -> None:

@@ -92,6 +92,7 @@ class DuckDBSpanExporter(SpanExporter):
     def hurry(self, until: float) -> None:
         """Exit has begun: checks that can be run later (``spyglass check``) stop at ``until``."""
         self._ground_until = until
+        self.writer.spool_bytes = self.writer.spool_seconds = 0  # the spool is drained last, by close()
 
     def close(self, timeout: float, may_drain: bool) -> None:
         """Shutdown within ``timeout`` s; ``may_drain`` is False while a write may still be under

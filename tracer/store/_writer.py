@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
 import duckdb
 import pyarrow as pa
@@ -38,6 +39,8 @@ logger = logging.getLogger("spyglass")
 #: Errors that mean "this file is not ours to write": never retried into, never spooled beside.
 REFUSED: tuple[type[StoreError], ...] = (ForeignStoreError, NewerSchemaError, DamagedStoreError)
 REJECTED = "rejected by DuckDB"
+# Spool bytes (compressed Parquet on disk) ingested per transaction.
+_CHUNK_BYTES = 16 * 1024 * 1024
 # DuckDB instances a forked child inherited: never used, never closed there (closing one
 # would touch threads and locks that exist only in the parent).
 _ABANDONED: list[duckdb.DuckDBPyConnection] = []
@@ -54,6 +57,10 @@ class StoreWriter:
         self.path = os.path.abspath(path)
         self._lock = ForkLock()  # one ingest at a time from this process; a fork waits for it
         self._dropped_unrecorded: dict[str, int] = {}
+        # How much of the spool a write ingests besides its own batch (see _ingest); exit
+        # sets both to 0 (``hurry``): its writes carry only their own batch.
+        self.spool_bytes = _CHUNK_BYTES
+        self.spool_seconds = 2.0
         self.spooled_batches = 0
         self.direct_batches = 0
         # One in-memory DuckDB for the life of the writer; the file is attached per batch
@@ -123,6 +130,7 @@ class StoreWriter:
 
         True when all of them are in the store (files other writers spool meanwhile are
         theirs to flush)."""
+        deadline = time.monotonic() + timeout
         waiting = set(_spool.pending(self.path))
         if not waiting and not self._dropped_unrecorded:
             return True
@@ -135,7 +143,7 @@ class StoreWriter:
             if con is None:
                 return False
             try:
-                self._ingest(con, None)
+                self._ingest(con, None, deadline, first_bytes=_CHUNK_BYTES)
             except (StoreError, duckdb.Error, OSError) as exc:
                 logger.warning("spyglass: could not ingest the spool of %s: %s", self.path, exc)
                 return False
@@ -144,23 +152,51 @@ class StoreWriter:
                     release(con, kept=True)
         return not waiting & set(_spool.pending(self.path))
 
-    def _ingest(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None) -> int:
-        """Ingest the spool files and ``table``; returns how many rows of ``table`` DuckDB rejected."""
+    def _ingest(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None,
+                deadline: float | None = None, first_bytes: int | None = None) -> int:
+        """Ingest ``table`` and the spool files; returns how many rows of ``table`` DuckDB rejected.
+
+        Spool files go in chunks of about ``_CHUNK_BYTES``, one transaction each, while there
+        are more and ``deadline`` (default: ``spool_seconds`` from now) has not passed. No
+        single transaction grows with the backlog: a write under way cannot be interrupted,
+        and exit waits for it (with 8 writers of 50 KB spans exiting at once, one writer
+        ingesting everyone's spool in one go outlived the exit bound).
+        """
         migrate(con, STORE, self.path)  # on every open: refuses a file swapped in meanwhile
-        files = _spool.pending(self.path)
+        if deadline is None:
+            deadline = time.monotonic() + self.spool_seconds
+        rejected, more = self._ingest_chunk(con, table, self.spool_bytes if first_bytes is None else first_bytes)
+        while more and time.monotonic() < deadline:
+            more = self._ingest_chunk(con, None, _CHUNK_BYTES)[1]
+        _spool.clean_stale_tmp(self.path)
+        return rejected
+
+    def _ingest_chunk(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None,
+                      max_bytes: int) -> tuple[int, bool]:
+        """One transaction: ``table`` plus spool files up to ``max_bytes`` on disk (at least one
+        when ``max_bytes`` > 0). Returns (rows of ``table`` rejected, whether files were left)."""
+        files = _spool.pending(self.path) if max_bytes > 0 else []
         done: set[str] = set()
         if files:
             rows = con.execute(f"SELECT file FROM {STORE}.spool_ingested").fetchall()
             done = {r[0] for r in rows}
         spooled: list[tuple[str, pa.Table]] = []
+        size = 0
+        more = False
         for path in files:
             if os.path.basename(path) in done:
                 continue
+            if spooled and size >= max_bytes:
+                more = True
+                break
             try:
+                size += os.path.getsize(path)
                 spooled.append((path, _spool.read(path).select(STAGING_SCHEMA.names).cast(STAGING_SCHEMA)))
             except Exception as exc:  # a damaged file must not block every later batch
                 moved = _spool.quarantine(path)
                 logger.error("spyglass: unreadable spool file moved to %s: %s", moved, exc)
+        if table is None and not spooled and not self._dropped_unrecorded and not done:
+            return 0, more
         rejected = 0
         try:
             self._commit(con, [t for _, t in spooled], [p for p, _ in spooled], table)
@@ -184,8 +220,7 @@ class StoreWriter:
             _spool.remove(stale)
             con.execute(f"DELETE FROM {STORE}.spool_ingested WHERE file IN (SELECT unnest(?))",
                         [[os.path.basename(p) for p in stale]])
-        _spool.clean_stale_tmp(self.path)
-        return rejected
+        return rejected, more
 
     def _commit_splitting(self, con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
         """Commit ``table`` in halves until the rows DuckDB refuses are alone; returns their number."""
