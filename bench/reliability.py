@@ -37,9 +37,15 @@ import tracer  # noqa: E402
 from tests._procs import FLUSH_FOREVER, FORK_WHILE_EXPORTING, MULTIPROCESSING, SLOW_EXIT  # noqa: E402
 
 WRITER = """
-import sys, tracer
+import atexit, json, sys
+import tracer
+from tracer import _config
 db, n, size, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# Registered before configure(): atexit runs it after Spyglass's own exit flush.
+atexit.register(lambda: print(json.dumps({"stored": p.stored, "spooled": p.spooled,
+                                          "dropped": p.dropped_reasons()}), flush=True))
 tracer.configure(db=db)
+p = _config._state.processor
 words = ("battery charge hours model shipped order refund warranty support region cable "
          "screen firmware update device account invoice").split()
 payloads = [" ".join(words[(i * 7 + k) % len(words)] for k in range(size // 6))[:size] for i in range(16)]
@@ -47,6 +53,23 @@ for i in range(n):
     with tracer.span("work", input=f"{tag}-{i} " + payloads[i % 16]):
         pass
 """  # no flush: a normal exit must store everything
+
+
+PLAIN_READER = """
+import sys, threading, time, duckdb
+db, ok, refused = sys.argv[1], 0, 0
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+while not stop.is_set():
+    try:
+        with duckdb.connect(db, read_only=True) as con:
+            con.execute("SELECT count(*) FROM spans").fetchall()
+        ok += 1
+    except duckdb.Error:  # DuckDB refuses read-only opens while a writer holds the file
+        refused += 1
+    time.sleep(0.05)
+print(ok, refused)
+"""
 
 
 def _py(code: str, *args: str) -> list[str]:
@@ -66,7 +89,7 @@ def _by_name(db: Path) -> dict[str, int]:
 
 
 # --- load --------------------------------------------------------------------------------------
-def load(tmp: Path, runs: int, writers: int, spans: int, payload: int) -> None:
+def load(tmp: Path, runs: int, writers: int, spans: int, payload: int, keep: bool = False) -> None:
     print(f"load: {writers} processes x {spans:,} spans ({payload // 1000} KB each), normal exit, "
           f"a tracer.Store reader and a plain duckdb reader polling")
     for run in range(1, runs + 1):
@@ -86,29 +109,30 @@ def load(tmp: Path, runs: int, writers: int, spans: int, payload: int) -> None:
                     refusals[type(exc).__name__] += 1
                 time.sleep(0.05)
 
-        def plain_reader() -> None:
-            while not stop.is_set():
-                try:
-                    with duckdb.connect(str(db), read_only=True) as con:
-                        con.execute("SELECT count(*) FROM spans").fetchall()
-                    reads["duckdb"][0] += 1
-                except duckdb.Error:  # DuckDB refuses read-only opens while a writer holds the file
-                    reads["duckdb"][1] += 1
-                time.sleep(0.05)
+        # The plain duckdb reader is a process of its own, as a user's notebook would be.
+        plain = subprocess.Popen(_py(PLAIN_READER, str(db)), cwd=REPO, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
 
         started = time.monotonic()
         procs = [subprocess.Popen(_py(WRITER, str(db), str(spans), str(payload), f"w{k}"), cwd=REPO,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for k in range(writers)]
         time.sleep(0.5)
-        threads = [threading.Thread(target=store_reader), threading.Thread(target=plain_reader)]
+        threads = [threading.Thread(target=store_reader)]
         for t in threads:
             t.start()
-        errs = [p.communicate(timeout=1800)[1] for p in procs]
+        outs = [p.communicate(timeout=1800) for p in procs]
+        errs = [err for _, err in outs]
+        own = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs if out.strip()]
+        said_stored = sum(o["stored"] for o in own)
+        said_spooled = sum(o["spooled"] for o in own)
+        said_dropped = sum(sum(o["dropped"].values()) for o in own)
         elapsed = time.monotonic() - started
         stop.set()
         for t in threads:
             t.join()
+        plain_out, _ = plain.communicate("stop\n", timeout=60)
+        reads["duckdb"] = [int(x) for x in plain_out.split()]
         rcs = [p.returncode for p in procs]
         rows, distinct = _spans(db)
         expected = writers * spans
@@ -118,9 +142,11 @@ def load(tmp: Path, runs: int, writers: int, spans: int, payload: int) -> None:
               f"{sorted(set(rcs))}, {aborted} aborted, {elapsed:.0f} s; reads ok/refused: "
               f"Store {reads['store'][0]}/{reads['store'][1]} {dict(refusals) or ''}, "
               f"plain duckdb {reads['duckdb'][0]}/{reads['duckdb'][1]}")
+        print(f"    as the writers counted: {said_stored:,} stored, {said_spooled:,} spooled, "
+              f"{said_dropped:,} dropped")
         for line in said:  # what the writers logged (the exit bound passing, say)
             print(f"    writers logged: {line}")
-        for path in tmp.glob(f"load{run}.duckdb*"):
+        for path in [] if keep else tmp.glob(f"load{run}.duckdb*"):
             if path.is_file():
                 path.unlink()
             else:
@@ -211,6 +237,7 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=5000)
     parser.add_argument("--payload", type=int, default=50_000)
     parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--keep", metavar="DIR", help="load: write the stores to DIR and keep them")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spyglass-reliability-") as folder:
         tmp = Path(folder)
@@ -223,7 +250,8 @@ def main() -> None:
         if args.what in ("secrets", "all"):
             secrets()
         if args.what in ("load", "all"):
-            load(tmp, args.runs or 5, args.writers, args.spans, args.payload)
+            load(Path(args.keep) if args.keep else tmp, args.runs or 5, args.writers, args.spans, args.payload,
+                 keep=bool(args.keep))
         tracer.shutdown()
 
 

@@ -375,11 +375,11 @@ class SpyglassSpanProcessor(SpanProcessor):
             drain = getattr(self.exporter, "force_flush", None)
             budget = min(_DRAIN_SLICE, max(w.deadline for w in ready) - now)
             drained = bool(drain(int(max(budget, 0.0) * 1000))) if drain is not None else True
-        if not drained:
-            return  # still waiting: the next pass (soon: see _run) tries again
+        if not drained and not getattr(getattr(self.exporter, "writer", None), "drain_hopeless", False):
+            return  # still waiting (the store is busy): the next pass (soon: see _run) tries again
         for waiter in ready:
             self._forget(waiter)
-            waiter.done.put(True)
+            waiter.done.put(drained)
 
     def _forget(self, waiter: _Waiter) -> None:
         try:

@@ -142,7 +142,7 @@ class DuckDBSpanExporter(SpanExporter):
         if kind not in self._refusal_logged:
             self._refusal_logged.add(kind)
             logger.error("spyglass: cannot store spans in %s: %s. They are dropped and counted "
-                         "(tracer.stats().dropped_reasons); your app goes on.", self.path, exc)
+                         "(tracer.stats().dropped_reasons); your app goes on.", self.path, str(exc).rstrip("."))
         # Later ones: the counts say it; the guard's report keeps the traceback at DEBUG.
         logger.debug("spyglass: store write failed", exc_info=exc)
 

@@ -61,6 +61,9 @@ class StoreWriter:
         # sets both to 0 (``hurry``): its writes carry only their own batch.
         self.spool_bytes = _CHUNK_BYTES
         self.spool_seconds = 2.0
+        # Set by drain when the store cannot be opened at all (not merely busy).
+        self.drain_hopeless = False
+        self._drain_warned = False
         self.spooled_batches = 0
         self.direct_batches = 0
         # One in-memory DuckDB for the life of the writer; the file is attached per batch
@@ -131,6 +134,7 @@ class StoreWriter:
         True when all of them are in the store (files other writers spool meanwhile are
         theirs to flush)."""
         deadline = time.monotonic() + timeout
+        self.drain_hopeless = False
         waiting = set(_spool.pending(self.path))
         if not waiting and not self._dropped_unrecorded:
             return True
@@ -139,13 +143,20 @@ class StoreWriter:
                 con = open_write(self.path, timeout, onto=self._instance())
             except (StoreError, OSError) as exc:  # refused or unreachable: the exporter said why
                 logger.debug("spyglass: cannot drain the spool of %s: %s", self.path, exc)
+                self.drain_hopeless = True  # waiting longer will not help: flush says False now
                 return False
             if con is None:
                 return False
             try:
                 self._ingest(con, None, deadline, first_bytes=_CHUNK_BYTES)
-            except (StoreError, duckdb.Error, OSError) as exc:
-                logger.warning("spyglass: could not ingest the spool of %s: %s", self.path, exc)
+            except REFUSED as exc:  # swapped for a file not ours: the exporter logged it
+                logger.debug("spyglass: cannot drain the spool of %s: %s", self.path, exc)
+                self.drain_hopeless = True
+                return False
+            except (StoreError, duckdb.Error, OSError) as exc:  # the disk, say: retried by later flushes
+                (logger.debug if self._drain_warned else logger.warning)(
+                    "spyglass: could not ingest the spool of %s: %s", self.path, exc)
+                self._drain_warned = True
                 return False
             finally:
                 with _quiet():
