@@ -116,7 +116,7 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
     raw_build: list[int] = []
     raw_insert: list[int] = []
     gc.collect()
-    with TimedAttr(_exporter, "spans_to_table") as conv:
+    with TimedAttr(_exporter, "convert") as conv:
         for i, (spans_b, cols) in enumerate(zip(batches, raw_inputs)):
             def spyglass() -> None:
                 before = conv.ns

@@ -72,48 +72,93 @@ def _is_secret_key(name: str) -> bool:
 # ``\uXXXX``) or an escaped backslash, as a string in JSON text reads "line\nsk-…".
 _START = (r"(?:(?<![A-Za-z0-9_\\])|(?<=(?<!\\)\\[nrtbf])|(?<=(?<!\\)\\\\)"
           r"|(?<=\\u[0-9a-fA-F]{4}))")
-_TOKENS = (
-    r"sk-[A-Za-z0-9_\-]{16,}"                      # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-)
-    r"|(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"   # AWS access key ids (long-lived, temporary)
-    r"|gh[pousr]_[A-Za-z0-9]{36,}"                 # GitHub tokens (personal, OAuth, user, server, refresh)
-    r"|github_pat_[A-Za-z0-9_]{22,}"               # GitHub fine-grained personal tokens
-    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"             # Slack
-    r"|AIza[A-Za-z0-9_\-]{35}"                     # Google API keys
-    r"|[Bb]earer\s+[A-Za-z0-9._~+/=\-]{16,}"       # bearer tokens (base64 and JWT alphabets)
-)
+# One regex per shape, each starting with a literal (the engine then jumps straight to the
+# candidates) and run only when its hint is in the text: one alternation of all of them, with
+# a leading lookbehind for the start rule, cost ~300 ns per character of every text.
+_TOKEN_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((hint, re.compile(pattern)) for hint, pattern in (
+    ("sk-", r"sk-[A-Za-z0-9_\-]{16,}"),                   # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-)
+    ("AKIA", r"AKIA[A-Z0-9]{16}(?![A-Za-z0-9])"),          # AWS access key ids (long-lived)
+    ("ASIA", r"ASIA[A-Z0-9]{16}(?![A-Za-z0-9])"),          # ... and temporary
+    ("gh", r"gh[pousr]_[A-Za-z0-9]{36,}"),                 # GitHub tokens (personal, OAuth, user, server, refresh)
+    ("github_pat_", r"github_pat_[A-Za-z0-9_]{22,}"),      # GitHub fine-grained personal tokens
+    ("xox", r"xox[abposr]-[A-Za-z0-9\-]{10,}"),            # Slack
+    ("AIza", r"AIza[A-Za-z0-9_\-]{35}"),                   # Google API keys
+    ("Bearer", r"Bearer\s+[A-Za-z0-9._~+/=\-]{16,}"),      # bearer tokens (base64 and JWT alphabets)
+    ("bearer", r"bearer\s+[A-Za-z0-9._~+/=\-]{16,}"),
+))
+_BASIC_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (word, re.compile(rf"{word}\s+(?P<b64>[A-Za-z0-9+/]{{6,}}={{0,2}})(?![A-Za-z0-9+/=])")) for word in ("Basic", "basic"))
+_USERINFO = re.compile(r"://[^\s/?#\"\\<>]+@")
 # ``name=value`` where the name says secret: URL query strings (OTel's url.query list: sig,
 # Signature, X-Goog-Signature, AWSAccessKeyId; X-Amz-Credential...) and env-style lines.
 # Names are whole words, maybe prefixed (``client_secret``, ``DB_PASSWORD``): ``max_tokens=``
 # is left alone.
 _ASSIGNED_NAME = (r"(?i:(?:[a-z0-9]+[_-])*(?:api[_-]?key|apikey|(?:secret|private|access)[_-]?key|secret"
                   r"|password|passwd|pwd|token|sig|signature|awsaccesskeyid|credential))")
-_BUILTIN_SECRETS = re.compile(
-    # URL user info, ``scheme://user:password@host``: everything up to the authority's last
-    # ``@`` (a password may hold an unescaped one).
-    r"(?P<userinfo>(?<=://)[^\s/?#\"\\<>]+@)"
-    rf"|{_START}(?:(?P<token>{_TOKENS})"
-    r"|(?P<basic>[Bb]asic\s+)(?P<b64>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])"
-    rf"|(?P<name>{_ASSIGNED_NAME})=(?P<value>[^\s&#\"'\\<>]+))")
+_TOKEN_START = re.compile(_START)
+_ASSIGNED = re.compile(_ASSIGNED_NAME)
+_ASSIGNED_VALUE = re.compile(r"[^\s&#\"'\\<>]+")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_MAX_NAME = 64
 # OTel semantic conventions, url.full: "username and password SHOULD be redacted and
 # attribute's value SHOULD be https://REDACTED:REDACTED@www.example.com/"; query values of
 # sensitive keys are replaced by "REDACTED" (https://opentelemetry.io/docs/specs/semconv/url/url).
-_URL_CREDENTIALS = "REDACTED:REDACTED@"
+_URL_CREDENTIALS = "://REDACTED:REDACTED@"
 _QUERY_REDACTED = "REDACTED"
-_GITHUB_HINT = re.compile(r"gh[pousr]_|github_pat_")
 
 
-def _replace_secret(m: re.Match[str]) -> str:
-    if m.group("token") is not None:
+def _token(m: re.Match[str]) -> str:
+    # Where a token may start (see _START): not inside a word ("task-list..."), nor an escape.
+    return REDACTED if _TOKEN_START.match(m.string, m.start()) is not None else m.group()
+
+
+def _basic(m: re.Match[str]) -> str:
+    if _TOKEN_START.match(m.string, m.start()) is None:
+        return m.group()
+    if _is_basic_credentials(m.group("b64")):
         return REDACTED
-    if m.group("userinfo") is not None:
-        return _URL_CREDENTIALS
-    if m.group("name") is not None:
-        return f"{m.group('name')}={_QUERY_REDACTED}"
-    b64 = m.group("b64")
-    if _is_basic_credentials(b64):
-        return REDACTED
-    # "basic understanding": not credentials, but what follows may still hold a token.
-    return m.group("basic") + _BUILTIN_SECRETS.sub(_replace_secret, b64)
+    return m.group()  # "basic understanding": not credentials (tokens in it are found on their own)
+
+
+def _scrub_builtin(text: str) -> str:
+    for hint, shape in _TOKEN_SHAPES:
+        if hint in text:
+            text = shape.sub(_token, text)
+    for word, shape in _BASIC_SHAPES:
+        if word in text:
+            text = shape.sub(_basic, text)
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub(_URL_CREDENTIALS, text)
+    if "=" in text:
+        text = _scrub_assignments(text)
+    return text
+
+
+def _scrub_assignments(text: str) -> str:
+    """``name=value`` with a secret-looking name: the value becomes ``REDACTED``. Found from
+    each ``=``, looking back for the name (a whole word, maybe prefixed: ``DB_PASSWORD``)."""
+    out: list[str] = []
+    done = 0
+    eq = text.find("=")
+    while eq != -1:
+        start = eq
+        while start > 0 and eq - start < _MAX_NAME and text[start - 1] in _NAME_CHARS:
+            start -= 1
+        if (start < eq and (start == 0 or text[start - 1] not in _NAME_CHARS)
+                and _TOKEN_START.match(text, start) is not None
+                and _ASSIGNED.fullmatch(text, start, eq) is not None):
+            value = _ASSIGNED_VALUE.match(text, eq + 1)
+            if value is not None:
+                out.append(text[done:eq + 1])
+                out.append(_QUERY_REDACTED)
+                done = value.end()
+                eq = text.find("=", done)
+                continue
+        eq = text.find("=", eq + 1)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _is_basic_credentials(token: str) -> bool:
@@ -224,13 +269,7 @@ def scrub(text: str) -> str:
     Runs on every captured value: substring tests (one-character ones first, a ``memchr``
     each) decide whether the regex runs at all, so text without any hint costs little.
     """
-    t = text
-    if (("-" in t and ("sk-" in t or "xox" in t))
-            or ("_" in t and _GITHUB_HINT.search(t) is not None)
-            or ("@" in t and "://" in t)
-            or ("K" in t and "AKIA" in t) or ("S" in t and "ASIA" in t) or ("z" in t and "AIza" in t)
-            or "=" in t or "earer" in t or "asic" in t):
-        text = _BUILTIN_SECRETS.sub(_replace_secret, text)
+    text = _scrub_builtin(text)
     extra = _extra_patterns
     if extra:
         text = _scrub_extra(text, extra)
