@@ -102,10 +102,8 @@ if True:  # a fork context needs no __main__ guard
             pass
     ctx = mp.get_context("fork")
     if how == "pool":
-        with ctx.Pool(4) as pool:
+        with ctx.Pool(4) as pool:  # as the docs write it: __exit__ terminates (SIGTERMs) the workers
             assert sorted(pool.map(work, range(4))) == [0, 1, 2, 3]
-            pool.close()
-            pool.join()
     else:
         procs = [ctx.Process(target=work, args=(k,)) for k in range(4)]
         for p in procs: p.start()

@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from ._call import set_tracer_provider
 from ._guard import guard, logger
 from ._ids import id_generator
+from . import _processor as _processor_module
 from ._processor import DEFAULT_EXIT_TIMEOUT, SpyglassSpanProcessor
 from ._settings import RedactHook, Settings, set_settings
 from .store import DuckDBSpanExporter, ForeignStoreError, NewerSchemaError, StoreError
@@ -203,20 +204,19 @@ def flush(timeout: float = 30.0) -> bool:
 def shutdown() -> None:
     """Flush (bounded by ``exit_timeout``) and stop exporting. Tracing calls keep working;
     their spans are no longer stored (and are counted as such)."""
-    # No lock: this also runs in a SIGTERM handler, which may have interrupted configure().
+    # No lock: this also runs on the SIGTERM thread, while configure() may hold one.
+    _state.shutting_down = True  # first: a SIGTERM from here on waits for this shutdown
     processor = _state.processor
     _state.processor = None
     _state.provider = None
     if processor is None:
+        _state.shutting_down = False
         return
-    _state.shutting_down = True
     try:
         with guard("shutdown"):
             processor.shutdown()
     finally:
         _state.shutting_down = False
-        if _state.terminate_when_done:
-            _terminate()
 
 
 def stats() -> Stats:
@@ -246,20 +246,40 @@ def _install_exit_hooks() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    # Runs on the main thread, between two bytecodes of whatever it was doing. Nothing below
-    # takes a lock that code could hold (see _processor.py), so this cannot deadlock.
-    if _state.shutting_down:
-        # SIGTERM during an exit already under way (atexit's shutdown, further up this very
-        # stack): let it finish, then die by the signal.
+    # Runs on the main thread, between two bytecodes of whatever it was doing, which may hold
+    # a lock that the shutdown needs (the logging module's, a store's...). So the shutdown runs
+    # on a thread of its own, and this waits for it at most a bound: a held lock costs the
+    # bound, never the process.
+    if _state.shutting_down or _processor_module.exit_under_way():
+        # An exit is already under way (atexit, a multiprocessing finalizer, the app's own
+        # provider.shutdown()): let it finish, then die by the signal. A second SIGTERM kills.
+        if _state.terminate_when_done:
+            _terminate()
         _state.terminate_when_done = True
         return
+    processor = _state.processor
+    bound = 2 * (processor.exit_timeout if processor is not None else DEFAULT_EXIT_TIMEOUT) + 5
+    worker = threading.Thread(target=shutdown, name="spyglass-sigterm", daemon=True)
+    _state.terminate_when_done = False
     try:
-        shutdown()
+        worker.start()
+        worker.join(bound)
     finally:
+        _terminate()
+
+
+def _after_exit() -> None:
+    if _state.terminate_when_done:
         _terminate()
 
 
 def _terminate() -> None:
     _state.terminate_when_done = False
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # main thread only
+    except ValueError:
+        os._exit(128 + signal.SIGTERM)  # what dying by SIGTERM reports to a shell
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+_processor_module._after_exit = _after_exit

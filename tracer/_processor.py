@@ -73,6 +73,13 @@ class _Waiter:
 
 
 _processors: "weakref.WeakSet[SpyglassSpanProcessor]" = weakref.WeakSet()
+# Set by tracer._config: called at the end of every processor shutdown (SIGTERM deferral).
+_after_exit: Any = None
+
+
+def exit_under_way() -> bool:
+    """Whether some processor is between the start and the end of its shutdown."""
+    return any(p._stopping and not p._stopped for p in list(_processors))
 
 
 def _after_fork_in_child() -> None:
@@ -130,7 +137,6 @@ class SpyglassSpanProcessor(SpanProcessor):
         self._batch_ids = itertools.count()
         self._stopping = False
         self._stopped = False
-        self._terminate_after_shutdown = False
         self._last_drop_log = 0.0
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -255,6 +261,8 @@ class SpyglassSpanProcessor(SpanProcessor):
             self._export_queue()
         self._record_queue_full()
         self._stopped = True
+        if _after_exit is not None:  # a SIGTERM arrived while this ran: die by it now
+            _after_exit()
         for waiter in list(self._waiters):
             waiter.done.put(False)
         with guard("exporter shutdown"):
@@ -367,7 +375,10 @@ class SpyglassSpanProcessor(SpanProcessor):
         now = time.monotonic()
         for waiter in [w for w in list(self._waiters) if w.deadline <= now]:
             self._forget(waiter)  # the flush gave up (it returned False by itself)
-        ready = [w for w in list(self._waiters) if w.target <= self._done]
+        # Idle (nothing queued, everything taken is accounted for) answers every flush too: a
+        # target read while the worker was taking a batch may count part of it twice.
+        idle = not self._queue and self._done >= self._taken
+        ready = [w for w in list(self._waiters) if idle or w.target <= self._done]
         if not ready:
             return
         drained = False

@@ -7,6 +7,7 @@ This runs on the exporter's background thread, never on the traced call.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Mapping, Sequence
 
@@ -119,12 +120,27 @@ def _clean(attrs: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+_INT64 = 2**63
+
+
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A token count for a BIGINT column; ``None`` (the attribute keeps the value) when it does not fit."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    number = int(value)
+    return number if -_INT64 <= number < _INT64 else None
 
 
 def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _str(value: Any) -> str | None:

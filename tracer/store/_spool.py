@@ -75,5 +75,8 @@ def clean_stale_tmp(store_path: str) -> None:
         return
     cutoff = time.time() - _STALE_TMP_SECONDS
     for entry in entries:
-        if entry.name.endswith(".tmp") and entry.stat().st_mtime < cutoff:
-            remove([entry.path])
+        try:
+            if entry.name.endswith(".tmp") and entry.stat().st_mtime < cutoff:
+                remove([entry.path])
+        except FileNotFoundError:  # renamed into place by its writer meanwhile
+            continue

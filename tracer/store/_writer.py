@@ -64,6 +64,7 @@ class StoreWriter:
         # Set by drain when the store cannot be opened at all (not merely busy).
         self.drain_hopeless = False
         self._drain_warned = False
+        self._committed = False  # set once a transaction holding the batch being written commits
         self.spooled_batches = 0
         self.direct_batches = 0
         # One in-memory DuckDB for the life of the writer; the file is attached per batch
@@ -104,12 +105,18 @@ class StoreWriter:
                 return self._spool(table, exc)
             if con is None:
                 return self._spool(table, None)
+            self._committed = False
             try:
                 rejected = self._ingest(con, table)
             except REFUSED:
                 raise
-            except (duckdb.Error, OSError) as exc:  # the disk (full?), not the rows: keep them
-                return self._spool(table, exc)
+            except (duckdb.Error, OSError) as exc:
+                if not self._committed:  # the disk (full?), not the rows: keep them
+                    return self._spool(table, exc)
+                # The batch is in: what failed was later work (the backlog, bookkeeping).
+                # Spooling the batch again would store it twice.
+                logger.warning("spyglass: after storing a batch in %s: %s", self.path, exc)
+                rejected = 0
             finally:
                 with _quiet():
                     release(con, kept=True)
@@ -222,7 +229,9 @@ class StoreWriter:
                     if not _rejects_rows(part_exc):
                         raise
                     moved = _spool.quarantine(path)
-                    logger.error("spyglass: spool file DuckDB refuses moved to %s: %s", moved, part_exc)
+                    self._dropped_unrecorded[REJECTED] = self._dropped_unrecorded.get(REJECTED, 0) + part.num_rows
+                    logger.error("spyglass: spool file DuckDB refuses moved to %s (%d spans, counted in "
+                                 "dropped_spans): %s", moved, part.num_rows, part_exc)
             if table is not None:
                 rejected = self._commit_splitting(con, table)
         # Still under the write lock: no reader can be looking at these files right now.
@@ -265,6 +274,8 @@ class StoreWriter:
                     f"VALUES (now()::TIMESTAMP, ?, ?, ?, ?)",
                     [[pid, host, n, reason] for reason, n in self._dropped_unrecorded.items()])
             con.execute("COMMIT")
+            if table is not None:
+                self._committed = True
         except BaseException:
             with _quiet():  # a failed ROLLBACK must not hide the error that matters
                 con.execute("ROLLBACK")
