@@ -90,12 +90,12 @@ def _after_fork_in_child() -> None:
 
 def _before_fork() -> None:
     for processor in list(_processors):
-        processor._before_fork()
+        processor._exporter_hook("before_fork")
 
 
 def _after_fork_in_parent() -> None:
     for processor in list(_processors):
-        processor._after_fork_in_parent()
+        processor._exporter_hook("after_fork_in_parent")
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
@@ -122,15 +122,7 @@ class SpyglassSpanProcessor(SpanProcessor):
         # ``len(queue) + taken`` read in that order never undercounts) and fully accounted for.
         self._taken = 0
         self._done = 0
-        # Counters: the worker owns the plain ints; other threads use tallies.
-        self.stored = 0
-        self.spooled = 0
-        self._dropped_by_worker: dict[str, int] = {}
-        self._dropped_at_exit: dict[str, int] = {}
-        self._queue_full = _Tally()
-        self._after_shutdown = _Tally()
-        self._queue_full_recorded = 0
-        self._lost_at_last_flush = 0
+        self.reset_counts()
         # Batches taken but not yet being written: shutdown spools these itself when the worker
         # is late. Whoever pops a batch from here owns it (dict.pop is atomic).
         self._unclaimed: dict[int, list[ReadableSpan]] = {}
@@ -144,9 +136,11 @@ class SpyglassSpanProcessor(SpanProcessor):
 
     # --- counters ---------------------------------------------------------------------
     def reset_counts(self) -> None:
-        """Start counting afresh (``configure()`` pointing this processor at another store)."""
+        """Start counting afresh (a new processor, a forked child, or ``configure()`` pointing
+        this one at another store). The worker owns the plain ints; other threads use tallies."""
         self.stored = self.spooled = 0
-        self._dropped_by_worker, self._dropped_at_exit = {}, {}
+        self._dropped_by_worker: dict[str, int] = {}
+        self._dropped_at_exit: dict[str, int] = {}
         self._queue_full, self._after_shutdown = _Tally(), _Tally()
         self._queue_full_recorded = self._lost_at_last_flush = 0
 
@@ -346,7 +340,7 @@ class SpyglassSpanProcessor(SpanProcessor):
         self.stored += outcome.stored
         self.spooled += outcome.spooled
         for reason, n in outcome.dropped.items():
-            self._dropped_by_worker[reason] = self._dropped_by_worker.get(reason, 0) + n
+            _add(self._dropped_by_worker, reason, n)
         if outcome.dropped:
             self._record_dropped(outcome.dropped)
 
@@ -422,19 +416,14 @@ class SpyglassSpanProcessor(SpanProcessor):
         self.spooled += outcome.spooled  # the worker is stuck in a write: no race on these
         self.stored += outcome.stored
         for reason, n in outcome.dropped.items():
-            self._dropped_at_exit[reason] = self._dropped_at_exit.get(reason, 0) + n
+            _add(self._dropped_at_exit, reason, n)
         logger.warning("spyglass: exit took longer than %.1f s; %d spans spooled to disk for the next "
                        "writer to ingest, %d dropped", limit, outcome.spooled, sum(outcome.dropped.values()))
 
     # --- fork ---------------------------------------------------------------------------
-    def _before_fork(self) -> None:
-        hook = getattr(self.exporter, "before_fork", None)  # ours waits for a DuckDB write to end
-        if hook is not None:
-            with guard("fork"):
-                hook()
-
-    def _after_fork_in_parent(self) -> None:
-        hook = getattr(self.exporter, "after_fork_in_parent", None)
+    def _exporter_hook(self, name: str) -> None:
+        """Call the exporter's fork hook ``name`` if it has one (ours waits for a DuckDB write)."""
+        hook = getattr(self.exporter, name, None)
         if hook is not None:
             with guard("fork"):
                 hook()
@@ -447,6 +436,10 @@ class SpyglassSpanProcessor(SpanProcessor):
         if reinit is not None:
             reinit()
         _register_child_exit(self)
+
+
+def _add(counts: dict[str, int], reason: str, n: int) -> None:
+    counts[reason] = counts.get(reason, 0) + n
 
 
 def _register_child_exit(processor: SpyglassSpanProcessor) -> None:
