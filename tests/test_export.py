@@ -48,7 +48,8 @@ def test_export_jsonl_with_labels_from_annotations_and_checks(configured: Path, 
     bad, good = records[wrong["trace_id"]], records[right["trace_id"]]
     assert bad == {"trace_id": wrong["trace_id"], "span_id": wrong["span_id"], "question": "How many levels? (seven)",
                    "context": [{"id": "d1", "content": "The lamp has five brightness levels."}],
-                   "output": "It has seven levels.", "label": "hallucination", "label_source": "annotation",
+                   "output": "It has seven levels.", "outcome": "delivered", "label": "hallucination",
+                   "label_source": "annotation",
                    "note": "says seven, the doc says five"}
     assert (good["label"], good["label_source"], good["note"]) == ("grounded", "grounding_check",
                                                                    "all sentences supported")

@@ -39,7 +39,7 @@ def pipeline(query: str) -> str:
     return answer(query, docs)
 
 
-NAMES = ["search", "chat m", "pipeline"]
+NAMES = ["search", "answer", "pipeline"]
 
 
 @pytest.fixture
@@ -108,8 +108,8 @@ def test_parent_and_child_ids_in_the_store(configured, store) -> None:
     assert root["parent_span_id"] is None
     assert root["span_id"] == summary["root_span_id"]
     assert by_name["search"]["parent_span_id"] == root["span_id"]  # from a pool thread, via the helper
-    assert by_name["chat m"]["parent_span_id"] == root["span_id"]
-    assert by_name["chat m"]["model"] == "m"
+    assert by_name["answer"]["parent_span_id"] == root["span_id"]
+    assert by_name["answer"]["model"] == "m"
     assert by_name["search"]["span_type"] == "retriever"
     assert {s["trace_id"] for s in full["spans"]} == {summary["trace_id"]}
     counts = store.counts()
@@ -134,7 +134,7 @@ def test_capture_spans_detaches_at_the_end_of_the_block() -> None:
     with tracer.testing.capture_spans(provider) as second:
         answer("q", [])
     assert [s.name for s in first] == ["search"]  # nothing after its block ended
-    assert [s.name for s in second] == ["chat m"]
+    assert [s.name for s in second] == ["answer"]
 
 
 def test_capture_spans_reuses_one_tap_per_provider(monkeypatch) -> None:
@@ -181,7 +181,7 @@ def test_captured_spans_helpers(spans) -> None:
     pipeline("q")
     root = spans.one("pipeline")
     assert spans.roots() == [root]
-    assert [s.name for s in spans.children(root)] == ["search", "chat m"]
+    assert [s.name for s in spans.children(root)] == ["search", "answer"]
     assert spans.named("nope") == []
     assert spans[-1] is root and len(spans[:2]) == 2
     assert "pipeline" in repr(spans)

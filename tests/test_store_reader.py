@@ -109,7 +109,7 @@ def test_open_one_trace(populated: tracer.Store) -> None:
     detail = populated.get_trace(summary["trace_id"])
     assert detail is not None
     spans = detail["spans"]
-    assert [s["name"] for s in spans] == ["rag", "search", "chat gpt-4o", "guard"][: len(spans)]
+    assert [s["name"] for s in spans] == ["rag", "search", "big", "guard"][: len(spans)]
     root = spans[0]
     assert root["parent_span_id"] is None
     assert all(s["parent_span_id"] == root["span_id"] for s in spans[1:])

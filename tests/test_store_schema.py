@@ -78,7 +78,7 @@ def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
             (str(_schema.SCHEMA_VERSION),)]
         assert con.execute("SELECT name FROM spans").fetchall() == [("old",)]
         assert con.execute("SELECT count(*) FROM search_terms").fetchall() == [(0,)]
-        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2, 3, 4]
+        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2, 3, 4, 5]
     finally:
         con.close()
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import inspect
 from json.encoder import encode_basestring as encode_json_str
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from . import attributes as A
-from ._documents import is_one_shot, normalize_documents
+from ._documents import argument_documents, is_one_shot, normalize_documents
 from ._guard import guard
 from ._serialize import encodable, scrub, scrub_attribute, to_text
 from ._settings import Settings, settings
@@ -30,6 +30,10 @@ _SCOPE = "spyglass"
 # that provider: ``set_tracer_provider`` swaps this tracer.
 _tracer: trace.Tracer = trace.get_tracer(_SCOPE, __version__)
 _provider: trace.TracerProvider | None = None
+# Tracers of other scopes (our client integrations) on the same provider, with the provider
+# they were made for: swapped whole, in one assignment, so a reader never pairs a new
+# provider with the old cache.
+_scoped: tuple[trace.TracerProvider | None, dict[tuple[str, str], trace.Tracer]] = (None, {})
 
 # OpenInference flattens documents into ``retrieval.documents.{i}.document.*`` keys, three per
 # document. The SDK keeps 128 attributes per span by default and evicts the *oldest* ones
@@ -45,10 +49,23 @@ OutputHook = Callable[["Call", Any, Settings], None]
 
 def set_tracer_provider(provider: trace.TracerProvider | None) -> None:
     """Start Spyglass's spans on ``provider`` from now on; ``None``: follow the global provider."""
-    global _tracer, _provider
+    global _tracer, _provider, _scoped
     _provider = provider
+    _scoped = (provider, {})
     _tracer = (provider.get_tracer(_SCOPE, __version__) if provider is not None
                else trace.get_tracer(_SCOPE, __version__))
+
+
+def tracer_for(scope: str, version: str) -> trace.Tracer:
+    """A tracer for ``scope`` on the provider Spyglass's spans start on *now*. Client
+    integrations start their spans on it, so that whatever reroutes the decorators'
+    spans (``configure()``, ``tracer.testing.capture_spans()``) reroutes theirs too."""
+    provider, tracers = _scoped
+    found = tracers.get((scope, version))
+    if found is None:  # cached: the SDK's get_tracer takes a lock and edits warning filters
+        found = tracers[(scope, version)] = (provider.get_tracer(scope, version) if provider is not None
+                                             else trace.get_tracer(scope, version))
+    return found
 
 
 def tracer_provider() -> trace.TracerProvider:
@@ -96,12 +113,14 @@ class Spec:
     """Everything about a decorated function that can be computed once, at decoration time."""
 
     __slots__ = ("name", "span_type", "static", "params", "capture_input", "capture_output",
-                 "output_hook")
+                 "output_hook", "context")
 
     def __init__(self, fn: Callable[..., Any] | None, name: str, span_type: str, static: Mapping[str, Any],
                  capture_input: bool = True, capture_output: bool = True,
-                 output_hook: OutputHook | None = None) -> None:
+                 output_hook: OutputHook | None = None, context: Sequence[str] | None = None) -> None:
         self.name = name
+        # LLM spans: the arguments that hold the answer's context (None: any that are documents).
+        self.context = tuple(context) if context is not None else None
         self.span_type = span_type
         # Scrubbed once here, not per call: the user's own attributes may quote a key or a URL.
         self.static = {A.SPAN_TYPE: span_type, A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[span_type],
@@ -117,12 +136,17 @@ class Spec:
             if sig is not None:
                 self.params = tuple(p.name for p in sig.parameters.values()
                                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+                takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+                unknown = [c for c in self.context or () if c not in sig.parameters and not takes_any]
+                if unknown:  # a typo here would silently lose the context: say so at decoration
+                    raise ValueError(f"context={unknown[0]!r} names no argument of {name}(); "
+                                     f"its arguments are {list(sig.parameters)}")
         self.capture_input = capture_input
         self.capture_output = capture_output
         self.output_hook = output_hook or plain_output
 
-    def inputs(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        """Arguments by name, without ``self``/``cls``; a lone argument is captured as itself.
+    def named(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Arguments by name, without ``self``/``cls``.
 
         Mapping positions onto the names computed at decoration time costs far less than
         ``Signature.bind`` on every call.
@@ -135,6 +159,11 @@ class Spec:
                 continue
             values[name] = value
         values.update(kwargs)
+        return values
+
+    def inputs(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """Arguments by name; a lone argument is captured as itself."""
+        values = self.named(args, kwargs)
         if len(values) == 1:
             return next(iter(values.values()))
         return values
@@ -151,6 +180,11 @@ class Spec:
                     set_content(span, A.OI_INPUT_VALUE, value, s, A.OI_INPUT_MIME_TYPE)
                     if self.span_type == A.SPAN_TYPE_RETRIEVER and isinstance(value, str):
                         span.set_attribute(A.GEN_AI_RETRIEVAL_QUERY_TEXT, value)
+                if self.span_type == A.SPAN_TYPE_LLM:
+                    with guard("context capture"):
+                        docs = argument_documents(self.named(args, kwargs), self.context, s.max_items)
+                        if docs:
+                            set_content(span, A.CONTEXT_DOCUMENTS, docs, s)
             return call
         return NULL_CALL
 

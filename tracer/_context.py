@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 from opentelemetry import context as otel_context
-from opentelemetry.sdk.trace import Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from . import _nesting
 from . import attributes as A
 from ._guard import guard
 from ._serialize import to_text
@@ -96,6 +97,10 @@ class TraceAttributesProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         with guard("trace attributes"):  # the SDK does not catch errors of on_start
             stamp_trace_attributes(span, parent_context)
+            _nesting.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        _nesting.on_end(span)
 
 
 @contextmanager

@@ -1,16 +1,22 @@
 """``spyglass export``: turn a store into an eval dataset for regression suites.
 
-One JSON line per LLM span: the question, the context (the trace's retrieved documents),
-the output, and a label with its note: the newest human annotation of the span or its
-trace, else the grounding check's verdict, else none.
+One JSON line per logical LLM call (a ``@trace_llm`` function around a client call is one
+call): the question, the context (the trace's documents and tool results), the output the
+user received, and a label with its note: the newest human annotation of the call or its
+trace; else ``blocked``/``modified`` when post-processing blocked or changed the answer; else
+the grounding check's verdict; else none.
+
+What post-processing took away never leaves the store: a blocked or modified answer's
+original text (which a PII filter may have blocked for a reason) is not exported; the
+grounding verdict on it is, as ``check_before_postprocessing``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Mapping, Sequence, TextIO
 
-from ._content import output_text, question_text
+from . import _evidence
 from .store import Store
 
 Progress = Callable[[int, int], None]
@@ -25,26 +31,62 @@ def _labels(store: Store) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str
     return annotated, evaluated
 
 
+BLOCKED = "blocked"
+MODIFIED = "modified"
+DELIVERED = "delivered"
+
+
+def outcome(answer: str | None, decisions: Sequence[Mapping[str, Any]], last: bool) -> tuple[str, str | None]:
+    """``(outcome, text the user received)`` for an answer and its trace's decisions, in order.
+
+    A decision applies to the answer when its ``before`` text is that answer, or, when it
+    recorded none, if this is the trace's last LLM call (post-processing follows the answer).
+    """
+    delivered = answer
+    result = DELIVERED
+    for d in decisions:
+        before = d.get("before_text")
+        if before is not None and before != delivered and before != answer:
+            continue
+        if before is None and not last:
+            continue
+        if d.get("verdict") == "block":
+            return BLOCKED, d.get("after_text")
+        if d.get("verdict") == "modify" and d.get("after_text") is not None:
+            result, delivered = MODIFIED, d["after_text"]
+    return result, delivered
+
+
 def rows(store: Store, *, labelled_only: bool = False, progress: Progress | None = None) -> list[dict[str, Any]]:
     annotated, evaluated = _labels(store)
     spans = store.llm_spans()
+    last_call = {span["trace_id"]: span["span_id"] for span in spans}  # oldest first: the last one wins
     out = []
     for i, span in enumerate(spans, 1):
         note = annotated.get(span["span_id"]) or annotated.get(span["trace_id"])
         check = evaluated.get(span["span_id"])
+        answer, question = _evidence.answer(span["attributes"], span["inner"])
+        result, delivered = outcome(answer, span["decisions"], last_call[span["trace_id"]] == span["span_id"])
         label, source, text = None, None, None
         if note is not None:
             label, source, text = note["label"], "annotation", note["note"]
+        elif result != DELIVERED:
+            label, source = result, "post_processing"
+            text = "; ".join(f"{d['name']}: {d['verdict']}" + (f" ({d['reason']})" if d.get("reason") else "")
+                             for d in span["decisions"] if d.get("verdict") in ("block", "modify"))
         elif check is not None:
             label, source, text = check["label"], "grounding_check", check["explanation"]
         if label is not None or not labelled_only:
-            out.append({
-                "trace_id": span["trace_id"], "span_id": span["span_id"],
-                "question": question_text(span["attributes"]),
-                "context": [{"id": d["document_id"], "content": d["content"]} for d in span["documents"]],
-                "output": output_text(span["attributes"]),
+            context = _evidence.evidence(span["attributes"], span["documents"], span["tools"])
+            record = {
+                "trace_id": span["trace_id"], "span_id": span["span_id"], "question": question,
+                "context": [{"id": d.get("id", d.get("document_id")), "content": d["content"]} for d in context],
+                "output": delivered, "outcome": result,
                 "label": label, "label_source": source, "note": text,
-            })
+            }
+            if result != DELIVERED and check is not None:
+                record["check_before_postprocessing"] = check["label"]
+            out.append(record)
         if progress is not None:
             progress(i, len(spans))
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping, TypeVar, overload
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, TypeVar, overload
 
 from . import attributes as A
 from ._call import Call, Spec, llm_output, plain_output, retriever_output
@@ -196,23 +196,32 @@ def trace_llm(fn: _F) -> _F: ...
 @overload
 def trace_llm(fn: None = None, *, name: str | None = None, model: str | None = None, provider: str | None = None,
               operation: str = A.OP_CHAT, prompt_version: str | None = None, prompt_template: str | None = None,
-              capture_input: bool = True, capture_output: bool = True,
+              context: str | Sequence[str] | None = None, capture_input: bool = True, capture_output: bool = True,
               attributes: Mapping[str, Any] | None = None) -> Callable[[_F], _F]: ...
 def trace_llm(fn: Callable[..., Any] | None = None, *, name: str | None = None, model: str | None = None,
               provider: str | None = None, operation: str = A.OP_CHAT, prompt_version: str | None = None,
-              prompt_template: str | None = None, capture_input: bool = True, capture_output: bool = True,
+              prompt_template: str | None = None, context: str | Sequence[str] | None = None,
+              capture_input: bool = True, capture_output: bool = True,
               attributes: Mapping[str, Any] | None = None) -> Any:
     """Trace a function that calls a language model.
 
     The arguments become the span's input, a returned string becomes the output message.
     Usage and cost can be added from inside with :func:`record_usage`.
+
+    Arguments that hold documents (lists of dicts with a content key, passages, LangChain
+    ``Document``s, ``(doc, score)`` pairs) are the answer's context: shown in the Context
+    panel and checked against by the grounding check. ``context="docs"`` (or a list of
+    argument names) says which arguments they are, instead of guessing.
     """
+    names = (context,) if isinstance(context, str) else context
     def spec(f: Callable[..., Any]) -> Spec:
         static = {A.GEN_AI_OPERATION_NAME: operation, A.GEN_AI_REQUEST_MODEL: model,
                   A.OI_LLM_MODEL_NAME: model, A.GEN_AI_PROVIDER_NAME: provider,
                   A.PROMPT_VERSION: prompt_version, A.PROMPT_TEMPLATE: prompt_template, **(attributes or {})}
-        span_name = name or (f"{operation} {model}" if model else _name(f, None))
-        return Spec(f, span_name, A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output)
+        # Named after the user's function, as every other decorator: the operation and the
+        # model are attributes, and the client span inside already reads "chat <model>".
+        return Spec(f, _name(f, name), A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output,
+                    context=names)
     return _decorator(fn, spec)
 
 

@@ -8,7 +8,7 @@ Accepts strings, dicts, ``(doc, score)`` tuples, LangChain ``Document``-like obj
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from numbers import Real
 from typing import Any, TypedDict
@@ -160,3 +160,52 @@ def _items(result: Any, depth: int) -> Iterable[Any]:
     if isinstance(result, _TEXT) or not isinstance(result, Iterable) or hasattr(result, "page_content"):
         return [result]
     return result
+
+
+# Arguments of an LLM function that are never its context, whatever they hold.
+_NOT_CONTEXT = frozenset({"messages", "history", "chat_history", "tools", "functions", "stop", "stop_sequences",
+                          "tags", "labels", "examples", "few_shot"})
+_MIN_TEXT = 20  # a list of strings is context when one of them reads like a passage, not a stop word
+_SCAN = 50  # items looked at to decide (a long list is judged by its head)
+
+
+def _is_document(item: Any) -> bool:
+    if isinstance(item, str):
+        return True
+    if isinstance(item, Mapping):  # a chat message has content too, and a role: not a document
+        return "role" not in item and any(item.get(k) is not None for k in _CONTENT_KEYS)
+    if isinstance(item, tuple):
+        return len(item) == 2 and _is_score(item[1]) and _is_document(item[0])
+    return hasattr(item, "page_content") or (getattr(item, "node", None) is not None and hasattr(item, "score"))
+
+
+def looks_like_documents(value: Any) -> bool:
+    """A non-empty list or tuple of documents: strings (one passage-long at least), dicts
+    with a content key and no role, ``(doc, score)`` pairs, LangChain ``Document``s or
+    LlamaIndex ``NodeWithScore``s. Never reads an iterator."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    head = value[:_SCAN]
+    if not all(_is_document(item) for item in head):
+        return False
+    strings = [item for item in head if isinstance(item, str)]
+    return len(strings) < len(head) or any(len(text) >= _MIN_TEXT and " " in text for text in strings)
+
+
+def argument_documents(arguments: Mapping[str, Any], names: Sequence[str] | None,
+                       limit: int | None = None) -> list[Document]:
+    """The documents among an LLM function's arguments: those named in ``names``, or (``None``)
+    every argument that looks like documents. Rank ids continue across arguments."""
+    found: list[Document] = []
+    for name, value in arguments.items():
+        if names is not None:
+            if name not in names:
+                continue
+        elif name in _NOT_CONTEXT or not looks_like_documents(value):
+            continue
+        docs = normalize_documents(value, limit=limit)
+        for rank, doc in enumerate(docs):
+            if doc["id"] == str(rank):
+                doc["id"] = str(len(found) + rank)
+        found.extend(docs)
+    return found

@@ -1,8 +1,9 @@
 """Running the grounding check on traced LLM spans: at export time and in ``spyglass check``.
 
-At export, the exporter's background thread (never the traced call) remembers the documents
-each trace retrieved and, when an LLM span of that trace ends with a text answer, checks the
-answer against them. The result is stored as an OpenTelemetry ``gen_ai.evaluation.result``
+At export, the exporter's background thread (never the traced call) remembers the evidence of
+each trace (retrieved documents and tool results, see ``_evidence.py``) and, when a logical LLM
+call of that trace ends with a text answer, checks the answer against it; an LLM span nested
+in another (the client call inside a ``@trace_llm`` function) is checked as part of that call. The result is stored as an OpenTelemetry ``gen_ai.evaluation.result``
 event of that LLM span (the semantic conventions' evaluation event, with its
 ``gen_ai.evaluation.*`` attributes), which ingest also turns into an ``evaluations`` row.
 The span itself is finished and immutable by then, so the event is added to the stored row,
@@ -12,46 +13,74 @@ not to the span object: other exporters do not see it.
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from typing import Any, Mapping, Sequence
-
-import time
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
-from ._content import output_text, question_text
+from . import _evidence
 from ._guard import guard
+from .conventions import canonical, span_type
 
 EVALUATION_NAME = "grounding"
 _MAX_TRACES = 2_000  # documents remembered per trace, for this many recent traces
 
 
-def evaluation_row(report: Any) -> dict[str, Any]:
+def evaluation_row(report: Any, documents: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """What is stored about one check: ``score``, ``label``, ``explanation``, ``details``."""
     bad = len(report.unsupported)
     total = len(report.sentences)
-    explanation = (f"{bad} of {total} sentences not supported by the retrieved documents" if bad
+    tools = _evidence.sources(documents)
+    evidence = "the retrieved documents or tool results" if tools else "the retrieved documents"
+    explanation = (f"{bad} of {total} sentences not supported by {evidence}" if bad
                    else f"all {total} sentences supported")
+    details = report.to_dict()
+    if tools:  # which of the checked ids are tool results, so a sentence can name its source
+        details["sources"] = tools
     return {"name": EVALUATION_NAME, "score": float(report.score), "label": report.label,
-            "explanation": explanation, "details": report.to_dict()}
+            "explanation": explanation, "details": details}
 
 
-def check_span(attributes: Mapping[str, Any], documents: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The evaluation row for an LLM span, or ``None`` when there is nothing to check."""
+def check_span(attributes: Mapping[str, Any], documents: Sequence[Mapping[str, Any]],
+               tools: Sequence[Mapping[str, Any]] = (),
+               inner: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
+    """The evaluation row for a logical LLM call, or ``None`` when there is nothing to check.
+
+    ``documents``/``tools``: what its trace retrieved and its tools returned; ``inner``: the
+    attributes of the LLM spans nested in it (whose answer is its answer if it has none).
+    """
     from . import grounding  # imported on first use: most processes never check anything
 
-    output = output_text(attributes)
-    if not output or not documents:
+    output, question = _evidence.answer(attributes, inner)
+    evidence = _evidence.evidence(attributes, documents, tools)
+    if not output or not evidence:
         return None
-    return evaluation_row(grounding.check(output, list(documents), question_text(attributes)))
+    return evaluation_row(grounding.check(output, evidence, question), evidence)
+
+
+class _Trace:
+    """What export has seen of one trace so far: the evidence, and nested calls' answers."""
+
+    __slots__ = ("documents", "tools", "inner")
+
+    def __init__(self) -> None:
+        self.documents: list[dict[str, Any]] = []
+        self.tools: list[dict[str, Any]] = []
+        self.inner: dict[str, list[Mapping[str, Any]]] = {}  # enclosing LLM span id -> nested attributes
+
+
+def _order(span: ReadableSpan) -> int:
+    # Evidence first: a batch often holds a trace's retriever, tool and LLM spans together.
+    return 0 if span_type(span.attributes or {}) in (A.SPAN_TYPE_RETRIEVER, A.SPAN_TYPE_TOOL) else 1
 
 
 class ExportTimeGrounding:
-    """Checks LLM answers against their trace's documents as spans are exported."""
+    """Checks LLM answers against their trace's evidence as spans are exported."""
 
     def __init__(self) -> None:
-        self._documents: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+        self._traces: OrderedDict[int, _Trace] = OrderedDict()
 
     def observe(self, spans: Sequence[ReadableSpan], until: float | None = None) -> dict[int, list[dict[str, Any]]]:
         """Evaluation events to store with the spans of this batch, by span id.
@@ -61,8 +90,7 @@ class ExportTimeGrounding:
         not wait for them.
         """
         events: dict[int, list[dict[str, Any]]] = {}
-        # Retrievers first: a batch often holds a trace's retriever and LLM spans together.
-        for span in sorted(spans, key=lambda s: (s.attributes or {}).get(A.SPAN_TYPE) != A.SPAN_TYPE_RETRIEVER):
+        for span in sorted(spans, key=_order):
             if until is not None and time.monotonic() > until:
                 break
             with guard("export-time grounding"):
@@ -71,21 +99,36 @@ class ExportTimeGrounding:
                     events.setdefault(span.context.span_id, []).append(event)
         return events
 
+    def _trace(self, trace_id: int) -> _Trace:
+        found = self._traces.get(trace_id)
+        if found is None:
+            found = self._traces[trace_id] = _Trace()
+            while len(self._traces) > _MAX_TRACES:
+                self._traces.popitem(last=False)
+        else:
+            self._traces.move_to_end(trace_id)
+        return found
+
     def _observe(self, span: ReadableSpan) -> dict[str, Any] | None:
-        attrs = span.attributes or {}
-        trace_id = span.context.trace_id if span.context else 0
-        kind = attrs.get(A.SPAN_TYPE)
-        if kind == A.SPAN_TYPE_RETRIEVER and isinstance(attrs.get(A.GEN_AI_RETRIEVAL_DOCUMENTS), str):
-            try:
-                docs = json.loads(attrs[A.GEN_AI_RETRIEVAL_DOCUMENTS])
-            except ValueError:  # cut by the size limit: nothing reliable to check against
-                return None
-            self._documents.setdefault(trace_id, []).extend(d for d in docs if isinstance(d, dict))
-            self._documents.move_to_end(trace_id)
-            while len(self._documents) > _MAX_TRACES:
-                self._documents.popitem(last=False)
-        elif kind == A.SPAN_TYPE_LLM and trace_id in self._documents:
-            row = check_span(attrs, self._documents[trace_id])
+        raw = span.attributes or {}
+        kind = span_type(raw)
+        if kind not in (A.SPAN_TYPE_RETRIEVER, A.SPAN_TYPE_TOOL, A.SPAN_TYPE_LLM):
+            return None
+        attrs = canonical(raw, [{"name": e.name, "attributes": e.attributes or {}} for e in span.events]
+                          if A.SPAN_TYPE not in raw else ())
+        trace = self._trace(span.context.trace_id if span.context else 0)
+        if kind == A.SPAN_TYPE_RETRIEVER:
+            trace.documents.extend(_evidence.retrieved_documents(attrs))
+        elif kind == A.SPAN_TYPE_TOOL:
+            result = _evidence.tool_result(attrs, span.name)
+            if result is not None:
+                trace.tools.append(result)
+        elif isinstance(parent := attrs.get(A.LLM_PARENT_SPAN_ID), str):
+            # A client call inside a logical call: its answer is checked as that call's.
+            trace.inner.setdefault(parent, []).append(attrs)
+        else:
+            own_id = format(span.context.span_id, "016x") if span.context else ""
+            row = check_span(attrs, trace.documents, trace.tools, trace.inner.pop(own_id, ()))
             if row is not None:
                 return evaluation_event(row)
         return None

@@ -33,6 +33,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from . import _nesting
 from ._context import stamp_trace_attributes
 from ._guard import guard, logger
 from ._outcome import AFTER_SHUTDOWN, EXIT_TIMEOUT, EXPORTER_FAILED, QUEUE_FULL, Outcome
@@ -170,8 +171,10 @@ class SpyglassSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
         with guard("trace attributes"):
             stamp_trace_attributes(span, parent_context)
+            _nesting.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
+        _nesting.on_end(span)
         if self._stopping:
             self._after_shutdown.add()  # a span ending in another atexit hook, say: counted
             if self._after_shutdown.value == 1:

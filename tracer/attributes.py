@@ -159,6 +159,13 @@ TRUNCATED: Final = "spyglass.truncated"  # names of attributes whose value was c
 # lone surrogate...) and was replaced by a readable stand-in at export.
 REPLACED: Final = "spyglass.replaced"
 DOCUMENTS_COUNT: Final = "spyglass.documents.count"
+# One logical LLM call counted once (see tracer/_nesting.py): on an LLM span nested in another,
+# the span id of the nearest enclosing LLM span; on that one, how many are nested directly in it.
+LLM_PARENT_SPAN_ID: Final = "spyglass.llm.parent_span_id"
+LLM_INNER_CALLS: Final = "spyglass.llm.inner_calls"
+# Documents an LLM span was given as arguments (``@trace_llm`` with docs, or ``context=``):
+# the context of its answer, in the shape of gen_ai.retrieval.documents.
+CONTEXT_DOCUMENTS: Final = "spyglass.context.documents"
 DECISION_EVENT: Final = "spyglass.decision"
 DECISION_NAME: Final = "spyglass.decision.name"
 DECISION_VERDICT: Final = "spyglass.decision.verdict"

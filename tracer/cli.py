@@ -146,7 +146,7 @@ def _check(ns: argparse.Namespace) -> int:
     progress = _ProgressBar("checking")
     rows, written, flagged = [], 0, 0
     for i, span in enumerate(todo, 1):
-        row = check_span(span["attributes"], span["documents"])
+        row = check_span(span["attributes"], span["documents"], span["tools"], span["inner"])
         if row is not None:
             rows.append({**row, "trace_id": span["trace_id"], "span_id": span["span_id"]})
             flagged += row["label"] == "hallucination"
@@ -154,8 +154,8 @@ def _check(ns: argparse.Namespace) -> int:
             written += store.add_evaluations(rows)
             rows = []
         progress(i, len(todo))
-    print(f"checked {written} of {len(todo)} unchecked LLM spans ({len(todo) - written} had no answer text or no "
-          f"documents); {flagged} suspected hallucinations")
+    print(f"checked {written} of {len(todo)} unchecked LLM calls ({len(todo) - written} had no answer text, or "
+          f"no documents or tool results in their trace); {flagged} suspected hallucinations")
     return 0
 
 

@@ -71,7 +71,9 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
                {d(A.GEN_AI_EVALUATION_EXPLANATION)}, TRY_CAST({d(A.EVALUATION_DETAILS)} AS JSON), 'export'
         FROM {c}.events WHERE seq > ? AND name = ?""", [base, A.GEN_AI_EVALUATION_RESULT_EVENT])
     # Per-trace summary, merged with what earlier batches of the same trace contributed
-    # (children usually end, and arrive, before their root).
+    # (children usually end, and arrive, before their root). One logical LLM call counts
+    # once: nested LLM spans are not calls of their own, and a span whose nested calls
+    # carry the usage does not add its own (docs/schema.md, "One call, counted once").
     con.execute(f"""
         INSERT INTO {c}.traces
         SELECT b.trace_id,
@@ -80,8 +82,10 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
                min(start_time), max(end_time),
                date_diff('microsecond', min(start_time), max(end_time)) / 1000.0,
                CASE WHEN bool_or(status_code = 'ERROR') THEN 'ERROR' ELSE 'OK' END,
-               count(*), count(*) FILTER (WHERE span_type = 'llm'),
-               sum(input_tokens), sum(output_tokens), sum(cost_usd),
+               count(*), count(*) FILTER (WHERE span_type = 'llm' AND llm_parent_span_id IS NULL),
+               sum(input_tokens) FILTER (WHERE usage_counted IS NOT false),
+               sum(output_tokens) FILTER (WHERE usage_counted IS NOT false),
+               sum(cost_usd) FILTER (WHERE usage_counted IS NOT false),
                list_sort(list_distinct(list(model) FILTER (WHERE model IS NOT NULL))),
                list_sort(list_distinct(list(span_type) FILTER (WHERE span_type IS NOT NULL))),
                any_value(session_id) FILTER (WHERE session_id IS NOT NULL),
@@ -90,10 +94,11 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
                list_sort(list_distinct(flatten(list(tags) FILTER (WHERE tags IS NOT NULL)))),
                count(*) FILTER (WHERE status_code = 'ERROR'),
                COALESCE(any_value(dec.blocked), 0), COALESCE(any_value(dec.flagged), 0),
-               any_value(service_name), min(seq), max(seq)
+               any_value(service_name), min(seq), max(seq), COALESCE(any_value(dec.modified), 0)
         FROM _spyglass_batch b
         LEFT JOIN (SELECT trace_id, count(*) FILTER (WHERE verdict = 'block') AS blocked,
-                          count(*) FILTER (WHERE verdict = 'flag') AS flagged
+                          count(*) FILTER (WHERE verdict = 'flag') AS flagged,
+                          count(*) FILTER (WHERE verdict = 'modify') AS modified
                    FROM {c}.decisions WHERE seq > ? GROUP BY trace_id) dec USING (trace_id)
         GROUP BY b.trace_id
         ON CONFLICT (trace_id) DO UPDATE SET
@@ -122,4 +127,5 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
           flagged_count = flagged_count + EXCLUDED.flagged_count,
           service_name = COALESCE(service_name, EXCLUDED.service_name),
           min_seq = least(min_seq, EXCLUDED.min_seq),
-          max_seq = greatest(max_seq, EXCLUDED.max_seq)""", [base])
+          max_seq = greatest(max_seq, EXCLUDED.max_seq),
+          modified_count = modified_count + EXCLUDED.modified_count""", [base])

@@ -17,18 +17,24 @@ from opentelemetry.sdk.trace import ReadableSpan
 from .. import attributes as A
 from .._guard import logger
 from .._serialize import REDACTED, _is_secret_key, scrub
+from ..conventions import canonical
 from ._schema import SPAN_COLUMNS
 
 _ARROW_TYPES = {"BIGINT": pa.int64(), "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"),
-                "DOUBLE": pa.float64(), "VARCHAR[]": pa.list_(pa.string()), "JSON": pa.string()}
+                "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "VARCHAR[]": pa.list_(pa.string()), "JSON": pa.string()}
 STAGING_SCHEMA = pa.schema(
     [pa.field(name, _ARROW_TYPES[typ]) for name, typ in SPAN_COLUMNS if name != "seq"]
     + [pa.field("_events", pa.string()), pa.field("_documents", pa.string())])
 
-_TYPE_BY_OPERATION = {A.OP_CHAT: A.SPAN_TYPE_LLM, A.OP_TEXT_COMPLETION: A.SPAN_TYPE_LLM,
-                      A.OP_GENERATE_CONTENT: A.SPAN_TYPE_LLM, A.OP_EMBEDDINGS: A.SPAN_TYPE_EMBEDDING,
-                      A.OP_RETRIEVAL: A.SPAN_TYPE_RETRIEVER, A.OP_EXECUTE_TOOL: A.SPAN_TYPE_TOOL}
-_TYPE_BY_OI_KIND = {v: k for k, v in A.OI_KIND_BY_SPAN_TYPE.items()}
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """A staging table read back from a spool file, in today's :data:`STAGING_SCHEMA`: a file
+    written by an older Spyglass lacks the newer columns, which are then NULL."""
+    for field in STAGING_SCHEMA:
+        if field.name not in table.column_names:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(STAGING_SCHEMA.names).cast(STAGING_SCHEMA)
 
 
 def _json_default(value: Any) -> Any:
@@ -147,11 +153,6 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def span_type_of(attrs: Any) -> str | None:
-    return (attrs.get(A.SPAN_TYPE) or _TYPE_BY_OI_KIND.get(attrs.get(A.OI_SPAN_KIND))
-            or _TYPE_BY_OPERATION.get(attrs.get(A.GEN_AI_OPERATION_NAME)))
-
-
 def spans_to_table(spans: Sequence[ReadableSpan],
                    extra_events: Mapping[int, list[dict[str, Any]]] | None = None) -> pa.Table:
     """The staging table of ``spans`` (see :func:`convert`; spans nothing could store are left out)."""
@@ -206,23 +207,25 @@ def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[s
         start, end = span.start_time or 0, span.end_time or span.start_time or 0
         tags = attrs.get(A.TAGS)
         status = span.status
+        # What the span means, whichever convention wrote it; the stored attributes stay as they came.
+        view = canonical(attrs, _event_views(span) if A.SPAN_TYPE not in attrs else ())
         cols["trace_id"].append(format(ctx.trace_id, "032x") if ctx else None)
         cols["span_id"].append(format(ctx.span_id, "016x") if ctx else None)
         cols["parent_span_id"].append(format(span.parent.span_id, "016x") if span.parent else None)
         cols["name"].append(scrub(fix(span.name)))
         cols["kind"].append(span.kind.name)
-        cols["span_type"].append(span_type_of(attrs))
+        cols["span_type"].append(view.get(A.SPAN_TYPE))
         cols["start_time"].append(start // 1000)
         cols["end_time"].append(end // 1000)
         cols["duration_ms"].append((end - start) / 1e6)
         cols["status_code"].append(status.status_code.name)
         cols["status_message"].append(scrub(fix(status.description)) if status.description else None)
         cols["service_name"].append(service)
-        cols["operation"].append(_str(attrs.get(A.GEN_AI_OPERATION_NAME)))
-        cols["provider"].append(_str(attrs.get(A.GEN_AI_PROVIDER_NAME)))
-        cols["model"].append(_str(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL)))
-        cols["input_tokens"].append(_int(attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS)))
-        cols["output_tokens"].append(_int(attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS)))
+        cols["operation"].append(_str(view.get(A.GEN_AI_OPERATION_NAME)))
+        cols["provider"].append(_str(view.get(A.GEN_AI_PROVIDER_NAME)))
+        cols["model"].append(_str(view.get(A.GEN_AI_RESPONSE_MODEL) or view.get(A.GEN_AI_REQUEST_MODEL)))
+        cols["input_tokens"].append(_int(view.get(A.GEN_AI_USAGE_INPUT_TOKENS)))
+        cols["output_tokens"].append(_int(view.get(A.GEN_AI_USAGE_OUTPUT_TOKENS)))
         cols["cost_usd"].append(_float(attrs.get(A.COST_USD)))
         cols["session_id"].append(_str(attrs.get(A.SESSION_ID)))
         cols["user_id"].append(_str(attrs.get(A.USER_ID)))
@@ -232,6 +235,8 @@ def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[s
         cols["attributes"].append(_dumps(_clean(attrs)))
         cols["resource"].append(resource_json)
         cols["scope"].append(fix(span.instrumentation_scope.name) if span.instrumentation_scope else None)
+        cols["llm_parent_span_id"].append(_str(attrs.get(A.LLM_PARENT_SPAN_ID)))
+        cols["usage_counted"].append(not _int(attrs.get(A.LLM_INNER_CALLS)))
         events = [{"time_us": e.timestamp // 1000, "name": e.name, "attributes": dict(e.attributes or {})}
                   for e in span.events]
         if extra_events and ctx is not None:
@@ -239,9 +244,14 @@ def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[s
         if careful and events:
             events = [_fix_value(e)[0] for e in events]
         cols["_events"].append(_dumps(events) if events else None)
-        docs = attrs.get(A.GEN_AI_RETRIEVAL_DOCUMENTS)
-        cols["_documents"].append(scrub(docs) if isinstance(docs, str) else None)
+        docs = view.get(A.GEN_AI_RETRIEVAL_DOCUMENTS) or view.get(A.CONTEXT_DOCUMENTS)
+        cols["_documents"].append(scrub(fix(docs)) if isinstance(docs, str) else None)
     return pa.Table.from_pydict(cols, schema=STAGING_SCHEMA)
+
+
+def _event_views(span: ReadableSpan) -> list[dict[str, Any]]:
+    """A foreign span's events as conventions read them (some put content there)."""
+    return [{"name": e.name, "attributes": e.attributes or {}} for e in span.events]
 
 
 def _same(text: str) -> str:

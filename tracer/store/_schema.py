@@ -14,7 +14,7 @@ from typing import Callable
 import duckdb
 
 APP_ID = "spyglass"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
@@ -80,12 +80,17 @@ SPAN_COLUMNS: list[tuple[str, str]] = [
     ("attributes", "JSON"),
     ("resource", "JSON"),
     ("scope", "VARCHAR"),
+    # Added by migration 5 (one logical LLM call counted once; see docs/schema.md).
+    ("llm_parent_span_id", "VARCHAR"),
+    ("usage_counted", "BOOLEAN"),
 ]
+# The columns migration 1 created; later ones are added by their own migration.
+_V1_SPAN_COLUMNS = SPAN_COLUMNS[:27]
 
 
 @migration(1, "initial schema")
 def _initial(con: duckdb.DuckDBPyConnection) -> None:
-    cols = ",\n  ".join(f"{name} {typ}" for name, typ in SPAN_COLUMNS)
+    cols = ",\n  ".join(f"{name} {typ}" for name, typ in _V1_SPAN_COLUMNS)
     con.execute(f"CREATE TABLE spans (\n  {cols}\n)")
     con.execute("""
         CREATE TABLE events (
@@ -139,6 +144,19 @@ def _drop_reason(con: duckdb.DuckDBPyConnection) -> None:
     # Why a process lost spans (queue full, unencodable, store refused...): counts alone
     # cannot tell an overload from a bug. Rows written before this version have NULL.
     con.execute("ALTER TABLE dropped_spans ADD COLUMN reason VARCHAR")
+
+
+@migration(5, "logical LLM calls and post-processing outcome")
+def _logical_calls(con: duckdb.DuckDBPyConnection) -> None:
+    # A @trace_llm function around an instrumented client is one call: nested LLM spans name
+    # the enclosing one, and a span whose nested calls carry the usage does not count its own.
+    # Spans stored before this version were not marked: each counts, as it did.
+    con.execute("ALTER TABLE spans ADD COLUMN llm_parent_span_id VARCHAR")
+    con.execute("ALTER TABLE spans ADD COLUMN usage_counted BOOLEAN DEFAULT true")
+    # Answers a decision changed (verdict 'modify'), beside blocked_count: what the user got.
+    con.execute("ALTER TABLE traces ADD COLUMN modified_count BIGINT DEFAULT 0")
+    con.execute("""UPDATE traces SET modified_count = (SELECT count(*) FROM decisions d
+                   WHERE d.trace_id = traces.trace_id AND d.verdict = 'modify')""")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:

@@ -31,7 +31,7 @@ from .._outcome import Outcome
 from . import _spool
 from ._connect import STORE, open_write, release, try_open_write
 from ._ingest import ingest_batch
-from ._rows import STAGING_SCHEMA
+from ._rows import conform
 from ._schema import DamagedStoreError, ForeignStoreError, NewerSchemaError, StoreError, migrate
 
 logger = logging.getLogger("spyglass")
@@ -209,7 +209,7 @@ class StoreWriter:
                 break
             try:
                 size += os.path.getsize(path)
-                spooled.append((path, _spool.read(path).select(STAGING_SCHEMA.names).cast(STAGING_SCHEMA)))
+                spooled.append((path, conform(_spool.read(path))))
             except Exception as exc:  # a damaged file must not block every later batch
                 moved = _spool.quarantine(path)
                 logger.error("spyglass: unreadable spool file moved to %s: %s", moved, exc)

@@ -16,15 +16,17 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
 
+from .._evidence import tool_result
+from ..conventions import canonical
 from . import _spool
 from ._connect import STORE, StoreBusy, open_read, open_write, store_error
 from ._ingest import ingest_batch
-from ._rows import STAGING_SCHEMA
+from ._rows import conform
 from . import _search
 from ._schema import SCHEMA_VERSION, migrate, stored_version
 from ._writer import StoreWriter
@@ -40,7 +42,7 @@ MAX_TEXT_MATCHES = 10_000
 TRACE_COLUMNS = ("trace_id", "root_span_id", "root_name", "start_time", "end_time", "duration_ms",
                  "status_code", "span_count", "llm_count", "input_tokens", "output_tokens", "cost_usd",
                  "models", "span_types", "session_id", "user_id", "prompt_version", "tags", "error_count",
-                 "blocked_count", "flagged_count", "service_name")
+                 "blocked_count", "flagged_count", "modified_count", "service_name")
 SPAN_SUMMARY_COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "span_type", "start_time",
                         "end_time", "duration_ms", "status_code", "status_message", "operation", "provider",
                         "model", "input_tokens", "output_tokens", "cost_usd", "error_type")
@@ -107,6 +109,18 @@ class TraceFilter:
 # A trace is a suspected hallucination when an evaluation or an annotation says so.
 _SUSPECTED = (f"trace_id IN (SELECT trace_id FROM evaluations WHERE label = '{HALLUCINATION_LABEL}' "
               f"UNION ALL SELECT trace_id FROM annotations WHERE label = 'hallucination')")
+
+
+def _descendants(nested: Mapping[str, list[tuple[str, Mapping[str, Any]]]], span_id: str) -> list[Mapping[str, Any]]:
+    """The attributes of the LLM spans nested in ``span_id`` at any depth (two client
+    instrumentations stacked inside a decorator nest twice), outermost first."""
+    out: list[Mapping[str, Any]] = []
+    todo = [span_id]
+    while todo:
+        for child_id, attrs in nested.get(todo.pop(0), []):
+            out.append(attrs)
+            todo.append(child_id)
+    return out
 
 
 def _naive_utc(value: _dt.datetime) -> _dt.datetime:
@@ -245,7 +259,7 @@ class Store:
             if os.path.basename(path) in done:
                 continue
             try:
-                tables.append(_spool.read(path).select(STAGING_SCHEMA.names).cast(STAGING_SCHEMA))
+                tables.append(conform(_spool.read(path)))
             except (OSError, pa.ArrowException):
                 continue  # being written by no one (renamed whole) or damaged: the writer quarantines it
         if not tables:
@@ -379,8 +393,11 @@ class Store:
             return {
                 "trace": summary,
                 "spans": spans,
-                "documents": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} "
-                                               f"ORDER BY seq, position", rng)),
+                # A document retrieved and then passed to the LLM function is there twice (the
+                # retriever's and the call's context): listed once, where it first appeared.
+                "documents": _rows(con.execute(
+                    f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} QUALIFY row_number() OVER "
+                    f"(PARTITION BY document_id, content ORDER BY seq, position) = 1 ORDER BY seq, position", rng)),
                 "decisions": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM decisions WHERE {by_trace} "
                                                f"ORDER BY seq, position", rng)),
                 "events": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} "
@@ -506,27 +523,58 @@ class Store:
             con.close()
 
     def llm_spans(self, *, unevaluated: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """LLM spans with their attributes and their trace's documents, oldest first; with
-        ``unevaluated="grounding"`` only those without such an evaluation yet."""
+        """Logical LLM calls, oldest first, each with what checking and exporting it needs.
+
+        One row per LLM span that is not nested in another LLM span (see docs/schema.md, "One
+        call, counted once"), with ``attributes`` (as :func:`tracer.conventions.canonical`
+        reads them), ``inner`` (the attributes of the LLM spans nested in it), ``documents``
+        (its trace's documents), ``tools`` (its trace's tool results, as documents) and
+        ``decisions`` (its trace's post-processing decisions, in order). With
+        ``unevaluated="grounding"``, only calls without such an evaluation yet.
+        """
         skip = ("AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ?)"
                 if unevaluated else "")
         params: list[Any] = [unevaluated] if unevaluated else []
         with self.connect() as con:
             spans = _rows(con.execute(
-                f"SELECT s.trace_id, s.span_id, s.attributes FROM spans s WHERE s.span_type = 'llm' {skip} "
-                f"ORDER BY s.seq" + (f" LIMIT {int(limit)}" if limit is not None else ""), params))
+                f"SELECT s.trace_id, s.span_id, s.name, s.attributes FROM spans s WHERE s.span_type = 'llm' "
+                f"AND s.llm_parent_span_id IS NULL {skip} ORDER BY s.seq"
+                + (f" LIMIT {int(limit)}" if limit is not None else ""), params))
             if not spans:
                 return []
+            traces = [sorted({s["trace_id"] for s in spans})]
             docs = _rows(con.execute(
                 "SELECT trace_id, document_id, content, score FROM documents "
-                "WHERE list_contains(?, trace_id) ORDER BY seq, position",
-                [sorted({s["trace_id"] for s in spans})]))
+                "WHERE list_contains(?, trace_id) ORDER BY seq, position", traces))
+            others = _rows(con.execute(
+                "SELECT trace_id, span_id, name, span_type, llm_parent_span_id, attributes FROM spans "
+                "WHERE list_contains(?, trace_id) AND (span_type = 'tool' OR llm_parent_span_id IS NOT NULL) "
+                "ORDER BY seq", traces))
+            decisions = _rows(con.execute(
+                "SELECT trace_id, span_id, name, verdict, action, reason, before_text, after_text FROM decisions "
+                "WHERE list_contains(?, trace_id) ORDER BY seq, position", traces))
         by_trace: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
             by_trace.setdefault(doc.pop("trace_id"), []).append(doc)
+        tools: dict[str, list[dict[str, Any]]] = {}
+        nested: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for other in others:
+            attrs = canonical(json.loads(other["attributes"]) if other["attributes"] else {})
+            if other["span_type"] == "tool":
+                result = tool_result(attrs, other["name"])
+                if result is not None:
+                    tools.setdefault(other["trace_id"], []).append(result)
+            else:
+                nested.setdefault(other["llm_parent_span_id"], []).append((other["span_id"], attrs))
+        by_decision: dict[str, list[dict[str, Any]]] = {}
+        for decision in decisions:
+            by_decision.setdefault(decision.pop("trace_id"), []).append(decision)
         for span in spans:
-            span["attributes"] = json.loads(span["attributes"]) if span["attributes"] else {}
+            span["attributes"] = canonical(json.loads(span["attributes"]) if span["attributes"] else {})
+            span["inner"] = _descendants(nested, span["span_id"])
             span["documents"] = by_trace.get(span["trace_id"], [])
+            span["tools"] = tools.get(span["trace_id"], [])
+            span["decisions"] = by_decision.get(span["trace_id"], [])
         return spans
 
     def annotations(self) -> list[dict[str, Any]]:

@@ -1,0 +1,137 @@
+"""What an LLM answer is checked against, and which text is the answer.
+
+Shared by the export-time grounding check, ``spyglass check`` and ``spyglass export``, so the
+three agree. An answer's evidence is everything in its trace the model could have read:
+
+- documents from retriever spans anywhere earlier in the trace;
+- documents the LLM function was given as arguments (``spyglass.context.documents``);
+- tool results: the outputs of tool spans, and ``tool``-role messages in the prompt.
+
+A tool result is a document whose id is ``tool:<name>`` and whose metadata says
+``{"source": "tool"}``, so a sentence it supports names it as its source.
+
+Attributes here are :func:`tracer.conventions.canonical` views: any convention reads the same.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from . import attributes as A
+from ._content import output_text, question_text
+
+__all__ = ["SOURCE_TOOL", "answer", "context_documents", "evidence", "prompt_tool_results", "tool_result"]
+
+SOURCE_TOOL = "tool"
+TOOL_PREFIX = "tool:"
+
+Doc = dict[str, Any]
+
+
+def _json(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:  # cut by the size limit, or not JSON: nothing reliable in it
+        return None
+
+
+def _docs(value: Any) -> list[Doc]:
+    decoded = _json(value)
+    return [d for d in decoded if isinstance(d, dict)] if isinstance(decoded, list) else []
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        decoded = _json(value)
+        return decoded if isinstance(decoded, str) else value
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _tool_doc(name: str, content: str) -> Doc:
+    return {"id": TOOL_PREFIX + name, "content": content, "score": None,
+            "metadata": {"source": SOURCE_TOOL, "tool": name}}
+
+
+def retrieved_documents(attributes: Mapping[str, Any]) -> list[Doc]:
+    """A retriever span's documents."""
+    return _docs(attributes.get(A.GEN_AI_RETRIEVAL_DOCUMENTS))
+
+
+def context_documents(attributes: Mapping[str, Any]) -> list[Doc]:
+    """The documents an LLM span was given as arguments."""
+    return _docs(attributes.get(A.CONTEXT_DOCUMENTS))
+
+
+def tool_result(attributes: Mapping[str, Any], span_name: str) -> Doc | None:
+    """A tool span's result as a document, or ``None`` when it recorded none."""
+    content = _text(attributes.get(A.GEN_AI_TOOL_CALL_RESULT))
+    if content is None:
+        content = _text(attributes.get(A.OI_OUTPUT_VALUE))
+    if not content:
+        return None
+    return _tool_doc(str(attributes.get(A.GEN_AI_TOOL_NAME) or span_name), content)
+
+
+def prompt_tool_results(attributes: Mapping[str, Any]) -> list[Doc]:
+    """``tool``-role messages in an LLM span's prompt, named after the call they answer."""
+    messages = _json(attributes.get(A.GEN_AI_INPUT_MESSAGES))
+    if not isinstance(messages, list):
+        return []
+    names: dict[str, str] = {}  # call id -> tool name, from the assistant's tool calls
+    out: list[Doc] = []
+    for message in messages:
+        if not isinstance(message, Mapping) or not isinstance(message.get("parts"), list):
+            continue
+        for part in message["parts"]:
+            if not isinstance(part, Mapping):
+                continue
+            if part.get("type") == "tool_call" and part.get("id"):
+                names[str(part["id"])] = str(part.get("name") or part["id"])
+            elif part.get("type") == "tool_call_response":
+                content = _text(part.get("response"))
+                if content:
+                    call_id = str(part.get("id") or len(out))
+                    out.append(_tool_doc(names.get(call_id, call_id), content))
+    return out
+
+
+def evidence(attributes: Mapping[str, Any], trace_documents: Iterable[Mapping[str, Any]],
+             trace_tools: Iterable[Mapping[str, Any]] = ()) -> list[Doc]:
+    """What the answer of the LLM span with ``attributes`` is checked against, without repeats."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Doc] = []
+    for doc in (*trace_documents, *context_documents(attributes), *trace_tools, *prompt_tool_results(attributes)):
+        doc_id = doc.get("id", doc.get("document_id"))
+        key = (str(doc_id), str(doc.get("content")))
+        if key not in seen:
+            seen.add(key)
+            out.append(dict(doc))
+    # Two calls of one tool: the second gets its own id, or a sentence could not say which.
+    ids: dict[str, int] = {}
+    for doc in out:
+        doc_id = str(doc.get("id", doc.get("document_id")))
+        ids[doc_id] = ids.get(doc_id, 0) + 1
+        if ids[doc_id] > 1 and doc_id.startswith(TOOL_PREFIX):
+            doc["id"] = f"{doc_id}#{ids[doc_id]}"
+    return out
+
+
+def sources(documents: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``{document id: "tool"}`` for the tool results among ``documents``."""
+    return {str(d.get("id")): SOURCE_TOOL for d in documents
+            if isinstance(d.get("metadata"), Mapping) and d["metadata"].get("source") == SOURCE_TOOL}
+
+
+def answer(attributes: Mapping[str, Any], inner: Sequence[Mapping[str, Any]] = ()) -> tuple[str | None, str | None]:
+    """``(answer text, question)`` of a logical LLM call: its own, else those of the client
+    calls nested in it (a ``@trace_llm`` function whose span recorded no messages)."""
+    output, question = output_text(attributes), question_text(attributes)
+    for nested in reversed(inner):  # the last call made is the one that answered
+        output = output or output_text(nested)
+        question = question or question_text(nested)
+    return output, question
