@@ -38,6 +38,15 @@ from tracer._span_end import SpanEnd, set_error_status
 from . import _pricing
 
 Pairs = Iterable[tuple[str, Any]]
+# Asked for the tracer at each call, not once at patch time: the provider Spyglass's spans
+# start on can change after ``instrument()`` (``configure()``, ``capture_spans()``).
+TracerSource = Callable[[], Tracer]
+
+
+def fixed_tracer(tracer: Tracer) -> TracerSource:
+    """The source for an explicit ``instrument(tracer_provider=...)``: always ``tracer``."""
+    return lambda: tracer
+
 
 # Set in the context while a patched call runs: a patched method called by another one (a
 # helper delegating to ``create``) records no second span.
@@ -220,10 +229,11 @@ class Invocation(SpanEnd):
         return {A.HTTP_RESPONSE_STATUS_CODE: status} if isinstance(status, int) else None
 
 
-def start(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, instance: Any,
+def start(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, instance: Any,
           kwargs: Mapping[str, Any]) -> Invocation | None:
     """Start the span for a call, or return ``None`` (and let the call run bare)."""
     with guard("openai span start"):
+        tracer = tracers()
         s = settings()
         attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: endpoint.operation, A.SPAN_TYPE: endpoint.span_type,
                                  A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[endpoint.span_type]}
@@ -257,11 +267,11 @@ def _bypass(switch: Switch) -> bool:
     return not switch.on or otel_context.get_value(_INSIDE) is True
 
 
-def sync_wrapper(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
+def sync_wrapper(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if _bypass(switch):
             return wrapped(*args, **kwargs)
-        inv = start(tracer, endpoint, adapter, instance, kwargs)
+        inv = start(tracers, endpoint, adapter, instance, kwargs)
         if inv is None:
             return wrapped(*args, **kwargs)
         token = otel_context.attach(inv.ctx)
@@ -277,12 +287,12 @@ def sync_wrapper(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, switch: S
     return wrapper
 
 
-def async_wrapper(tracer: Tracer, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
+def async_wrapper(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
                       kwargs: dict[str, Any]) -> Any:
         if _bypass(switch):
             return await wrapped(*args, **kwargs)
-        inv = start(tracer, endpoint, adapter, instance, kwargs)
+        inv = start(tracers, endpoint, adapter, instance, kwargs)
         if inv is None:
             return await wrapped(*args, **kwargs)
         token = otel_context.attach(inv.ctx)
@@ -496,7 +506,7 @@ class Patcher:
     def active(self) -> bool:
         return self.switch is not None
 
-    def apply(self, targets: Iterable[Target], tracer: Tracer, adapter: Adapter) -> None:
+    def apply(self, targets: Iterable[Target], tracers: TracerSource, adapter: Adapter) -> None:
         if self.switch is not None:
             return
         switch = self.switch = Switch()
@@ -508,7 +518,7 @@ class Patcher:
                 original = owner.__dict__.get(target.method, _MISSING)
                 factory = async_wrapper if target.is_async else sync_wrapper
                 wrapper = wrapt.FunctionWrapper(getattr(owner, target.method),
-                                                factory(tracer, target.endpoint, adapter, switch))
+                                                factory(tracers, target.endpoint, adapter, switch))
                 setattr(owner, target.method, wrapper)
                 self.applied.append(_Applied(owner, target.method, original, wrapper))
 

@@ -18,15 +18,16 @@ Covered, sync and async: ``chat.completions.create`` / ``parse`` / ``stream``,
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Collection
 
-from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
+from tracer._call import tracer_for
 from tracer.version import __version__
 
-from ._core import Patcher
+from ._core import Patcher, fixed_tracer
 from ._openai_compat import OpenAIAdapter
 from ._openai_targets import TARGETS
 from ._pricing import DEFAULT_PRICES, Price, prices, reset_prices, set_prices
@@ -51,12 +52,16 @@ _patcher = Patcher()
 
 def instrument(tracer_provider: TracerProvider | None = None) -> None:
     """Patch the openai client. A second call does nothing (``uninstrument()`` first to switch
-    tracer providers). Spans go to ``tracer_provider``, or the global one."""
+    tracer providers). Spans go to ``tracer_provider``; without one, to the provider Spyglass's
+    decorators use at the time of each call (the one ``tracer.configure()`` set up, the one
+    ``tracer.testing.capture_spans()`` listens on, or else the global one), so that they nest
+    and are captured together."""
     with _lock:
         if _patcher.active:
             return
-        tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=tracer_provider)
-        _patcher.apply(TARGETS, tracer, OpenAIAdapter())
+        tracers = (functools.partial(tracer_for, _SCOPE, __version__) if tracer_provider is None
+                   else fixed_tracer(tracer_provider.get_tracer(_SCOPE, __version__)))
+        _patcher.apply(TARGETS, tracers, OpenAIAdapter())
 
 
 def uninstrument() -> None:

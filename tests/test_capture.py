@@ -10,6 +10,9 @@ import enum
 import json
 import logging
 import math
+import os
+import subprocess
+import sys
 import uuid
 from collections import OrderedDict, deque, namedtuple
 from pathlib import Path
@@ -530,3 +533,95 @@ def test_llm_output_message_built_around_the_answer():
         import json
         from tracer._serialize import encodable, scrub
         assert text == encodable(scrub(_MESSAGE_HEAD + json.dumps(answer, ensure_ascii=False) + _MESSAGE_TAIL))
+
+
+# --- capture_spans() sees the client integrations' spans too ------------------------------------
+# Each case in a process of its own: a global SDK provider can be set once per process, and
+# whether one is set is what the cases differ in.
+CAPTURE_CHILD = """
+import json, os, sys
+import openai
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+import tracer, tracer.testing
+from integrations import openai as spy_openai
+from tests.openai_support import REPLAY
+
+setup, cassettes, db = sys.argv[1], sys.argv[2], sys.argv[3]
+if setup == "global SDK provider":
+    trace.set_tracer_provider(TracerProvider())
+if setup.startswith("configure"):
+    tracer.configure(db=db, instrument=["openai"])
+else:
+    spy_openai.instrument()
+client = openai.OpenAI(api_key="test", max_retries=0)
+
+@tracer.trace_llm(model="gpt-4o-mini")
+def answer(question):
+    with REPLAY.use_cassette(os.path.join(cassettes, "test_chat_completion_with_content.yaml")):
+        reply = client.chat.completions.create(model="gpt-4o-mini",
+                                               messages=[{"role": "user", "content": question}])
+    with REPLAY.use_cassette(os.path.join(cassettes, "test_embeddings_no_content.yaml")):
+        client.embeddings.create(input="This is a test for embeddings", model="text-embedding-3-small")
+    return reply.choices[0].message.content
+
+private = tracer.testing.new_tracer_provider() if setup.endswith("private provider") else None
+with tracer.testing.capture_spans(private) as spans:
+    answer("Say this is a test")
+print(json.dumps({
+    "global_is_sdk": isinstance(trace.get_tracer_provider(), TracerProvider),
+    "spans": [{"name": s.name, "scope": s.instrumentation_scope.name, "id": s.context.span_id,
+               "trace": s.context.trace_id, "parent": s.parent.span_id if s.parent else None,
+               "attributes": dict(s.attributes)} for s in spans]}))
+"""
+
+
+@pytest.mark.parametrize("setup, global_is_sdk", [
+    ("no global provider", False),
+    ("global SDK provider", True),
+    ("configure", True),
+    ("configure, private provider", True),  # capture_spans(new_tracer_provider()) after configure()
+])
+def test_capture_spans_sees_the_openai_integration(tmp_path: Path, setup: str, global_is_sdk: bool) -> None:
+    from .openai_support import REPO, cassettes_dir
+
+    env = {**os.environ, "SPYGLASS_RAISE_INTERNAL_ERRORS": "1"}
+    done = subprocess.run([sys.executable, "-c", CAPTURE_CHILD, setup, str(cassettes_dir()),
+                           str(tmp_path / "store.duckdb")], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["global_is_sdk"] is global_is_sdk
+    spans = out["spans"]
+    [decorated] = [s for s in spans if s["scope"] == "spyglass"]
+    client_spans = {s["attributes"][A.GEN_AI_OPERATION_NAME]: s for s in spans
+                    if s["scope"] == "spyglass.integrations.openai"}
+    assert len(spans) == 3 and set(client_spans) == {A.OP_CHAT, A.OP_EMBEDDINGS}, [s["name"] for s in spans]
+    assert decorated["parent"] is None
+    for span in client_spans.values():
+        assert (span["parent"], span["trace"]) == (decorated["id"], decorated["trace"])
+    chat = client_spans[A.OP_CHAT]["attributes"]  # from the recording
+    assert chat[A.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-2024-07-18"
+    assert (chat[A.GEN_AI_USAGE_INPUT_TOKENS], chat[A.GEN_AI_USAGE_OUTPUT_TOKENS]) == (12, 5)
+    assert client_spans[A.OP_EMBEDDINGS]["attributes"][A.GEN_AI_USAGE_INPUT_TOKENS] == 6
+
+
+def test_openai_instrumented_before_the_block_is_captured_in_it(spans) -> None:
+    """In-process, as in a user's test suite: ``instrument()`` once, ``capture_spans()`` per test."""
+    import openai
+
+    from integrations import openai as spy_openai
+
+    from .openai_support import REPLAY, USER_ONLY_PROMPT, cassettes_dir
+
+    spy_openai.instrument()
+    try:
+        client = openai.OpenAI(api_key="test", max_retries=0)
+        with REPLAY.use_cassette(str(cassettes_dir() / "test_chat_completion_with_content.yaml")):
+            with tracer.span("pipeline"):
+                client.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT)
+    finally:
+        spy_openai.uninstrument()
+    pipeline = spans.one("pipeline")
+    [chat] = spans.children(pipeline)
+    assert chat.attributes[A.GEN_AI_USAGE_INPUT_TOKENS] == 12

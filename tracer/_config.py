@@ -133,7 +133,7 @@ def configure(
         _install_exit_hooks()
         for name in instrument:
             module = importlib.import_module(f"integrations.{name}")
-            module.instrument(tracer_provider=provider)
+            module.instrument()  # follows the provider set above, like the decorators
         return provider
 
 

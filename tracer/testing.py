@@ -12,7 +12,11 @@
 No store, no background thread: spans are there as soon as they end. ``capture_spans()``
 listens on the provider Spyglass's spans start on (the one ``tracer.configure()`` set up,
 or the global SDK provider); when there is none, it makes a private one for the block, so
-it works in a test that never calls ``configure()``.
+it works in a test that never calls ``configure()``. Spyglass's client integrations
+(``integrations.openai.instrument()``) start their spans on that same provider, so they are
+captured too, as children of the decorated call that made them; an integration instrumented
+with an explicit ``tracer_provider=`` keeps to that provider. Other libraries'
+instrumentations use the global provider: a private provider does not see their spans.
 """
 
 from __future__ import annotations
@@ -129,9 +133,10 @@ def new_tracer_provider() -> TracerProvider:
 def capture_spans(tracer_provider: TracerProvider | None = None) -> Iterator[CapturedSpans]:
     """Collect the spans that end inside the block.
 
-    ``tracer_provider``: listen on this provider, and start Spyglass's spans on it for the
-    duration of the block. Default: the provider Spyglass uses, or a private one (see
-    :func:`new_tracer_provider`) when no SDK provider is set up.
+    ``tracer_provider``: listen on this provider, and start Spyglass's spans (the decorators'
+    and the client integrations') on it for the duration of the block. Default: the provider
+    Spyglass uses, or a private one (see :func:`new_tracer_provider`) when no SDK provider is
+    set up.
     """
     in_use = _call.tracer_provider()
     provider = tracer_provider
