@@ -45,7 +45,11 @@ TRACE_COLUMNS = ("trace_id", "root_span_id", "root_name", "start_time", "end_tim
                  "blocked_count", "flagged_count", "modified_count", "service_name")
 SPAN_SUMMARY_COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "span_type", "start_time",
                         "end_time", "duration_ms", "status_code", "status_message", "operation", "provider",
-                        "model", "input_tokens", "output_tokens", "cost_usd", "error_type")
+                        "model", "input_tokens", "output_tokens", "cost_usd", "error_type", "llm_parent_span_id",
+                        "usage_counted")
+
+
+OUTCOMES = ("delivered", "modified", "blocked")
 
 
 @dataclass
@@ -63,7 +67,10 @@ class TraceFilter:
     tags: Sequence[str] = field(default_factory=tuple)  # all of them
     min_duration_ms: float | None = None
     min_cost_usd: float | None = None
-    decision: str | None = None  # "block" or "flag": traces with such a decision
+    decision: str | None = None  # "block", "modify" or "flag": traces with such a decision
+    # What the user received: "blocked" (a decision blocked the answer), "modified" (one
+    # changed it, none blocked it) or "delivered" (post-processing let it through as it was).
+    outcome: str | None = None
     hallucination: bool | None = None  # True: suspected by the grounding check or annotated as one
     text: str | None = None  # full-text search over prompts, outputs and documents
 
@@ -101,6 +108,13 @@ class TraceFilter:
             add("blocked_count > 0")
         elif self.decision == "flag":
             add("flagged_count > 0")
+        elif self.decision == "modify":
+            add("modified_count > 0")
+        if self.outcome is not None:
+            if self.outcome not in OUTCOMES:
+                raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
+            add({"blocked": "blocked_count > 0", "modified": "blocked_count = 0 AND modified_count > 0",
+                 "delivered": "blocked_count = 0 AND modified_count = 0"}[self.outcome])
         if self.hallucination is not None:
             add(f"{'' if self.hallucination else 'NOT '}({_SUSPECTED})")
         return (" AND ".join(clauses) or "TRUE"), params

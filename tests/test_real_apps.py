@@ -1,0 +1,269 @@
+"""The debugging chain on the shapes real RAG apps take (issue 9), end to end through a store.
+
+Each test writes a real DuckDB store through ``tracer.configure()`` and reads it back the way
+the viewer, ``spyglass check`` and ``spyglass export`` do. The openai client is the real one,
+replaying real recorded traffic (``../shared/cassettes/openai``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import openai
+import pytest
+
+import tracer
+from integrations import openai as spy_openai
+from tracer import attributes as A
+from tracer._dataset import rows as export_rows
+from tracer.store.reader import TraceFilter
+
+from .openai_support import REPLAY, USER_ONLY_PROMPT, cassettes_dir
+
+REPO = Path(__file__).resolve().parent.parent
+
+KB = [{"id": "kb-battery", "content": "The X2 headset battery lasts 12 hours on a full charge. It charges over USB-C."},
+      {"id": "kb-returns", "content": "Returns are accepted within 30 days with the receipt."}]
+HALLUCINATION = "A full charge lasts about 18 hours, and the battery is made in Norway."
+
+
+@pytest.fixture
+def store_at(db_path: Path) -> Iterator[tracer.Store]:
+    tracer.configure(db=db_path)
+    yield tracer.Store(db_path)
+    tracer.flush()
+
+
+def _only(store: tracer.Store, **filters: Any) -> dict[str, Any]:
+    [summary] = store.list_traces(TraceFilter(**filters))
+    trace = store.get_trace(summary["trace_id"])
+    assert trace is not None
+    return trace
+
+
+# --- context wherever it is ------------------------------------------------------------------
+def _readme_app(enclose: bool) -> None:
+    """The README pattern: retriever, LLM function given the documents, a guard."""
+    @tracer.trace_retriever
+    def search_kb(query: str) -> list[dict[str, Any]]:
+        return KB
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str, docs: list[dict[str, Any]]) -> str:
+        return HALLUCINATION
+
+    @tracer.trace_postprocess
+    def length_guard(text: str) -> str:
+        tracer.record_decision("length_guard", verdict="pass", reason="short enough")
+        return text
+
+    def pipeline(question: str) -> str:
+        return length_guard(answer(question, search_kb(question)))
+
+    run = tracer.trace_step(pipeline) if enclose else pipeline
+    run("How long does the battery last?")
+
+
+def test_documents_given_to_the_llm_function_are_its_context_without_an_enclosing_step(store_at) -> None:
+    _readme_app(enclose=False)
+    assert tracer.flush()
+    assert store_at.count_traces() == 3  # nothing encloses the three calls: three traces
+    trace = _only(store_at, span_type="llm")
+    [llm] = trace["spans"]
+    assert llm["name"] == "answer" and llm["model"] == "gpt-4o-mini"
+    assert [d["document_id"] for d in trace["documents"]] == ["kb-battery", "kb-returns"]
+    [check] = trace["evaluations"]
+    assert check["label"] == "hallucination"  # the invented figure is caught, against the arguments
+    details = json.loads(check["details"])
+    assert "18" in details["unsupported_numbers"] and "Norway" in details["unsupported_entities"]
+
+
+def test_an_enclosing_step_gives_one_trace_with_context_answer_and_decision(store_at) -> None:
+    _readme_app(enclose=True)
+    assert tracer.flush()
+    trace = _only(store_at)
+    assert trace["trace"]["root_name"] == "pipeline" and trace["trace"]["llm_count"] == 1
+    assert [s["name"] for s in trace["spans"]] == ["pipeline", "search_kb", "answer", "length_guard"]
+    assert [d["document_id"] for d in trace["documents"]] == ["kb-battery", "kb-returns"]  # listed once
+    assert [d["name"] for d in trace["decisions"]] == ["length_guard"]
+    [check] = trace["evaluations"]
+    assert check["label"] == "hallucination"
+
+
+def test_context_names_the_arguments_and_a_typo_fails_at_decoration(store_at) -> None:
+    @tracer.trace_llm(context="passages")
+    def answer(question: str, passages: list[str], style: list[str]) -> str:
+        return "The battery lasts 12 hours on a full charge."
+
+    answer("battery?", ["The battery lasts 12 hours on a full charge of the headset."],
+           ["Answer in a friendly tone, in one sentence, please."])  # looks like text, but not named
+    assert tracer.flush()
+    trace = _only(store_at)
+    assert [d["content"] for d in trace["documents"]] == ["The battery lasts 12 hours on a full charge of the headset."]
+    assert trace["evaluations"][0]["label"] == "grounded"
+    with pytest.raises(ValueError, match="context='docs' names no argument of answer"):
+        @tracer.trace_llm(context="docs")
+        def answer(question: str, passages: list[str]) -> str:  # noqa: F811
+            return ""
+
+
+def test_chat_messages_and_stop_words_are_not_taken_for_documents(spans) -> None:
+    @tracer.trace_llm
+    def answer(messages: list[dict[str, str]], stop: list[str], hints: list[str]) -> str:
+        return "ok"
+
+    answer([{"role": "user", "content": "Hello there, how long does the battery last?"}], ["\n\n"], ["END", "STOP"])
+    assert A.CONTEXT_DOCUMENTS not in spans.one("answer").attributes
+
+
+def test_a_tool_result_supports_the_fact_it_returned_and_is_named_as_the_source(store_at) -> None:
+    @tracer.trace_step(kind="tool")
+    def get_order(order_id: str) -> dict[str, str]:
+        return {"order": order_id, "status": "shipped", "eta": "Friday"}
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str) -> str:
+        get_order("48213")
+        return "Your order 48213 is shipped; it should arrive by Friday."
+
+    @tracer.trace_step
+    def support(question: str) -> str:
+        return answer(question)
+
+    support("Where is my order 48213?")
+    assert tracer.flush()
+    [check] = _only(store_at)["evaluations"]
+    assert check["label"] == "grounded"
+    details = json.loads(check["details"])
+    [sentence] = details["sentences"]
+    assert sentence["best_document_id"] == "tool:get_order"
+    assert details["sources"] == {"tool:get_order": "tool"}
+    assert sentence["unsupported_numbers"] == [] and sentence["unsupported_entities"] == []
+
+
+# --- one logical call, counted once ------------------------------------------------------------
+def _decorated_openai_call(client: openai.OpenAI) -> str:
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str, docs: list[dict[str, Any]]) -> str:
+        response = client.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT)
+        return response.choices[0].message.content or ""
+
+    with REPLAY.use_cassette(str(cassettes_dir() / "test_chat_completion_with_content.yaml")):
+        return answer("Say this is a test", [{"id": "d1", "content": "This is a test."}])
+
+
+def _assert_one_call_with_the_recorded_usage(store: tracer.Store, client_spans: int) -> None:
+    trace = _only(store)
+    summary = trace["trace"]
+    assert summary["llm_count"] == 1
+    assert (summary["input_tokens"], summary["output_tokens"]) == (12, 5)  # the recording's usage, once
+    llm = [s for s in trace["spans"] if s["span_type"] == "llm"]
+    assert len(llm) == 1 + client_spans
+    outer = next(s for s in llm if s["name"] == "answer")
+    assert outer["llm_parent_span_id"] is None and outer["usage_counted"] is False
+    inner = [s for s in llm if s is not outer]
+    assert all(s["llm_parent_span_id"] is not None for s in inner)
+    assert sum(s["usage_counted"] for s in inner) == 1  # the innermost client span carries the usage
+    [record] = export_rows(store)  # one example, not one per span
+    assert (record["question"], record["output"]) == ("Say this is a test", "This is a test.")
+    assert record["span_id"] == outer["span_id"]
+    [check] = trace["evaluations"]  # checked once, as the logical call
+    assert check["span_id"] == outer["span_id"] and check["label"] == "grounded"
+
+
+def test_decorator_around_the_instrumented_openai_client_is_one_call(db_path: Path) -> None:
+    tracer.configure(db=db_path, instrument=["openai"])
+    try:
+        assert _decorated_openai_call(openai.OpenAI(api_key="test", max_retries=0)) == "This is a test."
+        assert tracer.flush()
+    finally:
+        spy_openai.uninstrument()
+    _assert_one_call_with_the_recorded_usage(tracer.Store(db_path), client_spans=1)
+
+
+def test_contrib_openai_v2_installed_alongside_counts_the_call_once(db_path: Path) -> None:
+    contrib = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
+    provider = tracer.testing.new_tracer_provider()
+    tracer.configure(db=db_path, tracer_provider=provider, instrument=["openai"])
+    instrumentor = contrib.OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        assert _decorated_openai_call(openai.OpenAI(api_key="test", max_retries=0)) == "This is a test."
+        assert tracer.flush()
+    finally:
+        instrumentor.uninstrument()
+        spy_openai.uninstrument()
+    store = tracer.Store(db_path)
+    _assert_one_call_with_the_recorded_usage(store, client_spans=2)
+    scopes = {s["attributes"].get(A.SPAN_TYPE) or "contrib" for s in _only(store)["spans"]}
+    assert "contrib" in scopes  # contrib's own span is there, under its own keys
+
+
+# --- what the user received ---------------------------------------------------------------------
+def test_a_blocked_answer_is_blocked_in_the_list_and_in_the_export(store_at) -> None:
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str, docs: list[dict[str, Any]]) -> str:
+        return "Returns are accepted within 30 days. Write to jane.doe@example.com for a label."
+
+    @tracer.trace_postprocess
+    def pii_filter(text: str) -> str:
+        safe = "Sorry, I can't share that."
+        tracer.record_decision("pii_filter", verdict="block", reason="email address", before=text, after=safe)
+        return safe
+
+    @tracer.trace_step
+    def pipeline(question: str) -> str:
+        return pii_filter(answer(question, KB))
+
+    @tracer.trace_step
+    def modified_pipeline(question: str) -> str:
+        text = answer(question, KB)
+        tracer.record_decision("tone", verdict="modify", before=text, after="Returns: 30 days, with receipt.")
+        return "Returns: 30 days, with receipt."
+
+    pipeline("How do I return it?")
+    modified_pipeline("Returns?")
+    assert tracer.flush()
+    blocked = _only(store_at, outcome="blocked")
+    assert blocked["trace"]["blocked_count"] == 1 and blocked["trace"]["root_name"] == "pipeline"
+    modified = _only(store_at, outcome="modified")
+    assert modified["trace"]["modified_count"] == 1
+    assert store_at.count_traces(TraceFilter(outcome="delivered")) == 0
+    records = {r["trace_id"]: r for r in export_rows(store_at)}
+    got = records[blocked["trace"]["trace_id"]]
+    assert (got["outcome"], got["label"], got["label_source"]) == ("blocked", "blocked", "post_processing")
+    assert got["output"] == "Sorry, I can't share that."
+    assert "jane.doe" not in json.dumps(got)  # what the filter blocked never leaves the store
+    assert got["check_before_postprocessing"] == "hallucination"  # the e-mail is in no document
+    changed = records[modified["trace"]["trace_id"]]
+    assert (changed["outcome"], changed["output"]) == ("modified", "Returns: 30 days, with receipt.")
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        store_at.list_traces(TraceFilter(outcome="shipped"))
+
+
+# --- spyglass check and export agree with export-time grounding ---------------------------------
+def test_spyglass_check_uses_the_same_evidence_as_export_time(db_path: Path) -> None:
+    tracer.configure(db=db_path, grounding=False)
+    _readme_app(enclose=False)
+
+    @tracer.trace_step(kind="tool")
+    def get_order(order_id: str) -> dict[str, str]:
+        return {"order": order_id, "eta": "Friday"}
+
+    @tracer.trace_llm
+    def answer(question: str) -> str:
+        get_order("48213")
+        return "It should arrive by Friday."
+
+    answer("When?")
+    assert tracer.flush()
+    done = subprocess.run([sys.executable, "-m", "tracer.cli", "--db", str(db_path), "check"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "checked 2 of 2 unchecked LLM calls" in done.stdout
+    labels = {e["label"] for e in tracer.Store(db_path).evaluations("grounding")}
+    assert labels == {"hallucination", "grounded"}
