@@ -355,7 +355,7 @@ def _pipeline() -> None:
 
 
 def _assert_no_content(spans) -> None:
-    assert [s.name for s in spans] == ["manual", "search", "chat gpt-4o", "pipeline"]
+    assert [s.name for s in spans] == ["manual", "search", "answer", "pipeline"]
     text = _all_text(spans)
     for content in CONTENT:
         assert content not in text
@@ -365,7 +365,7 @@ def _assert_no_content(spans) -> None:
                            A.GEN_AI_RETRIEVAL_DOCUMENTS, A.GEN_AI_RETRIEVAL_QUERY_TEXT}
         assert not any(k.startswith(A.OI_RETRIEVAL_DOCUMENTS) for k in keys)
     # Structure and non-content attributes stay.
-    search, llm, pipeline = spans.one("search"), spans.one("chat gpt-4o"), spans.one("pipeline")
+    search, llm, pipeline = spans.one("search"), spans.one("answer"), spans.one("pipeline")
     assert search.parent.span_id == llm.parent.span_id == pipeline.context.span_id
     assert search.attributes[A.SPAN_TYPE] == "retriever"
     assert search.attributes[A.DOCUMENTS_COUNT] == 1
