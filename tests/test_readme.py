@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tracer
+
 from .conftest import REPO
 
 
@@ -62,3 +64,54 @@ def test_cli_rejects_bad_input_without_a_traceback(tmp_path: Path) -> None:
     assert not (tmp_path / "typo.duckdb").exists()  # no command creates a store by mistake
     negative = subprocess.run([*cli, "traces", "-n", "-1"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert negative.returncode == 2 and "must be 1 or more" in negative.stderr and "Traceback" not in negative.stderr
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+
+
+def _run_block(code: str, tmp_path: Path, *, cassette: str | None = None) -> tracer.Store:
+    """Run one README example as a user would, in a fresh process, into a fresh store."""
+    db = tmp_path / "readme.duckdb"
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    runner = f"exec(compile(open({str(script)!r}).read(), {str(script)!r}, 'exec'))"
+    if cassette is not None:  # the real openai client, replaying real recorded traffic
+        runner = (f"from tests.openai_support import REPLAY\n"
+                  f"with REPLAY.use_cassette({cassette!r}):\n    {runner}")
+    env = {**os.environ, "SPYGLASS_DB": str(db), "OPENAI_API_KEY": "test-key"}
+    done = subprocess.run([sys.executable, "-c", runner], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "spyglass:" not in done.stderr, done.stderr
+    return tracer.Store(db)
+
+
+def test_readme_has_the_examples_this_test_runs() -> None:
+    assert len(_python_blocks()) == 2, "a new README example needs a test here"
+
+
+def test_readme_tracing_example_gives_one_trace_with_context_answer_and_decision(tmp_path: Path) -> None:
+    store = _run_block(_python_blocks()[0], tmp_path)
+    [summary] = store.list_traces()
+    assert (summary["root_name"], summary["llm_count"], summary["input_tokens"]) == ("rag", 1, 812)
+    assert summary["session_id"] == "s-42" and summary["tags"] == ["beta"]
+    trace = store.get_trace(summary["trace_id"])
+    assert [s["name"] for s in trace["spans"]] == ["rag", "search", "answer", "guard"]
+    assert [d["document_id"] for d in trace["documents"]] == ["kb-battery"]
+    assert [(d["name"], d["verdict"]) for d in trace["decisions"]] == [("pii_filter", "pass")]
+    assert [e["label"] for e in trace["evaluations"]] == ["grounded"]
+
+
+def test_readme_openai_example_is_one_call_with_the_client_usage(tmp_path: Path) -> None:
+    from .openai_support import cassettes_dir
+
+    cassette = str(cassettes_dir() / "test_chat_completion_with_content.yaml")
+    store = _run_block(_python_blocks()[1], tmp_path, cassette=cassette)
+    [summary] = store.list_traces()
+    assert (summary["root_name"], summary["llm_count"]) == ("answer", 1)
+    assert (summary["input_tokens"], summary["output_tokens"]) == (12, 5)  # the recording's usage, once
+    trace = store.get_trace(summary["trace_id"])
+    assert [s["name"] for s in trace["spans"]] == ["answer", "chat gpt-4o-mini"]
+    assert [d["document_id"] for d in trace["documents"]] == ["kb-battery"]
+    assert len(trace["evaluations"]) == 1  # the answer is checked once, as the logical call
