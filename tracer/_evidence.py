@@ -53,6 +53,11 @@ def _text(value: Any) -> str | None:
 
 
 def _tool_doc(name: str, content: str) -> Doc:
+    # One result reaches the trace twice (the tool span's output, then the tool message in
+    # the next prompt), spaced differently: JSON is written one way so the two are one.
+    decoded = _json(content)
+    if isinstance(decoded, (dict, list)):
+        content = json.dumps(decoded, ensure_ascii=False, sort_keys=True)
     return {"id": TOOL_PREFIX + name, "content": content, "score": None,
             "metadata": {"source": SOURCE_TOOL, "tool": name}}
 
