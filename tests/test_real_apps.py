@@ -185,22 +185,37 @@ def test_decorator_around_the_instrumented_openai_client_is_one_call(db_path: Pa
     _assert_one_call_with_the_recorded_usage(tracer.Store(db_path), client_spans=1)
 
 
-def test_contrib_openai_v2_installed_alongside_counts_the_call_once(db_path: Path) -> None:
-    contrib = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
-    provider = tracer.testing.new_tracer_provider()
-    tracer.configure(db=db_path, tracer_provider=provider, instrument=["openai"])
-    instrumentor = contrib.OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        assert _decorated_openai_call(openai.OpenAI(api_key="test", max_retries=0)) == "This is a test."
-        assert tracer.flush()
-    finally:
-        instrumentor.uninstrument()
-        spy_openai.uninstrument()
+PEERS = {  # another openai instrumentation installed alongside ours: (module, instrumentor class)
+    "contrib openai-v2": ("opentelemetry.instrumentation.openai_v2", "OpenAIInstrumentor"),
+    "OpenInference": ("openinference.instrumentation.openai", "OpenAIInstrumentor"),
+    "OpenLLMetry": ("opentelemetry.instrumentation.openai", "OpenAIInstrumentor"),
+}
+
+# In a process of its own: OpenLLMetry's uninstrument() leaves the embeddings and legacy
+# completions methods wrapped (seen with opentelemetry-instrumentation-openai 0.62), which
+# would leak its spans into every later test of this process.
+_PEER_RUN = """
+import sys, openai, tracer, tracer.testing, importlib
+from tests.test_real_apps import _decorated_openai_call
+provider = tracer.testing.new_tracer_provider()
+tracer.configure(db=sys.argv[1], tracer_provider=provider, instrument=["openai"])
+getattr(importlib.import_module(sys.argv[2]), sys.argv[3])().instrument(tracer_provider=provider)
+assert _decorated_openai_call(openai.OpenAI(api_key="test", max_retries=0)) == "This is a test."
+assert tracer.flush()
+"""
+
+
+@pytest.mark.parametrize("peer", sorted(PEERS))
+def test_another_instrumentation_installed_alongside_counts_the_call_once(db_path: Path, peer: str) -> None:
+    module, name = PEERS[peer]
+    pytest.importorskip(module)
+    done = subprocess.run([sys.executable, "-c", _PEER_RUN, str(db_path), module, name], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
     store = tracer.Store(db_path)
     _assert_one_call_with_the_recorded_usage(store, client_spans=2)
-    scopes = {s["attributes"].get(A.SPAN_TYPE) or "contrib" for s in _only(store)["spans"]}
-    assert "contrib" in scopes  # contrib's own span is there, under its own keys
+    theirs = [s for s in _only(store)["spans"] if A.SPAN_TYPE not in s["attributes"]]
+    assert len(theirs) == 1 and theirs[0]["span_type"] == "llm"  # their span, under their own keys
 
 
 # --- what the user received ---------------------------------------------------------------------

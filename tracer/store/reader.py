@@ -372,15 +372,18 @@ class Store:
                 [*params, int(limit)]).fetchall()]
 
     def usage_over_time(self, filters: TraceFilter | None = None, *, bucket: str = "hour") -> list[dict[str, Any]]:
-        """Tokens and cost per time bucket (``minute``, ``hour``, ``day``) and model, from LLM spans."""
+        """Tokens and cost per time bucket (``minute``, ``hour``, ``day``) and model, from LLM spans,
+        each logical call and its usage counted once (docs/schema.md, "One call, counted once")."""
         if bucket not in ("minute", "hour", "day"):
             raise ValueError("bucket must be 'minute', 'hour' or 'day'")
         with self.connect() as con:
             where, params = self._where(con, filters)
             return _rows(con.execute(f"""
                 SELECT date_trunc('{bucket}', s.start_time) AS bucket, s.model AS model,
-                       sum(COALESCE(s.input_tokens, 0) + COALESCE(s.output_tokens, 0)) AS tokens,
-                       sum(s.cost_usd) AS cost_usd, count(*) AS calls
+                       sum(COALESCE(s.input_tokens, 0) + COALESCE(s.output_tokens, 0))
+                         FILTER (WHERE s.usage_counted IS NOT false) AS tokens,
+                       sum(s.cost_usd) FILTER (WHERE s.usage_counted IS NOT false) AS cost_usd,
+                       count(*) FILTER (WHERE s.llm_parent_span_id IS NULL) AS calls
                 FROM spans s JOIN (SELECT trace_id, min_seq, max_seq FROM traces WHERE {where}) t
                   ON s.trace_id = t.trace_id
                 WHERE s.model IS NOT NULL
