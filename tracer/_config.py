@@ -104,7 +104,7 @@ def configure(
             from ._serialize import set_secret_patterns
             set_secret_patterns(secret_patterns)
         if grounding is None:
-            grounding = os.environ.get("SPYGLASS_GROUNDING", "").strip().lower() not in {"0", "false", "no", "off"}
+            grounding = _grounding_from_env()
         if exit_timeout is None:
             exit_timeout = _exit_timeout_from_env()
         exporter = DuckDBSpanExporter(path, grounding=grounding)
@@ -153,6 +153,10 @@ def _provider(explicit: TracerProvider | None, service_name: str | None) -> Trac
         if isinstance(other, TracerProvider):
             return other
     return provider
+
+
+def _grounding_from_env() -> bool:
+    return os.environ.get("SPYGLASS_GROUNDING", "").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def _exit_timeout_from_env() -> float:
