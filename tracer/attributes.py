@@ -205,3 +205,89 @@ OI_KIND_BY_SPAN_TYPE: Final = {
 }
 
 VERDICTS: Final = ("pass", "flag", "modify", "block")
+
+
+# --- Read from other instrumentations (tracer/conventions/) ------------------------------
+# Keys other instrumentations write, which Spyglass reads and maps to the keys above
+# (docs/conventions.md). Spyglass never writes them.
+
+# OpenInference (openinference-semantic-conventions 0.1.x), besides the overlay above.
+OI_LLM_REQUEST_MODEL_NAME: Final = "llm.request.model_name"
+OI_LLM_RESPONSE_MODEL_NAME: Final = "llm.response.model_name"
+OI_LLM_INPUT_MESSAGES: Final = "llm.input_messages"  # prefix: llm.input_messages.{i}.message.*
+OI_LLM_OUTPUT_MESSAGES: Final = "llm.output_messages"  # prefix: llm.output_messages.{i}.message.*
+OI_LLM_PROMPTS: Final = "llm.prompts"  # prefix: llm.prompts.{i}.prompt.text (completions API)
+OI_LLM_CHOICES: Final = "llm.choices"  # prefix: llm.choices.{i}.completion.text
+OI_LLM_TOOLS: Final = "llm.tools"  # prefix: llm.tools.{i}.tool.json_schema
+OI_LLM_FINISH_REASON: Final = "llm.finish_reason"
+OI_LLM_PROMPT_TEMPLATE: Final = "llm.prompt_template.template"
+OI_LLM_PROMPT_TEMPLATE_VARIABLES: Final = "llm.prompt_template.variables"
+OI_LLM_PROMPT_TEMPLATE_VERSION: Final = "llm.prompt_template.version"
+OI_TOOL_NAME: Final = "tool.name"
+OI_TOOL_ID: Final = "tool.id"
+# Keys inside one flattened message, tool call, content part, tool or document.
+OI_MESSAGE_ROLE: Final = "message.role"
+OI_MESSAGE_CONTENT: Final = "message.content"
+OI_MESSAGE_CONTENTS: Final = "message.contents"  # prefix: message.contents.{j}.message_content.*
+OI_MESSAGE_NAME: Final = "message.name"
+OI_MESSAGE_TOOL_CALLS: Final = "message.tool_calls"  # prefix: message.tool_calls.{j}.tool_call.*
+OI_MESSAGE_TOOL_CALL_ID: Final = "message.tool_call_id"
+OI_MESSAGE_FUNCTION_CALL_NAME: Final = "message.function_call_name"
+OI_MESSAGE_FUNCTION_CALL_ARGUMENTS: Final = "message.function_call_arguments_json"
+OI_CONTENT_TYPE: Final = "message_content.type"
+OI_CONTENT_TEXT: Final = "message_content.text"
+OI_CONTENT_IMAGE_URL: Final = "message_content.image.image.url"
+OI_TOOL_CALL_ID: Final = "tool_call.id"
+OI_TOOL_CALL_NAME: Final = "tool_call.function.name"
+OI_TOOL_CALL_ARGUMENTS: Final = "tool_call.function.arguments"
+OI_TOOL_JSON_SCHEMA: Final = "tool.json_schema"
+OI_PROMPT_TEXT: Final = "prompt.text"
+OI_COMPLETION_TEXT: Final = "completion.text"
+OI_DOCUMENT_ID: Final = "document.id"
+OI_DOCUMENT_CONTENT: Final = "document.content"
+OI_DOCUMENT_SCORE: Final = "document.score"
+OI_DOCUMENT_METADATA: Final = "document.metadata"
+OI_KIND_AGENT: Final = "AGENT"
+OI_KIND_RERANKER: Final = "RERANKER"
+OI_KIND_PROMPT: Final = "PROMPT"
+
+# OpenLLMetry / traceloop (opentelemetry-semantic-conventions-ai). Releases up to 0.52 of
+# opentelemetry-instrumentation-openai flatten messages; later ones write gen_ai.*.messages.
+TL_PROMPTS: Final = "gen_ai.prompt"  # prefix: gen_ai.prompt.{i}.{role,content,tool_calls.{j}.*}
+TL_COMPLETIONS: Final = "gen_ai.completion"  # prefix: gen_ai.completion.{i}.{role,content,finish_reason}
+TL_ROLE: Final = "role"
+TL_CONTENT: Final = "content"
+TL_FINISH_REASON: Final = "finish_reason"
+TL_TOOL_CALL_ID: Final = "tool_call_id"
+TL_TOOL_CALLS: Final = "tool_calls"  # prefix: tool_calls.{j}.{id,name,arguments}
+TL_FUNCTION_CALL_NAME: Final = "function_call.name"
+TL_FUNCTION_CALL_ARGUMENTS: Final = "function_call.arguments"
+TL_ID: Final = "id"
+TL_NAME: Final = "name"
+TL_ARGUMENTS: Final = "arguments"
+TL_LLM_REQUEST_TYPE: Final = "llm.request.type"  # chat | completion | embedding | rerank
+TL_LLM_IS_STREAMING: Final = "llm.is_streaming"
+TL_GEN_AI_IS_STREAMING: Final = "gen_ai.is_streaming"
+TL_LLM_USAGE_TOTAL_TOKENS: Final = "llm.usage.total_tokens"
+TL_SPAN_KIND: Final = "traceloop.span.kind"  # workflow | task | agent | tool (traceloop-sdk)
+TL_ENTITY_NAME: Final = "traceloop.entity.name"
+TL_ENTITY_INPUT: Final = "traceloop.entity.input"
+TL_ENTITY_OUTPUT: Final = "traceloop.entity.output"
+
+# Deprecated GenAI names (semantic conventions before v1.37), still written by older
+# instrumentations: contrib's openai-v2 on its legacy path, OpenLLMetry, Logfire.
+GEN_AI_SYSTEM: Final = "gen_ai.system"
+GEN_AI_USAGE_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
+GEN_AI_USAGE_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+
+# Pydantic Logfire (logfire's instrument_openai). Semconv version 2 writes gen_ai.* as above;
+# version 1 (the only layout of older Logfire releases) keeps the request and response as JSON.
+LF_SPAN_TYPE: Final = "logfire.span_type"  # span | log | pending_span
+LF_SPAN_TYPE_LOG: Final = "log"
+LF_SPAN_TYPE_SPAN: Final = "span"
+LF_MSG_TEMPLATE: Final = "logfire.msg_template"
+LF_LEVEL_NUM: Final = "logfire.level_num"  # 17 and above: error
+LF_LEVEL_ERROR: Final = 17
+LF_REQUEST_DATA: Final = "request_data"
+LF_RESPONSE_DATA: Final = "response_data"
+LF_EVENTS: Final = "events"  # JSON list of {"event.name": "gen_ai.user.message", "content"...}

@@ -9,7 +9,8 @@ grounding check and ``spyglass export`` read (``spyglass.span.type``, ``gen_ai.i
 what is absent: a span that already speaks the GenAI conventions is returned as is.
 
 One module per convention, each a :class:`Convention`: ``detect`` says whether a span is
-written in it, ``normalize`` gives the canonical keys it can derive.
+written in it, ``kind`` gives its span type cheaply (at span start too), ``normalize`` gives
+the canonical keys it can derive. docs/conventions.md lists what each one maps.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Convention(Protocol):
 
     def detect(self, attributes: Mapping[str, Any], events: Events) -> bool: ...
 
+    def kind(self, attributes: Mapping[str, Any]) -> str | None: ...
+
     def normalize(self, attributes: Mapping[str, Any], events: Events) -> Mapping[str, Any]: ...
 
 
@@ -37,8 +40,19 @@ _TYPE_BY_OPERATION = {A.OP_CHAT: A.SPAN_TYPE_LLM, A.OP_TEXT_COMPLETION: A.SPAN_T
 _TYPE_BY_OI_KIND = {v: k for k, v in A.OI_KIND_BY_SPAN_TYPE.items()}
 
 
+_CONVENTIONS: tuple[Convention, ...] | None = None
+
+
 def _conventions() -> tuple[Convention, ...]:
-    return ()
+    global _CONVENTIONS
+    if _CONVENTIONS is None:  # built on first use: importing tracer stays cheap
+        from ._logfire import Logfire
+        from ._openinference import OpenInference
+        from ._openllmetry import OpenLLMetry
+        from ._otel_contrib import OTelContrib
+
+        _CONVENTIONS = (OpenInference(), OpenLLMetry(), Logfire(), OTelContrib())
+    return _CONVENTIONS
 
 
 def span_type(attributes: Mapping[str, Any]) -> str | None:
@@ -46,15 +60,16 @@ def span_type(attributes: Mapping[str, Any]) -> str | None:
 
     Cheap, and readable at span start (the SDK span's attributes so far) as well as at export.
     """
-    kind = (attributes.get(A.SPAN_TYPE) or _TYPE_BY_OI_KIND.get(attributes.get(A.OI_SPAN_KIND))  # type: ignore[arg-type]
+    kind = attributes.get(A.SPAN_TYPE)
+    if kind:
+        return str(kind)
+    for convention in _conventions():
+        if convention.detect(attributes, ()):
+            found = convention.kind(attributes)
+            if found:
+                return found
+    return (_TYPE_BY_OI_KIND.get(attributes.get(A.OI_SPAN_KIND))  # type: ignore[arg-type]
             or _TYPE_BY_OPERATION.get(attributes.get(A.GEN_AI_OPERATION_NAME)))  # type: ignore[arg-type]
-    if kind is None:
-        for convention in _conventions():
-            if convention.detect(attributes, ()):
-                found = convention.normalize(attributes, ()).get(A.SPAN_TYPE)
-                if found:
-                    return str(found)
-    return kind
 
 
 def canonical(attributes: Mapping[str, Any], events: Events = ()) -> Mapping[str, Any]:
