@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -382,3 +383,84 @@ def test_malformed_spans_give_what_they_can(attrs: dict[str, Any]) -> None:
 def test_a_spyglass_span_is_left_alone() -> None:
     ours = {A.SPAN_TYPE: A.SPAN_TYPE_LLM, A.OI_SPAN_KIND: "LLM", f"{A.OI_LLM_OUTPUT_MESSAGES}.0.{A.OI_MESSAGE_CONTENT}": "x"}
     assert canonical(ours) is ours
+
+
+# --- OpenLLMetry's flat layout (releases up to 0.52), in an environment of its own ------------
+# 0.52.1 needs opentelemetry-semantic-conventions-ai < 0.5 and the current release >= 0.5.1:
+# they cannot share one environment. The old one is installed into a folder of its own, put
+# in front of sys.path of a child process that replays the cassettes and prints the spans.
+LEGACY_OPENLLMETRY = ("opentelemetry-instrumentation-openai==0.52.1", "opentelemetry-semantic-conventions-ai==0.4.13")
+
+_LEGACY_CHILD = """
+import json, sys
+from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+from tests import test_conventions as t
+from tests.openai_support import Spans
+spans = Spans()
+OpenAIInstrumentor().instrument(tracer_provider=spans.provider)
+import openai
+client = openai.OpenAI(api_key="test", max_retries=0)
+out = {}
+for name in ("chat", "stream", "tools"):
+    getattr(t, name)(client)
+    out[name] = [{"attributes": dict(s.attributes or {}),
+                  "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in s.events]}
+                 for s in spans.finished()]
+    spans.clear()
+json.dump(out, sys.stdout, default=list)
+"""
+
+
+@pytest.fixture(scope="module")
+def legacy_openllmetry(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    cassettes_dir()
+    folder = tmp_path_factory.mktemp("openllmetry-0.52")
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(folder),
+                              *LEGACY_OPENLLMETRY], capture_output=True, text=True, timeout=300)
+    if install.returncode != 0:
+        reason = f"could not install {' '.join(LEGACY_OPENLLMETRY)}: {install.stderr[-500:]}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(repo)])}
+    child = subprocess.run([sys.executable, "-c", _LEGACY_CHILD], capture_output=True, text=True, timeout=120,
+                           env=env, cwd=repo)
+    assert child.returncode == 0, child.stderr[-2000:]
+    return json.loads(child.stdout)
+
+
+def _legacy(recorded: dict[str, list[dict[str, Any]]], name: str) -> list[dict[str, Any]]:
+    spans = [dict(canonical(s["attributes"], s["events"])) for s in recorded[name]]
+    assert all(A.TL_LLM_REQUEST_TYPE in s and A.GEN_AI_INPUT_MESSAGES not in r["attributes"]
+               for s, r in zip(spans, recorded[name])), "not the flat layout: is 0.52.1 the one imported?"
+    return [s for s in spans if s.get(A.SPAN_TYPE) == A.SPAN_TYPE_LLM]
+
+
+def test_openllmetry_flat_layout_chat(legacy_openllmetry: dict[str, list[dict[str, Any]]]) -> None:
+    [attrs] = _legacy(legacy_openllmetry, "chat")
+    assert (attrs[A.GEN_AI_OPERATION_NAME], attrs[A.GEN_AI_PROVIDER_NAME]) == (A.OP_CHAT, A.PROVIDER_OPENAI)
+    assert (attrs[A.GEN_AI_REQUEST_MODEL], attrs[A.GEN_AI_RESPONSE_MODEL]) == ("gpt-4o-mini", "gpt-4o-mini-2024-07-18")
+    assert (attrs[A.GEN_AI_USAGE_INPUT_TOKENS], attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS]) == (12, 5)
+    assert messages(attrs, A.GEN_AI_INPUT_MESSAGES) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Say this is a test"}]}]
+    assert output_text(attrs) == "This is a test."
+
+
+def test_openllmetry_flat_layout_stream(legacy_openllmetry: dict[str, list[dict[str, Any]]]) -> None:
+    [attrs] = _legacy(legacy_openllmetry, "stream")
+    assert (attrs[A.GEN_AI_USAGE_INPUT_TOKENS], attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS]) == (12, 5)
+    assert output_text(attrs) == '"This is a test."'
+
+
+def test_openllmetry_flat_layout_tools(legacy_openllmetry: dict[str, list[dict[str, Any]]]) -> None:
+    asked, answered = _legacy(legacy_openllmetry, "tools")
+    [call_message] = messages(asked, A.GEN_AI_OUTPUT_MESSAGES)
+    assert [(p["id"], p["arguments"]) for p in parts(call_message, "tool_call")] == [
+        ("call_JpNb8OiAkbIbHzDggfpdDHpi", {"location": "Seattle, WA"}),
+        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", {"location": "San Francisco, CA"})]
+    history = messages(answered, A.GEN_AI_INPUT_MESSAGES)
+    assert [(p["id"], p["response"]) for m in history[3:] for p in parts(m, "tool_call_response")] == [
+        ("call_JpNb8OiAkbIbHzDggfpdDHpi", "50 degrees and raining"),
+        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", "70 degrees and sunny")]
+    assert output_text(answered).startswith("Today, the weather in Seattle is 50 degrees")

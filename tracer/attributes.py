@@ -251,8 +251,8 @@ OI_KIND_AGENT: Final = "AGENT"
 OI_KIND_RERANKER: Final = "RERANKER"
 OI_KIND_PROMPT: Final = "PROMPT"
 
-# OpenLLMetry / traceloop (opentelemetry-semantic-conventions-ai). Releases up to 0.52 of
-# opentelemetry-instrumentation-openai flatten messages; later ones write gen_ai.*.messages.
+# OpenLLMetry / traceloop (opentelemetry-semantic-conventions-ai). Older releases of
+# opentelemetry-instrumentation-openai (0.52.1) flatten messages; 0.62.4 writes gen_ai.*.messages.
 TL_PROMPTS: Final = "gen_ai.prompt"  # prefix: gen_ai.prompt.{i}.{role,content,tool_calls.{j}.*}
 TL_COMPLETIONS: Final = "gen_ai.completion"  # prefix: gen_ai.completion.{i}.{role,content,finish_reason}
 TL_ROLE: Final = "role"

@@ -1,7 +1,7 @@
 """OpenLLMetry (traceloop: ``opentelemetry-instrumentation-openai`` and its siblings).
 
-Releases from 0.53 on write the GenAI names (``gen_ai.input.messages`` as JSON...), which
-need nothing but a span type. Earlier releases, still common in stores, flatten messages
+Recent releases (0.62.4 checked) write the GenAI names (``gen_ai.input.messages`` as
+JSON...), already canonical. Older ones (0.52.1 checked), still common in stores, flatten messages
 into ``gen_ai.prompt.{i}.role`` / ``.content`` / ``.tool_calls.{j}.name`` and
 ``gen_ai.completion.{i}...``, name the provider in ``gen_ai.system`` and the operation in
 ``llm.request.type`` (no ``gen_ai.operation.name``). traceloop-sdk's decorators add
