@@ -83,6 +83,25 @@ def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
         con.close()
 
 
+def test_a_version_4_store_gains_the_logical_call_columns_and_counts_its_modified_answers(db_path: Path) -> None:
+    con = _store_at_version(db_path, 4)
+    con.execute(f"INSERT INTO {STORE}.spans (seq, trace_id, span_id, name, span_type, input_tokens) "
+                f"VALUES (1, 't', 's', 'old', 'llm', 7)")
+    con.execute(f"INSERT INTO {STORE}.decisions (trace_id, span_id, seq, position, name, verdict) "
+                f"VALUES ('t', 's', 1, 0, 'tone', 'modify'), ('t', 's', 1, 1, 'pii', 'pass')")
+    con.execute(f"INSERT INTO {STORE}.traces (trace_id, span_count, llm_count, blocked_count, flagged_count) "
+                f"VALUES ('t', 1, 1, 0, 0)")
+    con.close()
+    tracer.configure(db=db_path)
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        # Rows from before were not marked: each counts, as it did.
+        assert con.execute("SELECT llm_parent_span_id, usage_counted FROM spans").fetchall() == [(None, True)]
+        assert con.execute("SELECT modified_count FROM traces").fetchall() == [(1,)]
+    finally:
+        con.close()
+
+
 def test_every_span_attribute_is_in_the_attributes_json(configured: Path, store: tracer.Store) -> None:
     @tracer.trace_llm(model="gpt-4o-mini", attributes={"custom.key": "v", "custom.list": ["a", "b"]})
     def call() -> str:

@@ -151,12 +151,15 @@ def _logical_calls(con: duckdb.DuckDBPyConnection) -> None:
     # A @trace_llm function around an instrumented client is one call: nested LLM spans name
     # the enclosing one, and a span whose nested calls carry the usage does not count its own.
     # Spans stored before this version were not marked: each counts, as it did.
-    con.execute("ALTER TABLE spans ADD COLUMN llm_parent_span_id VARCHAR")
-    con.execute("ALTER TABLE spans ADD COLUMN usage_counted BOOLEAN DEFAULT true")
+    # Qualified: a reader's temp views of the same names would shadow the tables (and ALTER
+    # TABLE refuses a view) when it migrates its in-memory copy.
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    con.execute(f"ALTER TABLE {db}.main.spans ADD COLUMN llm_parent_span_id VARCHAR")
+    con.execute(f"ALTER TABLE {db}.main.spans ADD COLUMN usage_counted BOOLEAN DEFAULT true")
     # Answers a decision changed (verdict 'modify'), beside blocked_count: what the user got.
-    con.execute("ALTER TABLE traces ADD COLUMN modified_count BIGINT DEFAULT 0")
-    con.execute("""UPDATE traces SET modified_count = (SELECT count(*) FROM decisions d
-                   WHERE d.trace_id = traces.trace_id AND d.verdict = 'modify')""")
+    con.execute(f"ALTER TABLE {db}.main.traces ADD COLUMN modified_count BIGINT DEFAULT 0")
+    con.execute(f"""UPDATE {db}.main.traces SET modified_count = (SELECT count(*) FROM {db}.main.decisions d
+                    WHERE d.trace_id = traces.trace_id AND d.verdict = 'modify')""")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
