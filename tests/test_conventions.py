@@ -411,14 +411,19 @@ json.dump(out, sys.stdout, default=list)
 """
 
 
+LEGACY_FOLDER = Path(os.environ.get("SPYGLASS_PEERS") or Path(__file__).resolve().parent.parent / ".peers") \
+    / "openllmetry-0.52"
+
+
 @pytest.fixture(scope="module")
-def legacy_openllmetry(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+def legacy_openllmetry() -> dict[str, list[dict[str, Any]]]:
+    """The spans of OpenLLMetry 0.52.1, installed beside the environment by .ci/run (tests run
+    offline: they never install anything themselves)."""
     cassettes_dir()
-    folder = tmp_path_factory.mktemp("openllmetry-0.52")
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(folder),
-                              *LEGACY_OPENLLMETRY], capture_output=True, text=True, timeout=300)
-    if install.returncode != 0:
-        reason = f"could not install {' '.join(LEGACY_OPENLLMETRY)}: {install.stderr[-500:]}"
+    folder = LEGACY_FOLDER
+    if not (folder / "opentelemetry" / "instrumentation" / "openai").is_dir():
+        reason = (f"OpenLLMetry 0.52.1 is not installed at {folder}; install it with: python3 -m pip install "
+                  f"--no-deps --target {folder} {' '.join(LEGACY_OPENLLMETRY)} (.ci/run does)")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)

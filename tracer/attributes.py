@@ -291,3 +291,4 @@ LF_LEVEL_ERROR: Final = 17
 LF_REQUEST_DATA: Final = "request_data"
 LF_RESPONSE_DATA: Final = "response_data"
 LF_EVENTS: Final = "events"  # JSON list of {"event.name": "gen_ai.user.message", "content"...}
+LF_ASSISTANT_EVENT: Final = "gen_ai.assistant.message"  # the answer's entry in LF_EVENTS

@@ -4,7 +4,7 @@ Semconv version 2 (the default of Logfire 5) writes the GenAI names, already can
 Version 1 (``instrument_openai(version=1)``, and older releases) keeps the request and the
 response as JSON: ``request_data`` (the request body: ``messages``...), ``response_data``
 (``{"message", "usage"}``, or ``{"combined_chunk_content"}`` for a streamed completion) and,
-for the Responses API, ``events`` (``[{"event.name": "gen_ai.user.message", "content"...}]``).
+for the Responses API, ``events`` (a JSON list of GenAI message events, one per message).
 
 A streamed call gives two spans: the request span, which ends when the stream is handed
 back and holds no answer, and a log record (``logfire.span_type`` = ``log``) written when
@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from .. import attributes as A
 from . import _common as c
 
-_ASSISTANT_EVENT = "gen_ai.assistant.message"
+_ASSISTANT_EVENT = A.LF_ASSISTANT_EVENT
 
 
 def _finish(attributes: Mapping[str, Any]) -> Any:
