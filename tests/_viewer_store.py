@@ -23,7 +23,7 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import tracer
 from tracer import attributes as A
@@ -225,3 +225,157 @@ def run(at: "AppTest", **query: str) -> "AppTest":
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+# --- real apps: the shapes users' programs take (run in a subprocess, see build_real_apps) ----
+# Each is ordinary user code: decorators, the instrumented openai client answering from a
+# recorded cassette (../shared/cassettes/openai), tracer.configure(db=...) and tracer.flush().
+# The export-time grounding check runs as it does for users.
+KB = [{"id": "kb-test", "content": "The test phrase is: This is a test.", "score": 0.9},
+      {"id": "kb-other", "content": "Bananas are an excellent source of potassium.", "score": 0.2}]
+CASSETTE = "test_chat_completion_with_content.yaml"  # "Say this is a test" -> "This is a test."
+REAL_ANSWER = "This is a test."
+REAL_TOKENS = (12, 5)  # the recorded usage: prompt_tokens, completion_tokens
+BLOCKED_TEXT = "Sorry, I can't answer that."
+REDACTED_TEXT = "This is a [redacted]."
+ORDER_RESULT = "Order 48213: shipped on Monday, arrives Friday."
+KB_SERVICE, CHAT_SERVICE = "kb-app", "chat-app"
+
+
+def _real_apps(path: Path, cassettes: Path, service: str) -> None:
+    """The programs of one service, in the order their traces start.
+
+    ``kb-app``: ``search_kb`` -> ``answer_joined`` -> ``length_guard`` is the README pattern
+    with nothing enclosing it and the documents joined into the prompt text (three traces, no
+    context in the answer's); ``search_kb`` -> ``answer`` -> ``length_guard`` the same with
+    the documents passed as an argument (the answer's context, but its guard elsewhere);
+    ``rag`` the README pattern inside ``@tracer.trace_step`` (one trace); ``rag_blocked`` and
+    ``rag_redacted`` with a guard that blocks or changes the answer; ``order_status`` an answer
+    from a tool result. ``chat-app``: ``answer_from_memory``, an answer with no retrieval in
+    its service (the kb-app's, in the seconds before, is not its own).
+    """
+    import openai
+
+    from integrations import openai as openai_integration
+
+    from .openai_support import REPLAY
+
+    tracer.configure(db=path, service_name=service)
+    openai_integration.instrument()
+    client = openai.OpenAI(api_key="test", max_retries=0)
+
+    def ask(prompt: str) -> str:
+        with REPLAY.use_cassette(str(cassettes / CASSETTE)):
+            reply = client.chat.completions.create(model="gpt-4o-mini", messages=[
+                {"role": "system", "content": prompt}, {"role": "user", "content": "Say this is a test"}])
+        return reply.choices[0].message.content or ""
+
+    question = "What is the test phrase?"
+    if service == CHAT_SERVICE:
+        @tracer.trace_llm(model="gpt-4o-mini")
+        def answer_from_memory(question: str) -> str:
+            return ask("Answer from what you know.")
+
+        answer_from_memory(question)
+        openai_integration.uninstrument()
+        assert tracer.flush()
+        return
+
+    @tracer.trace_retriever
+    def search_kb(query: str) -> list[dict]:
+        return KB
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str, docs: list[dict]) -> str:
+        return ask("Answer from this context:\n" + "\n".join(d["content"] for d in docs))
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer_joined(question: str, context: str) -> str:
+        return ask(f"Answer from this context:\n{context}")
+
+    @tracer.trace_postprocess
+    def length_guard(text: str) -> str:
+        tracer.record_decision("length", verdict="pass", reason="short enough")
+        return text
+
+    @tracer.trace_postprocess
+    def policy_guard(text: str) -> str:
+        tracer.record_decision("policy_filter", verdict="block", reason="the policy check failed",
+                               before=text, after=BLOCKED_TEXT)
+        return BLOCKED_TEXT
+
+    @tracer.trace_postprocess
+    def redactor(text: str) -> str:
+        after = text.replace("test", "[redacted]")
+        tracer.record_decision("redact_terms", verdict="modify", reason="a listed term", before=text, after=after)
+        return after
+
+    # The README pattern with nothing enclosing it: three traces per request.
+    docs = search_kb(question)
+    length_guard(answer_joined(question, "\n".join(d["content"] for d in docs)))
+    time.sleep(0.05)
+    length_guard(answer(question, search_kb(question)))
+    time.sleep(0.05)
+
+    @tracer.trace_step
+    def rag(question: str) -> str:  # the same, inside one step: one trace
+        return length_guard(answer(question, search_kb(question)))
+
+    @tracer.trace_step
+    def rag_blocked(question: str) -> str:
+        return policy_guard(answer(question, search_kb(question)))
+
+    @tracer.trace_step
+    def rag_redacted(question: str) -> str:
+        return redactor(answer(question, search_kb(question)))
+
+    @tracer.trace_step(kind=A.SPAN_TYPE_TOOL)
+    def lookup_order(order_id: str) -> str:
+        return ORDER_RESULT
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer_with_tool(question: str) -> str:
+        facts = lookup_order("48213")
+        tracer.record_usage(input_tokens=40, output_tokens=9)
+        return "Your order shipped on Monday and arrives Friday." if "Friday" in facts else "I don't know."
+
+    @tracer.trace_step
+    def order_status(question: str) -> str:
+        return answer_with_tool(question)
+
+    for app in (rag, rag_blocked, rag_redacted):
+        app(question)
+    order_status("Where is my order 48213?")
+    openai_integration.uninstrument()
+    assert tracer.flush()
+
+
+def build_real_apps(path: Path) -> dict[str, str]:
+    """Run :func:`_real_apps` for each service in a fresh interpreter (its own tracer provider
+    and openai patches, as a user's app has). Returns trace ids by root span name; a name
+    rooting several traces (``search_kb``, ``length_guard``) maps to a list of them, oldest first."""
+    import subprocess
+    import sys
+
+    from .openai_support import cassettes_dir
+
+    folder = cassettes_dir()  # skips (fails under CI=true) when the recordings are missing
+    repo = Path(__file__).resolve().parent.parent
+    for service in (KB_SERVICE, CHAT_SERVICE):
+        done = subprocess.run([sys.executable, "-m", "tests._viewer_store", str(path), str(folder), service],
+                              cwd=repo, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+    found: dict[str, Any] = {}
+    for t in reversed(tracer.Store(path).list_traces(limit=100)):
+        name, tid = str(t["root_name"]), str(t["trace_id"])
+        if name in found:
+            found[name] = [*(found[name] if isinstance(found[name], list) else [found[name]]), tid]
+        else:
+            found[name] = tid
+    return found
+
+
+if __name__ == "__main__":
+    import sys
+
+    _real_apps(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])

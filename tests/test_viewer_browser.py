@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -44,12 +45,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
-    sync_playwright = _browser_or_skip()
-    del sync_playwright
-    path = tmp_path_factory.mktemp("browser") / "spyglass.duckdb"
-    ids = vs.build(path)
+@contextmanager
+def serve(path: Path) -> Iterator[str]:
+    """``spyglass view --db path`` on a free port, as a subprocess in its own process group;
+    yields its URL once healthy, and stops the group afterwards."""
     port = _free_port()
     log = open(path.parent / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "tracer.cli", "view", "--db", str(path), "--port", str(port)],
@@ -68,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                 log.flush()
                 pytest.fail(f"spyglass view did not start: {(path.parent / 'server.log').read_text()}")
             time.sleep(0.1)
-        yield url, ids, path
+        yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -77,6 +76,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
+    _browser_or_skip()
+    path = tmp_path_factory.mktemp("browser") / "spyglass.duckdb"
+    ids = vs.build(path)
+    with serve(path) as url:
+        yield url, ids, path
 
 
 @pytest.fixture(scope="module")

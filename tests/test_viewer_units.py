@@ -257,3 +257,142 @@ def test_replay_availability() -> None:
     assert "not captured" in (R.unavailable({**DEMO_SPAN, A.GEN_AI_INPUT_MESSAGES: "[{cut"}, {"OPENAI_API_KEY": "k"})
                               or "")
     assert R.redact("Incorrect API key provided: sk-proj-abcdefghijkl") == "Incorrect API key provided: sk-…"
+
+
+# --- logical calls, outcome, missing context (issue 9) -------------------------------------
+from viewer import _calls, _context, _elsewhere, _grounding as G, _outcome as O  # noqa: E402
+
+T0 = _dt.datetime(2025, 1, 1, 12, 0, 0)
+
+
+def _s(sid: str, parent: str | None, kind: str, name: str, ms: int = 0, **extra: object) -> dict:
+    return {"span_id": sid, "parent_span_id": parent, "span_type": kind, "name": name,
+            "start_time": T0 + _dt.timedelta(milliseconds=ms), "attributes": extra.pop("attributes", {}), **extra}
+
+
+def test_logical_calls_from_the_tree_from_the_attribute_and_from_the_columns() -> None:
+    msgs = {A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": "q"}]}]),
+            A.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "a"}]}])}
+    # A decorator around two stacked client instrumentations: only the innermost has usage.
+    spans = [_s("s", None, "step", "rag"),
+             _s("d", "s", "llm", "answer", 1, model="gpt-4o-mini"),
+             _s("c1", "d", "llm", "chat gpt-4o-mini", 2, attributes={**msgs, A.GEN_AI_PROVIDER_NAME: "openai"}),
+             _s("c2", "c1", "llm", "ChatCompletion", 3, attributes=msgs, input_tokens=12, output_tokens=5,
+                   cost_usd=0.001)]
+    calls = _calls.Calls(spans)
+    assert [s["span_id"] for s in calls.logical()] == ["d"]
+    assert calls.parent("c1")["span_id"] == "d" and calls.parent("c2")["span_id"] == "c1"
+    assert [s["span_id"] for s in calls.inner("d")] == ["c1", "c2"]
+    assert [calls.usage_counted(s) for s in spans[1:]] == [False, False, True]
+    got = _calls.borrowed(calls, spans[1])
+    assert got is not None and got.content["span_id"] == "c2"  # the call that answered, innermost last
+    assert [s["span_id"] for s in got.usage] == ["c2"] and got.totals == {
+        "input_tokens": 12, "output_tokens": 5, "cost_usd": 0.001}
+    assert _calls.where([spans[2]]) == "the openai call inside: chat gpt-4o-mini"
+    assert _calls.where(spans[2:]) == "the 2 calls inside: chat gpt-4o-mini, ChatCompletion"
+    # Own messages and usage: nothing borrowed.
+    assert _calls.borrowed(calls, spans[3]) is None
+    # The store's marks win over the tree: a column, else the attribute.
+    marked = [_s("a", None, "llm", "a"), _s("b", None, "llm", "b", attributes={A.LLM_PARENT_SPAN_ID: "a"}),
+              _s("c", "a", "llm", "c", llm_parent_span_id=None, usage_counted=True)]
+    calls = _calls.Calls(marked)
+    assert calls.parent("b")["span_id"] == "a" and calls.parent("c") is None
+    assert [s["span_id"] for s in calls.logical()] == ["a", "c"]
+
+
+def test_model_from_the_column_else_the_request() -> None:
+    assert _calls.model({"model": "gpt-4o-mini-2024-07-18", "attributes": {}}) == "gpt-4o-mini-2024-07-18"
+    assert _calls.model({"attributes": {A.GEN_AI_REQUEST_MODEL: "gpt-4o"}}) == "gpt-4o"
+    assert _calls.model({"attributes": {}}) is None
+
+
+def _decision(verdict: str, name: str, before: str | None = None, after: str | None = None,
+              span: str = "g") -> M.Decision:
+    return M.Decision(name, verdict, "why", None, None, before, after, span)
+
+
+def test_outcome_blocked_wins_then_the_last_modification() -> None:
+    assert O.of_trace([_decision("pass", "a"), _decision("flag", "b")], []) == O.Outcome(O.DELIVERED)
+    out = O.of_trace([_decision("modify", "redact", "x a@b.c", "x [email]"), _decision("block", "policy", "x [email]",
+                                                                                        "Sorry.")], [])
+    assert (out.kind, out.headline(), out.received, out.original) == (
+        O.BLOCKED, "blocked by policy", "Sorry.", "x a@b.c")
+    out = O.of_trace([_decision("modify", "one", "a", "b"), _decision("modify", "two", "b", "c")], [])
+    assert (out.kind, out.headline(), out.received, out.original) == (O.MODIFIED, "modified by two", "c", "a")
+    # No after text: what the step returned.
+    step = _s("g", None, "postprocess", "guard", attributes={A.OI_OUTPUT_VALUE: "returned"})
+    assert O.of_trace([_decision("block", "p")], [step]).received == "returned"
+    assert [O.of_row(r) for r in ({"blocked_count": 1, "modified_count": 1}, {"modified_count": 2}, {})] == [
+        O.BLOCKED, O.MODIFIED, O.DELIVERED]
+
+
+def test_outcome_applies_to_answers_before_the_step_not_to_a_judge_inside_it() -> None:
+    spans = [_s("r", None, "step", "rag"), _s("a", "r", "llm", "answer", 1),
+             _s("g", "r", "postprocess", "guard", 5), _s("j", "g", "llm", "judge", 6),
+             _s("late", "r", "llm", "followup", 9)]
+    out = O.of_trace([_decision("block", "judge_says_no")], spans)
+    assert O.affected(out, spans, ["a", "j", "late"]) == {"a"}
+    assert O.affected(O.Outcome(O.DELIVERED), spans, ["a"]) == set()
+
+
+def test_tool_results_from_tool_spans_and_prompts_once_with_the_grounding_ids() -> None:
+    prompt = json.dumps([
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "weather", "arguments": "{}"}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "rainy"}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c2", "response": "Order shipped."}]}])
+    spans = [_s("t", None, "tool", "lookup_order", attributes={A.OI_OUTPUT_VALUE: "Order shipped."}),
+             _s("t2", None, "tool", "lookup_order", attributes={A.GEN_AI_TOOL_CALL_RESULT: "Order delayed."}),
+             _s("l", None, "llm", "answer", attributes={A.GEN_AI_INPUT_MESSAGES: prompt}),
+             _s("e", None, "tool", "noop")]
+    found = _context.tool_results(spans)
+    assert [(t.id, t.text) for t in found] == [
+        ("tool:lookup_order", "Order shipped."), ("tool:lookup_order#2", "Order delayed."),
+        ("tool:weather", "rainy"), ("tool:c2", "Order shipped.")]
+
+
+def test_missing_context_reasons() -> None:
+    trace = {"trace_id": "x", "start_time": T0, "end_time": T0, "service_name": "app"}
+    answer = {"trace": trace, "spans": [_s("a", None, "llm", "answer")], "documents": []}
+    assert _context.needs_hint(answer, [], [])
+    assert not _context.needs_hint({"spans": [_s("g", None, "postprocess", "guard")]}, [], [])
+    retrieval = {"trace_id": "r", "root_name": "search_kb", "start_time": T0 - _dt.timedelta(seconds=1),
+                 "service_name": "app", "span_types": ["retriever"]}
+    elsewhere = [retrieval, {**retrieval, "trace_id": "other-service", "service_name": "web"},
+                 {**retrieval, "trace_id": "whole-request", "span_types": ["step", "retriever", "llm"]}]
+    found = _context.missing(answer, elsewhere)
+    assert found.reason == "other trace" and [r["trace_id"] for r in found.traces] == ["r"]
+    assert _context.missing(answer, elsewhere[1:]).reason == "not recorded"
+    empty = {**answer, "spans": [*answer["spans"], _s("s", None, "retriever", "search_kb")]}
+    assert _context.missing(empty, elsewhere) == _context.Missing("empty retriever", retrievers=("search_kb",))
+
+
+def test_elsewhere_windows_distance_and_the_fix_in_the_users_names() -> None:
+    trace = {"start_time": T0, "end_time": T0 + _dt.timedelta(seconds=2)}
+    assert _elsewhere.before(trace) == (T0 - _dt.timedelta(seconds=10), T0 + _dt.timedelta(microseconds=1))
+    assert _elsewhere.after(trace) == (T0, T0 + _dt.timedelta(seconds=12))
+    assert _elsewhere.before({"start_time": None}) is None
+    assert _elsewhere.distance({"start_time": T0 - _dt.timedelta(milliseconds=2)}, trace) == "2.0 ms earlier"
+    assert _elsewhere.distance({"start_time": T0 + _dt.timedelta(seconds=3)}, trace) == "3.0 s later"
+    code = _elsewhere.wrap_example("search_kb", "answer", "length_guard")
+    assert "@tracer.trace_step" in code and "docs = search_kb(question)" in code
+    assert "return length_guard(answer(question, docs))" in code and 'with tracer.span("pipeline"):' in code
+    assert "return answer(question)" in _elsewhere.wrap_example(None, "answer", None)
+    assert "docs = search(question)" in _elsewhere.wrap_example("not a name()", None, None)
+
+
+def test_grounding_names_a_tool_result_as_the_source() -> None:
+    g = G.from_details({"label": "grounded", "sentences": [
+        {"text": "Arrives Friday.", "supported": True, "best_document_id": "tool:lookup_order"},
+        {"text": "Shipped.", "supported": True, "best_document_id": "kb-1", "source": {"kind": "tool", "name": "x"}},
+        {"text": "Hi.", "supported": True, "best_document_id": "kb-2"}]})
+    assert [(s.best_source_kind, s.best_source) for s in g.sentences] == [
+        (G.SOURCE_TOOL, "lookup_order"), (G.SOURCE_TOOL, "x"), (G.SOURCE_DOCUMENT, None)]
+
+
+def test_list_flags_and_hallucination_say_what_the_user_received() -> None:
+    row = {"trace_id": "t", "modified_count": 1, "suspected_hallucination": True}
+    r = _trace_list.table([row]).to_dict("records")[0]
+    assert r["flags"] == "modified" and r["hallucination"] == "suspected (modified)"
+    r = _trace_list.table([{**row, "blocked_count": 1}]).to_dict("records")[0]
+    assert r["flags"] == "blocked, modified" and r["hallucination"] == "suspected (blocked)"
+    assert _trace_list.table([{**row, "modified_count": 0}]).to_dict("records")[0]["hallucination"] == "suspected"

@@ -2,8 +2,10 @@
 deltas in tokens, cost, latency and grounding. Pure: no Streamlit (``_trace_compare.py``
 draws it).
 
-Each trace is reduced to its *answer*: the last LLM span that produced text (a tool-calling
-loop ends on the call that answered), its prompt, and the trace's retrieved documents.
+Each trace is reduced to its *answer*: the last logical LLM call that produced text (a
+tool-calling loop ends on the call that answered; a ``@trace_llm`` function counts, not the
+client call inside it), its prompt (the inner call's when it has none of its own), and the
+trace's retrieved documents.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any, Mapping, Sequence
 
 from tracer._content import output_text
 
+from . import _calls
 from . import _grounding as G
 from . import _messages as M
+from ._calls import Calls
 from ._tree import tree
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
@@ -34,7 +38,8 @@ class Side:
 
 
 def answer_span(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    llm = [n.span for n in tree(data["spans"]) if n.span.get("span_type") == "llm"]
+    calls = Calls(data["spans"])
+    llm = [n.span for n in tree(data["spans"]) if calls.is_logical(n.span)]
     with_text = [s for s in llm if output_text(s.get("attributes") or {})]
     return (with_text or llm or [None])[-1]
 
@@ -55,9 +60,12 @@ def prompt_text(attrs: Mapping[str, Any]) -> str:
 def side(data: Mapping[str, Any]) -> Side:
     span = answer_span(data)
     attrs = (span or {}).get("attributes") or {}
-    llm_attrs = [attrs] if span is not None else []
+    borrowed = _calls.borrowed(Calls(data["spans"]), span) if span is not None else None
+    inner = borrowed.content if borrowed is not None else None
+    prompt_attrs = (inner.get("attributes") or {}) if inner is not None else attrs
+    llm_attrs = [attrs, prompt_attrs] if span is not None else []
     grounding = G.for_span(data.get("evaluations") or (), str(span["span_id"])) if span is not None else None
-    return Side(trace=data["trace"], span=span, prompt=prompt_text(attrs), output=output_text(attrs) or "",
+    return Side(trace=data["trace"], span=span, prompt=prompt_text(prompt_attrs), output=output_text(attrs) or "",
                 documents=tuple(M.documents(data["documents"], llm_attrs)), grounding=grounding)
 
 

@@ -136,6 +136,17 @@ def trace(path: str, trace_id: str) -> dict[str, Any] | None:
     return store(path).get_trace(trace_id)
 
 
+NEARBY_LIMIT = 5
+
+
+def traces_with(path: str, span_type: str, since: _dt.datetime, until: _dt.datetime) -> list[dict[str, Any]]:
+    """Traces with a span of ``span_type`` that started in ``[since, until)``, newest first:
+    where an answer's retrieval or post-processing went when nothing enclosed it (the hints
+    of the Context and Decisions panels)."""
+    flt = TraceFilter(since=since, until=until, span_type=span_type)
+    return store(path).list_traces(flt, limit=NEARBY_LIMIT)
+
+
 # --- filters -----------------------------------------------------------------------------
 TIME_RANGES: dict[str, _dt.timedelta | None] = {
     "all time": None,

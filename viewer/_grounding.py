@@ -17,6 +17,7 @@ from ._messages import parse_json
 
 EVALUATION_NAME = "grounding"
 HALLUCINATION = "hallucination"
+SOURCE_DOCUMENT, SOURCE_TOOL = "document", "tool"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Sentence:
     best_document_id: str | None
     numbers: tuple[str, ...] = ()  # numbers in the sentence that no document mentions
     entities: tuple[str, ...] = ()  # names in the sentence that no document mentions
+    # What supports it: a retrieved document, or a tool result (then ``best_source`` names it).
+    best_source_kind: str = SOURCE_DOCUMENT
+    best_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,35 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+TOOL_PREFIX = "tool:"  # a tool result's document id (tracer/_evidence.py)
+
+
+def _source(d: Mapping[str, Any]) -> tuple[str, str | None]:
+    """``(kind, name)`` of a sentence's best evidence: a tool result when its id is
+    ``tool:<name>``, or when ``source``/``best_source`` says so, as a string (``"tool"``) or a
+    mapping (``{"kind"|"type": "tool", "id"|"name": ...}``)."""
+    best = d.get("best_document_id")
+    if isinstance(best, str) and best.startswith(TOOL_PREFIX):
+        return SOURCE_TOOL, best[len(TOOL_PREFIX):]
+    raw = next((d[k] for k in ("best_source", "source", "best_source_kind", "best_source_type") if d.get(k)), None)
+    name = next((d[k] for k in ("best_source_id", "best_source_name", "tool_name") if d.get(k)), None)
+    if isinstance(raw, Mapping):
+        name = name or raw.get("id") or raw.get("name") or raw.get("span_id")
+        raw = raw.get("kind") or raw.get("type")
+    kind = SOURCE_TOOL if isinstance(raw, str) and raw.lower().startswith("tool") else SOURCE_DOCUMENT
+    return kind, None if name in (None, "") else str(name)
+
+
 def _sentence(d: Any) -> Sentence | None:
     if not isinstance(d, Mapping):
         return None
     best = d.get("best_document_id")
+    kind, name = _source(d)
     return Sentence(text=str(d.get("text") or ""), start=_int(d.get("start")), end=_int(d.get("end")),
                     supported=bool(d.get("supported", True)), score=_float(d.get("score")),
                     best_document_id=None if best in (None, "") else str(best),
-                    numbers=_claims(d, "numbers"), entities=_claims(d, "entities"))
+                    numbers=_claims(d, "numbers"), entities=_claims(d, "entities"),
+                    best_source_kind=kind, best_source=name)
 
 
 def _verdict(details: Mapping[str, Any], sentences: Sequence[Sentence]) -> str:

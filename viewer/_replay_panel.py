@@ -12,6 +12,7 @@ from tracer._content import output_text, question_text
 
 from . import _grounding as G
 from . import _replay as R
+from ._calls import where
 from ._messages import Document
 from ._panels import verdict
 from ._safe import md
@@ -63,14 +64,19 @@ def _grounding(g: G.Grounding | None, has_docs: bool) -> None:
         st.text(s.text)
 
 
-def render(data: Mapping[str, Any], node: Node, documents: list[Document]) -> None:
+def render(data: Mapping[str, Any], node: Node, documents: list[Document],
+           content: Mapping[str, Any] | None = None) -> None:
+    """``content``: for a logical call without messages of its own, the call inside it whose
+    request is replayed (``_calls.borrowed``)."""
     span = node.span
     if span.get("span_type") != "llm":
         return
-    attrs: Mapping[str, Any] = span.get("attributes") or {}
+    attrs: Mapping[str, Any] = (content if content is not None else span).get("attributes") or {}
     sid = node.span_id
     outcome = st.session_state.get(_key(sid, "result"))
     with st.expander("Replay this call", expanded=outcome is not None):
+        if content is not None:
+            st.caption(f"replays {md(where([content]), 200)}")
         reason = R.unavailable(attrs)
         can_build = reason is None or R.API_KEY_ENV in reason  # the form is useful to see without a key
         if not can_build:

@@ -9,8 +9,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from . import _annotate, _data, _nav, _panels, _replay_panel
+from . import _annotate, _calls, _data, _nav, _panels, _replay_panel
 from . import _grounding as G
+from . import _outcome as O
+from ._calls import Calls
 from ._safe import md
 from ._tree import Node, tree, waterfall
 
@@ -46,17 +48,29 @@ def _label_lookup(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps({r["key"]: r["label"] for r in rows})
 
 
-def default_span(nodes: Sequence[Node]) -> int:
-    """Open on the first LLM span: the one a debugging session starts from; else the root."""
+def default_span(nodes: Sequence[Node], calls: Calls | None = None) -> int:
+    """Open on the first logical LLM call (the outermost LLM span: a ``@trace_llm`` function,
+    not the client call inside it): the one a debugging session starts from; else the root."""
+    calls = calls or Calls([n.span for n in nodes])
     for i, n in enumerate(nodes):
-        if n.span.get("span_type") == "llm":
+        if calls.is_logical(n.span):
             return i
     return 0
 
 
-def _option(node: Node) -> str:
+def label(node: Node) -> str:
+    """The span's (indented) name; for an LLM span, its model beside it: ``answer · gpt-4o-mini``."""
+    model = _calls.model(node.span) if _calls.is_llm(node.span) else None
+    return f"{node.label} · {model}" if model and model != node.span.get("name") else node.label
+
+
+def _option(node: Node, calls: Calls) -> str:
     s = node.span
-    bits = [node.label, s.get("span_type") or "span", f"{float(s.get('duration_ms') or 0):.1f} ms"]
+    kind = str(s.get("span_type") or "span")
+    parent = calls.parent(node.span_id)
+    if parent is not None:
+        kind += f" (inside {parent.get('name') or '?'})"
+    bits = [label(node), kind, f"{float(s.get('duration_ms') or 0):.1f} ms"]
     if s.get("status_code") == "ERROR":
         bits.append("ERROR")
     return " · ".join(bits)
@@ -78,12 +92,22 @@ def _summary(t: dict[str, Any]) -> None:
     st.text("  ·  ".join(f"{k}: {v}" for k, v in facts.items() if v not in (None, "")))
 
 
-def _verdicts(data: dict[str, Any]) -> None:
-    """One line on the trace's grounding and its human labels, when there are any."""
+def _verdicts(data: dict[str, Any], calls: Calls) -> None:
+    """One line on what the user received (when post-processing blocked or changed the
+    answer), the trace's grounding, and its human labels, when there are any."""
     bits = []
-    g = G.for_trace(data.get("evaluations") or ())
+    outcome, affected = _panels.outcome_for(data, calls)
+    if outcome.changed:
+        bits.append(f":{_panels.OUTCOME_COLORS[outcome.kind]}-badge[{md(outcome.headline())}]")
+    evaluations = data.get("evaluations") or ()
+    g = G.for_trace(evaluations)
     if g is not None:
-        bits.append(f":{'red' if g.suspected else 'green'}-badge[grounding: {md(g.summary())}]")
+        # The grounding of an answer the user never got (or got changed) is about the text
+        # before post-processing: say so, and never in green.
+        before = outcome.changed and any(G.for_span(evaluations, sid) is not None for sid in affected)
+        color = "red" if g.suspected else "gray" if before else "green"
+        where = f" {md('(' + O.BEFORE + ')')}" if before else ""
+        bits.append(f":{color}-badge[grounding{where}: {md(g.summary())}]")
     labels = [a.get("label") for a in data.get("annotations") or []]
     if labels:
         bits.append(f":blue-badge[annotations: {md(', '.join(f'{labels.count(x)} {x}' for x in dict.fromkeys(labels)))}]")
@@ -100,7 +124,8 @@ def render(path: str, trace_id: str) -> None:
     t = data["trace"]
     st.subheader(md(t.get("root_name") or "(root span not ended yet)"))
     _summary(t)
-    _verdicts(data)
+    calls = Calls(data["spans"])
+    _verdicts(data, calls)
     nodes = tree(data["spans"])
     if not nodes:
         st.info("This trace has no spans stored yet.")
@@ -108,14 +133,19 @@ def render(path: str, trace_id: str) -> None:
 
     ids = [n.span_id for n in nodes]
     wanted = _nav.current_span()
-    index = ids.index(wanted) if wanted in ids else default_span(nodes)
+    index = ids.index(wanted) if wanted in ids else default_span(nodes, calls)
     chart_slot = st.container()
-    chosen = st.selectbox("Span", range(len(nodes)), index=index, format_func=lambda i: _option(nodes[i]),
+    chosen = st.selectbox("Span", range(len(nodes)), index=index, format_func=lambda i: _option(nodes[i], calls),
                           key=f"span-{trace_id}")
     node = nodes[chosen if chosen is not None else index]
     _nav.select_span(node.span_id)
+    rows = waterfall(nodes)
+    for row, n in zip(rows, nodes):
+        row["label"] = label(n)
     with chart_slot:
-        st.altair_chart(waterfall_chart(waterfall(nodes), node.span_id), width="stretch")
-    _panels.render(data, node)
-    _replay_panel.render(data, node, _panels.trace_documents(data, node))
+        st.altair_chart(waterfall_chart(rows, node.span_id), width="stretch")
+    _panels.render(path, data, node, calls)
+    borrowed = _calls.borrowed(calls, node.span)
+    _replay_panel.render(data, node, _panels.trace_documents(data, node, calls),
+                         content=borrowed.content if borrowed is not None else None)
     _annotate.render(path, data, node)

@@ -14,13 +14,14 @@ import streamlit as st
 from tracer import TraceFilter
 
 from . import _data, _nav
+from . import _outcome as O
 from ._safe import md
 
 ANY = "(any)"
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 50
 MAX_OPTIONS = _data.MAX_OPTIONS
-FLAG_ERROR, FLAG_BLOCKED, FLAG_FLAGGED = "error", "blocked", "flagged"
+FLAG_ERROR, FLAG_BLOCKED, FLAG_MODIFIED, FLAG_FLAGGED = "error", "blocked", "modified", "flagged"
 HALLUC_SUSPECTED, HALLUC_NOT = "suspected", "not suspected"
 
 
@@ -46,8 +47,11 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     elif _data.TIME_RANGES.get(when) is not None:
         since = _data.utcnow() - _data.TIME_RANGES[when]  # type: ignore[operator]
     status = st.selectbox("Status", [ANY, "OK", "ERROR"], key="f_status")
-    decision = st.selectbox("Decision", [ANY, "block", "flag"], key="f_decision",
-                            help="traces where a post-processing step blocked or flagged the answer")
+    outcome = st.selectbox("Outcome", [ANY, *O.KINDS], key="f_outcome",
+                           help="what the user received: the answer as generated (delivered), changed by a "
+                                "post-processing step (modified), or blocked")
+    decision = st.selectbox("Decision", [ANY, "block", "modify", "flag"], key="f_decision",
+                            help="traces where a post-processing step blocked, modified or flagged the answer")
     halluc = st.selectbox("Hallucination", [ANY, HALLUC_SUSPECTED, HALLUC_NOT], key="f_halluc",
                           help="suspected: the grounding check found unsupported sentences, or someone "
                                "annotated the trace as a hallucination")
@@ -63,7 +67,7 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
         since=since, until=until, status=None if status == ANY else status, model=model, span_type=span_type,
         prompt_version=prompt_version, session_id=session, user_id=user, tags=tuple(tags),
         min_duration_ms=min_ms or None, min_cost_usd=min_cost or None,
-        decision=None if decision == ANY else decision,
+        decision=None if decision == ANY else decision, outcome=None if outcome == ANY else outcome,
         hallucination={HALLUC_SUSPECTED: True, HALLUC_NOT: False}.get(halluc))
 
 
@@ -74,14 +78,25 @@ def flags(row: dict[str, Any]) -> list[str]:
         out.append(FLAG_ERROR)
     if (row.get("blocked_count") or 0) > 0:
         out.append(FLAG_BLOCKED)
+    if (row.get("modified_count") or 0) > 0:
+        out.append(FLAG_MODIFIED)
     if (row.get("flagged_count") or 0) > 0:
         out.append(FLAG_FLAGGED)
     return out
 
 
+def hallucination(row: dict[str, Any]) -> str:
+    """``suspected`` when the grounding check or an annotation says so; for an answer that
+    post-processing blocked or changed, ``suspected (blocked)``: the user never read it as is."""
+    if not row.get("suspected_hallucination"):
+        return ""
+    outcome = O.of_row(row)
+    return HALLUC_SUSPECTED if outcome == O.DELIVERED else f"{HALLUC_SUSPECTED} ({outcome})"
+
+
 def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The page's rows as displayed. ``hallucination`` says ``suspected`` when the grounding check
-    or an annotation says so (``suspected_hallucination``)."""
+    """The page's rows as displayed. "LLM calls", tokens and cost are the ``traces`` summary's:
+    a ``@trace_llm`` function around an instrumented client counts once (docs/schema.md)."""
     return pd.DataFrame([{
         "time (UTC)": r.get("start_time"),
         "root": r.get("root_name") or "(root span not ended yet)",
@@ -92,7 +107,7 @@ def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "cost ($)": r.get("cost_usd"),
         "models": ", ".join(r.get("models") or []),
         "flags": ", ".join(flags(r)),
-        "hallucination": HALLUC_SUSPECTED if r.get("suspected_hallucination") else "",
+        "hallucination": hallucination(r),
         "trace id": r.get("trace_id"),
     } for r in rows], columns=["time (UTC)", "root", "status", "duration (ms)", "LLM calls", "tokens", "cost ($)",
                                "models", "flags", "hallucination", "trace id"])
@@ -107,9 +122,17 @@ _COLUMNS = {
 
 
 def _label(row: dict[str, Any]) -> str:
+    """A picker's option: time, root span (a function name), its models, status, outcome, id."""
     start = row.get("start_time")
     when = start.strftime("%Y-%m-%d %H:%M:%S") if isinstance(start, _dt.datetime) else "?"
-    return f"{when} · {row.get('root_name') or '?'} · {row.get('status_code')} · {str(row.get('trace_id'))[:12]}"
+    bits = [when, str(row.get("root_name") or "?")]
+    models = [m for m in row.get("models") or [] if m != row.get("root_name")]
+    if models:
+        bits.append(", ".join(models[:2]) + (" …" if len(models) > 2 else ""))
+    bits.append(str(row.get("status_code")))
+    if O.of_row(row) != O.DELIVERED:
+        bits.append(O.of_row(row))
+    return " · ".join([*bits, str(row.get("trace_id"))[:12]])
 
 
 def _open_selected_row(key: str, ids: list[str]) -> None:
