@@ -117,7 +117,7 @@ def test_chat_messages_and_stop_words_are_not_taken_for_documents(spans) -> None
         return "ok"
 
     answer([{"role": "user", "content": "Hello there, how long does the battery last?"}], ["\n\n"], ["END", "STOP"])
-    assert A.CONTEXT_DOCUMENTS not in spans.one("answer").attributes
+    assert A.CONTEXT_ARGUMENTS not in spans.one("answer").attributes
 
 
 def test_a_tool_result_supports_the_fact_it_returned_and_is_named_as_the_source(store_at) -> None:
@@ -282,3 +282,48 @@ def test_spyglass_check_uses_the_same_evidence_as_export_time(db_path: Path) -> 
     assert "checked 2 of 2 unchecked LLM calls" in done.stdout
     labels = {e["label"] for e in tracer.Store(db_path).evaluations("grounding")}
     assert labels == {"hallucination", "grounded"}
+
+
+def test_documents_of_every_shape_given_as_arguments_reach_the_context(store_at) -> None:
+    """LangChain ``Document``s and LlamaIndex ``NodeWithScore``s are pydantic models (duck-typed
+    here by the same fields), ``(doc, score)`` pairs come from similarity searches."""
+    from pydantic import BaseModel
+
+    class Document(BaseModel):  # langchain_core.documents.Document's fields
+        page_content: str
+        metadata: dict[str, Any] = {}
+        id: str | None = None
+
+    class TextNode(BaseModel):  # llama_index.core.schema.TextNode's, in part
+        id_: str
+        text: str
+
+    class NodeWithScore(BaseModel):
+        node: TextNode
+        score: float | None = None
+
+    @tracer.trace_llm
+    def answer(question: str, hits: list, pairs: list, nodes: list) -> str:
+        return "The battery lasts 12 hours on a full charge."
+
+    answer("battery?",
+           [Document(page_content="The battery lasts 12 hours on a full charge.", metadata={"source": "kb"}, id="lc-1")],
+           [("Returns are accepted within 30 days with the receipt.", 0.4)],
+           [NodeWithScore(node=TextNode(id_="li-1", text="It charges over USB-C in two hours."), score=0.7)])
+    assert tracer.flush()
+    docs = _only(store_at)["documents"]
+    assert [(d["document_id"], d["content"], d["score"]) for d in docs] == [
+        ("lc-1", "The battery lasts 12 hours on a full charge.", None),
+        ("1", "Returns are accepted within 30 days with the receipt.", 0.4),
+        ("li-1", "It charges over USB-C in two hours.", 0.7)]
+    assert _only(store_at)["evaluations"][0]["label"] == "grounded"
+
+
+def test_a_lone_documents_argument_is_the_context(store_at) -> None:
+    @tracer.trace_llm
+    def summarise(docs: list[dict[str, str]]) -> str:
+        return "Returns are accepted within 30 days."
+
+    summarise([{"id": "kb-returns", "content": "Returns are accepted within 30 days with the receipt."}])
+    assert tracer.flush()
+    assert [d["document_id"] for d in _only(store_at)["documents"]] == ["kb-returns"]

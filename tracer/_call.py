@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from . import attributes as A
-from ._documents import argument_documents, is_one_shot, normalize_documents
+from ._documents import context_arguments, is_one_shot, normalize_documents
 from ._guard import guard
 from ._serialize import encodable, scrub, scrub_attribute, to_text
 from ._settings import Settings, settings
@@ -164,9 +164,7 @@ class Spec:
     def inputs(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """Arguments by name; a lone argument is captured as itself."""
         values = self.named(args, kwargs)
-        if len(values) == 1:
-            return next(iter(values.values()))
-        return values
+        return next(iter(values.values())) if len(values) == 1 else values
 
     def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> "Call":
         """Start the span (not yet current). If that fails, a :data:`NULL_CALL` that traces nothing."""
@@ -176,15 +174,16 @@ class Spec:
             call = Call(span, self, s)
             if s.capture_content and self.capture_input and span.is_recording():
                 with guard("input capture"):
-                    value = self.inputs(args, kwargs)
+                    named = self.named(args, kwargs)
+                    value = next(iter(named.values())) if len(named) == 1 else named  # as inputs()
                     set_content(span, A.OI_INPUT_VALUE, value, s, A.OI_INPUT_MIME_TYPE)
                     if self.span_type == A.SPAN_TYPE_RETRIEVER and isinstance(value, str):
                         span.set_attribute(A.GEN_AI_RETRIEVAL_QUERY_TEXT, value)
-                if self.span_type == A.SPAN_TYPE_LLM:
-                    with guard("context capture"):
-                        docs = argument_documents(self.named(args, kwargs), self.context, s.max_items)
-                        if docs:
-                            set_content(span, A.CONTEXT_DOCUMENTS, docs, s)
+                    elif self.span_type == A.SPAN_TYPE_LLM:
+                        context = context_arguments(named, self.context)
+                        if context:
+                            span.set_attribute(A.CONTEXT_ARGUMENTS, (A.CONTEXT_WHOLE_INPUT,) if value is not named
+                                               else context)
             return call
         return NULL_CALL
 

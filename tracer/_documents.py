@@ -23,8 +23,9 @@ class Document(TypedDict):
     metadata: dict[str, Any]
 
 
-_ID_KEYS = ("id", "doc_id", "document_id", "_id", "node_id", "chunk_id")
-_CONTENT_KEYS = ("content", "page_content", "text", "document", "body", "chunk", "passage")
+_ID_KEYS = ("id", "doc_id", "document_id", "_id", "node_id", "id_", "chunk_id")
+# "node": a LlamaIndex NodeWithScore as captured (its model_dump), the document inside it.
+_CONTENT_KEYS = ("content", "page_content", "text", "document", "body", "chunk", "passage", "node")
 _SCORE_KEYS = ("score", "similarity", "relevance_score", "distance", "_score")
 _LIST_KEYS = ("documents", "docs", "results", "nodes", "source_nodes")
 _TEXT = (str, bytes, bytearray, memoryview)
@@ -99,7 +100,8 @@ def _convert(item: Any, depth: int) -> Document:
         return Document(id=None, content=item, score=None, metadata={})
     if isinstance(item, Mapping):
         return _from_mapping(item, depth)
-    if isinstance(item, tuple) and len(item) == 2 and _is_score(item[1]) and not isinstance(item[0], Real):
+    # A (doc, score) pair; a list once it has been through JSON (captured arguments).
+    if isinstance(item, (tuple, list)) and len(item) == 2 and _is_score(item[1]) and not isinstance(item[0], Real):
         doc = _one(item[0], depth + 1) if depth < _MAX_NESTING else _one(safe_str(item[0]))
         doc["score"] = _score(item[1])
         return doc
@@ -192,16 +194,23 @@ def looks_like_documents(value: Any) -> bool:
     return len(strings) < len(head) or any(len(text) >= _MIN_TEXT and " " in text for text in strings)
 
 
-def argument_documents(arguments: Mapping[str, Any], names: Sequence[str] | None,
-                       limit: int | None = None) -> list[Document]:
-    """The documents among an LLM function's arguments: those named in ``names``, or (``None``)
-    every argument that looks like documents. Rank ids continue across arguments."""
+def context_arguments(arguments: Mapping[str, Any], names: Sequence[str] | None) -> tuple[str, ...]:
+    """Which of an LLM function's arguments are its context: those in ``names`` that it was
+    given, or (``None``) every argument that looks like documents. Cheap: it only looks."""
+    if names is not None:
+        return tuple(name for name in names if name in arguments)
+    return tuple(name for name, value in arguments.items()
+                 if name not in _NOT_CONTEXT and looks_like_documents(value))
+
+
+def documents_in(inputs: Any, names: Sequence[str], whole: str, limit: int | None = None) -> list[Document]:
+    """The documents of the arguments ``names`` in ``inputs`` (the arguments, as captured:
+    JSON-decoded); ``whole`` in ``names`` means ``inputs`` is the lone argument itself.
+    Rank ids continue across arguments."""
+    values = [inputs] if whole in names else [inputs.get(n) for n in names] if isinstance(inputs, Mapping) else []
     found: list[Document] = []
-    for name, value in arguments.items():
-        if names is not None:
-            if name not in names:
-                continue
-        elif name in _NOT_CONTEXT or not looks_like_documents(value):
+    for value in values:
+        if value is None:
             continue
         docs = normalize_documents(value, limit=limit)
         for rank, doc in enumerate(docs):

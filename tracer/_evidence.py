@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import attributes as A
 from ._content import output_text, question_text
+from ._documents import documents_in
 
 __all__ = ["SOURCE_TOOL", "answer", "context_documents", "evidence", "prompt_tool_results", "tool_result"]
 
@@ -68,8 +69,15 @@ def retrieved_documents(attributes: Mapping[str, Any]) -> list[Doc]:
 
 
 def context_documents(attributes: Mapping[str, Any]) -> list[Doc]:
-    """The documents an LLM span was given as arguments."""
-    return _docs(attributes.get(A.CONTEXT_DOCUMENTS))
+    """The documents an LLM function was given as arguments, read from its captured input
+    (``spyglass.context.arguments`` names which); ``[]`` if the input was cut or not captured."""
+    names = attributes.get(A.CONTEXT_ARGUMENTS)
+    if not names:
+        return []
+    inputs = _json(attributes.get(A.OI_INPUT_VALUE))
+    if inputs is None:
+        return []
+    return [dict(d) for d in documents_in(inputs, [str(n) for n in names], A.CONTEXT_WHOLE_INPUT)]
 
 
 def tool_result(attributes: Mapping[str, Any], span_name: str) -> Doc | None:

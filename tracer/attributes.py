@@ -163,9 +163,12 @@ DOCUMENTS_COUNT: Final = "spyglass.documents.count"
 # the span id of the nearest enclosing LLM span; on that one, how many are nested directly in it.
 LLM_PARENT_SPAN_ID: Final = "spyglass.llm.parent_span_id"
 LLM_INNER_CALLS: Final = "spyglass.llm.inner_calls"
-# Documents an LLM span was given as arguments (``@trace_llm`` with docs, or ``context=``):
-# the context of its answer, in the shape of gen_ai.retrieval.documents.
-CONTEXT_DOCUMENTS: Final = "spyglass.context.documents"
+# The arguments of a @trace_llm function that hold documents (found, or named by ``context=``):
+# the context of its answer. Their content is in input.value already; export reads it from
+# there, so the traced call never serialises the documents twice. CONTEXT_WHOLE_INPUT: the
+# function's lone argument, captured as the input itself.
+CONTEXT_ARGUMENTS: Final = "spyglass.context.arguments"
+CONTEXT_WHOLE_INPUT: Final = "*"
 DECISION_EVENT: Final = "spyglass.decision"
 DECISION_NAME: Final = "spyglass.decision.name"
 DECISION_VERDICT: Final = "spyglass.decision.verdict"

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from .. import attributes as A
 from .._guard import logger
 from .._serialize import REDACTED, _is_secret_key, scrub
+from .._evidence import context_documents
 from ..conventions import canonical
 from ._schema import SPAN_COLUMNS
 
@@ -244,7 +245,10 @@ def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[s
         if careful and events:
             events = [_fix_value(e)[0] for e in events]
         cols["_events"].append(_dumps(events) if events else None)
-        docs = view.get(A.GEN_AI_RETRIEVAL_DOCUMENTS) or view.get(A.CONTEXT_DOCUMENTS)
+        docs = view.get(A.GEN_AI_RETRIEVAL_DOCUMENTS)
+        if docs is None and A.CONTEXT_ARGUMENTS in attrs:  # an LLM function given its documents
+            found = context_documents(attrs)
+            docs = _dumps(found) if found else None
         cols["_documents"].append(scrub(fix(docs)) if isinstance(docs, str) else None)
     return pa.Table.from_pydict(cols, schema=STAGING_SCHEMA)
 
