@@ -239,7 +239,40 @@ REAL_TOKENS = (12, 5)  # the recorded usage: prompt_tokens, completion_tokens
 BLOCKED_TEXT = "Sorry, I can't answer that."
 REDACTED_TEXT = "This is a [redacted]."
 ORDER_RESULT = "Order 48213: shipped on Monday, arrives Friday."
-KB_SERVICE, CHAT_SERVICE = "kb-app", "chat-app"
+KB_SERVICE, CHAT_SERVICE, OPENINFERENCE_SERVICE = "kb-app", "chat-app", "oi-app"
+
+
+def _openinference_app(path: Path, cassettes: Path) -> None:
+    """A RAG step traced by OpenInference's openai instrumentation (installed from PyPI), the
+    retrieval by our decorator: the LLM span is written in OpenInference's keys."""
+    import openai
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from .openai_support import REPLAY
+
+    provider = TracerProvider()
+    tracer.configure(db=path, service_name=OPENINFERENCE_SERVICE, tracer_provider=provider)
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    client = openai.OpenAI(api_key="test", max_retries=0)
+
+    @tracer.trace_retriever
+    def search_kb(query: str) -> list[dict]:
+        return KB
+
+    @tracer.trace_step
+    def oi_rag(question: str) -> str:
+        docs = search_kb(question)
+        with REPLAY.use_cassette(str(cassettes / CASSETTE)):
+            reply = client.chat.completions.create(model="gpt-4o-mini", messages=[
+                {"role": "system", "content": "Context:\n" + "\n".join(d["content"] for d in docs)},
+                {"role": "user", "content": "Say this is a test"}])
+        return reply.choices[0].message.content or ""
+
+    oi_rag("What is the test phrase?")
+    instrumentor.uninstrument()
+    assert tracer.flush()
 
 
 def _real_apps(path: Path, cassettes: Path, service: str) -> None:
@@ -252,8 +285,11 @@ def _real_apps(path: Path, cassettes: Path, service: str) -> None:
     ``rag`` the README pattern inside ``@tracer.trace_step`` (one trace); ``rag_blocked`` and
     ``rag_redacted`` with a guard that blocks or changes the answer; ``order_status`` an answer
     from a tool result. ``chat-app``: ``answer_from_memory``, an answer with no retrieval in
-    its service (the kb-app's, in the seconds before, is not its own).
+    its service (the kb-app's, in the seconds before, is not its own). ``oi-app``: ``oi_rag``,
+    the LLM call traced by OpenInference (:func:`_openinference_app`).
     """
+    if service == OPENINFERENCE_SERVICE:
+        return _openinference_app(path, cassettes)
     import openai
 
     from integrations import openai as openai_integration
@@ -361,7 +397,7 @@ def build_real_apps(path: Path) -> dict[str, str]:
 
     folder = cassettes_dir()  # skips (fails under CI=true) when the recordings are missing
     repo = Path(__file__).resolve().parent.parent
-    for service in (KB_SERVICE, CHAT_SERVICE):
+    for service in (KB_SERVICE, CHAT_SERVICE, OPENINFERENCE_SERVICE):
         done = subprocess.run([sys.executable, "-m", "tests._viewer_store", str(path), str(folder), service],
                               cwd=repo, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr

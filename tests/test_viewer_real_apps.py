@@ -87,7 +87,7 @@ def test_list_counts_a_decorator_around_the_client_once_and_flags_the_outcome(
     at = _app(built, monkeypatch)
     found = rows(at)
     assert set(found) == {"answer_from_memory", "search_kb", "answer_joined", "length_guard", "answer", "rag",
-                          "rag_blocked", "rag_redacted", "order_status"}  # function names, not "chat gpt-4o-mini"
+                          "rag_blocked", "rag_redacted", "order_status", "oi_rag"}  # function names, not "chat gpt-4o-mini"
     for root in ("answer_from_memory", "answer_joined", "answer", "rag", "rag_blocked", "rag_redacted"):
         [r] = found[root]
         assert r["LLM calls"] == 1 and r["tokens"] == sum(vs.REAL_TOKENS), root
@@ -203,6 +203,22 @@ def test_a_tool_result_is_context_and_the_sentence_names_it(built: Built, monkey
     best.click()
     at = vs.run(at)
     assert "best tool result] for sentence 1" in markdowns(at)
+
+
+def test_a_call_traced_by_openinference_reads_like_ours(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenInference keeps messages under llm.input_messages.N...: the panels read them mapped
+    # (tracer.conventions), the Raw attributes box shows them as stored.
+    at = _app(built, monkeypatch, trace=built[1]["oi_rag"])
+    assert at.subheader[1].value == "ChatCompletion"
+    md = markdowns(at)
+    assert "**system**" in md and "**user**" in md and ":green-badge[supported] · sentence 1" in md
+    shown = [t.value for t in at.text]
+    assert "Say this is a test" in shown and vs.REAL_ANSWER in shown
+    assert "2 documents: 2 in the prompt, 0 truncated, 0 dropped" in captions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["input tokens"], metrics["output tokens"]) == tuple(str(n) for n in vs.REAL_TOKENS)
+    raw = next(c.value for c in at.code if '"llm.input_messages.0.message.role"' in c.value)
+    assert '"gen_ai.input.messages"' not in raw
 
 
 # --- what the user received ------------------------------------------------------------------
@@ -338,7 +354,7 @@ def test_browser_outcome_filter_and_names_in_the_list(server: tuple[str, dict[st
     url, ids, _ = server
     page.goto(url)
     page.locator('[data-testid="stDataFrame"]').wait_for()
-    page.get_by_text("11 traces").wait_for()
+    page.get_by_text("12 traces").wait_for()
     cells = page.locator('[data-testid="stDataFrame"] tbody td')
     cells.first.wait_for(state="attached")
     shown = cells.all_text_contents()
@@ -351,4 +367,4 @@ def test_browser_outcome_filter_and_names_in_the_list(server: tuple[str, dict[st
     assert "rag_blocked" in cells.all_text_contents() and "rag" not in cells.all_text_contents()
     page.screenshot(path=str(_shots(tmp_path) / "real-5-outcome-filter.png"), full_page=True)
     _pick(page, "Outcome", "(any)")
-    page.get_by_text("11 traces").wait_for()
+    page.get_by_text("12 traces").wait_for()

@@ -11,14 +11,16 @@ import datetime as _dt
 import os
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import streamlit as st
 
 import tracer
 from tracer import Store, StoreBusy, StoreError, StoreNotFound, TraceFilter
 from tracer import DamagedStoreError, ForeignStoreError, NewerSchemaError
+from tracer.conventions import canonical
 
+from ._messages import parse_json
 from ._safe import md
 
 # A read retries while a writer holds the file for its batch (tens of ms). Far longer than
@@ -133,7 +135,30 @@ def refresh_search_index(path: str) -> None:
 
 # --- one trace ---------------------------------------------------------------------------
 def trace(path: str, trace_id: str) -> dict[str, Any] | None:
-    return store(path).get_trace(trace_id)
+    """One trace (``Store.get_trace``), each span's attributes read as the panels read them."""
+    data = store(path).get_trace(trace_id)
+    if data is not None:
+        readable(data)
+    return data
+
+
+def readable(data: dict[str, Any]) -> None:
+    """Spans written by other instrumentations (OpenInference, OpenLLMetry, the OTel contrib
+    GenAI ones, Logfire) keep their content under their own keys; the panels read the GenAI
+    keys that ``tracer.conventions.canonical`` derives from them, as the grounding check and
+    ``spyglass export`` do. The stored attributes stay under ``raw_attributes`` (the "Raw
+    attributes" box shows those). Our own spans come back unchanged."""
+    events: dict[str, list[dict[str, Any]]] = {}
+    for ev in data.get("events") or ():
+        attrs = parse_json(ev.get("attributes"))
+        events.setdefault(str(ev.get("span_id")), []).append(
+            {"name": ev.get("name"), "attributes": attrs if isinstance(attrs, Mapping) else {}})
+    for span in data["spans"]:
+        raw = span.get("attributes") or {}
+        view = canonical(raw, events.get(str(span["span_id"]), ()))
+        if view is not raw:
+            span["raw_attributes"] = raw
+            span["attributes"] = dict(view)
 
 
 NEARBY_LIMIT = 5

@@ -352,5 +352,6 @@ def render(path: str, data: Mapping[str, Any], node: Node, calls: Calls | None =
     if params:
         st.markdown("**model parameters**" + (f" (from {md(source, 200)})" if not M.model_parameters(attrs) else ""))
         st.code(json.dumps(params, indent=2, default=str), language="json")
-    with st.expander("Raw attributes (JSON)"):
-        st.code(json.dumps(dict(attrs), indent=2, ensure_ascii=False, default=str), language="json")
+    with st.expander("Raw attributes (JSON)"):  # as stored, before any convention was mapped
+        raw = span.get("raw_attributes", attrs)
+        st.code(json.dumps(dict(raw), indent=2, ensure_ascii=False, default=str), language="json")
