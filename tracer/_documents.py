@@ -172,11 +172,17 @@ _SCAN = 50  # items looked at to decide (a long list is judged by its head)
 
 
 def _is_document(item: Any) -> bool:
-    if isinstance(item, str):
+    kind = type(item)
+    if kind is str:
         return True
-    if isinstance(item, Mapping):  # a chat message has content too, and a role: not a document
-        return "role" not in item and any(item.get(k) is not None for k in _CONTENT_KEYS)
-    if isinstance(item, tuple):
+    if kind is dict or isinstance(item, Mapping):  # a chat message has content too, and a role
+        if "role" in item:
+            return False
+        for key in _CONTENT_KEYS:
+            if item.get(key) is not None:
+                return True
+        return False
+    if kind is tuple or kind is list:
         return len(item) == 2 and _is_score(item[1]) and _is_document(item[0])
     return hasattr(item, "page_content") or (getattr(item, "node", None) is not None and hasattr(item, "score"))
 
@@ -184,14 +190,19 @@ def _is_document(item: Any) -> bool:
 def looks_like_documents(value: Any) -> bool:
     """A non-empty list or tuple of documents: strings (one passage-long at least), dicts
     with a content key and no role, ``(doc, score)`` pairs, LangChain ``Document``s or
-    LlamaIndex ``NodeWithScore``s. Never reads an iterator."""
-    if not isinstance(value, (list, tuple)) or not value:
+    LlamaIndex ``NodeWithScore``s. Never reads an iterator. Runs on the traced call: one pass."""
+    kind = type(value)
+    if not (kind is list or kind is tuple or isinstance(value, (list, tuple))) or not value:
         return False
-    head = value[:_SCAN]
-    if not all(_is_document(item) for item in head):
-        return False
-    strings = [item for item in head if isinstance(item, str)]
-    return len(strings) < len(head) or any(len(text) >= _MIN_TEXT and " " in text for text in strings)
+    passage = False
+    for item in value[:_SCAN]:
+        if type(item) is str:
+            passage = passage or (len(item) >= _MIN_TEXT and " " in item)
+        elif _is_document(item):
+            passage = True
+        else:
+            return False
+    return passage
 
 
 def context_arguments(arguments: Mapping[str, Any], names: Sequence[str] | None) -> tuple[str, ...]:
