@@ -383,10 +383,10 @@ def test_elsewhere_windows_distance_and_the_fix_in_the_users_names() -> None:
 def test_grounding_names_a_tool_result_as_the_source() -> None:
     g = G.from_details({"label": "grounded", "sentences": [
         {"text": "Arrives Friday.", "supported": True, "best_document_id": "tool:lookup_order"},
-        {"text": "Shipped.", "supported": True, "best_document_id": "kb-1", "source": {"kind": "tool", "name": "x"}},
+        {"text": "Shipped.", "supported": True, "best_document_id": "tool:lookup_order#2"},
         {"text": "Hi.", "supported": True, "best_document_id": "kb-2"}]})
     assert [(s.best_source_kind, s.best_source) for s in g.sentences] == [
-        (G.SOURCE_TOOL, "lookup_order"), (G.SOURCE_TOOL, "x"), (G.SOURCE_DOCUMENT, None)]
+        (G.SOURCE_TOOL, "lookup_order"), (G.SOURCE_TOOL, "lookup_order#2"), (G.SOURCE_DOCUMENT, None)]
 
 
 def test_list_flags_and_hallucination_say_what_the_user_received() -> None:

@@ -22,7 +22,8 @@ from . import attributes as A
 from ._content import output_text, question_text
 from ._documents import documents_in
 
-__all__ = ["SOURCE_TOOL", "answer", "context_documents", "evidence", "prompt_tool_results", "tool_result"]
+__all__ = ["SOURCE_TOOL", "TOOL_PREFIX", "answer", "context_documents", "evidence", "prompt_tool_results",
+           "retrieved_documents", "sources", "tool_result", "unique"]
 
 SOURCE_TOOL = "tool"
 TOOL_PREFIX = "tool:"
@@ -53,14 +54,16 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _tool_doc(name: str, content: str) -> Doc:
+def _tool_doc(name: str, content: str, call_id: str | None = None) -> Doc:
     # One result reaches the trace twice (the tool span's output, then the tool message in
     # the next prompt), spaced differently: JSON is written one way so the two are one.
     decoded = _json(content)
     if isinstance(decoded, (dict, list)):
         content = json.dumps(decoded, ensure_ascii=False, sort_keys=True)
-    return {"id": TOOL_PREFIX + name, "content": content, "score": None,
-            "metadata": {"source": SOURCE_TOOL, "tool": name}}
+    metadata: dict[str, Any] = {"source": SOURCE_TOOL, "tool": name}
+    if call_id:
+        metadata["call_id"] = call_id
+    return {"id": TOOL_PREFIX + name, "content": content, "score": None, "metadata": metadata}
 
 
 def retrieved_documents(attributes: Mapping[str, Any]) -> list[Doc]:
@@ -87,7 +90,8 @@ def tool_result(attributes: Mapping[str, Any], span_name: str) -> Doc | None:
         content = _text(attributes.get(A.OI_OUTPUT_VALUE))
     if not content:
         return None
-    return _tool_doc(str(attributes.get(A.GEN_AI_TOOL_NAME) or span_name), content)
+    call_id = attributes.get(A.GEN_AI_TOOL_CALL_ID)
+    return _tool_doc(str(attributes.get(A.GEN_AI_TOOL_NAME) or span_name), content, str(call_id) if call_id else None)
 
 
 def prompt_tool_results(attributes: Mapping[str, Any]) -> list[Doc]:
@@ -109,22 +113,28 @@ def prompt_tool_results(attributes: Mapping[str, Any]) -> list[Doc]:
                 content = _text(part.get("response"))
                 if content:
                     call_id = str(part.get("id") or len(out))
-                    out.append(_tool_doc(names.get(call_id, call_id), content))
+                    out.append(_tool_doc(names.get(call_id, call_id), content, call_id))
     return out
 
 
 def evidence(attributes: Mapping[str, Any], trace_documents: Iterable[Mapping[str, Any]],
              trace_tools: Iterable[Mapping[str, Any]] = ()) -> list[Doc]:
     """What the answer of the LLM span with ``attributes`` is checked against, without repeats."""
+    return unique((*trace_documents, *context_documents(attributes), *trace_tools, *prompt_tool_results(attributes)))
+
+
+def unique(documents: Iterable[Mapping[str, Any]]) -> list[Doc]:
+    """``documents`` without repeats (same id, same content), in order. A tool that returned
+    two different results gets ``tool:<name>#2`` for the second, so a sentence can say which;
+    the viewer numbers the tool results it lists the same way, with this function."""
     seen: set[tuple[str, str]] = set()
     out: list[Doc] = []
-    for doc in (*trace_documents, *context_documents(attributes), *trace_tools, *prompt_tool_results(attributes)):
+    for doc in documents:
         doc_id = doc.get("id", doc.get("document_id"))
         key = (str(doc_id), str(doc.get("content")))
         if key not in seen:
             seen.add(key)
             out.append(dict(doc))
-    # Two calls of one tool: the second gets its own id, or a sentence could not say which.
     ids: dict[str, int] = {}
     for doc in out:
         doc_id = str(doc.get("id", doc.get("document_id")))

@@ -13,19 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from tracer import _evidence
 from tracer import attributes as A
 
 from . import _elsewhere
 from . import _messages as M
 
-TOOL_PREFIX = "tool:"  # the grounding check's id of a tool result (tracer/_evidence.py)
+TOOL_PREFIX = _evidence.TOOL_PREFIX
 
 
 @dataclass(frozen=True)
 class ToolResult:
     """A tool's result as the Context panel shows it. ``id`` is the one the grounding check
-    gives it (``tool:<name>``, ``#2`` on for a second result of one tool; ``tracer._evidence``),
-    so that a sentence it supports can point at it."""
+    gives it (``tool:<name>``, ``#2`` on for a second result of one tool), so that a sentence
+    it supports can point at it: both come from ``tracer._evidence``."""
 
     id: str
     name: str  # the tool's name (its span's name when it recorded none)
@@ -34,55 +35,26 @@ class ToolResult:
     call_id: str | None = None
 
 
-def _opt(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
-
-
-def _tool_span_result(span: Mapping[str, Any]) -> tuple[str, str, str, str | None] | None:
-    attrs = span.get("attributes") or {}
-    value = attrs.get(A.GEN_AI_TOOL_CALL_RESULT)
-    if value is None:
-        value = attrs.get(A.OI_OUTPUT_VALUE)
-    if value in (None, ""):
-        return None
-    return (str(attrs.get(A.GEN_AI_TOOL_NAME) or span.get("name") or "tool"), M.to_display(M.parse_json(value)),
-            str(span["span_id"]), _opt(attrs.get(A.GEN_AI_TOOL_CALL_ID)))
-
-
-def _prompt_results(span: Mapping[str, Any]) -> list[tuple[str, str, str, str | None]]:
-    """Tool results in one LLM span's prompt, named after the tool call they answer."""
-    names: dict[str, str] = {}
-    out = []
-    for msg in M.prompt(span.get("attributes") or {}).messages:
-        for part in msg.parts:
-            if part.kind == "tool_call" and part.id:
-                names[part.id] = part.name or part.id
-            elif part.kind == "tool_call_response" or (msg.role == "tool" and part.kind == "text"):
-                if part.text.strip():
-                    name = names.get(part.id or "", msg.name or part.id or "tool")
-                    out.append((name, part.text, str(span["span_id"]), part.id))
-    return out
-
-
 def tool_results(spans: Sequence[Mapping[str, Any]]) -> list[ToolResult]:
     """Tool spans' outputs, then tool results quoted in LLM prompts that no tool span
     recorded (a tool run outside any traced function), each once."""
-    found = [r for r in map(_tool_span_result, (s for s in spans if s.get("span_type") == A.SPAN_TYPE_TOOL)) if r]
+    found: list[dict[str, Any]] = []
+    for span in spans:
+        if span.get("span_type") == A.SPAN_TYPE_TOOL:
+            result = _evidence.tool_result(span.get("attributes") or {}, str(span.get("name") or "tool"))
+            found.extend(_at(span, [result] if result is not None else []))
     for span in spans:
         if span.get("span_type") == A.SPAN_TYPE_LLM:
-            found.extend(_prompt_results(span))
-    out: list[ToolResult] = []
-    seen: set[tuple[str, str]] = set()
-    count: dict[str, int] = {}
-    for name, text, span_id, call_id in found:
-        key = (name, M.normalise(text))
-        if key in seen:
-            continue
-        seen.add(key)
-        count[name] = count.get(name, 0) + 1
-        tool_id = TOOL_PREFIX + name + (f"#{count[name]}" if count[name] > 1 else "")
-        out.append(ToolResult(tool_id, name, text, span_id, call_id))
-    return out
+            found.extend(_at(span, _evidence.prompt_tool_results(span.get("attributes") or {})))
+    return [ToolResult(d["id"], d["metadata"]["tool"], M.to_display(M.parse_json(d["content"])),
+                       d["metadata"].get("span_id"), d["metadata"].get("call_id"))
+            for d in _evidence.unique(found)]
+
+
+def _at(span: Mapping[str, Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for result in results:  # which span it came from, for the panel's link (not part of identity)
+        result["metadata"]["span_id"] = str(span["span_id"])
+    return results
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from tracer._evidence import TOOL_PREFIX
+from tracer import _evidence
+
 from ._messages import parse_json
 
 EVALUATION_NAME = "grounding"
 HALLUCINATION = "hallucination"
-SOURCE_DOCUMENT, SOURCE_TOOL = "document", "tool"
+SOURCE_DOCUMENT, SOURCE_TOOL = "document", _evidence.SOURCE_TOOL
 
 
 @dataclass(frozen=True)
@@ -98,23 +101,13 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-TOOL_PREFIX = "tool:"  # a tool result's document id (tracer/_evidence.py)
-
-
 def _source(d: Mapping[str, Any]) -> tuple[str, str | None]:
     """``(kind, name)`` of a sentence's best evidence: a tool result when its id is
-    ``tool:<name>``, or when ``source``/``best_source`` says so, as a string (``"tool"``) or a
-    mapping (``{"kind"|"type": "tool", "id"|"name": ...}``)."""
+    ``tool:<name>`` (``tracer._evidence`` names tool results so), else a document."""
     best = d.get("best_document_id")
     if isinstance(best, str) and best.startswith(TOOL_PREFIX):
         return SOURCE_TOOL, best[len(TOOL_PREFIX):]
-    raw = next((d[k] for k in ("best_source", "source", "best_source_kind", "best_source_type") if d.get(k)), None)
-    name = next((d[k] for k in ("best_source_id", "best_source_name", "tool_name") if d.get(k)), None)
-    if isinstance(raw, Mapping):
-        name = name or raw.get("id") or raw.get("name") or raw.get("span_id")
-        raw = raw.get("kind") or raw.get("type")
-    kind = SOURCE_TOOL if isinstance(raw, str) and raw.lower().startswith("tool") else SOURCE_DOCUMENT
-    return kind, None if name in (None, "") else str(name)
+    return SOURCE_DOCUMENT, None
 
 
 def _sentence(d: Any) -> Sentence | None:
