@@ -307,8 +307,10 @@ def test_model_from_the_column_else_the_request() -> None:
 
 
 def _decision(verdict: str, name: str, before: str | None = None, after: str | None = None,
-              span: str = "g") -> M.Decision:
-    return M.Decision(name, verdict, "why", None, None, before, after, span)
+              span: str = "g") -> dict[str, Any]:
+    """A row of the decisions table, as Store.get_trace gives it."""
+    return {"name": name, "verdict": verdict, "reason": "why", "before_text": before, "after_text": after,
+            "span_id": span}
 
 
 def test_outcome_blocked_wins_then_the_last_modification() -> None:

@@ -14,8 +14,9 @@ grounding verdict on it is, as ``check_before_postprocessing``.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping, Sequence, TextIO
+from typing import Any, Callable, TextIO
 
+from . import _delivered as D
 from . import _evidence
 from .store import Store
 
@@ -31,46 +32,25 @@ def _labels(store: Store) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str
     return annotated, evaluated
 
 
-BLOCKED = "blocked"
-MODIFIED = "modified"
-DELIVERED = "delivered"
-
-
-def outcome(answer: str | None, decisions: Sequence[Mapping[str, Any]], last: bool) -> tuple[str, str | None]:
-    """``(outcome, text the user received)`` for an answer and its trace's decisions, in order.
-
-    A decision applies to the answer when its ``before`` text is that answer, or, when it
-    recorded none, if this is the trace's last LLM call (post-processing follows the answer).
-    """
-    delivered = answer
-    result = DELIVERED
-    for d in decisions:
-        before = d.get("before_text")
-        if before is not None and before != delivered and before != answer:
-            continue
-        if before is None and not last:
-            continue
-        if d.get("verdict") == "block":
-            return BLOCKED, d.get("after_text")
-        if d.get("verdict") == "modify" and d.get("after_text") is not None:
-            result, delivered = MODIFIED, d["after_text"]
-    return result, delivered
-
-
 def rows(store: Store, *, labelled_only: bool = False, progress: Progress | None = None) -> list[dict[str, Any]]:
     annotated, evaluated = _labels(store)
     spans = store.llm_spans()
-    last_call = {span["trace_id"]: span["span_id"] for span in spans}  # oldest first: the last one wins
+    calls: dict[str, list[str]] = {}  # trace -> its logical calls
+    for span in spans:
+        calls.setdefault(span["trace_id"], []).append(span["span_id"])
     out = []
     for i, span in enumerate(spans, 1):
         note = annotated.get(span["span_id"]) or annotated.get(span["trace_id"])
         check = evaluated.get(span["span_id"])
         answer, question = _evidence.answer(span["attributes"], span["inner"])
-        result, delivered = outcome(answer, span["decisions"], last_call[span["trace_id"]] == span["span_id"])
+        # What the user received, by the viewer's rule (tracer/_delivered.py).
+        delivered = D.of_trace(span["decisions"], span["spans"])
+        applies = span["span_id"] in D.affected(delivered, span["spans"], calls[span["trace_id"]])
+        result, text_out = (delivered.kind, delivered.received) if applies else (D.DELIVERED, answer)
         label, source, text = None, None, None
         if note is not None:
             label, source, text = note["label"], "annotation", note["note"]
-        elif result != DELIVERED:
+        elif result != D.DELIVERED:
             label, source = result, "post_processing"
             text = "; ".join(f"{d['name']}: {d['verdict']}" + (f" ({d['reason']})" if d.get("reason") else "")
                              for d in span["decisions"] if d.get("verdict") in ("block", "modify"))
@@ -81,10 +61,10 @@ def rows(store: Store, *, labelled_only: bool = False, progress: Progress | None
             record = {
                 "trace_id": span["trace_id"], "span_id": span["span_id"], "question": question,
                 "context": [{"id": d.get("id", d.get("document_id")), "content": d["content"]} for d in context],
-                "output": delivered, "outcome": result,
+                "output": text_out, "outcome": result,
                 "label": label, "label_source": source, "note": text,
             }
-            if result != DELIVERED and check is not None:
+            if result != D.DELIVERED and check is not None:
                 record["check_before_postprocessing"] = check["label"]
             out.append(record)
         if progress is not None:

@@ -306,7 +306,7 @@ def _error(span: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> None
 
 def outcome_for(data: Mapping[str, Any], calls: Calls) -> tuple[O.Outcome, set[str]]:
     """The trace's post-processing outcome and the LLM spans (logical calls) it applies to."""
-    outcome = O.of_trace(M.decisions(data["decisions"]), data["spans"])
+    outcome = O.of_trace(data["decisions"], data["spans"])
     answers = [str(s["span_id"]) for s in calls.logical()]
     return outcome, O.affected(outcome, data["spans"], answers)
 

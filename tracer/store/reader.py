@@ -545,8 +545,9 @@ class Store:
         One row per LLM span that is not nested in another LLM span (see docs/schema.md, "One
         call, counted once"), with ``attributes`` (as :func:`tracer.conventions.canonical`
         reads them), ``inner`` (the attributes of the LLM spans nested in it), ``documents``
-        (its trace's documents), ``tools`` (its trace's tool results, as documents) and
-        ``decisions`` (its trace's post-processing decisions, in order). With
+        (its trace's documents), ``tools`` (its trace's tool results, as documents),
+        ``decisions`` (its trace's post-processing decisions, in order) and ``spans`` (its
+        trace's span ids, parents and start times; attributes of post-processing spans). With
         ``unevaluated="grounding"``, only calls without such an evaluation yet.
         """
         skip = ("AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ?)"
@@ -568,8 +569,13 @@ class Store:
                 "WHERE list_contains(?, trace_id) AND (span_type = 'tool' OR llm_parent_span_id IS NOT NULL) "
                 "ORDER BY seq", traces))
             decisions = _rows(con.execute(
-                "SELECT trace_id, span_id, name, verdict, action, reason, before_text, after_text FROM decisions "
+                "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text FROM decisions "
                 "WHERE list_contains(?, trace_id) ORDER BY seq, position", traces))
+            # The shape of each trace, for which answer a decision applies to (tracer/_delivered.py).
+            shape = _rows(con.execute(
+                "SELECT trace_id, span_id, parent_span_id, span_type, start_time, "
+                "CASE WHEN span_type = 'postprocess' THEN attributes END AS attributes FROM spans "
+                "WHERE list_contains(?, trace_id) ORDER BY seq", traces))
         by_trace: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
             by_trace.setdefault(doc.pop("trace_id"), []).append(doc)
@@ -586,8 +592,12 @@ class Store:
         by_decision: dict[str, list[dict[str, Any]]] = {}
         for decision in decisions:
             by_decision.setdefault(decision.pop("trace_id"), []).append(decision)
+        by_shape: dict[str, list[dict[str, Any]]] = {}
+        for row in shape:
+            by_shape.setdefault(row.pop("trace_id"), []).append(row)
         for span in spans:
             span["attributes"] = canonical(json.loads(span["attributes"]) if span["attributes"] else {})
+            span["spans"] = by_shape.get(span["trace_id"], [])
             span["inner"] = _descendants(nested, span["span_id"])
             span["documents"] = by_trace.get(span["trace_id"], [])
             span["tools"] = tools.get(span["trace_id"], [])
