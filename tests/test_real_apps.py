@@ -327,3 +327,72 @@ def test_a_lone_documents_argument_is_the_context(store_at) -> None:
     summarise([{"id": "kb-returns", "content": "Returns are accepted within 30 days with the receipt."}])
     assert tracer.flush()
     assert [d["document_id"] for d in _only(store_at)["documents"]] == ["kb-returns"]
+
+
+def test_the_enclosing_calls_own_usage_counts_when_the_nested_call_reports_none(store_at) -> None:
+    @tracer.trace_llm(model="small")
+    def inner_call(question: str) -> str:
+        return "Paris."  # a stream without include_usage, say: no usage reported
+
+    @tracer.trace_llm(model="small")
+    def answer(question: str) -> str:
+        text = inner_call(question)
+        tracer.record_usage(input_tokens=100, output_tokens=20)  # what the app knows it spent
+        return text
+
+    answer("Capital of France?")
+    assert tracer.flush()
+    summary = _only(store_at)["trace"]
+    assert (summary["llm_count"], summary["input_tokens"], summary["output_tokens"]) == (1, 100, 20)
+
+
+def test_tool_results_in_the_client_calls_prompt_are_evidence_for_the_logical_call(db_path: Path) -> None:
+    tracer.configure(db=db_path, instrument=["openai"])
+    client = openai.OpenAI(api_key="test", max_retries=0)
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str) -> str:
+        messages = [{"role": "user", "content": question},
+                    {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+                        "name": "get_phrase", "arguments": "{}"}}]},
+                    {"role": "tool", "tool_call_id": "c1", "content": "The test phrase is: This is a test."}]
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages).choices[0].message.content
+
+    try:
+        with REPLAY.use_cassette(str(cassettes_dir() / "test_chat_completion_with_content.yaml")):
+            assert answer("Say the test phrase") == "This is a test."
+        assert tracer.flush()
+    finally:
+        spy_openai.uninstrument()
+    store = tracer.Store(db_path)
+    [check] = _only(store)["evaluations"]
+    details = json.loads(check["details"])
+    assert check["label"] == "grounded" and details["sentences"][0]["best_document_id"] == "tool:get_phrase"
+    [record] = export_rows(store)
+    assert [c["id"] for c in record["context"]] == ["tool:get_phrase"]
+
+
+def test_a_function_returning_the_clients_stream_is_checked_on_the_streamed_text(db_path: Path) -> None:
+    tracer.configure(db=db_path, instrument=["openai"])
+    client = openai.OpenAI(api_key="test", max_retries=0)
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str, docs: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True)
+
+    try:
+        with REPLAY.use_cassette(str(cassettes_dir() / "test_chat_completion_streaming.yaml")):
+            stream = answer("Say this is a test", [{"id": "d1", "content": "This is a test."}])
+            text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        assert tracer.flush()
+    finally:
+        spy_openai.uninstrument()
+    assert text == '"This is a test."'  # with the quotes, as recorded
+    store = tracer.Store(db_path)
+    trace = _only(store)
+    outer = next(s for s in trace["spans"] if s["name"] == "answer")
+    [check] = trace["evaluations"]
+    assert check["span_id"] == outer["span_id"]  # about the logical call, stored once the stream ended
+    assert json.loads(check["details"])["sentences"][0]["text"] == text  # not the stream object's repr
+    [record] = export_rows(store)
+    assert record["output"] == text

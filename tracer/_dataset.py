@@ -57,7 +57,7 @@ def rows(store: Store, *, labelled_only: bool = False, progress: Progress | None
         elif check is not None:
             label, source, text = check["label"], "grounding_check", check["explanation"]
         if label is not None or not labelled_only:
-            context = _evidence.evidence(span["attributes"], span["documents"], span["tools"])
+            context = _evidence.evidence(span["attributes"], span["documents"], span["tools"], span["inner"])
             record = {
                 "trace_id": span["trace_id"], "span_id": span["span_id"], "question": question,
                 "context": [{"id": d.get("id", d.get("document_id")), "content": d["content"]} for d in context],

@@ -54,7 +54,7 @@ def check_span(attributes: Mapping[str, Any], documents: Sequence[Mapping[str, A
     from . import grounding  # imported on first use: most processes never check anything
 
     output, question = _evidence.answer(attributes, inner)
-    evidence = _evidence.evidence(attributes, documents, tools)
+    evidence = _evidence.evidence(attributes, documents, tools, inner)
     if not output or not evidence:
         return None
     return evaluation_row(grounding.check(output, evidence, question), evidence)
@@ -63,12 +63,16 @@ def check_span(attributes: Mapping[str, Any], documents: Sequence[Mapping[str, A
 class _Trace:
     """What export has seen of one trace so far: the evidence, and nested calls' answers."""
 
-    __slots__ = ("documents", "tools", "inner")
+    __slots__ = ("documents", "tools", "inner", "waiting")
 
     def __init__(self) -> None:
         self.documents: list[dict[str, Any]] = []
         self.tools: list[dict[str, Any]] = []
-        self.inner: dict[str, list[Mapping[str, Any]]] = {}  # enclosing LLM span id -> nested attributes
+        # Enclosing LLM span id -> the attributes of every LLM span nested in it, at any depth.
+        self.inner: dict[str, list[Mapping[str, Any]]] = {}
+        # Logical calls that ended before the calls inside them (a function returning the
+        # client's stream): checked once those have ended, by span id.
+        self.waiting: dict[str, Mapping[str, Any]] = {}
 
 
 def _order(span: ReadableSpan) -> int:
@@ -123,20 +127,45 @@ class ExportTimeGrounding:
             result = _evidence.tool_result(attrs, span.name)
             if result is not None:
                 trace.tools.append(result)
-        elif isinstance(parent := attrs.get(A.LLM_PARENT_SPAN_ID), str):
-            # A client call inside a logical call: its answer is checked as that call's.
-            trace.inner.setdefault(parent, []).append(attrs)
         else:
             own_id = format(span.context.span_id, "016x") if span.context else ""
-            row = check_span(attrs, trace.documents, trace.tools, trace.inner.pop(own_id, ()))
-            if row is not None:
-                return evaluation_event(row)
+            parent = attrs.get(A.LLM_PARENT_SPAN_ID)
+            if isinstance(parent, str):
+                # A client call inside a logical call: its answer is checked as that call's.
+                trace.inner.setdefault(parent, []).extend((attrs, *trace.inner.pop(own_id, ())))
+                waiting = trace.waiting.get(parent)
+                if waiting is not None and self._complete(trace, parent, waiting):
+                    del trace.waiting[parent]
+                    return self._check(trace, parent, waiting, about=parent)
+            elif not self._complete(trace, own_id, attrs):
+                trace.waiting[own_id] = attrs
+            else:
+                return self._check(trace, own_id, attrs)
         return None
 
+    @staticmethod
+    def _complete(trace: _Trace, span_id: str, attrs: Mapping[str, Any]) -> bool:
+        """Whether every call nested directly in ``span_id`` has been seen (or it needs none:
+        it has an answer of its own)."""
+        if attrs.get(A.GEN_AI_OUTPUT_MESSAGES) is not None:
+            return True
+        seen = sum(1 for a in trace.inner.get(span_id, ()) if a.get(A.LLM_PARENT_SPAN_ID) == span_id)
+        return seen >= int(attrs.get(A.LLM_INNER_CALLS) or 0)
 
-def evaluation_event(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A ``gen_ai.evaluation.result`` event, in the shape the store keeps span events."""
-    return {"time_us": time.time_ns() // 1000, "name": A.GEN_AI_EVALUATION_RESULT_EVENT, "attributes": {
+    @staticmethod
+    def _check(trace: _Trace, span_id: str, attrs: Mapping[str, Any], about: str | None = None) -> dict[str, Any] | None:
+        row = check_span(attrs, trace.documents, trace.tools, trace.inner.pop(span_id, ()))
+        return evaluation_event(row, about) if row is not None else None
+
+
+def evaluation_event(row: Mapping[str, Any], about: str | None = None) -> dict[str, Any]:
+    """A ``gen_ai.evaluation.result`` event, in the shape the store keeps span events.
+    ``about``: the span evaluated, when the event is stored with another one (a logical call
+    checked once the client call inside it, which ended later, was exported)."""
+    attributes = {
         A.GEN_AI_EVALUATION_NAME: row["name"], A.GEN_AI_EVALUATION_SCORE_VALUE: row["score"],
         A.GEN_AI_EVALUATION_SCORE_LABEL: row["label"], A.GEN_AI_EVALUATION_EXPLANATION: row["explanation"],
-        A.EVALUATION_DETAILS: json.dumps(row["details"], ensure_ascii=False)}}
+        A.EVALUATION_DETAILS: json.dumps(row["details"], ensure_ascii=False)}
+    if about is not None:
+        attributes[A.EVALUATION_SPAN_ID] = about
+    return {"time_us": time.time_ns() // 1000, "name": A.GEN_AI_EVALUATION_RESULT_EVENT, "attributes": attributes}

@@ -118,9 +118,11 @@ def prompt_tool_results(attributes: Mapping[str, Any]) -> list[Doc]:
 
 
 def evidence(attributes: Mapping[str, Any], trace_documents: Iterable[Mapping[str, Any]],
-             trace_tools: Iterable[Mapping[str, Any]] = ()) -> list[Doc]:
-    """What the answer of the LLM span with ``attributes`` is checked against, without repeats."""
-    return unique((*trace_documents, *context_documents(attributes), *trace_tools, *prompt_tool_results(attributes)))
+             trace_tools: Iterable[Mapping[str, Any]] = (), inner: Sequence[Mapping[str, Any]] = ()) -> list[Doc]:
+    """What the answer of the logical call with ``attributes`` is checked against, without
+    repeats; ``inner``: the calls nested in it, whose prompts may hold tool results."""
+    prompts = [result for a in (attributes, *inner) for result in prompt_tool_results(a)]
+    return unique((*trace_documents, *context_documents(attributes), *trace_tools, *prompts))
 
 
 def unique(documents: Iterable[Mapping[str, Any]]) -> list[Doc]:
@@ -151,10 +153,16 @@ def sources(documents: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def answer(attributes: Mapping[str, Any], inner: Sequence[Mapping[str, Any]] = ()) -> tuple[str | None, str | None]:
-    """``(answer text, question)`` of a logical LLM call: its own, else those of the client
-    calls nested in it (a ``@trace_llm`` function whose span recorded no messages)."""
-    output, question = output_text(attributes), question_text(attributes)
+    """``(answer text, question)`` of a logical LLM call.
+
+    The answer: its own output message, else that of the last call nested in it, else its
+    own ``output.value`` (a function that returned a stream has only the stream's repr there;
+    the client call inside has the text). The question: its own, else a nested call's.
+    """
+    own = attributes.get(A.GEN_AI_OUTPUT_MESSAGES)
+    output = output_text({A.GEN_AI_OUTPUT_MESSAGES: own}) if own is not None else None
+    question = question_text(attributes)
     for nested in reversed(inner):  # the last call made is the one that answered
         output = output or output_text(nested)
         question = question or question_text(nested)
-    return output, question
+    return output or output_text(attributes), question

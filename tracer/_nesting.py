@@ -6,8 +6,9 @@ would count the call twice, and its tokens twice. So when a span starts (in the 
 processor's ``on_start``, where the parent is still running and its attributes are readable,
 whoever instrumented it), an LLM span inside another gets ``spyglass.llm.parent_span_id``: the
 nearest enclosing LLM span, which is the logical call. That enclosing span gets
-``spyglass.llm.inner_calls``, how many LLM spans are nested directly in it: their usage is
-the call's, and its own is not added again. The store turns both into columns and the
+``spyglass.llm.inner_calls``, how many LLM spans are nested directly in it, and, when one of
+them ends having reported usage, ``spyglass.llm.inner_usage``: their usage is the call's, and
+its own is not added again. The store turns both into columns and the
 ``traces`` summary counts by them (docs/schema.md, "One call, counted once").
 """
 
@@ -21,12 +22,14 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span
 
 from . import attributes as A
-from .conventions import span_type
+from .conventions import canonical, span_type
 
-# Live spans only, by span id: the nearest LLM span at or above each. Entries leave when their
-# span ends; a span that never ends would stay, so the map is emptied past this size.
+# Live spans only, by span id: the nearest LLM span at or above each, and for a nested LLM
+# span the one enclosing it. Entries leave when their span ends; a span that never ends would
+# stay, so past this size the oldest entries go.
 _MAX_LIVE = 100_000
 _owner: dict[int, Span] = {}
+_enclosing: dict[int, Span] = {}
 _bump = threading.Lock()  # two threads may start calls inside one LLM span at once
 
 
@@ -43,17 +46,33 @@ def on_start(span: Span, parent_context: otel_context.Context | None) -> None:
             with _bump:
                 so_far = (owner.attributes or {}).get(A.LLM_INNER_CALLS) or 0
                 owner.set_attribute(A.LLM_INNER_CALLS, int(so_far) + 1)
+            _remember(_enclosing, own_id, owner)
         owner = span
     if owner is not None:
-        if len(_owner) >= _MAX_LIVE:
-            _owner.clear()
-        _owner[own_id] = owner
+        _remember(_owner, own_id, owner)
+
+
+def _remember(live: dict[int, Span], span_id: int, owner: Span) -> None:
+    if len(live) >= _MAX_LIVE:
+        live.pop(next(iter(live)), None)  # the oldest: dicts keep insertion order
+    live[span_id] = owner
 
 
 def on_end(span: ReadableSpan) -> None:
     ctx = span.context
-    if ctx is not None and _owner:
-        _owner.pop(ctx.span_id, None)
+    if ctx is None or not _owner:
+        return
+    _owner.pop(ctx.span_id, None)
+    owner = _enclosing.pop(ctx.span_id, None) if _enclosing else None
+    # A nested call that reported usage: the enclosing call's own is not added again. One that
+    # reported none (a stream without usage, a peer that records none) leaves it counted.
+    if owner is not None and owner.is_recording() and _has_usage(span.attributes or {}):
+        owner.set_attribute(A.LLM_INNER_USAGE, True)
+
+
+def _has_usage(attributes: Any) -> bool:
+    view = canonical(attributes)
+    return view.get(A.GEN_AI_USAGE_INPUT_TOKENS) is not None or view.get(A.GEN_AI_USAGE_OUTPUT_TOKENS) is not None
 
 
 def _is_llm(attributes: Any) -> bool:

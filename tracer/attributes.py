@@ -160,9 +160,11 @@ TRUNCATED: Final = "spyglass.truncated"  # names of attributes whose value was c
 REPLACED: Final = "spyglass.replaced"
 DOCUMENTS_COUNT: Final = "spyglass.documents.count"
 # One logical LLM call counted once (see tracer/_nesting.py): on an LLM span nested in another,
-# the span id of the nearest enclosing LLM span; on that one, how many are nested directly in it.
+# the span id of the nearest enclosing LLM span; on that one, how many are nested directly in
+# it, and whether one of them reported usage (then its own usage is not added again).
 LLM_PARENT_SPAN_ID: Final = "spyglass.llm.parent_span_id"
 LLM_INNER_CALLS: Final = "spyglass.llm.inner_calls"
+LLM_INNER_USAGE: Final = "spyglass.llm.inner_usage"  # True: a call nested in it reported usage
 # The arguments of a @trace_llm function that hold documents (found, or named by ``context=``):
 # the context of its answer. Their content is in input.value already; export reads it from
 # there, so the traced call never serialises the documents twice. CONTEXT_WHOLE_INPUT: the

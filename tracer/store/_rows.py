@@ -237,7 +237,7 @@ def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[s
         cols["resource"].append(resource_json)
         cols["scope"].append(fix(span.instrumentation_scope.name) if span.instrumentation_scope else None)
         cols["llm_parent_span_id"].append(_str(attrs.get(A.LLM_PARENT_SPAN_ID)))
-        cols["usage_counted"].append(not _int(attrs.get(A.LLM_INNER_CALLS)))
+        cols["usage_counted"].append(attrs.get(A.LLM_INNER_USAGE) is not True)
         events = [{"time_us": e.timestamp // 1000, "name": e.name, "attributes": dict(e.attributes or {})}
                   for e in span.events]
         if extra_events and ctx is not None:
