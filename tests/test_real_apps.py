@@ -396,3 +396,21 @@ def test_a_function_returning_the_clients_stream_is_checked_on_the_streamed_text
     assert json.loads(check["details"])["sentences"][0]["text"] == text  # not the stream object's repr
     [record] = export_rows(store)
     assert record["output"] == text
+
+
+def test_a_guard_wrapping_the_model_call_blocks_that_answer_in_the_export(store_at) -> None:
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str, docs: list[dict[str, Any]]) -> str:
+        return "Returns are accepted within 30 days. Mail jane.doe@example.com."
+
+    @tracer.trace_postprocess
+    def guarded(question: str) -> str:  # the guardrails-ai shape: the guard calls the model
+        text = answer(question, KB)
+        tracer.record_decision("pii_guard", verdict="block", reason="email address")
+        return "Sorry, I can't share that." if "@" in text else text
+
+    guarded("How do I return it?")
+    assert tracer.flush()
+    [record] = export_rows(store_at)
+    assert (record["outcome"], record["label"], record["output"]) == ("blocked", "blocked", "Sorry, I can't share that.")
+    assert "jane.doe" not in json.dumps(record)

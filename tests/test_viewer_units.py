@@ -323,7 +323,8 @@ def test_outcome_blocked_wins_then_the_last_modification() -> None:
     assert (out.kind, out.headline(), out.received, out.original) == (O.MODIFIED, "modified by two", "c", "a")
     # No after text: what the step returned.
     step = _s("g", None, "postprocess", "guard", attributes={A.OI_OUTPUT_VALUE: "returned"})
-    assert O.of_trace([_decision("block", "p")], [step]).received == "returned"
+    assert O.of_trace([_decision("block", "p")], [step], ["the answer"]).received == "returned"
+    assert O.of_trace([_decision("block", "p")], [step]).received is None  # it may be the blocked answer
     assert [O.of_row(r) for r in ({"blocked_count": 1, "modified_count": 1}, {"modified_count": 2}, {})] == [
         O.BLOCKED, O.MODIFIED, O.DELIVERED]
 
@@ -333,8 +334,8 @@ def test_outcome_applies_to_answers_before_the_step_not_to_a_judge_inside_it() -
              _s("g", "r", "postprocess", "guard", 5), _s("j", "g", "llm", "judge", 6),
              _s("late", "r", "llm", "followup", 9)]
     out = O.of_trace([_decision("block", "judge_says_no")], spans)
-    assert O.affected(out, spans, ["a", "j", "late"]) == {"a"}
-    assert O.affected(O.Outcome(O.DELIVERED), spans, ["a"]) == set()
+    assert O.affected(out, spans, {"a": "x", "j": "no", "late": "y"}) == {"a"}
+    assert O.affected(O.Outcome(O.DELIVERED), spans, {"a": "x"}) == set()
 
 
 def test_tool_results_from_tool_spans_and_prompts_once_with_the_grounding_ids() -> None:

@@ -35,17 +35,19 @@ def _labels(store: Store) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str
 def rows(store: Store, *, labelled_only: bool = False, progress: Progress | None = None) -> list[dict[str, Any]]:
     annotated, evaluated = _labels(store)
     spans = store.llm_spans()
-    calls: dict[str, list[str]] = {}  # trace -> its logical calls
-    for span in spans:
-        calls.setdefault(span["trace_id"], []).append(span["span_id"])
+    answers: dict[str, dict[str, tuple[str | None, str | None]]] = {}  # trace -> call -> (answer, question)
+    for span in spans:  # oldest first: in the order the calls were made
+        answers.setdefault(span["trace_id"], {})[span["span_id"]] = _evidence.answer(span["attributes"], span["inner"])
     out = []
     for i, span in enumerate(spans, 1):
         note = annotated.get(span["span_id"]) or annotated.get(span["trace_id"])
         check = evaluated.get(span["span_id"])
-        answer, question = _evidence.answer(span["attributes"], span["inner"])
+        calls = answers[span["trace_id"]]
+        answer, question = calls[span["span_id"]]
         # What the user received, by the viewer's rule (tracer/_delivered.py).
-        delivered = D.of_trace(span["decisions"], span["spans"])
-        applies = span["span_id"] in D.affected(delivered, span["spans"], calls[span["trace_id"]])
+        texts = {k: v[0] for k, v in calls.items()}
+        delivered = D.of_trace(span["decisions"], span["spans"], texts.values())
+        applies = span["span_id"] in D.affected(delivered, span["spans"], texts)
         result, text_out = (delivered.kind, delivered.received) if applies else (D.DELIVERED, answer)
         label, source, text = None, None, None
         if note is not None:

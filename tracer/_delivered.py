@@ -3,13 +3,12 @@
 A post-processing decision (``tracer.record_decision``) can block the answer (verdict
 ``block``) or change it (``modify``); ``pass`` and ``flag`` leave it as it was. The first
 ``block`` decides; else the last ``modify``. What the user got is the deciding decision's
-``after`` text, else the output of the step that made it. The answer it applies to is every
-LLM answer that started before that step, outside it (an LLM judge inside a guardrail is
-not the answer).
+``after`` text, else the output of the step that made it (never the judged answer itself).
+It applies to one answer (see :func:`affected`).
 
 Pure functions over stored rows: decisions as in the ``decisions`` table (``name``,
-``verdict``, ``before_text``, ``after_text``, ``span_id``), spans as in ``spans`` (``span_id``,
-``parent_span_id``, ``start_time``, ``attributes``).
+``verdict``, ``before_text``, ``after_text``, ``span_id``, ``time``), spans as in ``spans``
+(``span_id``, ``parent_span_id``, ``span_type``, ``start_time``, ``attributes``).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from . import attributes as A
 
@@ -54,18 +53,27 @@ def _output(span: Mapping[str, Any] | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def of_trace(decisions: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]]) -> Delivered:
-    """The outcome of a trace's decisions (in order)."""
+def of_trace(decisions: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]],
+             answers: Iterable[str | None] = ()) -> Delivered:
+    """The outcome of a trace's decisions (in order); ``answers``: the texts of its LLM
+    answers, which the deciding step's return value is then known not to be."""
     blocked = next((d for d in decisions if d.get("verdict") == "block"), None)
     modified = [d for d in decisions if d.get("verdict") == "modify"]
     decision = blocked or (modified[-1] if modified else None)
     if decision is None:
         return Delivered(DELIVERED)
-    step = next((s for s in spans if str(s.get("span_id")) == decision.get("span_id")), None)
-    after = decision.get("after_text")
-    received = after if after is not None else _output(step)
     first = next(d for d in decisions if d.get("verdict") in ("block", "modify"))  # what the model said
-    return Delivered(BLOCKED if blocked else MODIFIED, decision, received, first.get("before_text"))
+    original = first.get("before_text")
+    received = decision.get("after_text")
+    if received is None:
+        # Else what the deciding step returned, unless that is the answer it judged: a check
+        # that blocks and hands its input back never "delivered" the blocked text.
+        step = next((s for s in spans if str(s.get("span_id")) == decision.get("span_id")), None)
+        returned = _output(step)
+        judged = {t.strip() for t in (original, decision.get("before_text"), *answers) if isinstance(t, str)}
+        if returned is not None and returned.strip() not in judged and (not blocked or judged):
+            received = returned
+    return Delivered(BLOCKED if blocked else MODIFIED, decision, received, original)
 
 
 def _ancestors(span_id: str, parents: Mapping[str, str | None]) -> set[str]:
@@ -77,28 +85,41 @@ def _ancestors(span_id: str, parents: Mapping[str, str | None]) -> set[str]:
     return out
 
 
-def affected(result: Delivered, spans: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> set[str]:
-    """Which of ``answers`` (LLM span ids) the outcome applies to.
+def _started_by(span: Mapping[str, Any] | None, limit: Any) -> bool:
+    start = span.get("start_time") if span is not None else None
+    return not (isinstance(limit, _dt.datetime) and isinstance(start, _dt.datetime) and start > limit)
 
-    Made by a post-processing span: the answers that started before it, outside it (an LLM
-    judge inside a guardrail is not the answer). Recorded by an enclosing step itself (the
-    pipeline calls the model, then decides): the answers that started before the decision.
+
+def affected(result: Delivered, spans: Sequence[Mapping[str, Any]], answers: Mapping[str, str | None]) -> set[str]:
+    """Which one of ``answers`` (logical LLM calls: span id -> answer text, in the order they
+    started) the outcome applies to: a decision judges one answer, and earlier calls (a query
+    rewrite, an agent's tool-calling turn) keep their own output. Failing closed: when a
+    block or modify is there, some answer is never left looking delivered.
+
+    1. The answer whose text is the decision's ``before`` text.
+    2. Made by a guardrail span: the last answer that started before it, outside it; else,
+       when the guardrail wraps the call, the first answer inside it (a judge comes after).
+    3. Else the last answer that started before the decision; else the last answer.
     """
-    if not result.changed or result.decision is None:
+    if not result.changed or result.decision is None or not answers:
         return set()
+    decision = result.decision
+    before = decision.get("before_text")
+    if isinstance(before, str):
+        same = [sid for sid, text in answers.items() if isinstance(text, str) and text.strip() == before.strip()]
+        if same:
+            return {same[-1]}
     by_id = {str(s["span_id"]): s for s in spans}
     parents = {sid: s.get("parent_span_id") for sid, s in by_id.items()}
-    step = result.decision.get("span_id")
-    if step is None or step not in by_id:
-        return set(answers)
-    guard = by_id[step].get("span_type") in (A.SPAN_TYPE_POSTPROCESS, None)
-    began = by_id[step].get("start_time") if guard else result.decision.get("time")
-    out = set()
-    for sid in answers:
-        if guard and (sid == step or step in _ancestors(sid, parents)):
-            continue
-        start = by_id.get(sid, {}).get("start_time")
-        if isinstance(began, _dt.datetime) and isinstance(start, _dt.datetime) and start > began:
-            continue
-        out.add(sid)
-    return out
+    step = decision.get("span_id")
+    when = decision.get("time")
+    if step in by_id and by_id[step].get("span_type") in (A.SPAN_TYPE_POSTPROCESS, None):
+        inside = [sid for sid in answers if sid == step or step in _ancestors(sid, parents)]
+        outside = [sid for sid in answers if sid not in inside and _started_by(by_id.get(sid), by_id[step].get("start_time"))]
+        if outside:
+            return {outside[-1]}
+        inside = [sid for sid in inside if sid != step and _started_by(by_id.get(sid), when)]
+        if inside:
+            return {inside[0]}
+    earlier = [sid for sid in answers if _started_by(by_id.get(sid), when)]
+    return {earlier[-1] if earlier else list(answers)[-1]}

@@ -11,7 +11,7 @@ A ``pass`` or ``flag`` decision leaves the answer as it was (delivered).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from tracer import _delivered as D
 
@@ -50,16 +50,18 @@ def of_row(row: Mapping[str, Any]) -> str:
     return DELIVERED
 
 
-def of_trace(rows: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]]) -> Outcome:
+def of_trace(rows: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]],
+             answers: Iterable[str | None] = ()) -> Outcome:
     """The trace's outcome from its stored decision rows, by ``tracer._delivered``'s rule
-    (the one ``spyglass export`` follows too)."""
-    found = D.of_trace(rows, spans)
+    (the one ``spyglass export`` follows too); ``answers``: the texts of its LLM answers."""
+    found = D.of_trace(rows, spans, answers)
     decision = next((d for d, row in zip(M.decisions(rows), rows) if row is found.decision), None)
     return Outcome(found.kind, decision, found.received, found.original, found.decision)
 
 
-def affected(outcome: Outcome, spans: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> set[str]:
-    """Which of ``answers`` (LLM span ids) the outcome applies to (``tracer._delivered``)."""
+def affected(outcome: Outcome, spans: Sequence[Mapping[str, Any]], answers: Mapping[str, str | None]) -> set[str]:
+    """Which of ``answers`` (logical calls' span ids -> answer text, in order) the outcome
+    applies to (``tracer._delivered``)."""
     if outcome.row is None:
         return set()
     return D.affected(D.Delivered(outcome.kind, outcome.row), spans, answers)

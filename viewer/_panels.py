@@ -20,6 +20,7 @@ import streamlit as st
 
 from tracer import attributes as A
 from tracer._content import output_text
+from tracer._evidence import answer
 
 from . import _calls
 from . import _context as C
@@ -306,8 +307,10 @@ def _error(span: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> None
 
 def outcome_for(data: Mapping[str, Any], calls: Calls) -> tuple[O.Outcome, set[str]]:
     """The trace's post-processing outcome and the LLM spans (logical calls) it applies to."""
-    outcome = O.of_trace(data["decisions"], data["spans"])
-    answers = [str(s["span_id"]) for s in calls.logical()]
+    answers = {str(s["span_id"]): answer(s.get("attributes") or {},
+                                         [i.get("attributes") or {} for i in calls.inner(str(s["span_id"]))])[0]
+               for s in calls.logical()}
+    outcome = O.of_trace(data["decisions"], data["spans"], answers.values())
     return outcome, O.affected(outcome, data["spans"], answers)
 
 
