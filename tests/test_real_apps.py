@@ -414,3 +414,22 @@ def test_a_guard_wrapping_the_model_call_blocks_that_answer_in_the_export(store_
     [record] = export_rows(store_at)
     assert (record["outcome"], record["label"], record["output"]) == ("blocked", "blocked", "Sorry, I can't share that.")
     assert "jane.doe" not in json.dumps(record)
+
+
+def test_charts_count_each_call_once_under_the_model_that_answered(db_path: Path) -> None:
+    tracer.configure(db=db_path, instrument=["openai"])
+    client = openai.OpenAI(api_key="test", max_retries=0)
+
+    @tracer.trace_llm  # no model= given: the client call says which model answered
+    def answer(question: str) -> str:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT).choices[0].message.content
+
+    try:
+        with REPLAY.use_cassette(str(cassettes_dir() / "test_chat_completion_with_content.yaml"), allow_playback_repeats=True):
+            answer("one")
+            answer("two")
+        assert tracer.flush()
+    finally:
+        spy_openai.uninstrument()
+    rows = tracer.Store(db_path).usage_over_time(bucket="day")
+    assert [(r["model"], r["calls"], r["tokens"]) for r in rows] == [("gpt-4o-mini-2024-07-18", 2, 34)]
