@@ -3,6 +3,7 @@ retriever returns, and guardrail decisions. The last tests read them back from t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -13,7 +14,7 @@ from opentelemetry.trace import StatusCode
 import tracer
 from tracer import attributes as A
 from tracer._call import MAX_FLAT_DOCUMENTS
-from tracer._documents import normalize_documents
+from tracer._documents import context_arguments, normalize_documents
 
 
 # Stand-ins for the libraries' classes: same attributes, none of the dependencies.
@@ -292,3 +293,34 @@ def test_failed_stream_of_a_retriever_still_stores_its_documents(configured, sto
     full = store.get_trace(summary["trace_id"])
     assert [d["content"] for d in full["documents"]] == ["found before the failure"]
     assert full["spans"][0]["error_type"] == "TimeoutError"
+
+
+@dataclasses.dataclass
+class _Chunk:
+    text: str
+
+
+_PASSAGE_A = "電池は十二時間持ちます。充電はUSB-Cです。"
+_PASSAGE_B = "返品は三十日以内です。領収書が必要です。"
+
+
+@pytest.mark.parametrize(("arguments", "context"), [
+    ({"question": "q?", "context": "The battery lasts 12 hours.\n\nReturns in 30 days."}, ("context",)),
+    ({"q": "x", "refs": [_PASSAGE_A, _PASSAGE_B]}, ("refs",)),  # passages without spaces (CJK)
+    ({"q": "x", "docs": ["Refunds: 30 days", "Ships: 2 days"]}, ("docs",)),  # short lines, named as context
+    ({"q": "x", "chunk_list": [_Chunk("The battery lasts 12 hours on a charge.")]}, ("chunk_list",)),
+    ({"q": "x", "context": {"documents": [{"content": "The battery lasts 12 hours."}]}}, ("context",)),
+    ({"q": "x", "items": [{"id": "kb-1", "type": "faq", "content": "Returns within 30 days."}]}, ("items",)),
+    ({"q": "x", "turns": ["What is the return policy for lamps?", "And for headsets, please?"]}, ()),
+    ({"q": "x", "previous_questions": ["What is the return policy for lamps?"]}, ()),
+    ({"q": "x", "content": [{"type": "input_text", "text": "Describe this picture in detail, please."}]}, ()),
+    ({"q": "x", "scores": [("positive sentiment", 0.9), ("negative", 0.1)]}, ()),
+    ({"q": "x", "stop": ["\n\n", "END"]}, ()),
+    ({"messages": [{"role": "user", "content": "Hello there, how long does the battery last?"}]}, ()),
+])
+def test_which_arguments_of_an_llm_function_are_its_context(arguments: dict, context: tuple) -> None:
+    assert context_arguments(arguments, None) == context
+
+
+def test_named_context_arguments_are_taken_as_given() -> None:
+    assert context_arguments({"q": "x", "style": "terse"}, ("style", "missing")) == ("style",)

@@ -165,43 +165,56 @@ def _items(result: Any, depth: int) -> Iterable[Any]:
 
 
 # Arguments of an LLM function that are never its context, whatever they hold.
-_NOT_CONTEXT = frozenset({"messages", "history", "chat_history", "tools", "functions", "stop", "stop_sequences",
-                          "tags", "labels", "examples", "few_shot"})
-_MIN_TEXT = 20  # a list of strings is context when one of them reads like a passage, not a stop word
+_NOT_CONTEXT = frozenset({"messages", "history", "chat_history", "turns", "tools", "functions", "stop",
+                          "stop_sequences", "tags", "labels", "examples", "few_shot", "questions",
+                          "previous_questions", "candidates", "options", "choices"})
+# Arguments named like this are context when they hold any text at all (one string, short lines).
+_CONTEXT_NAMES = frozenset({"context", "contexts", "doc", "docs", "documents", "passages", "sources", "chunks",
+                            "evidence", "knowledge", "retrieved", "snippets", "hits", "results"})
+_MIN_TEXT = 20  # a string is a passage, not a label or a stop word, from this many characters
 _SCAN = 50  # items looked at to decide (a long list is judged by its head)
+# A chat content part ({"type": "input_text", "text": ...}) has text too: not a document.
+_PART_TYPES = frozenset({"text", "input_text", "output_text", "image_url", "input_image", "input_file", "refusal",
+                         "image", "file", "tool_use", "tool_result", "thinking"})
 
 
-def _is_document(item: Any) -> bool:
+def _kind(item: Any) -> int:
+    """2: a document with passage-like content; 1: a document too short to tell (a short
+    string, a pair around one); 0: not a document."""
     kind = type(item)
     if kind is str:
-        return True
-    if kind is dict or isinstance(item, Mapping):  # a chat message has content too, and a role
-        if "role" in item:
-            return False
-        for key in _CONTENT_KEYS:
+        return 2 if len(item) >= _MIN_TEXT else 1
+    if kind is dict or isinstance(item, Mapping):
+        if "role" in item or item.get("type") in _PART_TYPES:
+            return 0  # a chat message, or a message's content part
+        for key in _CONTENT_KEYS:  # a loop, not any(): this runs on the traced call
             if item.get(key) is not None:
-                return True
-        return False
+                return 2
+        return 0
     if kind is tuple or kind is list:
-        return len(item) == 2 and _is_score(item[1]) and _is_document(item[0])
-    return hasattr(item, "page_content") or (getattr(item, "node", None) is not None and hasattr(item, "score"))
+        return _kind(item[0]) if len(item) == 2 and _is_score(item[1]) else 0
+    if hasattr(item, "page_content") or (getattr(item, "node", None) is not None and hasattr(item, "score")):
+        return 2
+    if callable(getattr(item, "get_content", None)):  # a LlamaIndex node
+        return 2
+    text = getattr(item, "text", None) or getattr(item, "content", None)  # a chunk object
+    return 2 if isinstance(text, str) and not isinstance(item, type) else 0
 
 
-def looks_like_documents(value: Any) -> bool:
-    """A non-empty list or tuple of documents: strings (one passage-long at least), dicts
-    with a content key and no role, ``(doc, score)`` pairs, LangChain ``Document``s or
-    LlamaIndex ``NodeWithScore``s. Never reads an iterator. Runs on the traced call: one pass."""
+def looks_like_documents(value: Any, named_as_context: bool = False) -> bool:
+    """A non-empty list or tuple of documents: passages, dicts with a content key (not chat
+    messages or content parts), ``(doc, score)`` pairs, LangChain ``Document``s, LlamaIndex
+    nodes, chunk objects with a ``text``. Short strings count only in an argument named like
+    context (``docs``, ``context``...). Never reads an iterator. Runs on the traced call: one pass."""
     kind = type(value)
     if not (kind is list or kind is tuple or isinstance(value, (list, tuple))) or not value:
         return False
-    passage = False
+    passage = named_as_context
     for item in value[:_SCAN]:
-        if type(item) is str:
-            passage = passage or (len(item) >= _MIN_TEXT and " " in item)
-        elif _is_document(item):
-            passage = True
-        else:
+        found = _kind(item)
+        if not found:
             return False
+        passage = passage or found == 2
     return passage
 
 
@@ -210,8 +223,17 @@ def context_arguments(arguments: Mapping[str, Any], names: Sequence[str] | None)
     given, or (``None``) every argument that looks like documents. Cheap: it only looks."""
     if names is not None:
         return tuple(name for name in names if name in arguments)
-    return tuple(name for name, value in arguments.items()
-                 if name not in _NOT_CONTEXT and looks_like_documents(value))
+    return tuple(name for name, value in arguments.items() if name not in _NOT_CONTEXT and _is_context(name, value))
+
+
+def _is_context(name: str, value: Any) -> bool:
+    if name.lower() in _CONTEXT_NAMES:  # context="\n\n".join(passages), {"documents": [...]}, short lines
+        if isinstance(value, str):
+            return bool(value.strip())
+        if isinstance(value, Mapping):
+            return any(isinstance(value.get(k), (list, tuple)) and value.get(k) for k in _LIST_KEYS) or _kind(value) == 2
+        return looks_like_documents(value, named_as_context=True)
+    return looks_like_documents(value)
 
 
 def documents_in(inputs: Any, names: Sequence[str], whole: str, limit: int | None = None) -> list[Document]:
