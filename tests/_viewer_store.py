@@ -279,8 +279,8 @@ def _real_apps(path: Path, cassettes: Path, service: str) -> None:
     """The programs of one service, in the order their traces start.
 
     ``kb-app``: ``search_kb`` -> ``answer_joined`` -> ``length_guard`` is the README pattern
-    with nothing enclosing it and the documents joined into the prompt text (three traces, no
-    context in the answer's); ``search_kb`` -> ``answer`` -> ``length_guard`` the same with
+    with nothing enclosing it and the documents built into the prompt text before the call
+    (three traces, no context in the answer's); ``search_kb`` -> ``answer`` -> ``length_guard`` the same with
     the documents passed as an argument (the answer's context, but its guard elsewhere);
     ``rag`` the README pattern inside ``@tracer.trace_step`` (one trace); ``rag_blocked`` and
     ``rag_redacted`` with a guard that blocks or changes the answer; ``order_status`` an answer
@@ -326,8 +326,8 @@ def _real_apps(path: Path, cassettes: Path, service: str) -> None:
         return ask("Answer from this context:\n" + "\n".join(d["content"] for d in docs))
 
     @tracer.trace_llm(model="gpt-4o-mini")
-    def answer_joined(question: str, context: str) -> str:
-        return ask(f"Answer from this context:\n{context}")
+    def answer_joined(question: str, prompt: str) -> str:  # the prompt built before the call: no documents
+        return ask(prompt)
 
     @tracer.trace_postprocess
     def length_guard(text: str) -> str:
@@ -348,7 +348,7 @@ def _real_apps(path: Path, cassettes: Path, service: str) -> None:
 
     # The README pattern with nothing enclosing it: three traces per request.
     docs = search_kb(question)
-    length_guard(answer_joined(question, "\n".join(d["content"] for d in docs)))
+    length_guard(answer_joined(question, "Answer from this context:\n" + "\n".join(d["content"] for d in docs)))
     time.sleep(0.05)
     length_guard(answer(question, search_kb(question)))
     time.sleep(0.05)
