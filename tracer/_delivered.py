@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import attributes as A
+from ._content import output_text
 
 __all__ = ["BLOCKED", "DELIVERED", "KINDS", "MODIFIED", "Delivered", "affected", "of_trace"]
 
@@ -42,15 +43,7 @@ def _output(span: Mapping[str, Any] | None) -> str | None:
     if span is None:
         return None
     attrs = span.get("attributes") or {}
-    if isinstance(attrs, str):
-        attrs = json.loads(attrs)
-    value = attrs.get(A.OI_OUTPUT_VALUE)
-    if isinstance(value, str) and value.strip()[:1] == '"':
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    return value if isinstance(value, str) else None
+    return output_text(json.loads(attrs) if isinstance(attrs, str) else attrs)
 
 
 def of_trace(decisions: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]],

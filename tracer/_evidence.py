@@ -19,7 +19,7 @@ import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import attributes as A
-from ._content import output_text, question_text
+from ._content import _json, output_text, question_text
 from ._documents import documents_in
 
 __all__ = ["SOURCE_TOOL", "TOOL_PREFIX", "answer", "context_documents", "evidence", "prompt_tool_results",
@@ -29,15 +29,6 @@ SOURCE_TOOL = "tool"
 TOOL_PREFIX = "tool:"
 
 Doc = dict[str, Any]
-
-
-def _json(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:  # cut by the size limit, or not JSON: nothing reliable in it
-        return None
 
 
 def _docs(value: Any) -> list[Doc]:
