@@ -113,7 +113,8 @@ def test_parent_and_child_ids_in_the_store(configured, store) -> None:
     assert by_name["search"]["span_type"] == "retriever"
     assert {s["trace_id"] for s in full["spans"]} == {summary["trace_id"]}
     counts = store.counts()
-    assert counts["spans"] == 3 and counts["traces"] == 1 and counts["documents"] == 1
+    # The retrieved document, and the same document again as the answer's context (its argument).
+    assert counts["spans"] == 3 and counts["traces"] == 1 and counts["documents"] == 2
 
 
 # --- tracer.testing ----------------------------------------------------------------------------------

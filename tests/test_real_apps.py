@@ -19,6 +19,7 @@ import pytest
 import tracer
 from integrations import openai as spy_openai
 from tracer import attributes as A
+from tracer._context import TraceAttributesProcessor
 from tracer._dataset import rows as export_rows
 from tracer.store.reader import TraceFilter
 
@@ -433,3 +434,21 @@ def test_charts_count_each_call_once_under_the_model_that_answered(db_path: Path
         spy_openai.uninstrument()
     rows = tracer.Store(db_path).usage_over_time(bucket="day")
     assert [(r["model"], r["calls"], r["tokens"]) for r in rows] == [("gpt-4o-mini-2024-07-18", 2, 34)]
+
+
+def test_a_nested_call_is_counted_once_with_two_spyglass_processors_on_the_provider() -> None:
+    """After configure() twice on one provider, say: both processors see every span start."""
+    provider = tracer.testing.new_tracer_provider()
+    provider.add_span_processor(TraceAttributesProcessor())
+
+    @tracer.trace_llm
+    def inner(q: str) -> str:
+        return "x"
+
+    @tracer.trace_llm
+    def outer(q: str) -> str:
+        return inner(q)
+
+    with tracer.testing.capture_spans(provider) as captured:
+        outer("q")
+    assert captured.one("outer").attributes[A.LLM_INNER_CALLS] == 1

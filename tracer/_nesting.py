@@ -34,12 +34,14 @@ _bump = threading.Lock()  # two threads may start calls inside one LLM span at o
 
 
 def on_start(span: Span, parent_context: otel_context.Context | None) -> None:
+    own_id = span.get_span_context().span_id
+    if own_id in _owner or A.LLM_PARENT_SPAN_ID in (span.attributes or {}):
+        return  # seen already: two of our processors on one provider (after a re-configure, say)
     parent = trace.get_current_span(parent_context)
     parent_id = parent.get_span_context().span_id
     owner = _owner.get(parent_id)
     if owner is None and isinstance(parent, ReadableSpan) and _is_llm(parent.attributes):
         owner = parent  # an LLM span started on a provider without this hook
-    own_id = span.get_span_context().span_id
     if _is_llm(span.attributes):
         if owner is not None and owner.is_recording():
             span.set_attribute(A.LLM_PARENT_SPAN_ID, format(owner.get_span_context().span_id, "016x"))
