@@ -71,7 +71,8 @@ def context_documents(attributes: Mapping[str, Any]) -> list[Doc]:
     inputs = _json(attributes.get(A.OI_INPUT_VALUE))
     if inputs is None:
         return []
-    return [dict(d) for d in documents_in(inputs, [str(n) for n in names], A.CONTEXT_WHOLE_INPUT)]
+    listed = names.split(",") if isinstance(names, str) else [str(n) for n in names]
+    return [dict(d) for d in documents_in(inputs, listed, A.CONTEXT_WHOLE_INPUT)]
 
 
 def tool_result(attributes: Mapping[str, Any], span_name: str) -> Doc | None:

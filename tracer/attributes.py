@@ -165,7 +165,8 @@ DOCUMENTS_COUNT: Final = "spyglass.documents.count"
 LLM_PARENT_SPAN_ID: Final = "spyglass.llm.parent_span_id"
 LLM_INNER_CALLS: Final = "spyglass.llm.inner_calls"
 LLM_INNER_USAGE: Final = "spyglass.llm.inner_usage"  # True: a call nested in it reported usage
-# The arguments of a @trace_llm function that hold documents (found, or named by ``context=``):
+# The arguments of a @trace_llm function that hold documents (found, or named by ``context=``),
+# comma-separated (argument names never hold a comma):
 # the context of its answer. Their content is in input.value already; export reads it from
 # there, so the traced call never serialises the documents twice. CONTEXT_WHOLE_INPUT: the
 # function's lone argument, captured as the input itself.
