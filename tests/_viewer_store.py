@@ -415,3 +415,16 @@ if __name__ == "__main__":
     import sys
 
     _real_apps(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+
+
+# --- reading an AppTest run ---------------------------------------------------------------
+def texts(at: "AppTest") -> str:
+    return "\n".join([t.value for t in at.text] + [c.value for c in at.code])
+
+
+def markdowns(at: "AppTest") -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def captions(at: "AppTest") -> str:
+    return "\n".join(c.value for c in at.caption)

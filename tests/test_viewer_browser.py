@@ -87,8 +87,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         yield url, ids, path
 
 
-@pytest.fixture(scope="module")
-def page(server: tuple[str, dict[str, str], Path]) -> Iterator[Any]:
+@contextmanager
+def chromium_page() -> Iterator[Any]:
+    """A page of Debian's chromium, driven by Playwright (skips, or fails under CI, without it)."""
     sync_playwright = _browser_or_skip()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM)
@@ -98,6 +99,12 @@ def page(server: tuple[str, dict[str, str], Path]) -> Iterator[Any]:
             yield pg
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: tuple[str, dict[str, str], Path]) -> Iterator[Any]:
+    with chromium_page() as pg:
+        yield pg
 
 
 def _pick(page: Any, label: str, option: str) -> None:

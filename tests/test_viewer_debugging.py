@@ -19,6 +19,7 @@ import tracer
 from viewer import _data, _replay
 
 from . import _viewer_store as vs
+from ._viewer_store import captions, markdowns, texts
 from .openai_support import http
 
 BATTERY_Q = "What battery does the L2 use and how long does a charge last?"
@@ -71,18 +72,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
 
 
 app_on, run = vs.app_on, vs.run
-
-
-def texts(at: AppTest) -> str:
-    return "\n".join([t.value for t in at.text] + [c.value for c in at.code])
-
-
-def markdowns(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
-
-
-def captions(at: AppTest) -> str:
-    return "\n".join(c.value for c in at.caption)
 
 
 def frame(at: AppTest, column: str) -> Any:

@@ -28,7 +28,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from . import _viewer_store as vs
-from .test_viewer_browser import TIMEOUT_MS, _browser_or_skip, _panel, _pick, serve
+from ._viewer_store import captions, markdowns, texts
+from .test_viewer_browser import _browser_or_skip, _panel, _pick, chromium_page, serve
 
 Built = tuple[Path, dict[str, Any]]
 
@@ -50,18 +51,6 @@ def _fresh_resource_cache() -> Iterator[None]:
 
 def _app(built: Built, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
     return vs.run(vs.app_on(built[0], monkeypatch), **query)
-
-
-def texts(at: AppTest) -> str:
-    return "\n".join([t.value for t in at.text] + [c.value for c in at.code])
-
-
-def markdowns(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
-
-
-def captions(at: AppTest) -> str:
-    return "\n".join(c.value for c in at.caption)
 
 
 def plain(value: str) -> str:
@@ -267,17 +256,8 @@ def server(built: Built) -> Iterator[tuple[str, dict[str, Any], Path]]:
 
 @pytest.fixture(scope="module")
 def page(server: tuple[str, dict[str, Any], Path]) -> Iterator[Any]:
-    sync_playwright = _browser_or_skip()
-    from .test_viewer_browser import CHROMIUM
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM)
-        try:
-            pg = browser.new_page(viewport={"width": 1600, "height": 2000})
-            pg.set_default_timeout(TIMEOUT_MS)
-            yield pg
-        finally:
-            browser.close()
+    with chromium_page() as pg:
+        yield pg
 
 
 def _header_badges(page: Any) -> list[tuple[str, str]]:
