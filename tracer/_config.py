@@ -29,7 +29,7 @@ from ._guard import guard, logger
 from ._ids import id_generator
 from . import _processor as _processor_module
 from ._processor import DEFAULT_EXIT_TIMEOUT, SpyglassSpanProcessor
-from ._settings import RedactHook, Settings, set_settings
+from ._settings import RedactHook, Settings, flag_from_env, number_from_env, set_settings
 from .store import DuckDBSpanExporter, ForeignStoreError, NewerSchemaError, StoreError
 
 DEFAULT_DB = "spyglass.duckdb"
@@ -156,21 +156,11 @@ def _provider(explicit: TracerProvider | None, service_name: str | None) -> Trac
 
 
 def _grounding_from_env() -> bool:
-    return os.environ.get("SPYGLASS_GROUNDING", "").strip().lower() not in {"0", "false", "no", "off"}
+    return flag_from_env("SPYGLASS_GROUNDING")
 
 
 def _exit_timeout_from_env() -> float:
-    raw = os.environ.get("SPYGLASS_EXIT_TIMEOUT", "").strip()
-    if not raw:
-        return DEFAULT_EXIT_TIMEOUT
-    try:
-        value = float(raw)
-        if value >= 0:
-            return value
-    except ValueError:
-        pass
-    logger.warning("spyglass: ignoring SPYGLASS_EXIT_TIMEOUT=%r (expected seconds >= 0)", raw)
-    return DEFAULT_EXIT_TIMEOUT
+    return number_from_env("SPYGLASS_EXIT_TIMEOUT", DEFAULT_EXIT_TIMEOUT, float, lambda v: v >= 0, "seconds >= 0")
 
 
 def _check_store(exporter: DuckDBSpanExporter) -> None:

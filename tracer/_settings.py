@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
+
+_N = TypeVar("_N", int, float)
 
 #: ``redact(attribute_key, text) -> text`` runs on every captured value before it is set on
 #: a span. Return the text unchanged, a masked version, or ``None`` to drop the attribute.
@@ -18,7 +20,8 @@ RedactHook = Callable[[str, str], Optional[str]]
 # ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` takes booleans in older OTel GenAI
 # instrumentations and NO_CONTENT / SPAN_ONLY / EVENT_ONLY / SPAN_AND_EVENT in newer ones.
 # We only write span attributes, so EVENT_ONLY means "no content on spans" for us.
-_FALSE = {"0", "false", "no", "off", "no_content", "none", "event_only"}
+_OFF = frozenset({"0", "false", "no", "off"})
+_FALSE = _OFF | {"no_content", "none", "event_only"}  # also the OTel GenAI capture variable's "off" values
 DEFAULT_MAX_VALUE_CHARS = 64_000
 
 
@@ -32,20 +35,33 @@ def _capture_from_env() -> bool:
     return True
 
 
-def _limit_from_env() -> int:
-    # Read at import time: a typo in the environment must not make ``import tracer`` fail.
-    raw = os.environ.get("SPYGLASS_MAX_VALUE_CHARS", "").strip()
+def number_from_env(name: str, default: _N, parse: Callable[[str], _N], valid: Callable[[_N], bool],
+                    expected: str) -> _N:
+    """A number from the environment, or ``default`` (logged) when it is unset or not one:
+    a typo in the environment must not make ``import tracer`` or ``configure()`` fail."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_MAX_VALUE_CHARS
+        return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        value = -1
-    if value <= 0:
-        logging.getLogger("spyglass").warning(
-            "spyglass: ignoring SPYGLASS_MAX_VALUE_CHARS=%r (expected a positive integer)", raw)
-        return DEFAULT_MAX_VALUE_CHARS
-    return value
+        pass
+    else:
+        if valid(value):
+            return value
+    logging.getLogger("spyglass").warning("spyglass: ignoring %s=%r (expected %s)", name, raw, expected)
+    return default
+
+
+def flag_from_env(name: str) -> bool:
+    """On unless the variable says off (``0``, ``false``, ``no``, ``off``)."""
+    return os.environ.get(name, "").strip().lower() not in _OFF
+
+
+def _limit_from_env() -> int:
+    # Read at import time.
+    return number_from_env("SPYGLASS_MAX_VALUE_CHARS", DEFAULT_MAX_VALUE_CHARS, int, lambda v: v > 0,
+                           "a positive integer")
 
 
 @dataclass(frozen=True)

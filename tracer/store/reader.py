@@ -125,6 +125,14 @@ _SUSPECTED = (f"trace_id IN (SELECT trace_id FROM evaluations WHERE label = '{HA
               f"UNION ALL SELECT trace_id FROM annotations WHERE label = 'hallucination')")
 
 
+def _by_trace(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """``rows`` grouped by their ``trace_id`` (taken out of each row), in order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row.pop("trace_id"), []).append(row)
+    return out
+
+
 def _descendants(nested: Mapping[str, list[tuple[str, Mapping[str, Any]]]], span_id: str) -> list[Mapping[str, Any]]:
     """The attributes of the LLM spans nested in ``span_id`` at any depth (two client
     instrumentations stacked inside a decorator nest twice), outermost first."""
@@ -575,44 +583,33 @@ class Store:
             docs = _rows(con.execute(
                 "SELECT trace_id, document_id, content, score FROM documents "
                 "WHERE list_contains(?, trace_id) ORDER BY seq, position", traces))
-            others = _rows(con.execute(
-                "SELECT trace_id, span_id, name, span_type, llm_parent_span_id, attributes FROM spans "
-                "WHERE list_contains(?, trace_id) AND (span_type = 'tool' OR llm_parent_span_id IS NOT NULL) "
-                "ORDER BY seq", traces))
             decisions = _rows(con.execute(
                 "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text FROM decisions "
                 "WHERE list_contains(?, trace_id) ORDER BY seq, position", traces))
-            # The shape of each trace, for which answer a decision applies to (tracer/_delivered.py).
+            # Every span of those traces, once: the shape (which answer a decision applies to,
+            # tracer/_delivered.py), and the attributes of tool, nested LLM and guardrail spans.
             shape = _rows(con.execute(
-                "SELECT trace_id, span_id, parent_span_id, span_type, start_time, "
-                "CASE WHEN span_type = 'postprocess' THEN attributes END AS attributes FROM spans "
-                "WHERE list_contains(?, trace_id) ORDER BY seq", traces))
-        by_trace: dict[str, list[dict[str, Any]]] = {}
-        for doc in docs:
-            by_trace.setdefault(doc.pop("trace_id"), []).append(doc)
+                "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
+                "CASE WHEN span_type IN ('tool', 'postprocess') OR llm_parent_span_id IS NOT NULL "
+                "THEN attributes END AS attributes FROM spans WHERE list_contains(?, trace_id) ORDER BY seq", traces))
         tools: dict[str, list[dict[str, Any]]] = {}
         nested: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-        for other in others:
-            attrs = canonical(json.loads(other["attributes"]) if other["attributes"] else {})
-            if other["span_type"] == "tool":
-                result = tool_result(attrs, other["name"])
-                if result is not None:
-                    tools.setdefault(other["trace_id"], []).append(result)
-            else:
-                nested.setdefault(other["llm_parent_span_id"], []).append((other["span_id"], attrs))
-        by_decision: dict[str, list[dict[str, Any]]] = {}
-        for decision in decisions:
-            by_decision.setdefault(decision.pop("trace_id"), []).append(decision)
-        by_shape: dict[str, list[dict[str, Any]]] = {}
         for row in shape:
-            by_shape.setdefault(row.pop("trace_id"), []).append(row)
+            if row["span_type"] == "tool" or row["llm_parent_span_id"] is not None:
+                attrs = canonical(json.loads(row["attributes"]) if row["attributes"] else {})
+                if row["llm_parent_span_id"] is not None:
+                    nested.setdefault(row["llm_parent_span_id"], []).append((row["span_id"], attrs))
+                elif (result := tool_result(attrs, row["name"])) is not None:
+                    tools.setdefault(row["trace_id"], []).append(result)
+        by_doc, by_decision, by_shape = _by_trace(docs), _by_trace(decisions), _by_trace(shape)
         for span in spans:
+            trace_id = span["trace_id"]
             span["attributes"] = canonical(json.loads(span["attributes"]) if span["attributes"] else {})
-            span["spans"] = by_shape.get(span["trace_id"], [])
             span["inner"] = _descendants(nested, span["span_id"])
-            span["documents"] = by_trace.get(span["trace_id"], [])
-            span["tools"] = tools.get(span["trace_id"], [])
-            span["decisions"] = by_decision.get(span["trace_id"], [])
+            span["spans"] = by_shape.get(trace_id, [])
+            span["documents"] = by_doc.get(trace_id, [])
+            span["tools"] = tools.get(trace_id, [])
+            span["decisions"] = by_decision.get(trace_id, [])
         return spans
 
     def annotations(self) -> list[dict[str, Any]]:
