@@ -72,7 +72,18 @@ def on_end(span: ReadableSpan) -> None:
         owner.set_attribute(A.LLM_INNER_USAGE, True)
 
 
+# Where usage sits flat, in the conventions we read: found with lookups, on the app's thread.
+_USAGE_KEYS = (A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS, A.OI_LLM_TOKEN_COUNT_PROMPT,
+               A.OI_LLM_TOKEN_COUNT_COMPLETION, A.OI_LLM_TOKEN_COUNT_TOTAL, A.GEN_AI_USAGE_PROMPT_TOKENS,
+               A.GEN_AI_USAGE_COMPLETION_TOKENS, A.TL_LLM_USAGE_TOTAL_TOKENS)
+
+
 def _has_usage(attributes: Any) -> bool:
+    if any(attributes.get(key) is not None for key in _USAGE_KEYS):
+        return True
+    if A.SPAN_TYPE in attributes:
+        return False  # ours: the keys above are all there is
+    # A convention that keeps usage inside JSON (Logfire's response_data): its normaliser reads it.
     view = canonical(attributes)
     return view.get(A.GEN_AI_USAGE_INPUT_TOKENS) is not None or view.get(A.GEN_AI_USAGE_OUTPUT_TOKENS) is not None
 
