@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -30,10 +31,16 @@ def verdict(ok: bool) -> str:
 def revision() -> str:
     """The commit measured, with ``+dirty`` when the working tree has uncommitted changes."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "tracer"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "tracer"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return head + ("+dirty tracer/" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -61,7 +68,7 @@ class TimedAttr:
         self.ns = 0
         self.calls = 0
 
-    def __enter__(self) -> "TimedAttr":
+    def __enter__(self) -> TimedAttr:
         original = self.original
 
         def timed(*a: Any, **k: Any) -> Any:

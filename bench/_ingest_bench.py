@@ -7,18 +7,17 @@ import os
 import random
 import statistics
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pyarrow as pa
+from _common import TimedAttr, ms, size_mb, verdict
+from _synth import TextPool
 
 import tracer
 from tracer.store import _exporter, _writer
 from tracer.store._rows import STAGING_SCHEMA, spans_to_table
 from tracer.store._schema import SPAN_COLUMNS
-
-from _common import TimedAttr, ms, size_mb, verdict
-from _synth import TextPool
 
 TARGET = 0.90  # Spyglass spans/s >= 90% of the raw append
 
@@ -64,8 +63,10 @@ def make_spans(n_spans: int, seed: int = 3) -> list[Any]:
         return out
 
     for i in range((n_spans + 3) // 4):
-        messages = [{"role": "system", "content": system},
-                    {"role": "user", "content": text.text(rng.randint(120, 260))}]
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": text.text(rng.randint(120, 260))},
+        ]
         docs = text.docs(rng.randint(1_100, 1_500), 3)
         with tracer.trace_attributes(session_id=f"s-{i // 5}", user_id=f"u-{i % 97}", tags=["bench"]):
             agent(messages, docs)
@@ -78,8 +79,7 @@ def _raw_connect(path: str, zstd: bool = True, json_type: bool = True) -> duckdb
     con = duckdb.connect(path)
     if zstd:
         con.execute("SET force_compression = 'zstd'")
-    cols = ", ".join(f"{n} {'VARCHAR' if _TYPES[n] == 'JSON' and not json_type else _TYPES[n]}"
-                     for n in RAW_COLUMNS)
+    cols = ", ".join(f"{n} {'VARCHAR' if _TYPES[n] == 'JSON' and not json_type else _TYPES[n]}" for n in RAW_COLUMNS)
     con.execute(f"CREATE TABLE t ({cols})")
     return con
 
@@ -99,13 +99,15 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
     print(f"## (a) ingest: {total:,} spans of ~4 KB, batches of {batch:,}, Spyglass and raw alternating per batch")
     t0 = time.monotonic()
     spans = make_spans(total)
-    batches = [spans[i:i + batch] for i in range(0, len(spans), batch)]
+    batches = [spans[i : i + batch] for i in range(0, len(spans), batch)]
     # The baseline's input: the very rows Spyglass stages, as Python columns (untimed).
     raw_inputs = [spans_to_table(b).select(RAW_COLUMNS).to_pydict() for b in batches]
     sizes = sorted(len(a.encode()) for cols in raw_inputs for a in cols["attributes"])
-    print(f"   {len(spans):,} spans created with the real decorators in {time.monotonic() - t0:.0f} s (untimed); "
-          f"attribute JSON per span: median {sizes[len(sizes) // 2]:,} B "
-          f"(p10 {sizes[len(sizes) // 10]:,}, p90 {sizes[len(sizes) * 9 // 10]:,})")
+    print(
+        f"   {len(spans):,} spans created with the real decorators in {time.monotonic() - t0:.0f} s (untimed); "
+        f"attribute JSON per span: median {sizes[len(sizes) // 2]:,} B "
+        f"(p10 {sizes[len(sizes) // 10]:,}, p90 {sizes[len(sizes) * 9 // 10]:,})"
+    )
 
     spy_path, raw_path = os.path.join(tmp, "spyglass.duckdb"), os.path.join(tmp, "raw.duckdb")
     exporter = _exporter.DuckDBSpanExporter(spy_path)
@@ -118,6 +120,7 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
     gc.collect()
     with TimedAttr(_exporter, "convert") as conv:
         for i, (spans_b, cols) in enumerate(zip(batches, raw_inputs)):
+
             def spyglass() -> None:
                 before = conv.ns
                 t = time.perf_counter_ns()
@@ -130,7 +133,7 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
                 raw_build.append(b)
                 raw_insert.append(ins)
 
-            for run in ((spyglass, baseline) if i % 2 == 0 else (baseline, spyglass)):
+            for run in (spyglass, baseline) if i % 2 == 0 else (baseline, spyglass):
                 run()
     t = time.perf_counter_ns()
     raw.execute("CHECKPOINT")  # Spyglass checkpoints at the end of every batch (closing the file)
@@ -146,24 +149,43 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
     spy_mb, raw_mb = size_mb(spy_path), size_mb(raw_path)
     raw_batch = [a + b for a, b in zip(raw_build, raw_insert)]
     print()
-    print(f"   {'':<30} {'spans/s':>9} {'MB/s':>7} {'ms/batch':>9} {'first 3':>8} {'last 3':>8} {'file MB':>8} "
-          f"{'B/span':>7}")
+    print(
+        f"   {'':<30} {'spans/s':>9} {'MB/s':>7} {'ms/batch':>9} {'first 3':>8} {'last 3':>8} {'file MB':>8} "
+        f"{'B/span':>7}"
+    )
     mbs = sum(sizes) / 1e6
-    for label, rate, per_batch, mb in (("Spyglass export()", spy_rate, spy_ns, spy_mb),
-                                       ("raw Arrow append, zstd", raw_rate, raw_batch, raw_mb)):
-        print(f"   {label:<30} {rate:>9,.0f} {mbs * rate / n:>7.1f} {ms(statistics.median(per_batch)):>9.1f} "
-              f"{ms(statistics.median(per_batch[:3])):>8.1f} {ms(statistics.median(per_batch[-3:])):>8.1f} "
-              f"{mb:>8.1f} {mb * 1e6 / n:>7.0f}")
+    for label, rate, per_batch, mb in (
+        ("Spyglass export()", spy_rate, spy_ns, spy_mb),
+        ("raw Arrow append, zstd", raw_rate, raw_batch, raw_mb),
+    ):
+        print(
+            f"   {label:<30} {rate:>9,.0f} {mbs * rate / n:>7.1f} {ms(statistics.median(per_batch)):>9.1f} "
+            f"{ms(statistics.median(per_batch[:3])):>8.1f} {ms(statistics.median(per_batch[-3:])):>8.1f} "
+            f"{mb:>8.1f} {mb * 1e6 / n:>7.0f}"
+        )
     print(f"   Spyglass / raw = {ratio:.0%}   target >= {TARGET:.0%}   {verdict(ratio >= TARGET)}")
-    print(f"   Spyglass time: spans_to_table (Python) {conv_total / spy_total:.0%} = {conv_total / n / 1e3:.0f} µs/span; "
-          f"StoreWriter.write {1 - conv_total / spy_total:.0%} = {(spy_total - conv_total) / n / 1e3:.0f} µs/span")
-    print(f"   raw time: pa.Table.from_pydict {sum(raw_build) / raw_total:.0%}, INSERT {sum(raw_insert) / raw_total:.0%}, "
-          f"final CHECKPOINT {raw_final / raw_total:.0%} = {raw_total / n / 1e3:.0f} µs/span in all")
+    print(
+        f"   Spyglass time: spans_to_table (Python) {conv_total / spy_total:.0%} = {conv_total / n / 1e3:.0f} µs/span; "
+        f"StoreWriter.write {1 - conv_total / spy_total:.0%} = {(spy_total - conv_total) / n / 1e3:.0f} µs/span"
+    )
+    print(
+        f"   raw time: pa.Table.from_pydict {sum(raw_build) / raw_total:.0%}, INSERT {sum(raw_insert) / raw_total:.0%}, "
+        f"final CHECKPOINT {raw_final / raw_total:.0%} = {raw_total / n / 1e3:.0f} µs/span in all"
+    )
     result: dict[str, Any] = {
-        "spans": n, "batch": batch, "attr_median_b": sizes[len(sizes) // 2], "spy_rate": spy_rate,
-        "raw_rate": raw_rate, "ratio": ratio, "spy_mb": spy_mb, "raw_mb": raw_mb,
-        "conv_share": conv_total / spy_total, "conv_us": conv_total / n / 1e3,
-        "write_us": (spy_total - conv_total) / n / 1e3, "raw_us": raw_total / n / 1e3}
+        "spans": n,
+        "batch": batch,
+        "attr_median_b": sizes[len(sizes) // 2],
+        "spy_rate": spy_rate,
+        "raw_rate": raw_rate,
+        "ratio": ratio,
+        "spy_mb": spy_mb,
+        "raw_mb": raw_mb,
+        "conv_share": conv_total / spy_total,
+        "conv_us": conv_total / n / 1e3,
+        "write_us": (spy_total - conv_total) / n / 1e3,
+        "raw_us": raw_total / n / 1e3,
+    }
     result["write_split"] = write_split(batches[:6], tmp)
     result["batch_sizes"] = batch_size_sweep(spans, tmp)
     result["reference"] = ingest_reference(raw_inputs[:2], tmp)
@@ -173,9 +195,15 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
 class _StatementTimer:
     """A DuckDB connection whose ``execute``/``close`` times are added up by statement kind."""
 
-    _KINDS = {"INSERT INTO store.spans": "INSERT spans", "INSERT INTO store.events": "INSERT events",
-              "INSERT INTO store.documents": "INSERT documents", "INSERT INTO store.decisions": "INSERT decisions",
-              "INSERT INTO store.traces": "upsert traces", "COMMIT": "COMMIT", "BEGIN TRANSACTION": "BEGIN"}
+    _KINDS: ClassVar[dict[str, str]] = {
+        "INSERT INTO store.spans": "INSERT spans",
+        "INSERT INTO store.events": "INSERT events",
+        "INSERT INTO store.documents": "INSERT documents",
+        "INSERT INTO store.decisions": "INSERT decisions",
+        "INSERT INTO store.traces": "upsert traces",
+        "COMMIT": "COMMIT",
+        "BEGIN TRANSACTION": "BEGIN",
+    }
 
     def __init__(self, con: duckdb.DuckDBPyConnection, totals: dict[str, int]) -> None:
         self._con, self._totals = con, totals
@@ -226,8 +254,10 @@ def write_split(batches: list[list[Any]], tmp: str) -> dict[str, float]:
         _writer.try_open_write = real_open  # type: ignore[assignment]
     per_batch = ms(whole) / len(tables)
     split = {k: ms(v) / len(tables) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
-    print(f"   StoreWriter.write per batch of {len(batches[0]):,} spans, by statement ({len(tables)} batches, "
-          f"{per_batch:.0f} ms/batch):")
+    print(
+        f"   StoreWriter.write per batch of {len(batches[0]):,} spans, by statement ({len(tables)} batches, "
+        f"{per_batch:.0f} ms/batch):"
+    )
     for k, v in split.items():
         if v >= 0.05 * per_batch or k in ("INSERT spans", "upsert traces"):
             print(f"     {k:<24} {v:7.1f} ms  {v / per_batch:4.0%}")
@@ -244,7 +274,7 @@ def batch_size_sweep(spans: list[Any], tmp: str) -> dict[int, float]:
     for size in (500, 2_000, 8_000, 16_000):
         if size > n:
             continue
-        tables[size] = [spans_to_table(spans[i:i + size]) for i in range(0, n, size)]
+        tables[size] = [spans_to_table(spans[i : i + size]) for i in range(0, n, size)]
     for size, batch_tables in tables.items():
         path = os.path.join(tmp, f"sweep-{size}.duckdb")
         writer = _writer.StoreWriter(path)
@@ -253,8 +283,10 @@ def batch_size_sweep(spans: list[Any], tmp: str) -> dict[int, float]:
         for table in batch_tables:
             writer.write(table)
         out[size] = n / ((time.perf_counter_ns() - t) / 1e9)
-    print("   StoreWriter.write alone by batch size (spans/s, same spans, conversion excluded): "
-          + ", ".join(f"{k:,}: {v:,.0f}" for k, v in out.items()))
+    print(
+        "   StoreWriter.write alone by batch size (spans/s, same spans, conversion excluded): "
+        + ", ".join(f"{k:,}: {v:,.0f}" for k, v in out.items())
+    )
     return out
 
 
@@ -263,9 +295,11 @@ def ingest_reference(raw_inputs: list[dict[str, list[Any]]], tmp: str) -> dict[s
     n = sum(len(c["trace_id"]) for c in raw_inputs)
     rates: dict[str, float] = {}
     sizes: dict[str, float] = {}
-    for name, zstd, json_type in (("Arrow append, zstd, JSON column", True, True),
-                                  ("Arrow append, default compression", False, True),
-                                  ("Arrow append, zstd, VARCHAR column", True, False)):
+    for name, zstd, json_type in (
+        ("Arrow append, zstd, JSON column", True, True),
+        ("Arrow append, default compression", False, True),
+        ("Arrow append, zstd, VARCHAR column", True, False),
+    ):
         path = os.path.join(tmp, f"ref-{len(rates)}.duckdb")
         con = _raw_connect(path, zstd=zstd, json_type=json_type)
         t = time.perf_counter_ns()

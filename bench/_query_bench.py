@@ -7,18 +7,18 @@ import re
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
+from _common import OUT, ms, size_mb, verdict
+from _synth import COMMON_WORD, GENERATOR_VERSION, RARE_WORD, StoreGenerator
 
 import tracer
 from tracer.store import _connect, _writer
 from tracer.store._schema import SCHEMA_VERSION
-
-from _common import OUT, ms, size_mb, verdict
-from _synth import COMMON_WORD, GENERATOR_VERSION, RARE_WORD, StoreGenerator
 
 TRACES = 125_000
 LIST_MS, OPEN_MS, SEARCH_MS = 50.0, 20.0, 300.0
@@ -54,10 +54,14 @@ def build_plain(path: Path, traces: int = TRACES, batch_traces: int = 12_500) ->
         write_ns += time.perf_counter_ns() - t1
         gen_ns += t1 - t
         done += k
-        print(f"   {done * 8:>9,} spans: generated in {gen_ns / 1e9:3.0f} s, StoreWriter.write {write_ns / 1e9:3.0f} s",
-              flush=True)
-    print(f"   StoreWriter.write: {traces * 8 / (write_ns / 1e9):,.0f} spans/s in batches of {batch_traces * 8:,} spans; "
-          f"file {size_mb(path):,.0f} MB")
+        print(
+            f"   {done * 8:>9,} spans: generated in {gen_ns / 1e9:3.0f} s, StoreWriter.write {write_ns / 1e9:3.0f} s",
+            flush=True,
+        )
+    print(
+        f"   StoreWriter.write: {traces * 8 / (write_ns / 1e9):,.0f} spans/s in batches of {batch_traces * 8:,} spans; "
+        f"file {size_mb(path):,.0f} MB"
+    )
 
 
 def build(plain: Path, indexed: Path) -> None:
@@ -71,8 +75,10 @@ def build(plain: Path, indexed: Path) -> None:
     tracer.Store(tmp).build_search_index()
     took = time.monotonic() - t
     tmp.rename(indexed)
-    print(f"   Store.build_search_index() on a copy: {took:.0f} s ({TRACES * 8 / took:,.0f} spans/s); "
-          f"file {size_mb(indexed):,.0f} MB")
+    print(
+        f"   Store.build_search_index() on a copy: {took:.0f} s ({TRACES * 8 / took:,.0f} spans/s); "
+        f"file {size_mb(indexed):,.0f} MB"
+    )
 
 
 class _StatementLog:
@@ -115,12 +121,16 @@ def bench_queries(plain: Path, indexed: Path, reps: int) -> list[dict[str, Any]]
         ids = [r[0] for r in con.execute("SELECT trace_id FROM traces USING SAMPLE 500 ROWS").fetchall()]
         errors = con.execute("SELECT avg((status_code = 'ERROR')::INT) FROM traces").fetchall()[0][0]
         decisions = con.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
-        sizes = con.execute("SELECT span_type, avg(strlen(attributes::VARCHAR))::BIGINT FROM spans "
-                            "GROUP BY ALL ORDER BY 1").fetchall()
-        rare = con.execute("SELECT count(*), count(DISTINCT trace_id) FROM spans WHERE "
-                           "contains(attributes::VARCHAR, ?)", [RARE_WORD]).fetchall()[0]
-    print(f"   {spans:,} spans, {traces:,} traces, {errors:.1%} failed traces, {decisions:,} decisions; "
-          f"{size_mb(plain):,.0f} MB without the search index, {size_mb(indexed):,.0f} MB with it")
+        sizes = con.execute(
+            "SELECT span_type, avg(strlen(attributes::VARCHAR))::BIGINT FROM spans GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        rare = con.execute(
+            "SELECT count(*), count(DISTINCT trace_id) FROM spans WHERE contains(attributes::VARCHAR, ?)", [RARE_WORD]
+        ).fetchall()[0]
+    print(
+        f"   {spans:,} spans, {traces:,} traces, {errors:.1%} failed traces, {decisions:,} decisions; "
+        f"{size_mb(plain):,.0f} MB without the search index, {size_mb(indexed):,.0f} MB with it"
+    )
     print("   attribute JSON per span (mean B): " + ", ".join(f"{t} {b:,}" for t, b in sizes))
     print(f"   '{RARE_WORD}' is in {rare[0]} spans of {rare[1]} traces; '{COMMON_WORD}' in ~2% of traces")
 
@@ -129,19 +139,35 @@ def bench_queries(plain: Path, indexed: Path, reps: int) -> list[dict[str, Any]]
     queries: list[tuple[str, Path, Callable[[tracer.Store], Any], float]] = [
         ("connect() alone", indexed, _connect_only, 0.0),
         ("list_traces(limit=50)", indexed, lambda s: s.list_traces(limit=50), LIST_MS),
-        ("list_traces(model='gpt-4o', status='ERROR')", indexed,
-         lambda s: s.list_traces(tracer.TraceFilter(model="gpt-4o", status="ERROR")), LIST_MS),
-        (f"list_traces(min_duration_ms={p99:,.0f}) (p99)", indexed,
-         lambda s: s.list_traces(tracer.TraceFilter(min_duration_ms=p99)), LIST_MS),
-        ("list_traces(session_id=<random>)", indexed,
-         lambda s: s.list_traces(tracer.TraceFilter(session_id=f"sess-{rng.randrange(25_000):06d}")), LIST_MS),
+        (
+            "list_traces(model='gpt-4o', status='ERROR')",
+            indexed,
+            lambda s: s.list_traces(tracer.TraceFilter(model="gpt-4o", status="ERROR")),
+            LIST_MS,
+        ),
+        (
+            f"list_traces(min_duration_ms={p99:,.0f}) (p99)",
+            indexed,
+            lambda s: s.list_traces(tracer.TraceFilter(min_duration_ms=p99)),
+            LIST_MS,
+        ),
+        (
+            "list_traces(session_id=<random>)",
+            indexed,
+            lambda s: s.list_traces(tracer.TraceFilter(session_id=f"sess-{rng.randrange(25_000):06d}")),
+            LIST_MS,
+        ),
         ("get_trace(<random id>)", indexed, lambda s: s.get_trace(rng.choice(ids)), OPEN_MS),
         (f"search('{word}')", indexed, lambda s: s.search(word), SEARCH_MS),
         (f"list_traces(text='{word}')", indexed, lambda s: s.list_traces(tracer.TraceFilter(text=word)), SEARCH_MS),
         (f"search('{common}')", indexed, lambda s: s.search(common), SEARCH_MS),
         (f"search('{word}'), no index", plain, lambda s: s.search(word), SEARCH_MS),
-        (f"list_traces(text='{word}'), no index", plain,
-         lambda s: s.list_traces(tracer.TraceFilter(text=word)), SEARCH_MS),
+        (
+            f"list_traces(text='{word}'), no index",
+            plain,
+            lambda s: s.list_traces(tracer.TraceFilter(text=word)),
+            SEARCH_MS,
+        ),
     ]
     # 'open conn': a second Store per file inside Store.snapshot(), entered once for the whole run,
     # so that every read shares one connection; 'Store(path)': plain calls, each opening the file.
@@ -161,7 +187,7 @@ def bench_queries(plain: Path, indexed: Path, reps: int) -> list[dict[str, Any]]
             if r >= slow_reps and statistics.median(times[name]["api"]) > 1_000:
                 continue  # multi-second queries: fewer repetitions keep the run short
             order = (("api", api[path]), ("open", held[path]))
-            for kind, s in (order if r % 2 == 0 else order[::-1]):
+            for kind, s in order if r % 2 == 0 else order[::-1]:
                 t = time.perf_counter_ns()
                 fn(s)
                 times[name][kind].append(ms(time.perf_counter_ns() - t))
@@ -179,8 +205,10 @@ def bench_queries(plain: Path, indexed: Path, reps: int) -> list[dict[str, Any]]
             continue
         rows.append({"query": name, "api_ms": a, "open_ms": o, "runs": n, "target_ms": target, "met": a <= target})
         print(f"   {name:<46} {a:>11.1f} {o:>10.1f} {n:>5} {target:>7.0f}  {verdict(a <= target)}")
-    print(f"   'Store(path)': a plain call, which opens the file ({connect_ms:.1f} ms of it is connect()); "
-          f"'open conn': the same call inside Store.snapshot(), which shares one open connection.")
+    print(
+        f"   'Store(path)': a plain call, which opens the file ({connect_ms:.1f} ms of it is connect()); "
+        f"'open conn': the same call inside Store.snapshot(), which shares one open connection."
+    )
     connect_split(indexed)
     diagnose(held[indexed], ids, word)
     snapshots.close()
@@ -202,19 +230,22 @@ def connect_split(path: Path, reps: int = 15) -> None:
         _connect_only(tracer.Store(path))
         full.append(ms(time.perf_counter_ns() - t))
     b, a, f = statistics.median(bare), statistics.median(attach), statistics.median(full)
-    print(f"   connect() {f:.1f} ms = duckdb.connect(':memory:') + close {b:.1f} ms, ATTACH READ_ONLY {a - b:.1f} ms, "
-          f"spool check + schema check + temp views {f - a:.1f} ms")
+    print(
+        f"   connect() {f:.1f} ms = duckdb.connect(':memory:') + close {b:.1f} ms, ATTACH READ_ONLY {a - b:.1f} ms, "
+        f"spool check + schema check + temp views {f - a:.1f} ms"
+    )
 
 
 def diagnose(held: tracer.Store, ids: list[str], word: str, reps: int = 7) -> None:
     """Per-statement times (median of ``reps``) of the calls that miss their target, on an open connection."""
     print("   statements behind the slower calls (open connection, median ms of each statement):")
     rng = random.Random(9)
-    for label, store, fn in (("list_traces(limit=50)", held, lambda s: s.list_traces(limit=50)),
-                             ("get_trace", held, lambda s: s.get_trace(rng.choice(ids))),
-                             ("search (indexed)", held, lambda s: s.search(word)),
-                             ("list_traces(text=) (indexed)", held,
-                              lambda s: s.list_traces(tracer.TraceFilter(text=word)))):
+    for label, store, fn in (
+        ("list_traces(limit=50)", held, lambda s: s.list_traces(limit=50)),
+        ("get_trace", held, lambda s: s.get_trace(rng.choice(ids))),
+        ("search (indexed)", held, lambda s: s.search(word)),
+        ("list_traces(text=) (indexed)", held, lambda s: s.list_traces(tracer.TraceFilter(text=word))),
+    ):
         logs: list[list[tuple[str, float]]] = []
         real = store._local.con  # the snapshot's connection (private: a benchmark may look inside)
         for _ in range(reps):

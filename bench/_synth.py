@@ -25,15 +25,144 @@ GENERATOR_VERSION = 2
 RARE_WORD = "Quetzalcoatlite"
 COMMON_WORD = "Zanzibar"
 
-_COMMON = ("the of and to in is that for it as was with be by on not this are or from at which but have an "
-           "they you were there been one all we can has their if more when will would who so no").split()
-_DOMAIN = ("model retrieval context answer question document policy customer refund shipping order account "
-           "invoice billing subscription plan upgrade error latency token prompt embedding vector index database "
-           "query cache region server deploy release feature bug ticket support agent escalation warranty product "
-           "price discount contract renewal onboarding integration webhook dashboard report export import "
-           "permission role audit compliance storage backup restore migration schema").split()
-_SYLLABLES = ("ka lo mi ra ten sul vor en is ta pre dum cal ri on ex ver ge na bo tri sen mar pol fu "
-              "qua zen dro lin").split()
+_COMMON = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "this",
+    "are",
+    "or",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "they",
+    "you",
+    "were",
+    "there",
+    "been",
+    "one",
+    "all",
+    "we",
+    "can",
+    "has",
+    "their",
+    "if",
+    "more",
+    "when",
+    "will",
+    "would",
+    "who",
+    "so",
+    "no",
+]
+_DOMAIN = [
+    "model",
+    "retrieval",
+    "context",
+    "answer",
+    "question",
+    "document",
+    "policy",
+    "customer",
+    "refund",
+    "shipping",
+    "order",
+    "account",
+    "invoice",
+    "billing",
+    "subscription",
+    "plan",
+    "upgrade",
+    "error",
+    "latency",
+    "token",
+    "prompt",
+    "embedding",
+    "vector",
+    "index",
+    "database",
+    "query",
+    "cache",
+    "region",
+    "server",
+    "deploy",
+    "release",
+    "feature",
+    "bug",
+    "ticket",
+    "support",
+    "agent",
+    "escalation",
+    "warranty",
+    "product",
+    "price",
+    "discount",
+    "contract",
+    "renewal",
+    "onboarding",
+    "integration",
+    "webhook",
+    "dashboard",
+    "report",
+    "export",
+    "import",
+    "permission",
+    "role",
+    "audit",
+    "compliance",
+    "storage",
+    "backup",
+    "restore",
+    "migration",
+    "schema",
+]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ra",
+    "ten",
+    "sul",
+    "vor",
+    "en",
+    "is",
+    "ta",
+    "pre",
+    "dum",
+    "cal",
+    "ri",
+    "on",
+    "ex",
+    "ver",
+    "ge",
+    "na",
+    "bo",
+    "tri",
+    "sen",
+    "mar",
+    "pol",
+    "fu",
+    "qua",
+    "zen",
+    "dro",
+    "lin",
+]
 
 
 class TextPool:
@@ -57,9 +186,15 @@ class TextPool:
 
     def docs(self, total_chars: int, n: int) -> list[dict[str, Any]]:
         per = max(40, total_chars // n)
-        return [{"id": f"kb-{self.rng.randrange(1_000_000):06d}", "content": self.text(per),
-                 "score": round(self.rng.uniform(0.3, 0.99), 4),
-                 "metadata": {"source": self.rng.choice(("wiki", "kb", "faq", "tickets"))}} for _ in range(n)]
+        return [
+            {
+                "id": f"kb-{self.rng.randrange(1_000_000):06d}",
+                "content": self.text(per),
+                "score": round(self.rng.uniform(0.3, 0.99), 4),
+                "metadata": {"source": self.rng.choice(("wiki", "kb", "faq", "tickets"))},
+            }
+            for _ in range(n)
+        ]
 
 
 def dumps(value: Any) -> str:
@@ -67,15 +202,28 @@ def dumps(value: Any) -> str:
 
 
 # --- the 1M-span store ------------------------------------------------------------------
-MODELS = [("gpt-4o-mini", "openai", 0.50), ("gpt-4o", "openai", 0.25),
-          ("claude-3-5-sonnet", "anthropic", 0.15), ("llama-3.1-70b", "meta", 0.10)]
+MODELS = [
+    ("gpt-4o-mini", "openai", 0.50),
+    ("gpt-4o", "openai", 0.25),
+    ("claude-3-5-sonnet", "anthropic", 0.15),
+    ("llama-3.1-70b", "meta", 0.10),
+]
 PROMPT_VERSIONS = ["qa-v1", "qa-v2", "qa-v3", "qa-v4", "qa-v5", "qa-v6"]
-ERRORS = [("RateLimitError", "Rate limit reached for requests"), ("APITimeoutError", "Request timed out."),
-          ("BadRequestError", "This model's maximum context length is 128000 tokens")]
+ERRORS = [
+    ("RateLimitError", "Rate limit reached for requests"),
+    ("APITimeoutError", "Request timed out."),
+    ("BadRequestError", "This model's maximum context length is 128000 tokens"),
+]
 VERDICTS = [("pass", 0.5), ("flag", 0.3), ("block", 0.1), ("modify", 0.1)]
 SPANS_PER_TRACE = 8
-_RESOURCE = dumps({"telemetry.sdk.language": "python", "telemetry.sdk.name": "opentelemetry",
-                   "telemetry.sdk.version": "1.45.2", "service.name": "rag-service"})
+_RESOURCE = dumps(
+    {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": "1.45.2",
+        "service.name": "rag-service",
+    }
+)
 
 
 class StoreGenerator:
@@ -83,8 +231,9 @@ class StoreGenerator:
     rerank (step), answer (llm), guardrail (postprocess), format_citations (tool),
     suggest_followups (llm). ~2% of traces fail in ``answer``; ~8% carry a guardrail decision."""
 
-    def __init__(self, seed: int = 11, start_us: int = 1_735_689_600_000_000, days: float = 30.0,
-                 traces: int = 125_000) -> None:
+    def __init__(
+        self, seed: int = 11, start_us: int = 1_735_689_600_000_000, days: float = 30.0, traces: int = 125_000
+    ) -> None:
         self.rng = random.Random(seed)
         self.text = TextPool(seed)
         self.t = start_us
@@ -124,36 +273,83 @@ class StoreGenerator:
             answer = answer[:20] + f" {COMMON_WORD} " + answer[20:]
 
         # (name, span type, duration µs); children run one after the other inside the root.
-        durations = [r.randint(20_000, 80_000), r.randint(30_000, 400_000), r.randint(5_000, 60_000),
-                     int(r.lognormvariate(14.2, 0.6)), r.randint(20_000, 200_000), r.randint(5_000, 50_000),
-                     int(r.lognormvariate(13.6, 0.5))]
+        durations = [
+            r.randint(20_000, 80_000),
+            r.randint(30_000, 400_000),
+            r.randint(5_000, 60_000),
+            int(r.lognormvariate(14.2, 0.6)),
+            r.randint(20_000, 200_000),
+            r.randint(5_000, 50_000),
+            int(r.lognormvariate(13.6, 0.5)),
+        ]
         t, starts = self.t + 1_000, []
         for d in durations:
             starts.append(t)
             t += d + r.randint(100, 2_000)
         root_end = t + 1_000
 
-        def row(span_id: str, parent: str | None, name: str, span_type: str, start: int, end: int,
-                attrs: dict[str, Any], *, status: str = "UNSET", message: str | None = None,
-                operation: str | None = None, prov: str | None = None, mdl: str | None = None,
-                tokens: tuple[int, int] | None = None, cost: float | None = None, prompt: str | None = None,
-                error_type: str | None = None, events: str | None = None, documents: str | None = None) -> None:
+        def row(
+            span_id: str,
+            parent: str | None,
+            name: str,
+            span_type: str,
+            start: int,
+            end: int,
+            attrs: dict[str, Any],
+            *,
+            status: str = "UNSET",
+            message: str | None = None,
+            operation: str | None = None,
+            prov: str | None = None,
+            mdl: str | None = None,
+            tokens: tuple[int, int] | None = None,
+            cost: float | None = None,
+            prompt: str | None = None,
+            error_type: str | None = None,
+            events: str | None = None,
+            documents: str | None = None,
+        ) -> None:
             attrs.update(trace_attrs)
             values = {
-                "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent, "name": name,
-                "kind": "INTERNAL", "span_type": span_type, "start_time": start, "end_time": end,
-                "duration_ms": (end - start) / 1_000, "status_code": status, "status_message": message,
-                "service_name": "rag-service", "operation": operation, "provider": prov, "model": mdl,
-                "input_tokens": tokens[0] if tokens else None, "output_tokens": tokens[1] if tokens else None,
-                "cost_usd": cost, "session_id": trace_attrs["session.id"], "user_id": trace_attrs["user.id"],
-                "prompt_version": prompt, "tags": tags, "error_type": error_type, "attributes": dumps(attrs),
-                "resource": _RESOURCE, "scope": "spyglass", "_events": events, "_documents": documents}
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "parent_span_id": parent,
+                "name": name,
+                "kind": "INTERNAL",
+                "span_type": span_type,
+                "start_time": start,
+                "end_time": end,
+                "duration_ms": (end - start) / 1_000,
+                "status_code": status,
+                "status_message": message,
+                "service_name": "rag-service",
+                "operation": operation,
+                "provider": prov,
+                "model": mdl,
+                "input_tokens": tokens[0] if tokens else None,
+                "output_tokens": tokens[1] if tokens else None,
+                "cost_usd": cost,
+                "session_id": trace_attrs["session.id"],
+                "user_id": trace_attrs["user.id"],
+                "prompt_version": prompt,
+                "tags": tags,
+                "error_type": error_type,
+                "attributes": dumps(attrs),
+                "resource": _RESOURCE,
+                "scope": "spyglass",
+                "_events": events,
+                "_documents": documents,
+            }
             for k, v in values.items():
                 cols[k].append(v)
 
         def base(span_type: str, oi_kind: str, fn: str, **extra: Any) -> dict[str, Any]:
-            return {"spyglass.span.type": span_type, "openinference.span.kind": oi_kind, **extra,
-                    "code.function.name": fn}
+            return {
+                "spyglass.span.type": span_type,
+                "openinference.span.kind": oi_kind,
+                **extra,
+                "code.function.name": fn,
+            }
 
         def io(attrs: dict[str, Any], value_in: Any, value_out: Any) -> dict[str, Any]:
             for key, value in (("input", value_in), ("output", value_out)):
@@ -165,29 +361,67 @@ class StoreGenerator:
             return attrs
 
         def llm(name: str, fn: str, mdl: str, prov: str, inputs: Any, output: str | None) -> dict[str, Any]:
-            a = io(base("llm", "LLM", fn, **{"gen_ai.operation.name": "chat", "gen_ai.request.model": mdl,
-                                             "llm.model_name": mdl, "gen_ai.provider.name": prov,
-                                             "spyglass.prompt.version": pv}), inputs, None)
+            a = io(
+                base(
+                    "llm",
+                    "LLM",
+                    fn,
+                    **{
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.request.model": mdl,
+                        "llm.model_name": mdl,
+                        "gen_ai.provider.name": prov,
+                        "spyglass.prompt.version": pv,
+                    },
+                ),
+                inputs,
+                None,
+            )
             tin, tout = len(a["input.value"]) // 4, len(output or "") // 4
-            a.update({"gen_ai.usage.input_tokens": tin, "gen_ai.usage.output_tokens": tout,
-                      "llm.token_count.prompt": tin, "llm.token_count.completion": tout,
-                      "spyglass.cost.usd": round((tin * 2.5 + tout * 10) / 1e6, 6), "llm.token_count.total": tin + tout})
+            a.update(
+                {
+                    "gen_ai.usage.input_tokens": tin,
+                    "gen_ai.usage.output_tokens": tout,
+                    "llm.token_count.prompt": tin,
+                    "llm.token_count.completion": tout,
+                    "spyglass.cost.usd": round((tin * 2.5 + tout * 10) / 1e6, 6),
+                    "llm.token_count.total": tin + tout,
+                }
+            )
             if output is not None:
                 io(a, None, output)
-                a["gen_ai.output.messages"] = dumps([{"role": "assistant", "parts": [{"type": "text",
-                                                                                       "content": output}]}])
+                a["gen_ai.output.messages"] = dumps(
+                    [{"role": "assistant", "parts": [{"type": "text", "content": output}]}]
+                )
             return a
 
         ids = [self._id(64) for _ in durations]
         root_status = ("ERROR", f"{error[0]}: {error[1]}") if error else ("UNSET", None)
-        row(root_id, None, "rag_pipeline", "step", self.t, root_end,
+        row(
+            root_id,
+            None,
+            "rag_pipeline",
+            "step",
+            self.t,
+            root_end,
             io(base("step", "CHAIN", "rag_pipeline"), question, None if error else answer),
-            status=root_status[0], message=root_status[1], error_type=error[0] if error else None)
-        row(ids[0], root_id, "embed_query", "embedding", starts[0], starts[0] + durations[0],
-            io(base("embedding", "EMBEDDING", "embed_query"), question, {"dimensions": 1536}))
+            status=root_status[0],
+            message=root_status[1],
+            error_type=error[0] if error else None,
+        )
+        row(
+            ids[0],
+            root_id,
+            "embed_query",
+            "embedding",
+            starts[0],
+            starts[0] + durations[0],
+            io(base("embedding", "EMBEDDING", "embed_query"), question, {"dimensions": 1536}),
+        )
         docs_json = dumps(docs)
-        ret = io(base("retriever", "RETRIEVER", "vector_search", **{"gen_ai.operation.name": "retrieval"}),
-                 question, None)
+        ret = io(
+            base("retriever", "RETRIEVER", "vector_search", **{"gen_ai.operation.name": "retrieval"}), question, None
+        )
         ret["gen_ai.retrieval.query.text"] = question
         ret["spyglass.documents.count"] = len(docs)
         ret["gen_ai.retrieval.documents"] = docs_json
@@ -196,44 +430,138 @@ class StoreGenerator:
             ret[f"retrieval.documents.{i}.document.id"] = d["id"]
             ret[f"retrieval.documents.{i}.document.content"] = d["content"]
             ret[f"retrieval.documents.{i}.document.score"] = d["score"]
-        row(ids[1], root_id, "vector_search", "retriever", starts[1], starts[1] + durations[1], ret,
-            operation="retrieval", documents=docs_json)
+        row(
+            ids[1],
+            root_id,
+            "vector_search",
+            "retriever",
+            starts[1],
+            starts[1] + durations[1],
+            ret,
+            operation="retrieval",
+            documents=docs_json,
+        )
         ranked = [{"id": d["id"], "score": d["score"]} for d in docs]
-        row(ids[2], root_id, "rerank", "step", starts[2], starts[2] + durations[2],
-            io(base("step", "CHAIN", "rerank"), ranked, ranked[:3]))
-        a = llm(f"chat {model}", "answer", model, provider, {"question": question, "docs": docs},
-                None if error else answer)
+        row(
+            ids[2],
+            root_id,
+            "rerank",
+            "step",
+            starts[2],
+            starts[2] + durations[2],
+            io(base("step", "CHAIN", "rerank"), ranked, ranked[:3]),
+        )
+        a = llm(
+            f"chat {model}", "answer", model, provider, {"question": question, "docs": docs}, None if error else answer
+        )
         tok = (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"])
         if error:
             a["error.type"] = error[0]
-            ev = dumps([{"time_us": starts[3] + durations[3], "name": "exception",
-                         "attributes": {"exception.type": error[0], "exception.message": error[1],
-                                        "exception.stacktrace": "Traceback (most recent call last): ...",
-                                        "exception.escaped": "True"}}])
-            row(ids[3], root_id, f"chat {model}", "llm", starts[3], starts[3] + durations[3], a, status="ERROR",
-                message=f"{error[0]}: {error[1]}", operation="chat", prov=provider, mdl=model, tokens=tok,
-                cost=a["spyglass.cost.usd"], prompt=pv, error_type=error[0], events=ev)
+            ev = dumps(
+                [
+                    {
+                        "time_us": starts[3] + durations[3],
+                        "name": "exception",
+                        "attributes": {
+                            "exception.type": error[0],
+                            "exception.message": error[1],
+                            "exception.stacktrace": "Traceback (most recent call last): ...",
+                            "exception.escaped": "True",
+                        },
+                    }
+                ]
+            )
+            row(
+                ids[3],
+                root_id,
+                f"chat {model}",
+                "llm",
+                starts[3],
+                starts[3] + durations[3],
+                a,
+                status="ERROR",
+                message=f"{error[0]}: {error[1]}",
+                operation="chat",
+                prov=provider,
+                mdl=model,
+                tokens=tok,
+                cost=a["spyglass.cost.usd"],
+                prompt=pv,
+                error_type=error[0],
+                events=ev,
+            )
         else:
-            row(ids[3], root_id, f"chat {model}", "llm", starts[3], starts[3] + durations[3], a, operation="chat",
-                prov=provider, mdl=model, tokens=tok, cost=a["spyglass.cost.usd"], prompt=pv)
+            row(
+                ids[3],
+                root_id,
+                f"chat {model}",
+                "llm",
+                starts[3],
+                starts[3] + durations[3],
+                a,
+                operation="chat",
+                prov=provider,
+                mdl=model,
+                tokens=tok,
+                cost=a["spyglass.cost.usd"],
+                prompt=pv,
+            )
         events = None
         if r.random() < 0.08:
             verdict = r.choices([v for v, _ in VERDICTS], weights=[w for _, w in VERDICTS])[0]
-            decision = {"spyglass.decision.name": r.choice(("toxicity", "pii", "groundedness")),
-                        "spyglass.decision.verdict": verdict, "spyglass.decision.reason": tx.text(60),
-                        "spyglass.decision.score": round(r.random(), 3)}
-            events = dumps([{"time_us": starts[4] + durations[4] // 2, "name": "spyglass.decision",
-                             "attributes": decision}])
-        row(ids[4], root_id, "guardrail", "postprocess", starts[4], starts[4] + durations[4],
-            io(base("postprocess", "GUARDRAIL", "guardrail"), answer[:200], answer[:200]), events=events)
-        row(ids[5], root_id, "format_citations", "tool", starts[5], starts[5] + durations[5],
-            io(base("tool", "TOOL", "format_citations", **{"gen_ai.operation.name": "execute_tool",
-                                                             "gen_ai.tool.name": "format_citations"}),
-               [d["id"] for d in docs], "[1] [2] [3]"))
-        follow_in = {"answer": answer[:r.randint(200, 600)]}
-        f = llm("chat gpt-4o-mini", "suggest_followups", "gpt-4o-mini", "openai", follow_in,
-                tx.text(r.randint(150, 450)))
-        row(ids[6], root_id, "chat gpt-4o-mini", "llm", starts[6], starts[6] + durations[6], f, operation="chat",
-            prov="openai", mdl="gpt-4o-mini", tokens=(f["gen_ai.usage.input_tokens"],
-                                                      f["gen_ai.usage.output_tokens"]),
-            cost=f["spyglass.cost.usd"], prompt=pv)
+            decision = {
+                "spyglass.decision.name": r.choice(("toxicity", "pii", "groundedness")),
+                "spyglass.decision.verdict": verdict,
+                "spyglass.decision.reason": tx.text(60),
+                "spyglass.decision.score": round(r.random(), 3),
+            }
+            events = dumps(
+                [{"time_us": starts[4] + durations[4] // 2, "name": "spyglass.decision", "attributes": decision}]
+            )
+        row(
+            ids[4],
+            root_id,
+            "guardrail",
+            "postprocess",
+            starts[4],
+            starts[4] + durations[4],
+            io(base("postprocess", "GUARDRAIL", "guardrail"), answer[:200], answer[:200]),
+            events=events,
+        )
+        row(
+            ids[5],
+            root_id,
+            "format_citations",
+            "tool",
+            starts[5],
+            starts[5] + durations[5],
+            io(
+                base(
+                    "tool",
+                    "TOOL",
+                    "format_citations",
+                    **{"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "format_citations"},
+                ),
+                [d["id"] for d in docs],
+                "[1] [2] [3]",
+            ),
+        )
+        follow_in = {"answer": answer[: r.randint(200, 600)]}
+        f = llm(
+            "chat gpt-4o-mini", "suggest_followups", "gpt-4o-mini", "openai", follow_in, tx.text(r.randint(150, 450))
+        )
+        row(
+            ids[6],
+            root_id,
+            "chat gpt-4o-mini",
+            "llm",
+            starts[6],
+            starts[6] + durations[6],
+            f,
+            operation="chat",
+            prov="openai",
+            mdl="gpt-4o-mini",
+            tokens=(f["gen_ai.usage.input_tokens"], f["gen_ai.usage.output_tokens"]),
+            cost=f["spyglass.cost.usd"],
+            prompt=pv,
+        )

@@ -7,26 +7,48 @@ Spyglass's on-start processor and no exporter (so the store's background thread 
 share the GIL), 9 rounds of 3,000 calls each, the fastest round. Run the two checkouts
 alternately, several times: the figures that matter are the ones from the same minutes.
 """
-import sys, os, time, statistics
-sys.path.insert(0, os.path.join(os.environ["TREE"], "bench")); sys.argv=["x"]
-import tracer, tracer.testing
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ["TREE"], "bench"))
+sys.argv = ["x"]
 import bench_decorators as b
+
+import tracer
+import tracer.testing
 from tracer import _call
-from opentelemetry import trace
+
 p = tracer.testing.new_tracer_provider()
 _call.set_tracer_provider(p)
 traced = tracer.trace_llm(model="gpt-4o-mini")(b.answer)
 ot = p.get_tracer("bench")
+
+
 def bare():
-    with ot.start_as_current_span("x"): b.answer(b.QUESTION, b.DOCS)
-def llm(): traced(b.QUESTION, b.DOCS)
+    with ot.start_as_current_span("x"):
+        b.answer(b.QUESTION, b.DOCS)
+
+
+def llm():
+    traced(b.QUESTION, b.DOCS)
+
+
 out = {}
 for name, f in (("trace_llm", llm), ("bare", bare)):
-    for _ in range(500): f()
+    for _ in range(500):
+        f()
     runs = []
     for r in range(9):
         t = time.perf_counter_ns()
-        for _ in range(3000): f()
+        for _ in range(3000):
+            f()
         runs.append((time.perf_counter_ns() - t) / 3000 / 1000)
     out[name] = min(runs)
-print(os.environ["TREE"].split("/")[-1], "trace_llm %.1f µs, bare span %.1f µs, ratio %.2f" % (out["trace_llm"], out["bare"], out["trace_llm"]/out["bare"]))
+print(
+    os.environ["TREE"].split("/")[-1],
+    "trace_llm {:.1f} µs, bare span {:.1f} µs, ratio {:.2f}".format(
+        out["trace_llm"], out["bare"], out["trace_llm"] / out["bare"]
+    ),
+)

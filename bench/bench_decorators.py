@@ -28,17 +28,18 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from opentelemetry import context as otel_context
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import tracer  # noqa: E402
-from tracer import _call  # noqa: E402
-from tracer._settings import settings  # noqa: E402
+from _common import TimedAttr, load, revision
 
-from _common import TimedAttr, load, revision  # noqa: E402
+import tracer
+from tracer import _call
+from tracer._settings import settings
 
 TARGET_RATIO = 1.5  # @trace_llm overhead <= 1.5x the overhead of a bare SDK span
 
@@ -48,9 +49,11 @@ DOCS = [
     {"id": "doc-2", "content": "Atmospheric pressure falls with altitude, lowering the boiling point.", "score": 0.87},
     {"id": "doc-3", "content": "At sea level water boils at 100 degrees Celsius (212 Fahrenheit).", "score": 0.55},
 ]
-ANSWER = ("At the summit of Mount Everest water boils at roughly 70 degrees Celsius, because the air "
-          "pressure there is about a third of the pressure at sea level and boiling happens when vapour "
-          "pressure equals the ambient pressure.")
+ANSWER = (
+    "At the summit of Mount Everest water boils at roughly 70 degrees Celsius, because the air "
+    "pressure there is about a third of the pressure at sea level and boiling happens when vapour "
+    "pressure equals the ambient pressure."
+)
 assert 190 <= len(ANSWER) <= 230
 
 
@@ -81,9 +84,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short run (8 rounds x 1,000 calls)")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--calls", type=int, default=None, help="calls per variant per round")
-    ap.add_argument("--schedule-delay", type=float, default=0.5,
-                    help="configure(schedule_delay=...): how often the exporter thread wakes (default 0.5 s, "
-                         "the library default)")
+    ap.add_argument(
+        "--schedule-delay",
+        type=float,
+        default=0.5,
+        help="configure(schedule_delay=...): how often the exporter thread wakes (default 0.5 s, the library default)",
+    )
     ap.add_argument("--no-profile", action="store_true", help="skip the breakdown and cProfile sections")
     args = ap.parse_args()
     rounds = args.rounds or (8 if args.quick else 30)
@@ -120,11 +126,17 @@ def main() -> int:
             result = answer(QUESTION, DOCS)
             span.set_attribute("output.value", result)
             span.set_attribute("output.mime_type", "text/plain")
-            span.set_attribute("gen_ai.output.messages", json.dumps(
-                [{"role": "assistant", "parts": [{"type": "text", "content": result}]}], ensure_ascii=False))
+            span.set_attribute(
+                "gen_ai.output.messages",
+                json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": result}]}], ensure_ascii=False),
+            )
 
-    variants: dict[str, Callable[[], None]] = {"undecorated": v_plain, "bare OTel span": v_bare,
-                                               "@trace_llm": v_spyglass, "hand-written span*": v_manual}
+    variants: dict[str, Callable[[], None]] = {
+        "undecorated": v_plain,
+        "bare OTel span": v_bare,
+        "@trace_llm": v_spyglass,
+        "hand-written span*": v_manual,
+    }
     # Warm up every path (imports, caches, first DuckDB ingest).
     for fn in variants.values():
         run_block(fn, 500)
@@ -135,7 +147,7 @@ def main() -> int:
     names = list(variants)
     t_start = time.monotonic()
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             gc.collect()
             samples[name].append(run_block(variants[name], calls))
@@ -150,9 +162,11 @@ def main() -> int:
     ratio = over["@trace_llm"] / over["bare OTel span"] if over["bare OTel span"] > 0 else float("nan")
 
     print(f"# bench_decorators  ({rounds} rounds x {calls:,} calls per variant, interleaved; {elapsed:.1f} s)")
-    print(f"# {time.strftime('%Y-%m-%d')}  spyglass {revision()}  python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, opentelemetry-sdk {_version('opentelemetry-sdk')}, duckdb {_version('duckdb')}, "
-          f"{load()}")
+    print(
+        f"# {time.strftime('%Y-%m-%d')}  spyglass {revision()}  python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, opentelemetry-sdk {_version('opentelemetry-sdk')}, duckdb {_version('duckdb')}, "
+        f"{load()}"
+    )
     print()
     print(f"{'variant':<19} {'median µs/call':>15} {'IQR':>16} {'overhead µs':>12} {'x bare span':>12}")
     for k in names:
@@ -161,16 +175,24 @@ def main() -> int:
         print(f"{k:<19} {med[k]:>15.2f} {f'{lo:.2f}-{hi:.2f}':>16} {over[k]:>12.2f} {rel:>12}")
     print()
     met = ratio <= TARGET_RATIO
-    paired = statistics.median((sp - pl) / (b - pl) for sp, b, pl in
-                               zip(samples["@trace_llm"], samples["bare OTel span"], samples["undecorated"]))
-    print(f"@trace_llm overhead / bare span overhead = {ratio:.2f}x  (median of per-round ratios {paired:.2f}x)   "
-          f"target <= {TARGET_RATIO}x   {'MET' if met else 'MISSED'}")
-    print(f"* reference: an OTel span with the same {len(static) + 5} attributes set by hand (json.dumps, no "
-          f"limits/scrubbing/guards); @trace_llm overhead / its overhead = "
-          f"{over['@trace_llm'] / over['hand-written span*']:.2f}x")
+    paired = statistics.median(
+        (sp - pl) / (b - pl)
+        for sp, b, pl in zip(samples["@trace_llm"], samples["bare OTel span"], samples["undecorated"])
+    )
+    print(
+        f"@trace_llm overhead / bare span overhead = {ratio:.2f}x  (median of per-round ratios {paired:.2f}x)   "
+        f"target <= {TARGET_RATIO}x   {'MET' if met else 'MISSED'}"
+    )
+    print(
+        f"* reference: an OTel span with the same {len(static) + 5} attributes set by hand (json.dumps, no "
+        f"limits/scrubbing/guards); @trace_llm overhead / its overhead = "
+        f"{over['@trace_llm'] / over['hand-written span*']:.2f}x"
+    )
     print()
-    print("export cost, not on the traced call (tracer.flush() after each block: spans_to_table + DuckDB "
-          "ingest, per span):")
+    print(
+        "export cost, not on the traced call (tracer.flush() after each block: spans_to_table + DuckDB "
+        "ingest, per span):"
+    )
     for k in names[1:]:
         print(f"  {k:<19} {statistics.median(export_ns[k]) / 1000:8.2f} µs/span")
     span_sizes = _span_attr_sizes(db)
@@ -190,6 +212,7 @@ def main() -> int:
 
 def _version(dist: str) -> str:
     from importlib.metadata import version
+
     try:
         return version(dist)
     except Exception:
@@ -200,8 +223,10 @@ def _span_attr_sizes(db: str) -> list[tuple[str, int]]:
     tracer.flush()
     try:
         with tracer.Store(db).connect() as con:
-            rows = con.execute("SELECT scope || ': ' || name, median(strlen(attributes::VARCHAR))::BIGINT "
-                               "FROM spans GROUP BY ALL ORDER BY 1").fetchall()
+            rows = con.execute(
+                "SELECT scope || ': ' || name, median(strlen(attributes::VARCHAR))::BIGINT "
+                "FROM spans GROUP BY ALL ORDER BY 1"
+            ).fetchall()
         return [(r[0], int(r[1])) for r in rows]
     except Exception as exc:  # informational only
         return [("error", str(exc))]  # type: ignore[list-item]
@@ -226,10 +251,15 @@ def in_situ(traced: Callable[..., Any], calls: int, rounds: int, plain_us: float
     real_tracer = _call._tracer
     proxy = _TracerProxy(real_tracer)
     _call._tracer = proxy  # type: ignore[assignment]
-    timers = {"Spec.start": TimedAttr(_call.Spec, "start"), "Call.finish": TimedAttr(_call.Call, "finish"),
-              "Call._end": TimedAttr(_call.Call, "_end"), "set_content": TimedAttr(_call, "set_content"),
-              "to_text": TimedAttr(_call, "to_text"), "output hook": TimedAttr(spec, "output_hook"),
-              "start_span": TimedAttr(proxy, "start_span")}
+    timers = {
+        "Spec.start": TimedAttr(_call.Spec, "start"),
+        "Call.finish": TimedAttr(_call.Call, "finish"),
+        "Call._end": TimedAttr(_call.Call, "_end"),
+        "set_content": TimedAttr(_call, "set_content"),
+        "to_text": TimedAttr(_call, "to_text"),
+        "output hook": TimedAttr(spec, "output_hook"),
+        "start_span": TimedAttr(proxy, "start_span"),
+    }
     samples: list[int] = []
     try:
         for timer in timers.values():
@@ -246,8 +276,10 @@ def in_situ(traced: Callable[..., Any], calls: int, rounds: int, plain_us: float
     per = {k: v.ns / n / 1000 for k, v in timers.items()}
     total = sum(samples) / n / 1000
     wrapped = sum(v.calls for v in timers.values()) / n
-    print(f"in-situ timing of {n:,} @trace_llm calls (tracer internals wrapped in this process; inclusive µs per "
-          f"call; {wrapped:.0f} wrapped calls per call inflate the total vs {plain_us:.1f} µs unwrapped: read as shares):")
+    print(
+        f"in-situ timing of {n:,} @trace_llm calls (tracer internals wrapped in this process; inclusive µs per "
+        f"call; {wrapped:.0f} wrapped calls per call inflate the total vs {plain_us:.1f} µs unwrapped: read as shares):"
+    )
     rows = [
         ("whole call (decorator shell included)", total),
         ("  Spec.start", per["Spec.start"]),
@@ -354,8 +386,7 @@ def breakdown(traced: Callable[..., Any], otel_tracer: Any, calls: int, rounds: 
     span_for_attrs.end()
     c_holder[0].span.end()
     base = _median_us(res["loop + undecorated call"], calls)
-    print(f"each step alone (medians of {rounds} blocks x {calls:,}; "
-          f"loop cost {base:.2f} µs subtracted):")
+    print(f"each step alone (medians of {rounds} blocks x {calls:,}; loop cost {base:.2f} µs subtracted):")
     for n, _ in steps:
         if n == "loop + undecorated call":
             continue
@@ -374,8 +405,10 @@ def profile(fn: Callable[[], None], calls: int) -> None:
     st.sort_stats("tottime").print_stats(18)
     text = out.getvalue()
     start = text.find("   ncalls")
-    print(f"cProfile of {calls:,} @trace_llm calls, top functions by own time (cProfile inflates "
-          f"small calls; use for proportions):")
+    print(
+        f"cProfile of {calls:,} @trace_llm calls, top functions by own time (cProfile inflates "
+        f"small calls; use for proportions):"
+    )
     print(text[start:].rstrip())
 
 

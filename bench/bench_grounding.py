@@ -31,14 +31,14 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tracer import grounding  # noqa: E402
-from tracer.grounding._index import DocumentIndex, view  # noqa: E402
-from tracer.grounding._model import FEATURES, MODELS, features  # noqa: E402
+from tracer import grounding
+from tracer.grounding._index import DocumentIndex, view
+from tracer.grounding._model import FEATURES, MODELS, features
 
 PRF = tuple[float, float, float]
 
@@ -85,6 +85,7 @@ def score(pairs: list[tuple[list[bool], list[bool]]]) -> tuple[PRF, PRF]:
 
 # --- ours -------------------------------------------------------------------------------------
 
+
 def ours(rec: dict[str, Any]) -> tuple[list[bool], float]:
     """Flags on the dataset's sentences, and the time ``check`` took."""
     t0 = time.perf_counter()
@@ -106,7 +107,7 @@ def baseline_pairs(folder: Path, path: Path, threshold: float) -> dict[str, list
 
 
 def fmt(prf_: PRF) -> str:
-    return "%.3f / %.3f / %.3f" % prf_
+    return "{:.3f} / {:.3f} / {:.3f}".format(*prf_)
 
 
 def report_quality(folder: Path) -> None:
@@ -123,11 +124,15 @@ def report_quality(folder: Path) -> None:
             rows[group]["baseline"].append((base[rec["id"]], gold))
             rows[group]["ours"].append((flags, gold))
     n_sent = sum(len(r["sentences"]) for r in dev)
-    print(f"RAGTruth dev.jsonl: {len(dev)} responses, {n_sent} sentences "
-          f"({sum(s['hallucinated'] for r in dev for s in r['sentences'])} hallucinated, "
-          f"{sum(bool(r['hallucinated_spans']) for r in dev)} responses with one)")
-    print(f"thresholds: qa P(unsupported) > {MODELS['qa'].threshold}, "
-          f"summary > {MODELS['summary'].threshold}; baseline union T=0.37\n")
+    print(
+        f"RAGTruth dev.jsonl: {len(dev)} responses, {n_sent} sentences "
+        f"({sum(s['hallucinated'] for r in dev for s in r['sentences'])} hallucinated, "
+        f"{sum(bool(r['hallucinated_spans']) for r in dev)} responses with one)"
+    )
+    print(
+        f"thresholds: qa P(unsupported) > {MODELS['qa'].threshold}, "
+        f"summary > {MODELS['summary'].threshold}; baseline union T=0.37\n"
+    )
     print("| task | detector | sentence P / R / F1 | response P / R / F1 |")
     print("|---|---|---|---|")
     for group in ("all", "QA", "Summary"):
@@ -140,13 +145,15 @@ def report_quality(folder: Path) -> None:
 
 def report_timing(dev: list[dict[str, Any]], times: list[float]) -> None:
     ms = sorted(t * 1000 for t in times)
-    print(f"\nper check() call over dev (median {statistics.median(len(r['sentences']) for r in dev):.0f} "
-          f"sentences, {statistics.median(len(r['context_documents']) for r in dev):.0f} documents): "
-          f"median {statistics.median(ms):.2f} ms, p95 {ms[int(0.95 * len(ms))]:.2f} ms, max {ms[-1]:.2f} ms")
+    print(
+        f"\nper check() call over dev (median {statistics.median(len(r['sentences']) for r in dev):.0f} "
+        f"sentences, {statistics.median(len(r['context_documents']) for r in dev):.0f} documents): "
+        f"median {statistics.median(ms):.2f} ms, p95 {ms[int(0.95 * len(ms))]:.2f} ms, max {ms[-1]:.2f} ms"
+    )
     # The target case: a 5-sentence answer over 5 documents of ~100 words each (from dev QA).
     passages = [d for r in dev if r["task_type"] == "QA" for d in r["context_documents"]]
     docs = [d for d in passages if 60 <= len(d.split()) <= 140][:5]
-    answer = " ".join(" ".join(d.split(". ")[0] for d in docs[i:i + 1]).rstrip(".") + "." for i in range(5))
+    answer = " ".join(" ".join(d.split(". ")[0] for d in docs[i : i + 1]).rstrip(".") + "." for i in range(5))
     question = "What do these passages say?"
     for _ in range(20):  # warm up the stem cache, as at export time after the first spans
         grounding.check(answer, docs, question)
@@ -156,11 +163,14 @@ def report_timing(dev: list[dict[str, Any]], times: list[float]) -> None:
         for _ in range(50):
             grounding.check(answer, docs, question)
         samples.append((time.perf_counter() - t0) / 50 * 1000)
-    print(f"5-sentence answer over 5 documents ({sum(len(d.split()) for d in docs)} words): "
-          f"median {statistics.median(samples):.2f} ms per call (7 x 50 calls)")
+    print(
+        f"5-sentence answer over 5 documents ({sum(len(d.split()) for d in docs)} words): "
+        f"median {statistics.median(samples):.2f} ms per call (7 x 50 calls)"
+    )
 
 
 # --- fitting ----------------------------------------------------------------------------------
+
 
 def feature_rows(recs: list[dict[str, Any]]) -> tuple[list[list[float]], list[bool], list[int], list[str]]:
     X, y, groups, tasks = [], [], [], []
@@ -216,8 +226,11 @@ def fit(folder: Path, l2: float = 1.0) -> None:
         w = logistic(X, y)
         weights = ", ".join(f"{v:.2f}" for v in w[1:])
         lines.append(f'    "{task}": Model("{task}", {w[0]:.2f}, ({weights}), {best[1]}),')
-        print(f"{task}: {int(y.sum())} / {len(y)} positive sentences; out-of-fold best "
-              f"sentence F1 + response F1 = {best[0]:.3f} at {best[1]}", file=sys.stderr)
+        print(
+            f"{task}: {int(y.sum())} / {len(y)} positive sentences; out-of-fold best "
+            f"sentence F1 + response F1 = {best[0]:.3f} at {best[1]}",
+            file=sys.stderr,
+        )
     print("features:", ", ".join(FEATURES), file=sys.stderr)
     print("MODELS = {\n" + "\n".join(lines) + "\n}")
 

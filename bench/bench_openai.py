@@ -23,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 VARIANTS = {
     "spyglass": "Spyglass, content + DuckDB",
@@ -37,21 +38,39 @@ PROMPT = [{"role": "system", "content": "You are terse."}, {"role": "user", "con
 
 
 def _completion() -> dict[str, Any]:
-    return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": "This is a test.", "refusal": None}}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
-                      "prompt_tokens_details": {"cached_tokens": 0},
-                      "completion_tokens_details": {"reasoning_tokens": 0}}}
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": "This is a test.", "refusal": None},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 5,
+            "total_tokens": 17,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
 
 
 def _sse(n: int) -> bytes:
     out = []
     for i in range(n):
-        chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
-                 "model": "gpt-4o-mini-2024-07-18",
-                 "choices": [{"index": 0, "delta": {"content": f"w{i} "},
-                              "finish_reason": "stop" if i == n - 1 else None}]}
+        chunk = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [{"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": "stop" if i == n - 1 else None}],
+        }
         out.append(f"data: {json.dumps(chunk)}\n\n")
     out.append("data: [DONE]\n\n")
     return "".join(out).encode()
@@ -74,8 +93,9 @@ def _client() -> Any:
             return http.Response(200, headers={"content-type": "text/event-stream"}, content=streams[n])
         return http.Response(200, headers={"content-type": "application/json"}, content=plain)
 
-    return openai.OpenAI(api_key="sk-bench", max_retries=0,
-                         http_client=openai.DefaultHttpxClient(transport=http.MockTransport(handler)))
+    return openai.OpenAI(
+        api_key="sk-bench", max_retries=0, http_client=openai.DefaultHttpxClient(transport=http.MockTransport(handler))
+    )
 
 
 def _switches(variant: str, tmp: str) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -146,17 +166,26 @@ def worker(variant: str, rounds: int, calls: int) -> dict[str, float]:
         for name, (fn, n) in fns.items():
             # Alternate which comes first so drift doesn't favour either side.
             if r % 2:
-                on(); inst = timed(fn, n); off(); bare = timed(fn, n)  # noqa: E702
+                on()
+                inst = timed(fn, n)
+                off()
+                bare = timed(fn, n)
             else:
-                off(); bare = timed(fn, n); on(); inst = timed(fn, n)  # noqa: E702
+                off()
+                bare = timed(fn, n)
+                on()
+                inst = timed(fn, n)
             diffs[name].append(inst - bare)
             bare_times[name].append(bare)
     off()
     med = {k: statistics.median(v) for k, v in diffs.items()}
-    return {"plain_us": med["plain"], "stream50_us": med["stream50"],
-            "per_chunk_us": (med["stream50"] - med["stream5"]) / 45,
-            "bare_plain_us": statistics.median(bare_times["plain"]),
-            "bare_stream50_us": statistics.median(bare_times["stream50"])}
+    return {
+        "plain_us": med["plain"],
+        "stream50_us": med["stream50"],
+        "per_chunk_us": (med["stream50"] - med["stream5"]) / 45,
+        "bare_plain_us": statistics.median(bare_times["plain"]),
+        "bare_stream50_us": statistics.median(bare_times["stream50"]),
+    }
 
 
 def main() -> None:
@@ -174,8 +203,12 @@ def main() -> None:
     env.pop("SPYGLASS_RAISE_INTERNAL_ERRORS", None)
     rows = []
     for variant in args.only:
-        proc = subprocess.run([sys.executable, __file__, "--worker", variant, "--rounds", str(args.rounds),
-                               "--calls", str(args.calls)], capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", variant, "--rounds", str(args.rounds), "--calls", str(args.calls)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if proc.returncode != 0:
             rows.append((variant, None))
             print(f"{variant}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
@@ -183,16 +216,20 @@ def main() -> None:
         rows.append((variant, json.loads(proc.stdout.strip().splitlines()[-1])))
     import openai
 
-    print(f"openai {openai.__version__}, Python {sys.version.split()[0]}, {args.rounds} rounds, "
-          f"medians of paired differences (instrumented - bare)\n")
+    print(
+        f"openai {openai.__version__}, Python {sys.version.split()[0]}, {args.rounds} rounds, "
+        f"medians of paired differences (instrumented - bare)\n"
+    )
     print("| | non-streaming call | 50-chunk stream | per chunk |")
     print("|---|---|---|---|")
     for variant, r in rows:
         if r is None:
             print(f"| {VARIANTS[variant]} | failed | | |")
             continue
-        print(f"| {VARIANTS[variant]} | +{r['plain_us']:.0f} µs | +{r['stream50_us']:.0f} µs "
-              f"| {r['per_chunk_us']:.2f} µs |")
+        print(
+            f"| {VARIANTS[variant]} | +{r['plain_us']:.0f} µs | +{r['stream50_us']:.0f} µs "
+            f"| {r['per_chunk_us']:.2f} µs |"
+        )
     bare = next((r for _, r in rows if r), None)
     if bare:
         print(f"\nbare call: {bare['bare_plain_us']:.0f} µs; bare 50-chunk stream: {bare['bare_stream50_us']:.0f} µs")

@@ -37,9 +37,9 @@ import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import load, revision  # noqa: E402
-from _ingest_bench import bench_ingest  # noqa: E402
-from _query_bench import TRACES, bench_queries, build, build_plain, store_paths  # noqa: E402
+from _common import load, revision
+from _ingest_bench import bench_ingest
+from _query_bench import TRACES, bench_queries, build, build_plain, store_paths
 
 # For bench_viewer.py, which builds its store with this benchmark's generator.
 TRACES_1M = TRACES
@@ -48,7 +48,6 @@ TRACES_1M = TRACES
 def build_store(path: Path, traces: int = TRACES_1M) -> None:
     """A store of ``traces`` synthetic traces of 8 spans at ``path``, without the search index."""
     build_plain(Path(path), traces)
-
 
 
 def main() -> int:
@@ -63,8 +62,10 @@ def main() -> int:
     total = args.spans or (8_000 if args.quick else 40_000)
     reps = args.reps or (8 if args.quick else 20)
     started = time.monotonic()
-    print(f"# bench_store  {_dt.date.today()}  spyglass {revision()}  python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, duckdb {duckdb.__version__}, pyarrow {pa.__version__}, {load()}")
+    print(
+        f"# bench_store  {_dt.date.today()}  spyglass {revision()}  python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, duckdb {duckdb.__version__}, pyarrow {pa.__version__}, {load()}"
+    )
     if args.part in ("ingest", "both"):
         tmp = tempfile.mkdtemp(prefix="spyglass-bench-store-")
         try:

@@ -30,12 +30,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import tracer  # noqa: E402
+import tracer
 
 OUT = Path(__file__).resolve().parent / "out"
 STORE_1M = OUT / "store-1m.duckdb"
@@ -176,12 +177,29 @@ def bench_browser(db: Path, trace_id: str, answer_snippet: str, total: int, reps
             floor_port = _free_port()
             app = Path(tempfile.mkdtemp()) / "floor.py"
             app.write_text("import streamlit as st\nst.title('floor')\nst.dataframe({'a': [1, 2, 3]})\n")
-            floor = _serve([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                            "--server.port", str(floor_port), "--browser.gatherUsageStats", "false",
-                            "--server.fileWatcherType", "none"], floor_port)
+            floor = _serve(
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    str(app),
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    str(floor_port),
+                    "--browser.gatherUsageStats",
+                    "false",
+                    "--server.fileWatcherType",
+                    "none",
+                ],
+                floor_port,
+            )
             try:
+
                 def floor_ready(page: Any) -> None:
                     page.locator('[data-testid="stDataFrame"]').wait_for()
+
                 fresh(f"http://127.0.0.1:{floor_port}", floor_ready)
                 out["floor"] = [fresh(f"http://127.0.0.1:{floor_port}", floor_ready) for _ in range(reps)]
             finally:
@@ -204,10 +222,18 @@ def main() -> int:
     total = store.count_traces()
     newest = store.list_traces(limit=1)[0]
     detail = store.get_trace(newest["trace_id"]) or {}
-    answer = next((s["attributes"].get("output.value") for s in detail.get("spans", [])
-                   if s.get("span_type") == "llm" and s["attributes"].get("output.value")), "")
-    print(f"store: {db} ({counts['spans']:,} spans, {total:,} traces); detail page: trace {newest['trace_id']} "
-          f"({len(detail.get('spans', []))} spans)")
+    answer = next(
+        (
+            s["attributes"].get("output.value")
+            for s in detail.get("spans", [])
+            if s.get("span_type") == "llm" and s["attributes"].get("output.value")
+        ),
+        "",
+    )
+    print(
+        f"store: {db} ({counts['spans']:,} spans, {total:,} traces); detail page: trace {newest['trace_id']} "
+        f"({len(detail.get('spans', []))} spans)"
+    )
 
     print("(a) server side: AppTest script run, data caches cleared before each load")
     a = bench_apptest(db, newest["trace_id"], args.reps)

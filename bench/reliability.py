@@ -31,10 +31,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import duckdb  # noqa: E402
 
-import tracer  # noqa: E402
-from tests._procs import FLUSH_FOREVER, FORK_WHILE_EXPORTING, MULTIPROCESSING, SLOW_EXIT  # noqa: E402
+import tracer
+from tests._procs import FLUSH_FOREVER, FORK_WHILE_EXPORTING, MULTIPROCESSING, SLOW_EXIT
 
 WRITER = """
 import atexit, json, sys
@@ -90,8 +89,10 @@ def _by_name(db: Path) -> dict[str, int]:
 
 # --- load --------------------------------------------------------------------------------------
 def load(tmp: Path, runs: int, writers: int, spans: int, payload: int, keep: bool = False) -> None:
-    print(f"load: {writers} processes x {spans:,} spans ({payload // 1000} KB each), normal exit, "
-          f"a tracer.Store reader and a plain duckdb reader polling")
+    print(
+        f"load: {writers} processes x {spans:,} spans ({payload // 1000} KB each), normal exit, "
+        f"a tracer.Store reader and a plain duckdb reader polling"
+    )
     for run in range(1, runs + 1):
         db = tmp / f"load{run}.duckdb"
         tracer.configure(db=tmp / "scratch.duckdb")  # create nothing at db: the writers do
@@ -110,13 +111,21 @@ def load(tmp: Path, runs: int, writers: int, spans: int, payload: int, keep: boo
                 time.sleep(0.05)
 
         # The plain duckdb reader is a process of its own, as a user's notebook would be.
-        plain = subprocess.Popen(_py(PLAIN_READER, str(db)), cwd=REPO, stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, text=True)
+        plain = subprocess.Popen(
+            _py(PLAIN_READER, str(db)), cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
 
         started = time.monotonic()
-        procs = [subprocess.Popen(_py(WRITER, str(db), str(spans), str(payload), f"w{k}"), cwd=REPO,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for k in range(writers)]
+        procs = [
+            subprocess.Popen(
+                _py(WRITER, str(db), str(spans), str(payload), f"w{k}"),
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for k in range(writers)
+        ]
         time.sleep(0.5)
         threads = [threading.Thread(target=store_reader)]
         for t in threads:
@@ -138,12 +147,13 @@ def load(tmp: Path, runs: int, writers: int, spans: int, payload: int, keep: boo
         expected = writers * spans
         aborted = sum("terminate called" in e or "Traceback" in e for e in errs)
         said = sorted({line[:90] for e in errs for line in e.splitlines() if line.startswith("spyglass:")})
-        print(f"  run {run}: stored {rows:,} / {expected:,} ({distinct:,} distinct), writer rcs "
-              f"{sorted(set(rcs))}, {aborted} aborted, {elapsed:.0f} s; reads ok/refused: "
-              f"Store {reads['store'][0]}/{reads['store'][1]} {dict(refusals) or ''}, "
-              f"plain duckdb {reads['duckdb'][0]}/{reads['duckdb'][1]}")
-        print(f"    as the writers counted: {said_stored:,} stored, {said_spooled:,} spooled, "
-              f"{said_dropped:,} dropped")
+        print(
+            f"  run {run}: stored {rows:,} / {expected:,} ({distinct:,} distinct), writer rcs "
+            f"{sorted(set(rcs))}, {aborted} aborted, {elapsed:.0f} s; reads ok/refused: "
+            f"Store {reads['store'][0]}/{reads['store'][1]} {dict(refusals) or ''}, "
+            f"plain duckdb {reads['duckdb'][0]}/{reads['duckdb'][1]}"
+        )
+        print(f"    as the writers counted: {said_stored:,} stored, {said_spooled:,} spooled, {said_dropped:,} dropped")
         for line in said:  # what the writers logged (the exit bound passing, say)
             print(f"    writers logged: {line}")
         for path in [] if keep else tmp.glob(f"load{run}.duckdb*"):
@@ -157,42 +167,49 @@ def load(tmp: Path, runs: int, writers: int, spans: int, payload: int, keep: boo
 
 # --- exit --------------------------------------------------------------------------------------
 def exit_(tmp: Path, runs: int) -> None:
-    print("exit: 600 traces (retriever with 8 docs, LLM with a 120-sentence answer), schedule_delay=3 s, "
-          "normal exit with the batch in flight")
+    print(
+        "exit: 600 traces (retriever with 8 docs, LLM with a 120-sentence answer), schedule_delay=3 s, "
+        "normal exit with the batch in flight"
+    )
     for run in range(1, runs + 1):
         db = tmp / f"exit{run}.duckdb"
-        proc = subprocess.run(_py(SLOW_EXIT, str(db), "600", "10"), cwd=REPO, capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run(
+            _py(SLOW_EXIT, str(db), "600", "10"), cwd=REPO, capture_output=True, text=True, timeout=300
+        )
         ended = time.monotonic()
         traced_at = float(proc.stdout.strip() or "nan")
         rows, distinct = _spans(db)
         with tracer.Store(db).connect() as con:
             checked = con.execute("SELECT count(*) FROM evaluations").fetchall()[0][0]
-        print(f"  run {run}: stored {rows:,} / 1,800 ({distinct:,} distinct), rc {proc.returncode}, exit took "
-              f"{ended - traced_at:.1f} s (bound: exit_timeout 10 s + the write under way), "
-              f"{checked} of 600 answers grounding-checked before exit cut the checks")
+        print(
+            f"  run {run}: stored {rows:,} / 1,800 ({distinct:,} distinct), rc {proc.returncode}, exit took "
+            f"{ended - traced_at:.1f} s (bound: exit_timeout 10 s + the write under way), "
+            f"{checked} of 600 answers grounding-checked before exit cut the checks"
+        )
 
 
 # --- fork --------------------------------------------------------------------------------------
 def fork(tmp: Path) -> None:
     db = tmp / "fork.duckdb"
-    proc = subprocess.run(_py(FORK_WHILE_EXPORTING, str(db)), cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(_py(FORK_WHILE_EXPORTING, str(db)), cwd=REPO, capture_output=True, text=True, timeout=300)
     parent, codes = proc.stdout.split(" ", 1)
     names = _by_name(db)
     rows, distinct = _spans(db)
     failed = sum(1 for c in json.loads(codes) if c != 0)
-    print(f"fork: 3 children forked while the parent exports: parent {names.get('parent', 0):,} / {int(parent):,}, "
-          f"children {names.get('child', 0)} / 300, {failed} children failed or hung, "
-          f"{rows - distinct} duplicates, rc {proc.returncode}")
+    print(
+        f"fork: 3 children forked while the parent exports: parent {names.get('parent', 0):,} / {int(parent):,}, "
+        f"children {names.get('child', 0)} / 300, {failed} children failed or hung, "
+        f"{rows - distinct} duplicates, rc {proc.returncode}"
+    )
     for how in ("pool", "process"):
         db = tmp / f"mp-{how}.duckdb"
-        proc = subprocess.run(_py(MULTIPROCESSING, str(db), how), cwd=REPO, capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run(_py(MULTIPROCESSING, str(db), how), cwd=REPO, capture_output=True, text=True, timeout=300)
         names = _by_name(db)
         rows, distinct = _spans(db)
-        print(f"fork: multiprocessing {how}: children {names.get('child', 0)} / 100, parent "
-              f"{names.get('parent', 0)} / 50, {rows - distinct} duplicates, rc {proc.returncode}")
+        print(
+            f"fork: multiprocessing {how}: children {names.get('child', 0)} / 100, parent "
+            f"{names.get('parent', 0)} / 50, {rows - distinct} duplicates, rc {proc.returncode}"
+        )
 
 
 # --- sigterm -----------------------------------------------------------------------------------
@@ -201,8 +218,9 @@ def sigterm(tmp: Path, trials: int) -> None:
     worst = 0.0
     for trial in range(trials):
         db = tmp / f"term{trial}.duckdb"
-        proc = subprocess.Popen(_py(FLUSH_FOREVER, str(db), "3000"), cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            _py(FLUSH_FOREVER, str(db), "3000"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None
         proc.stdout.readline()
         time.sleep(0.03 * trial)
@@ -216,17 +234,34 @@ def sigterm(tmp: Path, trials: int) -> None:
             proc.wait()
         worst = max(worst, time.monotonic() - started)
         kept += _spans(db)[0] == 3000
-    print(f"sigterm: during flush(), {trials} trials: {hung} hung, {kept} kept all 3,000 spans, "
-          f"slowest exit {worst:.2f} s")
+    print(
+        f"sigterm: during flush(), {trials} trials: {hung} hung, {kept} kept all 3,000 spans, "
+        f"slowest exit {worst:.2f} s"
+    )
 
 
 def secrets() -> None:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
-                           "tests/test_secrets.py::test_no_planted_secret_reaches_the_store"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-s",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_secrets.py::test_no_planted_secret_reaches_the_store",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     line = re.search(r"secrets found / planted: \d+ / \d+", proc.stdout)
-    print(f"secrets: {line.group(0) if line else 'no result: ' + proc.stdout[-500:]} "
-          f"(tables, spool Parquet, DuckDB file and WAL bytes)")
+    print(
+        f"secrets: {line.group(0) if line else 'no result: ' + proc.stdout[-500:]} "
+        f"(tables, spool Parquet, DuckDB file and WAL bytes)"
+    )
 
 
 def main() -> None:
@@ -250,8 +285,14 @@ def main() -> None:
         if args.what in ("secrets", "all"):
             secrets()
         if args.what in ("load", "all"):
-            load(Path(args.keep) if args.keep else tmp, args.runs or 5, args.writers, args.spans, args.payload,
-                 keep=bool(args.keep))
+            load(
+                Path(args.keep) if args.keep else tmp,
+                args.runs or 5,
+                args.writers,
+                args.spans,
+                args.payload,
+                keep=bool(args.keep),
+            )
         tracer.shutdown()
 
 

@@ -14,8 +14,11 @@ import tracer
 
 DOCS = [
     {"id": "kb-1", "content": "Spyglass stores traces in a local DuckDB file.", "metadata": {"source": "README"}},
-    {"id": "kb-2", "content": "The viewer binds to 127.0.0.1 and never renders model output as HTML.",
-     "metadata": {"source": "docs/security.md"}},
+    {
+        "id": "kb-2",
+        "content": "The viewer binds to 127.0.0.1 and never renders model output as HTML.",
+        "metadata": {"source": "docs/security.md"},
+    },
     {"id": "kb-3", "content": "Decisions record a verdict: pass, flag, modify or block.", "metadata": {}},
 ]
 
@@ -40,8 +43,9 @@ def answer(question: str, docs: list[dict]) -> str:
 @tracer.trace_postprocess
 def guardrail(text: str) -> str:
     if "password" in text.lower():
-        tracer.record_decision("secret_filter", verdict="block", reason="mentions a password", before=text,
-                               after="[blocked]")
+        tracer.record_decision(
+            "secret_filter", verdict="block", reason="mentions a password", before=text, after="[blocked]"
+        )
         return "[blocked]"
     tracer.record_decision("secret_filter", verdict="pass", reason="nothing sensitive")
     return text
@@ -54,8 +58,12 @@ def pipeline(question: str) -> str:
 
 def main() -> None:
     tracer.configure()  # ./spyglass.duckdb unless SPYGLASS_DB says otherwise
-    questions = ["Where does Spyglass store traces?", "What does the viewer bind to?",
-                 "Which port does the viewer use?", "Which verdict can a decision record?"]
+    questions = [
+        "Where does Spyglass store traces?",
+        "What does the viewer bind to?",
+        "Which port does the viewer use?",
+        "Which verdict can a decision record?",
+    ]
     with tracer.trace_attributes(session_id="quickstart", user_id="you", tags=["example"]):
         for q in questions:
             print(f"Q: {q}\nA: {pipeline(q)}\n")

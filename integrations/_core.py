@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -134,10 +135,11 @@ def _capture(attrs: dict[str, Any], pairs: Pairs, s: Settings) -> None:
 class Invocation(SpanEnd):
     """One patched call's span. ``finish``, ``finish_stream`` and ``fail`` end it; the first wins."""
 
-    __slots__ = ("endpoint", "adapter", "settings", "kwargs", "start_ns", "first_ns", "last_ns", "chunks", "ctx")
+    __slots__ = ("adapter", "chunks", "ctx", "endpoint", "first_ns", "kwargs", "last_ns", "settings", "start_ns")
 
-    def __init__(self, span: Span, endpoint: Endpoint, adapter: Adapter, s: Settings,
-                 kwargs: Mapping[str, Any], start_ns: int) -> None:
+    def __init__(
+        self, span: Span, endpoint: Endpoint, adapter: Adapter, s: Settings, kwargs: Mapping[str, Any], start_ns: int
+    ) -> None:
         self.span = span
         self.ended = False
         self.endpoint = endpoint
@@ -229,14 +231,18 @@ class Invocation(SpanEnd):
         return {A.HTTP_RESPONSE_STATUS_CODE: status} if isinstance(status, int) else None
 
 
-def start(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, instance: Any,
-          kwargs: Mapping[str, Any]) -> Invocation | None:
+def start(
+    tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, instance: Any, kwargs: Mapping[str, Any]
+) -> Invocation | None:
     """Start the span for a call, or return ``None`` (and let the call run bare)."""
     with guard("openai span start"):
         tracer = tracers()
         s = settings()
-        attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: endpoint.operation, A.SPAN_TYPE: endpoint.span_type,
-                                 A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[endpoint.span_type]}
+        attrs: dict[str, Any] = {
+            A.GEN_AI_OPERATION_NAME: endpoint.operation,
+            A.SPAN_TYPE: endpoint.span_type,
+            A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[endpoint.span_type],
+        }
         attrs.update(adapter.client_attributes(instance))
         _collect(attrs, endpoint.request(kwargs))
         model = attrs.get(A.GEN_AI_REQUEST_MODEL)
@@ -288,8 +294,7 @@ def sync_wrapper(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, sw
 
 
 def async_wrapper(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
-                      kwargs: dict[str, Any]) -> Any:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if _bypass(switch):
             return await wrapped(*args, **kwargs)
         inv = start(tracers, endpoint, adapter, instance, kwargs)
@@ -309,7 +314,7 @@ def async_wrapper(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, s
 
 
 # --- streams --------------------------------------------------------------------------------
-class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class _StreamProxy(wrapt.ObjectProxy):
     """Shared by the sync and async proxies: chunk bookkeeping and ending exactly once.
 
     ``isinstance(proxy, openai.Stream)`` holds and every attribute reads through to the
@@ -352,7 +357,7 @@ class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
 
 class SyncStreamProxy(_StreamProxy):
-    def __iter__(self) -> "SyncStreamProxy":
+    def __iter__(self) -> SyncStreamProxy:
         return self
 
     def __next__(self) -> Any:
@@ -367,11 +372,11 @@ class SyncStreamProxy(_StreamProxy):
         self._self_chunk(chunk)
         return chunk
 
-    def __enter__(self) -> "SyncStreamProxy":
+    def __enter__(self) -> SyncStreamProxy:
         self.__wrapped__.__enter__()
         return self
 
-    def __exit__(self, *exc_info: Any) -> Any:
+    def __exit__(self, *exc_info: object) -> Any:
         try:
             return self.__wrapped__.__exit__(*exc_info)
         finally:
@@ -385,7 +390,7 @@ class SyncStreamProxy(_StreamProxy):
 
 
 class AsyncStreamProxy(_StreamProxy):
-    def __aiter__(self) -> "AsyncStreamProxy":
+    def __aiter__(self) -> AsyncStreamProxy:
         return self
 
     async def __anext__(self) -> Any:
@@ -400,11 +405,11 @@ class AsyncStreamProxy(_StreamProxy):
         self._self_chunk(chunk)
         return chunk
 
-    async def __aenter__(self) -> "AsyncStreamProxy":
+    async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> Any:
+    async def __aexit__(self, *exc_info: object) -> Any:
         try:
             return await self.__wrapped__.__aexit__(*exc_info)
         finally:
@@ -423,7 +428,7 @@ class AsyncStreamProxy(_StreamProxy):
             self._self_end(A.STREAM_END_CLOSED)
 
 
-class _ClosingResponse(wrapt.ObjectProxy):  # type: ignore[misc]
+class _ClosingResponse(wrapt.ObjectProxy):
     """The stream's HTTP response; closing it ends the stream's span as "closed"."""
 
     def __init__(self, wrapped: Any, stream: _StreamProxy) -> None:
@@ -443,7 +448,7 @@ class _ClosingResponse(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_stream._self_end(A.STREAM_END_CLOSED)
 
 
-class RawStreamResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class RawStreamResponseProxy(wrapt.ObjectProxy):
     """``with_raw_response`` + ``stream=True``: ``parse()`` returns our stream proxy, the same
     one every time (the client caches the parsed stream the same way)."""
 
@@ -517,8 +522,9 @@ class Patcher:
                     continue
                 original = owner.__dict__.get(target.method, _MISSING)
                 factory = async_wrapper if target.is_async else sync_wrapper
-                wrapper = wrapt.FunctionWrapper(getattr(owner, target.method),
-                                                factory(tracers, target.endpoint, adapter, switch))
+                wrapper = wrapt.FunctionWrapper(
+                    getattr(owner, target.method), factory(tracers, target.endpoint, adapter, switch)
+                )
                 setattr(owner, target.method, wrapper)
                 self.applied.append(_Applied(owner, target.method, original, wrapper))
 
@@ -548,8 +554,11 @@ def _restore(item: _Applied) -> None:
     current = item.owner.__dict__.get(item.name, _MISSING)
     if current is not item.wrapper:
         # Someone patched on top of us; removing ours would drop theirs. Ours is switched off.
-        logger.warning("spyglass: %s.%s was re-patched by someone else; leaving it in place (disabled)",
-                       item.owner.__qualname__, item.name)
+        logger.warning(
+            "spyglass: %s.%s was re-patched by someone else; leaving it in place (disabled)",
+            item.owner.__qualname__,
+            item.name,
+        )
         return
     if item.original is _MISSING:
         delattr(item.owner, item.name)

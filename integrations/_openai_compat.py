@@ -11,7 +11,8 @@ against openai 1.40.0 and 3.57.0 (the supported range is ``openai>=1.40``):
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import openai
@@ -21,16 +22,18 @@ from tracer import attributes as A
 try:  # private module; see the docstring
     from openai._legacy_response import LegacyAPIResponse as _LegacyAPIResponse
 except ImportError:  # pragma: no cover - a future client without it: raw responses stay opaque
-    _LegacyAPIResponse = None
+    _LegacyAPIResponse = None  # type: ignore[assignment,misc]
 
 STREAM_TYPES: tuple[type, ...] = (openai.Stream,)
 ASYNC_STREAM_TYPES: tuple[type, ...] = (openai.AsyncStream,)
 RAW_RESPONSE_TYPES: tuple[type, ...] = (_LegacyAPIResponse,) if _LegacyAPIResponse is not None else ()
 AZURE_CLIENTS: tuple[type, ...] = tuple(
-    t for t in (getattr(openai, "AzureOpenAI", None), getattr(openai, "AsyncAzureOpenAI", None)) if t is not None)
+    t for t in (getattr(openai, "AzureOpenAI", None), getattr(openai, "AsyncAzureOpenAI", None)) if t is not None
+)
 # ``NOT_GIVEN`` / ``omit``: "no value" markers a caller may pass explicitly.
 SENTINEL_TYPES: tuple[type, ...] = tuple(
-    t for t in (getattr(openai, "NotGiven", None), getattr(openai, "Omit", None)) if isinstance(t, type))
+    t for t in (getattr(openai, "NotGiven", None), getattr(openai, "Omit", None)) if isinstance(t, type)
+)
 
 # Other OpenAI-compatible servers the openai client is pointed at, by host suffix.
 _PROVIDER_BY_HOST = (
@@ -44,9 +47,16 @@ _PROVIDER_BY_HOST = (
     ("generativelanguage.googleapis.com", A.PROVIDER_GEMINI),
 )
 # OpenInference's llm.provider values for the same.
-_OI_PROVIDER = {A.PROVIDER_OPENAI: "openai", A.PROVIDER_AZURE_OPENAI: "azure", A.PROVIDER_GROQ: "groq",
-                A.PROVIDER_DEEPSEEK: "deepseek", A.PROVIDER_XAI: "xai", A.PROVIDER_MISTRAL: "mistralai",
-                A.PROVIDER_GEMINI: "google", A.PROVIDER_PERPLEXITY: "perplexity"}
+_OI_PROVIDER = {
+    A.PROVIDER_OPENAI: "openai",
+    A.PROVIDER_AZURE_OPENAI: "azure",
+    A.PROVIDER_GROQ: "groq",
+    A.PROVIDER_DEEPSEEK: "deepseek",
+    A.PROVIDER_XAI: "xai",
+    A.PROVIDER_MISTRAL: "mistralai",
+    A.PROVIDER_GEMINI: "google",
+    A.PROVIDER_PERPLEXITY: "perplexity",
+}
 
 _server_cache: dict[int, tuple[Any, Mapping[str, Any]]] = {}
 
@@ -84,8 +94,11 @@ def client_attributes(resource: Any) -> Mapping[str, Any]:
     parts = urlsplit(str(url)) if url is not None else None
     host = (parts.hostname or "") if parts else ""
     provider = provider_for(client, host)
-    attrs: dict[str, Any] = {A.GEN_AI_PROVIDER_NAME: provider, A.OI_LLM_PROVIDER: _OI_PROVIDER.get(provider, provider),
-                             A.OI_LLM_SYSTEM: "openai"}
+    attrs: dict[str, Any] = {
+        A.GEN_AI_PROVIDER_NAME: provider,
+        A.OI_LLM_PROVIDER: _OI_PROVIDER.get(provider, provider),
+        A.OI_LLM_SYSTEM: "openai",
+    }
     if host:
         attrs[A.SERVER_ADDRESS] = host
         port = parts.port if parts else None

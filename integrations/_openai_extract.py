@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from tracer import attributes as A
 
@@ -21,14 +22,43 @@ from ._openai_messages import get
 Pairs = Iterator[tuple[str, Any]]
 
 # Request parameters that are not content, recorded as OpenInference invocation parameters.
-_INVOCATION_KEYS = ("model", "temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens",
-                    "n", "seed", "stop", "frequency_penalty", "presence_penalty", "reasoning_effort", "reasoning",
-                    "service_tier", "stream", "stream_options", "tool_choice", "parallel_tool_calls", "logprobs",
-                    "top_logprobs", "truncation", "dimensions", "encoding_format", "modalities", "verbosity",
-                    "store", "background", "previous_response_id")
-_SCALARS = (("temperature", A.GEN_AI_REQUEST_TEMPERATURE), ("top_p", A.GEN_AI_REQUEST_TOP_P),
-            ("seed", A.GEN_AI_REQUEST_SEED), ("frequency_penalty", A.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-            ("presence_penalty", A.GEN_AI_REQUEST_PRESENCE_PENALTY))
+_INVOCATION_KEYS = (
+    "model",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "n",
+    "seed",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "reasoning_effort",
+    "reasoning",
+    "service_tier",
+    "stream",
+    "stream_options",
+    "tool_choice",
+    "parallel_tool_calls",
+    "logprobs",
+    "top_logprobs",
+    "truncation",
+    "dimensions",
+    "encoding_format",
+    "modalities",
+    "verbosity",
+    "store",
+    "background",
+    "previous_response_id",
+)
+_SCALARS = (
+    ("temperature", A.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", A.GEN_AI_REQUEST_TOP_P),
+    ("seed", A.GEN_AI_REQUEST_SEED),
+    ("frequency_penalty", A.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", A.GEN_AI_REQUEST_PRESENCE_PENALTY),
+)
 
 
 def _number(value: Any) -> bool:
@@ -160,8 +190,9 @@ def chat_response(r: Any) -> Pairs:
     reasons = [c_reason for c in get(r, "choices") or () if (c_reason := get(c, "finish_reason"))]
     if reasons:
         yield A.GEN_AI_RESPONSE_FINISH_REASONS, reasons
-    yield from _usage(get(r, "usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details",
-                      "completion_tokens_details")
+    yield from _usage(
+        get(r, "usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"
+    )
 
 
 def chat_response_content(r: Any) -> Pairs:
@@ -177,8 +208,11 @@ def responses_request(kw: Mapping[str, Any]) -> Pairs:
     limit = kw.get("max_output_tokens")
     if isinstance(limit, int):
         yield A.GEN_AI_REQUEST_MAX_TOKENS, limit
-    yield A.GEN_AI_OUTPUT_TYPE, _output_type(get(get(kw, "text"), "format")) or (
-        A.OUTPUT_TYPE_JSON if isinstance(kw.get("text_format"), type) else None)
+    yield (
+        A.GEN_AI_OUTPUT_TYPE,
+        _output_type(get(get(kw, "text"), "format"))
+        or (A.OUTPUT_TYPE_JSON if isinstance(kw.get("text_format"), type) else None),
+    )
     effort = get(get(kw, "reasoning"), "effort")
     if isinstance(effort, str):
         yield A.REQUEST_REASONING_EFFORT, effort
@@ -213,8 +247,7 @@ def responses_response(r: Any) -> Pairs:
         yield A.GEN_AI_RESPONSE_FINISH_REASONS, [responses_finish_reason(r)]
     if get(r, "status") == "failed":
         yield A.ERROR_TYPE, get(get(r, "error"), "code") or "response_failed"
-    yield from _usage(get(r, "usage"), "input_tokens", "output_tokens", "input_tokens_details",
-                      "output_tokens_details")
+    yield from _usage(get(r, "usage"), "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
 
 
 def responses_response_content(r: Any) -> Pairs:
@@ -292,7 +325,13 @@ completions_response = chat_response
 
 
 def completions_response_content(r: Any) -> Pairs:
-    messages = [{"role": "assistant", "parts": [M.text_part(get(c, "text") or "")],
-                 "finish_reason": get(c, "finish_reason") or ""} for c in get(r, "choices") or ()]
+    messages = [
+        {
+            "role": "assistant",
+            "parts": [M.text_part(get(c, "text") or "")],
+            "finish_reason": get(c, "finish_reason") or "",
+        }
+        for c in get(r, "choices") or ()
+    ]
     yield A.GEN_AI_OUTPUT_MESSAGES, messages
     yield A.OI_OUTPUT_VALUE, _output_value(messages)

@@ -15,15 +15,14 @@ every field is read with :func:`get`. Pure functions: no span, no settings.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ._openai_compat import given
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
-    if type(obj) is dict:  # the common case first: an ABC isinstance check costs more
-        value = obj.get(key, default)
-    elif isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # the common case first: an ABC isinstance check costs more
         value = obj.get(key, default)
     else:
         value = getattr(obj, key, default)
@@ -82,8 +81,14 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
         elif kind == "input_audio":
             audio = get(part, "input_audio")
             fmt = get(audio, "format")
-            parts.append({"type": "blob", "modality": "audio", "mime_type": f"audio/{fmt}" if fmt else None,
-                          "content": get(audio, "data")})
+            parts.append(
+                {
+                    "type": "blob",
+                    "modality": "audio",
+                    "mime_type": f"audio/{fmt}" if fmt else None,
+                    "content": get(audio, "data"),
+                }
+            )
         else:
             parts.append({**_plain(part), "type": kind or "unknown"})
     return parts
@@ -94,10 +99,13 @@ def tool_call_part(call: Any) -> dict[str, Any]:
     if fn is None:  # custom tools: {"type": "custom", "custom": {"name", "input"}}
         kind = get(call, "type") or "tool"
         body = get(call, kind)
-        return {"type": "tool_call", "id": get(call, "id"), "name": get(body, "name"),
-                "arguments": get(body, "input")}
-    return {"type": "tool_call", "id": get(call, "id"), "name": get(fn, "name"),
-            "arguments": arguments(get(fn, "arguments"))}
+        return {"type": "tool_call", "id": get(call, "id"), "name": get(body, "name"), "arguments": get(body, "input")}
+    return {
+        "type": "tool_call",
+        "id": get(call, "id"),
+        "name": get(fn, "name"),
+        "arguments": arguments(get(fn, "arguments")),
+    }
 
 
 def _tool_response(call_id: Any, content: Any) -> dict[str, Any]:
@@ -139,8 +147,9 @@ def _assistant_parts(message: Any) -> list[dict[str, Any]]:
         parts.append(tool_call_part(call))
     fc = get(message, "function_call")
     if fc is not None:
-        parts.append({"type": "tool_call", "id": None, "name": get(fc, "name"),
-                      "arguments": arguments(get(fc, "arguments"))})
+        parts.append(
+            {"type": "tool_call", "id": None, "name": get(fc, "name"), "arguments": arguments(get(fc, "arguments"))}
+        )
     return parts
 
 
@@ -154,8 +163,11 @@ def chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
         audio = get(message, "audio")
         if audio is not None and get(audio, "transcript"):
             parts.append({"type": "text", "content": get(audio, "transcript"), "modality": "audio"})
-    return {"role": (get(message, "role") if message is not None else None) or "assistant", "parts": parts,
-            "finish_reason": finish_reason or ""}
+    return {
+        "role": (get(message, "role") if message is not None else None) or "assistant",
+        "parts": parts,
+        "finish_reason": finish_reason or "",
+    }
 
 
 def chat_tool_definitions(tools: Iterable[Any] | None, functions: Iterable[Any] | None) -> list[dict[str, Any]]:
@@ -202,8 +214,12 @@ def responses_input_messages(items: Any) -> list[dict[str, Any]]:
 
 
 def _function_call(item: Any) -> dict[str, Any]:
-    return {"type": "tool_call", "id": get(item, "call_id"), "name": get(item, "name"),
-            "arguments": arguments(get(item, "arguments"))}
+    return {
+        "type": "tool_call",
+        "id": get(item, "call_id"),
+        "name": get(item, "name"),
+        "arguments": arguments(get(item, "arguments")),
+    }
 
 
 def _reasoning(item: Any) -> dict[str, Any]:
@@ -228,8 +244,13 @@ def responses_output_parts(output: Iterable[Any] | None) -> list[dict[str, Any]]
 
 
 def responses_output_text(output: Iterable[Any] | None) -> str:
-    return "".join(get(c, "text") or "" for item in output or () if get(item, "type") == "message"
-                   for c in get(item, "content") or () if get(c, "type") == "output_text")
+    return "".join(
+        get(c, "text") or ""
+        for item in output or ()
+        if get(item, "type") == "message"
+        for c in get(item, "content") or ()
+        if get(c, "type") == "output_text"
+    )
 
 
 def responses_tool_definitions(tools: Iterable[Any] | None) -> list[dict[str, Any]]:

@@ -8,8 +8,9 @@ usage and finish reasons, and append text fragments (only when content is captur
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import SimpleNamespace as NS
-from typing import Any, Mapping
+from typing import Any
 
 from tracer import attributes as A
 
@@ -20,7 +21,7 @@ def _finish_for(how: str) -> str | None:
 
 
 class _Choice:
-    __slots__ = ("role", "text", "refusal", "tools", "function", "finish")
+    __slots__ = ("finish", "function", "refusal", "role", "text", "tools")
 
     def __init__(self) -> None:
         self.role: str | None = None
@@ -34,7 +35,7 @@ class _Choice:
 class ChatStreamState:
     """``chat.completions.create(stream=True)`` chunks (``ChatCompletionChunk``)."""
 
-    __slots__ = ("capture", "id", "model", "fingerprint", "tier", "usage", "choices")
+    __slots__ = ("capture", "choices", "fingerprint", "id", "model", "tier", "usage")
 
     def __init__(self, kwargs: Mapping[str, Any], capture: bool) -> None:
         self.capture = capture
@@ -102,20 +103,33 @@ class ChatStreamState:
         choices = []
         for index in sorted(self.choices):
             c = self.choices[index]
-            calls = [NS(id=t[0], type="function", function=NS(name=t[1], arguments="".join(t[2])))
-                     for _, t in sorted(c.tools.items())]
+            calls = [
+                NS(id=t[0], type="function", function=NS(name=t[1], arguments="".join(t[2])))
+                for _, t in sorted(c.tools.items())
+            ]
             function = NS(name=c.function[0], arguments="".join(c.function[1])) if c.function else None
-            message = NS(role=c.role or "assistant", content="".join(c.text) or None,
-                         refusal="".join(c.refusal) or None, tool_calls=calls or None, function_call=function)
+            message = NS(
+                role=c.role or "assistant",
+                content="".join(c.text) or None,
+                refusal="".join(c.refusal) or None,
+                tool_calls=calls or None,
+                function_call=function,
+            )
             choices.append(NS(index=index, message=message, finish_reason=c.finish or _finish_for(how)))
-        return NS(id=self.id, model=self.model, choices=choices, usage=self.usage,
-                  system_fingerprint=self.fingerprint, service_tier=self.tier)
+        return NS(
+            id=self.id,
+            model=self.model,
+            choices=choices,
+            usage=self.usage,
+            system_fingerprint=self.fingerprint,
+            service_tier=self.tier,
+        )
 
 
 class CompletionStreamState:
     """Legacy ``completions.create(stream=True)`` chunks (``Completion``)."""
 
-    __slots__ = ("capture", "id", "model", "fingerprint", "usage", "text", "finish")
+    __slots__ = ("capture", "fingerprint", "finish", "id", "model", "text", "usage")
 
     def __init__(self, kwargs: Mapping[str, Any], capture: bool) -> None:
         self.capture = capture
@@ -143,19 +157,35 @@ class CompletionStreamState:
                 self.finish[choice.index] = choice.finish_reason
 
     def result(self, how: str) -> Any:
-        choices = [NS(index=i, text="".join(self.text[i]), finish_reason=self.finish.get(i) or _finish_for(how))
-                   for i in sorted(self.text)]
-        return NS(id=self.id, model=self.model, choices=choices, usage=self.usage,
-                  system_fingerprint=self.fingerprint, service_tier=None)
+        choices = [
+            NS(index=i, text="".join(self.text[i]), finish_reason=self.finish.get(i) or _finish_for(how))
+            for i in sorted(self.text)
+        ]
+        return NS(
+            id=self.id,
+            model=self.model,
+            choices=choices,
+            usage=self.usage,
+            system_fingerprint=self.fingerprint,
+            service_tier=None,
+        )
 
 
 class ResponsesStreamState:
     """``responses.create(stream=True)`` events (``ResponseStreamEvent``)."""
 
-    __slots__ = ("capture", "response", "text", "items", "error")
+    __slots__ = ("capture", "error", "items", "response", "text")
 
-    _SNAPSHOTS = frozenset({"response.created", "response.in_progress", "response.completed",
-                            "response.incomplete", "response.failed", "response.queued"})
+    _SNAPSHOTS = frozenset(
+        {
+            "response.created",
+            "response.in_progress",
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+            "response.queued",
+        }
+    )
 
     def __init__(self, kwargs: Mapping[str, Any], capture: bool) -> None:
         self.capture = capture
@@ -188,14 +218,22 @@ class ResponsesStreamState:
         for index in sorted(set(self.items) | set(self.text)):
             item = self.items.get(index)
             if item is None:  # still streaming when it ended: keep the text that arrived
-                item = NS(type="message", role="assistant",
-                          content=[NS(type="output_text", text="".join(self.text[index]))])
+                item = NS(
+                    type="message", role="assistant", content=[NS(type="output_text", text="".join(self.text[index]))]
+                )
             output.append(item)
         error = None
         if self.error is not None:
             status, error = "failed", NS(code=getattr(self.error, "code", None) or "stream_error")
         elif how != A.STREAM_END_COMPLETED:
             status = "failed" if how == A.STREAM_END_ERROR else "incomplete"
-        return NS(id=getattr(r, "id", None), model=getattr(r, "model", None), status=status, error=error,
-                  incomplete_details=NS(reason=how) if status == "incomplete" else None, output=output,
-                  usage=getattr(r, "usage", None), service_tier=getattr(r, "service_tier", None))
+        return NS(
+            id=getattr(r, "id", None),
+            model=getattr(r, "model", None),
+            status=status,
+            error=error,
+            incomplete_details=NS(reason=how) if status == "incomplete" else None,
+            output=output,
+            usage=getattr(r, "usage", None),
+            service_tier=getattr(r, "service_tier", None),
+        )

@@ -14,14 +14,42 @@ from . import _openai_extract as X
 from ._core import Endpoint, Target
 from ._openai_streams import ChatStreamState, CompletionStreamState, ResponsesStreamState
 
-CHAT = Endpoint(A.OP_CHAT, A.SPAN_TYPE_LLM, X.chat_request, X.chat_request_content, X.chat_response,
-                X.chat_response_content, ChatStreamState)
-RESPONSES = Endpoint(A.OP_CHAT, A.SPAN_TYPE_LLM, X.responses_request, X.responses_request_content,
-                     X.responses_response, X.responses_response_content, ResponsesStreamState)
-EMBEDDINGS = Endpoint(A.OP_EMBEDDINGS, A.SPAN_TYPE_EMBEDDING, X.embeddings_request, X.embeddings_request_content,
-                      X.embeddings_response, X.no_content, ChatStreamState)
-COMPLETIONS = Endpoint(A.OP_TEXT_COMPLETION, A.SPAN_TYPE_LLM, X.completions_request, X.completions_request_content,
-                       X.completions_response, X.completions_response_content, CompletionStreamState)
+CHAT = Endpoint(
+    A.OP_CHAT,
+    A.SPAN_TYPE_LLM,
+    X.chat_request,
+    X.chat_request_content,
+    X.chat_response,
+    X.chat_response_content,
+    ChatStreamState,
+)
+RESPONSES = Endpoint(
+    A.OP_CHAT,
+    A.SPAN_TYPE_LLM,
+    X.responses_request,
+    X.responses_request_content,
+    X.responses_response,
+    X.responses_response_content,
+    ResponsesStreamState,
+)
+EMBEDDINGS = Endpoint(
+    A.OP_EMBEDDINGS,
+    A.SPAN_TYPE_EMBEDDING,
+    X.embeddings_request,
+    X.embeddings_request_content,
+    X.embeddings_response,
+    X.no_content,
+    ChatStreamState,
+)
+COMPLETIONS = Endpoint(
+    A.OP_TEXT_COMPLETION,
+    A.SPAN_TYPE_LLM,
+    X.completions_request,
+    X.completions_request_content,
+    X.completions_response,
+    X.completions_response_content,
+    CompletionStreamState,
+)
 
 _CHAT_MODULE = "openai.resources.chat.completions"
 _BETA_CHAT_MODULE = "openai.resources.beta.chat.completions"  # parse/stream lived here until ~1.92

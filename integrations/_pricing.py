@@ -11,8 +11,9 @@ reasoning tokens are part of the output tokens and charged as output.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from tracer import attributes as A
 
@@ -116,5 +117,12 @@ def cost_attributes(attrs: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         return
     output_tokens = attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS)
     cached = attrs.get(A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
-    yield A.COST_USD, cost_usd(price, input_tokens, output_tokens if isinstance(output_tokens, int) else 0,
-                               cached if isinstance(cached, int) else 0)
+    yield (
+        A.COST_USD,
+        cost_usd(
+            price,
+            input_tokens,
+            output_tokens if isinstance(output_tokens, int) else 0,
+            cached if isinstance(cached, int) else 0,
+        ),
+    )

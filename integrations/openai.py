@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
@@ -59,8 +60,11 @@ def instrument(tracer_provider: TracerProvider | None = None) -> None:
     with _lock:
         if _patcher.active:
             return
-        tracers = (functools.partial(tracer_for, _SCOPE, __version__) if tracer_provider is None
-                   else fixed_tracer(tracer_provider.get_tracer(_SCOPE, __version__)))
+        tracers = (
+            functools.partial(tracer_for, _SCOPE, __version__)
+            if tracer_provider is None
+            else fixed_tracer(tracer_provider.get_tracer(_SCOPE, __version__))
+        )
         _patcher.apply(TARGETS, tracers, OpenAIAdapter())
 
 
@@ -75,12 +79,12 @@ def is_instrumented() -> bool:
 
 
 try:  # optional: only ``opentelemetry-instrument`` needs it
-    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor as _Base
+    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor as _Base  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - exercised when the package is absent
     _Base = object
 
 
-class OpenAIInstrumentor(_Base):  # type: ignore[misc,valid-type]
+class OpenAIInstrumentor(_Base):
     """The same patches behind OpenTelemetry's ``BaseInstrumentor`` interface."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -93,6 +97,7 @@ class OpenAIInstrumentor(_Base):  # type: ignore[misc,valid-type]
         uninstrument()
 
     if _Base is object:  # without opentelemetry-instrumentation: the same two verbs
+
         def instrument(self, **kwargs: Any) -> None:
             self._instrument(**kwargs)
 

@@ -129,9 +129,16 @@ def writer_code(finish: str = "assert tracer.flush(timeout=60)") -> str:
     return textwrap.dedent(WRITER.replace("{finish}", finish))
 
 
-def start_writer(db: Path, n: int, tag: str, finish: str = "assert tracer.flush(timeout=60)",
-                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start_writer(
+    db: Path, n: int, tag: str, finish: str = "assert tracer.flush(timeout=60)", env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     import os
-    return subprocess.Popen([sys.executable, "-c", writer_code(finish), str(db), str(n), tag], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+
+    return subprocess.Popen(
+        [sys.executable, "-c", writer_code(finish), str(db), str(n), tag],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )

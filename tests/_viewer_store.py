@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import tracer
 from tracer import attributes as A
@@ -33,10 +34,18 @@ if TYPE_CHECKING:  # the store builders above run without Streamlit; the app hel
     from streamlit.testing.v1 import AppTest
 
 DOCS = [
-    {"id": "d1", "content": "Spyglass stores traces in a local DuckDB file.", "score": 0.92,
-     "metadata": {"source": "README"}},
-    {"id": "d2", "content": "The viewer binds to 127.0.0.1 by default.", "score": 0.81,
-     "metadata": {"source": "docs/security.md"}},
+    {
+        "id": "d1",
+        "content": "Spyglass stores traces in a local DuckDB file.",
+        "score": 0.92,
+        "metadata": {"source": "README"},
+    },
+    {
+        "id": "d2",
+        "content": "The viewer binds to 127.0.0.1 by default.",
+        "score": 0.81,
+        "metadata": {"source": "docs/security.md"},
+    },
     {"id": "d3", "content": "Bananas are an excellent source of potassium.", "score": 0.12, "metadata": {}},
 ]
 QUESTION = "Where does Spyglass keep its traces?"
@@ -47,16 +56,37 @@ BLOCKED_AFTER = "[answer withheld by the secret filter]"
 XSS_OUTPUT = "<script>window.__spyglass_pwned = 1</script><b>bold claim</b> and <i>more</i>"
 ERROR_MESSAGE = "upstream model timed out"
 INPUT_MESSAGES = [
-    {"role": "user", "parts": [{"type": "text", "content": (
-        f"Context:\n[d1] {DOCS[0]['content']}\n[d2] the  VIEWER binds to\n127.0.0.1  BY DEFAULT.\n\n"
-        f"Question: {QUESTION}")}]},
+    {
+        "role": "user",
+        "parts": [
+            {
+                "type": "text",
+                "content": (
+                    f"Context:\n[d1] {DOCS[0]['content']}\n[d2] the  VIEWER binds to\n127.0.0.1  BY DEFAULT.\n\n"
+                    f"Question: {QUESTION}"
+                ),
+            }
+        ],
+    },
 ]
-OUTPUT_MESSAGES = [{"role": "assistant", "finish_reason": "tool_calls", "parts": [
-    {"type": "text", "content": ANSWER},
-    {"type": "tool_call", "id": "call_7", "name": "lookup_term", "arguments": {"term": "DuckDB"}},
-]}]
-TOOLS = [{"type": "function", "name": "lookup_term", "description": "Look a term up in the glossary",
-          "parameters": {"type": "object", "properties": {"term": {"type": "string"}}}}]
+OUTPUT_MESSAGES = [
+    {
+        "role": "assistant",
+        "finish_reason": "tool_calls",
+        "parts": [
+            {"type": "text", "content": ANSWER},
+            {"type": "tool_call", "id": "call_7", "name": "lookup_term", "arguments": {"term": "DuckDB"}},
+        ],
+    }
+]
+TOOLS = [
+    {
+        "type": "function",
+        "name": "lookup_term",
+        "description": "Look a term up in the glossary",
+        "parameters": {"type": "object", "properties": {"term": {"type": "string"}}},
+    }
+]
 TEMPLATE = "Context:\n{context}\n\nQuestion: {question}"
 
 
@@ -68,11 +98,17 @@ def retrieve(query: str) -> list[dict]:
 def chat(question: str, docs: list[dict]) -> str:
     """An LLM call as a provider integration records it: GenAI message attributes."""
     attrs = {
-        A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.GEN_AI_REQUEST_MODEL: "gpt-4o", A.GEN_AI_PROVIDER_NAME: "openai",
-        A.GEN_AI_REQUEST_TEMPERATURE: 0.2, A.GEN_AI_REQUEST_MAX_TOKENS: 256, A.PROMPT_VERSION: "qa-v2",
-        A.PROMPT_TEMPLATE: TEMPLATE, A.PROMPT_VARIABLES: json.dumps({"question": question}),
+        A.GEN_AI_OPERATION_NAME: A.OP_CHAT,
+        A.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        A.GEN_AI_PROVIDER_NAME: "openai",
+        A.GEN_AI_REQUEST_TEMPERATURE: 0.2,
+        A.GEN_AI_REQUEST_MAX_TOKENS: 256,
+        A.PROMPT_VERSION: "qa-v2",
+        A.PROMPT_TEMPLATE: TEMPLATE,
+        A.PROMPT_VARIABLES: json.dumps({"question": question}),
         A.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps([{"type": "text", "content": SYSTEM}]),
-        A.GEN_AI_TOOL_DEFINITIONS: json.dumps(TOOLS), A.GEN_AI_INPUT_MESSAGES: json.dumps(INPUT_MESSAGES),
+        A.GEN_AI_TOOL_DEFINITIONS: json.dumps(TOOLS),
+        A.GEN_AI_INPUT_MESSAGES: json.dumps(INPUT_MESSAGES),
         A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.25,
     }
     with tracer.span("chat gpt-4o", kind=A.SPAN_TYPE_LLM, attributes=attrs) as s:
@@ -85,8 +121,9 @@ def chat(question: str, docs: list[dict]) -> str:
 @tracer.trace_postprocess(name="guardrail")
 def guard(text: str) -> str:
     tracer.record_decision("pii_filter", verdict="pass", reason="no personal data")
-    tracer.record_decision("secret_filter", verdict="block", reason="mentions a password",
-                           before=BLOCKED_BEFORE, after=BLOCKED_AFTER)
+    tracer.record_decision(
+        "secret_filter", verdict="block", reason="mentions a password", before=BLOCKED_BEFORE, after=BLOCKED_AFTER
+    )
     return BLOCKED_AFTER
 
 
@@ -180,18 +217,48 @@ def llm_span(path: Path, trace_id: str) -> str:
 
 
 def add_grounding(path: Path, found: dict[str, str]) -> None:
-    rag_report = grounding_report([{"text": ANSWER, "start": 0, "end": len(ANSWER), "supported": True,
-                                    "score": 0.93, "best_document_id": "d1"}], "grounded", 0.93)
-    xss_report = grounding_report([{"text": XSS_OUTPUT, "start": 0, "end": len(XSS_OUTPUT), "supported": False,
-                                    "score": 0.0, "best_document_id": None, "unsupported_entities": ["bold"]}],
-                                  "hallucination", 0.0)
-    tracer.Store(path).add_evaluations([
-        {"trace_id": found["rag_pipeline"], "span_id": llm_span(path, found["rag_pipeline"]), "name": "grounding",
-         "label": "grounded", "score": 0.93, "explanation": "every sentence is supported", "details": rag_report},
-        {"trace_id": found["xss_pipeline"], "span_id": llm_span(path, found["xss_pipeline"]), "name": "grounding",
-         "label": "hallucination", "score": 0.0, "explanation": "1 of 1 sentences unsupported",
-         "details": xss_report},
-    ])
+    rag_report = grounding_report(
+        [{"text": ANSWER, "start": 0, "end": len(ANSWER), "supported": True, "score": 0.93, "best_document_id": "d1"}],
+        "grounded",
+        0.93,
+    )
+    xss_report = grounding_report(
+        [
+            {
+                "text": XSS_OUTPUT,
+                "start": 0,
+                "end": len(XSS_OUTPUT),
+                "supported": False,
+                "score": 0.0,
+                "best_document_id": None,
+                "unsupported_entities": ["bold"],
+            }
+        ],
+        "hallucination",
+        0.0,
+    )
+    tracer.Store(path).add_evaluations(
+        [
+            {
+                "trace_id": found["rag_pipeline"],
+                "span_id": llm_span(path, found["rag_pipeline"]),
+                "name": "grounding",
+                "label": "grounded",
+                "score": 0.93,
+                "explanation": "every sentence is supported",
+                "details": rag_report,
+            },
+            {
+                "trace_id": found["xss_pipeline"],
+                "span_id": llm_span(path, found["xss_pipeline"]),
+                "name": "grounding",
+                "label": "hallucination",
+                "score": 0.0,
+                "explanation": "1 of 1 sentences unsupported",
+                "details": xss_report,
+            },
+        ]
+    )
 
 
 def add_trace(path: Path, name: str) -> None:
@@ -208,7 +275,7 @@ def ids(path: Path) -> dict[str, str]:
 
 
 # --- running the app in the tests (streamlit.testing) -----------------------------------------
-def app_on(path: Path, monkeypatch: "pytest.MonkeyPatch") -> "AppTest":
+def app_on(path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     """The viewer app on the store at ``path``."""
     from streamlit.testing.v1 import AppTest
 
@@ -218,7 +285,7 @@ def app_on(path: Path, monkeypatch: "pytest.MonkeyPatch") -> "AppTest":
     return AppTest.from_file(str(viewer.APP_PATH), default_timeout=30)
 
 
-def run(at: "AppTest", **query: str) -> "AppTest":
+def run(at: AppTest, **query: str) -> AppTest:
     """One script run with these URL query parameters; fails the test on any exception."""
     for k, v in query.items():
         at.query_params[k] = v
@@ -231,8 +298,10 @@ def run(at: "AppTest", **query: str) -> "AppTest":
 # Each is ordinary user code: decorators, the instrumented openai client answering from a
 # recorded cassette (../shared/cassettes/openai), tracer.configure(db=...) and tracer.flush().
 # The export-time grounding check runs as it does for users.
-KB = [{"id": "kb-test", "content": "The test phrase is: This is a test.", "score": 0.9},
-      {"id": "kb-other", "content": "Bananas are an excellent source of potassium.", "score": 0.2}]
+KB = [
+    {"id": "kb-test", "content": "The test phrase is: This is a test.", "score": 0.9},
+    {"id": "kb-other", "content": "Bananas are an excellent source of potassium.", "score": 0.2},
+]
 CASSETTE = "test_chat_completion_with_content.yaml"  # "Say this is a test" -> "This is a test."
 REAL_ANSWER = "This is a test."
 REAL_TOKENS = (12, 5)  # the recorded usage: prompt_tokens, completion_tokens
@@ -265,9 +334,13 @@ def _openinference_app(path: Path, cassettes: Path) -> None:
     def oi_rag(question: str) -> str:
         docs = search_kb(question)
         with REPLAY.use_cassette(str(cassettes / CASSETTE)):
-            reply = client.chat.completions.create(model="gpt-4o-mini", messages=[
-                {"role": "system", "content": "Context:\n" + "\n".join(d["content"] for d in docs)},
-                {"role": "user", "content": "Say this is a test"}])
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[
+                    {"role": "system", "content": "Context:\n" + "\n".join(d["content"] for d in docs)},
+                    {"role": "user", "content": "Say this is a test"},
+                ],
+            )
         return reply.choices[0].message.content or ""
 
     oi_rag("What is the test phrase?")
@@ -302,12 +375,15 @@ def _real_apps(path: Path, cassettes: Path, service: str) -> None:
 
     def ask(prompt: str) -> str:
         with REPLAY.use_cassette(str(cassettes / CASSETTE)):
-            reply = client.chat.completions.create(model="gpt-4o-mini", messages=[
-                {"role": "system", "content": prompt}, {"role": "user", "content": "Say this is a test"}])
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "system", "content": prompt}, {"role": "user", "content": "Say this is a test"}],
+            )
         return reply.choices[0].message.content or ""
 
     question = "What is the test phrase?"
     if service == CHAT_SERVICE:
+
         @tracer.trace_llm(model="gpt-4o-mini")
         def answer_from_memory(question: str) -> str:
             return ask("Answer from what you know.")
@@ -336,8 +412,9 @@ def _real_apps(path: Path, cassettes: Path, service: str) -> None:
 
     @tracer.trace_postprocess
     def policy_guard(text: str) -> str:
-        tracer.record_decision("policy_filter", verdict="block", reason="the policy check failed",
-                               before=text, after=BLOCKED_TEXT)
+        tracer.record_decision(
+            "policy_filter", verdict="block", reason="the policy check failed", before=text, after=BLOCKED_TEXT
+        )
         return BLOCKED_TEXT
 
     @tracer.trace_postprocess
@@ -398,8 +475,13 @@ def build_real_apps(path: Path) -> dict[str, str]:
     folder = cassettes_dir()  # skips (fails under CI=true) when the recordings are missing
     repo = Path(__file__).resolve().parent.parent
     for service in (KB_SERVICE, CHAT_SERVICE, OPENINFERENCE_SERVICE):
-        done = subprocess.run([sys.executable, "-m", "tests._viewer_store", str(path), str(folder), service],
-                              cwd=repo, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "tests._viewer_store", str(path), str(folder), service],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     found: dict[str, Any] = {}
     for t in reversed(tracer.Store(path).list_traces(limit=100)):
@@ -418,13 +500,13 @@ if __name__ == "__main__":
 
 
 # --- reading an AppTest run ---------------------------------------------------------------
-def texts(at: "AppTest") -> str:
+def texts(at: AppTest) -> str:
     return "\n".join([t.value for t in at.text] + [c.value for c in at.code])
 
 
-def markdowns(at: "AppTest") -> str:
+def markdowns(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-def captions(at: "AppTest") -> str:
+def captions(at: AppTest) -> str:
     return "\n".join(c.value for c in at.caption)

@@ -6,20 +6,21 @@ import os
 
 os.environ["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
 
-import dataclasses  # noqa: E402
-import logging  # noqa: E402
-import threading  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable, Iterator, Optional  # noqa: E402
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
-from opentelemetry.context import Context  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor  # noqa: E402
+import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-import tracer  # noqa: E402
-import tracer.testing  # noqa: E402
-from tracer import _settings  # noqa: E402
-from tracer._guard import set_raise_internal_errors  # noqa: E402
+import tracer
+import tracer.testing
+from tracer import _settings
+from tracer._guard import set_raise_internal_errors
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SPYGLASS_SHARED", REPO.parent / "shared"))
@@ -60,7 +61,7 @@ class _OpenSpans(SpanProcessor):
         self.lock = threading.Lock()
         self.open: dict[int, str] = {}
 
-    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         with self.lock:
             self.open[span.context.span_id] = span.name
 
@@ -89,8 +90,10 @@ TEST_PROVIDER.add_span_processor(_OPEN)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "spans_left_open: the test leaves spans open on purpose "
-                                       "(the `spans` fixture does not fail it for that)")
+    config.addinivalue_line(
+        "markers",
+        "spans_left_open: the test leaves spans open on purpose (the `spans` fixture does not fail it for that)",
+    )
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -25,23 +26,38 @@ try:  # openai 3.x sends through httpx2; older clients through httpx
     import httpx2 as _http
 
     if not issubclass(openai.DefaultHttpxClient, _http.Client):
-        raise ImportError
+        raise ImportError  # noqa: TRY004 - falls through to the older transport below
 except ImportError:  # pragma: no cover - depends on the installed client
     import httpx as _http  # type: ignore[no-redef]
 
 http = _http
 
 USER_ONLY_PROMPT = [{"role": "user", "content": "Say this is a test"}]
-WEATHER_TOOL_PROMPT = [{"role": "system", "content": "You're a helpful assistant."},
-                       {"role": "user", "content": "What's the weather in Seattle and San Francisco today?"}]
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_current_weather", "description": "Get the current weather in a given location",
-    "parameters": {"type": "object", "properties": {"location": {
-        "type": "string", "description": "The city and state, e.g. Boston, MA"}},
-        "required": ["location"], "additionalProperties": False}}}
+WEATHER_TOOL_PROMPT = [
+    {"role": "system", "content": "You're a helpful assistant."},
+    {"role": "user", "content": "What's the weather in Seattle and San Francisco today?"},
+]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_current_weather",
+        "description": "Get the current weather in a given location",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string", "description": "The city and state, e.g. Boston, MA"}},
+            "required": ["location"],
+            "additionalProperties": False,
+        },
+    },
+}
 
-CONTENT_KEYS = (A.GEN_AI_INPUT_MESSAGES, A.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_SYSTEM_INSTRUCTIONS,
-                A.GEN_AI_TOOL_DEFINITIONS, A.OI_LLM_INVOCATION_PARAMETERS)
+CONTENT_KEYS = (
+    A.GEN_AI_INPUT_MESSAGES,
+    A.GEN_AI_OUTPUT_MESSAGES,
+    A.GEN_AI_SYSTEM_INSTRUCTIONS,
+    A.GEN_AI_TOOL_DEFINITIONS,
+    A.OI_LLM_INVOCATION_PARAMETERS,
+)
 
 
 def cassettes_dir() -> Path:
@@ -50,8 +66,10 @@ def cassettes_dir() -> Path:
     shared = Path(os.environ.get("SPYGLASS_SHARED") or REPO.parent / "shared")
     folder = shared / "cassettes" / "openai"
     if not folder.is_dir():
-        reason = (f"recorded OpenAI cassettes not found at {folder} (set SPYGLASS_SHARED to the folder "
-                  f"holding cassettes/openai)")
+        reason = (
+            f"recorded OpenAI cassettes not found at {folder} (set SPYGLASS_SHARED to the folder "
+            f"holding cassettes/openai)"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)
@@ -64,8 +82,12 @@ def _listify_scalar_headers(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-REPLAY = vcr.VCR(record_mode="none", match_on=["method", "scheme", "host", "port", "path", "query"],
-                 decode_compressed_response=True, before_record_response=_listify_scalar_headers)
+REPLAY = vcr.VCR(
+    record_mode="none",
+    match_on=["method", "scheme", "host", "port", "path", "query"],
+    decode_compressed_response=True,
+    before_record_response=_listify_scalar_headers,
+)
 
 
 class Spans:
@@ -154,25 +176,65 @@ def sse(events: Iterable[Any], *, done: bool = True, fail_after: int | None = No
     return http.Response(200, headers={"content-type": "text/event-stream"}, stream=Stream())
 
 
-def chat_completion(content: str | None = "Hello there.", *, refusal: str | None = None,
-                    model: str = "gpt-4o-mini-2024-07-18", finish: str = "stop", cached: int = 0) -> dict[str, Any]:
-    return {"id": "chatcmpl-synthetic", "object": "chat.completion", "created": 1, "model": model,
-            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
-                         "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-            "usage": {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020,
-                      "prompt_tokens_details": {"cached_tokens": cached},
-                      "completion_tokens_details": {"reasoning_tokens": 0}}}
+def chat_completion(
+    content: str | None = "Hello there.",
+    *,
+    refusal: str | None = None,
+    model: str = "gpt-4o-mini-2024-07-18",
+    finish: str = "stop",
+    cached: int = 0,
+) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-synthetic",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish,
+                "logprobs": None,
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 1000,
+            "completion_tokens": 20,
+            "total_tokens": 1020,
+            "prompt_tokens_details": {"cached_tokens": cached},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
 
 
 def chat_chunks(n: int, *, usage: bool = False, model: str = "gpt-4o-mini-2024-07-18") -> list[dict[str, Any]]:
     """``n`` content chunks ("w0 w1 ..."), the last one with finish_reason stop."""
     chunks = []
     for i in range(n):
-        chunks.append({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1, "model": model,
-                       "choices": [{"index": 0, "delta": {"role": "assistant", "content": f"w{i} "} if i == 0
-                                    else {"content": f"w{i} "},
-                                    "finish_reason": "stop" if i == n - 1 else None}]})
+        chunks.append(
+            {
+                "id": "chatcmpl-stream",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": f"w{i} "} if i == 0 else {"content": f"w{i} "},
+                        "finish_reason": "stop" if i == n - 1 else None,
+                    }
+                ],
+            }
+        )
     if usage:
-        chunks.append({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1, "model": model,
-                       "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}})
+        chunks.append(
+            {
+                "id": "chatcmpl-stream",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": model,
+                "choices": [],
+                "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n},
+            }
+        )
     return chunks

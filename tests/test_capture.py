@@ -109,8 +109,10 @@ CASES: dict[str, tuple[Any, Any]] = {
     "range": (range(3), [0, 1, 2]),
     "namedtuple": (Pair(1, 2), {"left": 1, "right": 2}),
     "dataclass": (Point(1, 2.5), {"x": 1, "y": 2.5}),
-    "pydantic": (Answer(text="hi", score=0.5, when=dt.date(2024, 1, 2)),
-                 {"text": "hi", "score": 0.5, "when": "2024-01-02"}),
+    "pydantic": (
+        Answer(text="hi", score=0.5, when=dt.date(2024, 1, 2)),
+        {"text": "hi", "score": 0.5, "when": "2024-01-02"},
+    ),
     "bytes": (b"\x00\xffdata", "<6 bytes, base64 head: AP9kYXRh>"),
     "bytearray": (bytearray(b"ab"), "<2 bytes, base64 head: YWI=>"),
     "memoryview": (memoryview(b"ab"), "<2 bytes, base64 head: YWI=>"),
@@ -193,7 +195,11 @@ def test_long_lists_and_dicts_are_cut_with_a_count(spans, use_settings) -> None:
     use_settings(max_items=3)
     assert captured_json(spans, list(range(10))) == [0, 1, 2, "[spyglass: 7 more items]"]
     assert captured_json(spans, {str(i): i for i in range(5)}) == {
-        "0": 0, "1": 1, "2": 2, "…": "[spyglass: 2 more items]"}
+        "0": 0,
+        "1": 1,
+        "2": 2,
+        "…": "[spyglass: 2 more items]",
+    }
 
 
 def test_lone_surrogates_become_valid_utf8(spans) -> None:
@@ -209,7 +215,7 @@ def test_lone_surrogates_become_valid_utf8(spans) -> None:
 
 def test_long_text_is_truncated_with_a_visible_marker(spans, use_settings) -> None:
     use_settings(max_value_chars=100)
-    text_in, text_out = captured(spans, "x" * 250)
+    text_in, _text_out = captured(spans, "x" * 250)
     assert text_in == "x" * 100 + TRUNCATION_MARKER.format(n=150)
     assert text_in.endswith("…[spyglass: truncated 150 chars]")
     assert spans[-1].attributes[A.TRUNCATED] == (A.OI_INPUT_VALUE, A.OI_OUTPUT_VALUE)
@@ -294,18 +300,30 @@ def _all_text(spans) -> str:
 def test_secrets_never_land_in_attributes(spans) -> None:
     @tracer.trace_llm
     def call_api(prompt: str, api_key: str, headers: dict[str, str], config: Any, model: Any) -> dict[str, Any]:
-        tracer.record_decision("echo", "modify", before=f"key={SECRET_KEY}", after="key=***",
-                               reason=f"found {SECRET_KEY}")
+        tracer.record_decision(
+            "echo", "modify", before=f"key={SECRET_KEY}", after="key=***", reason=f"found {SECRET_KEY}"
+        )
         return {"echo": f"used {SECRET_KEY}", "Authorization": BEARER, "nested": [{"access_token": "tok-123456"}]}
 
-    call_api(f"my key is {SECRET_KEY}", api_key="plain-secret-value-1",
-             headers={"Authorization": BEARER, "X-Api-Key": "plain-secret-value-2"},
-             config=ClientConfig(api_key="plain-secret-value-3", model="m"),
-             model=PydanticConfig(password="plain-secret-value-4", user="bob"))
+    call_api(
+        f"my key is {SECRET_KEY}",
+        api_key="plain-secret-value-1",
+        headers={"Authorization": BEARER, "X-Api-Key": "plain-secret-value-2"},
+        config=ClientConfig(api_key="plain-secret-value-3", model="m"),
+        model=PydanticConfig(password="plain-secret-value-4", user="bob"),
+    )
 
     text = _all_text(spans)
-    for secret in (SECRET_KEY, BEARER, "eyJhbGciOiJIUzI1NiJ9", "tok-123456", "plain-secret-value-1",
-                   "plain-secret-value-2", "plain-secret-value-3", "plain-secret-value-4"):
+    for secret in (
+        SECRET_KEY,
+        BEARER,
+        "eyJhbGciOiJIUzI1NiJ9",
+        "tok-123456",
+        "plain-secret-value-1",
+        "plain-secret-value-2",
+        "plain-secret-value-3",
+        "plain-secret-value-4",
+    ):
         assert secret not in text
     assert "[REDACTED]" in text
     data = json.loads(spans.one("call_api").attributes[A.OI_INPUT_VALUE])
@@ -321,14 +339,26 @@ def test_secret_as_a_lone_string_argument(spans) -> None:
 
 def test_ordinary_keys_are_not_redacted(spans) -> None:
     assert captured_json(spans, {"max_tokens": 10, "input_tokens": 3, "key": "k", "session_id": "s"}) == {
-        "max_tokens": 10, "input_tokens": 3, "key": "k", "session_id": "s"}
+        "max_tokens": 10,
+        "input_tokens": 3,
+        "key": "k",
+        "session_id": "s",
+    }
 
 
 # --- switching content capture off ---------------------------------------------------------------
 
 
-CONTENT = ("secret document text", "private question text", "streamed answer text", "manual input text",
-           "more manual input text", "manual output text", "raw answer text", "clean answer text")
+CONTENT = (
+    "secret document text",
+    "private question text",
+    "streamed answer text",
+    "manual input text",
+    "more manual input text",
+    "manual output text",
+    "raw answer text",
+    "clean answer text",
+)
 
 
 def _pipeline() -> None:
@@ -339,8 +369,7 @@ def _pipeline() -> None:
     @tracer.trace_llm(model="gpt-4o")
     def answer(question: str, docs: list[dict[str, Any]]):
         tracer.record_usage(input_tokens=10, output_tokens=2)
-        tracer.record_decision("guard", "modify", before="raw answer text", after="clean answer text",
-                               reason="policy")
+        tracer.record_decision("guard", "modify", before="raw answer text", after="clean answer text", reason="policy")
         yield "streamed "
         yield "answer text"
 
@@ -361,8 +390,13 @@ def _assert_no_content(spans) -> None:
         assert content not in text
     for span in spans:
         keys = set(span.attributes)
-        assert not keys & {A.OI_INPUT_VALUE, A.OI_OUTPUT_VALUE, A.GEN_AI_OUTPUT_MESSAGES,
-                           A.GEN_AI_RETRIEVAL_DOCUMENTS, A.GEN_AI_RETRIEVAL_QUERY_TEXT}
+        assert not keys & {
+            A.OI_INPUT_VALUE,
+            A.OI_OUTPUT_VALUE,
+            A.GEN_AI_OUTPUT_MESSAGES,
+            A.GEN_AI_RETRIEVAL_DOCUMENTS,
+            A.GEN_AI_RETRIEVAL_QUERY_TEXT,
+        }
         assert not any(k.startswith(A.OI_RETRIEVAL_DOCUMENTS) for k in keys)
     # Structure and non-content attributes stay.
     search, llm, pipeline = spans.one("search"), spans.one("answer"), spans.one("pipeline")
@@ -384,13 +418,16 @@ def test_everything_is_captured_by_default(spans) -> None:
         assert content in text
 
 
-@pytest.mark.parametrize("var, value", [
-    ("SPYGLASS_CAPTURE_CONTENT", "false"),
-    ("SPYGLASS_CAPTURE_CONTENT", "0"),
-    ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "NO_CONTENT"),
-    ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "false"),
-    ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "EVENT_ONLY"),
-])
+@pytest.mark.parametrize(
+    "var, value",
+    [
+        ("SPYGLASS_CAPTURE_CONTENT", "false"),
+        ("SPYGLASS_CAPTURE_CONTENT", "0"),
+        ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "NO_CONTENT"),
+        ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "false"),
+        ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "EVENT_ONLY"),
+    ],
+)
 def test_content_capture_off_from_the_environment(spans, monkeypatch, var: str, value: str) -> None:
     monkeypatch.setenv(var, value)
     _settings.reset_settings()
@@ -458,8 +495,13 @@ def test_redact_hook_sees_every_captured_value(spans, use_settings) -> None:
     assert a[A.OI_INPUT_VALUE] == "from <email>"
     assert A.OI_OUTPUT_VALUE not in a and A.OI_OUTPUT_MIME_TYPE not in a
     assert "alice@example.com" not in _all_text(spans)
-    assert set(seen) == {A.OI_INPUT_VALUE, A.OI_OUTPUT_VALUE, A.GEN_AI_OUTPUT_MESSAGES,
-                         A.DECISION_BEFORE, A.DECISION_AFTER}
+    assert set(seen) == {
+        A.OI_INPUT_VALUE,
+        A.OI_OUTPUT_VALUE,
+        A.GEN_AI_OUTPUT_MESSAGES,
+        A.DECISION_BEFORE,
+        A.DECISION_AFTER,
+    }
 
 
 def test_redact_hook_that_raises_drops_the_value(spans, use_settings) -> None:
@@ -474,8 +516,10 @@ def test_redact_hook_that_raises_drops_the_value(spans, use_settings) -> None:
 
 # --- the C-encoder fast path gives exactly what the walker gives -------------------------
 
+
 def _walked_text(value, s):
     from tracer import _serialize
+
     saved = _serialize._fast_json
     _serialize._fast_json = lambda v, s: None
     try:
@@ -507,12 +551,35 @@ def test_fast_path_matches_walker_on_edge_values():
     for _ in range(20):
         deep = [deep, {"k": "[{"}]
     values = [
-        {"question": "q", "docs": [{"id": "d1", "score": 0.5}]}, (1, 2, [3]), Point(1, 2), Color.RED,
-        [Tag.A], D(a=1), {1: "a", "1": "b"}, {True: 1}, {None: 1}, {1.5: 2}, {"api_key": "x"},
-        {"Token": "x"}, {"token\n": "x"}, {"max_tokens": 5}, {"ſecret": 1}, {"İd_token": 1},
-        [float("nan")], [float("inf")], [2**10000 - 1], [2**10000], cyclic, deep,
-        list(range(1_500)), {str(i): i for i in range(1_200)}, ["x" * 70_000], ["a,b"] * 600,
-        {"text": "key: sk-" + "a" * 30}, ["\ud800"], [-0.0, 1e300, True, None],
+        {"question": "q", "docs": [{"id": "d1", "score": 0.5}]},
+        (1, 2, [3]),
+        Point(1, 2),
+        Color.RED,
+        [Tag.A],
+        D(a=1),
+        {1: "a", "1": "b"},
+        {True: 1},
+        {None: 1},
+        {1.5: 2},
+        {"api_key": "x"},
+        {"Token": "x"},
+        {"token\n": "x"},
+        {"max_tokens": 5},
+        {"ſecret": 1},
+        {"İd_token": 1},
+        [float("nan")],
+        [float("inf")],
+        [2**10000 - 1],
+        [2**10000],
+        cyclic,
+        deep,
+        list(range(1_500)),
+        {str(i): i for i in range(1_200)},
+        ["x" * 70_000],
+        ["a,b"] * 600,
+        {"text": "key: sk-" + "a" * 30},
+        ["\ud800"],
+        [-0.0, 1e300, True, None],
     ]
     for s in (Settings(), Settings(max_items=2, max_depth=3, max_value_chars=200)):
         for value in values:
@@ -531,7 +598,9 @@ def test_llm_output_message_built_around_the_answer():
         text, is_json, cut = to_text(message, Settings())
         assert (is_json, cut) == (True, False)
         import json
+
         from tracer._serialize import encodable, scrub
+
         assert text == encodable(scrub(_MESSAGE_HEAD + json.dumps(answer, ensure_ascii=False) + _MESSAGE_TAIL))
 
 
@@ -576,26 +645,35 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("setup, global_is_sdk", [
-    ("no global provider", False),
-    ("global SDK provider", True),
-    ("configure", True),
-    ("configure, private provider", True),  # capture_spans(new_tracer_provider()) after configure()
-])
+@pytest.mark.parametrize(
+    "setup, global_is_sdk",
+    [
+        ("no global provider", False),
+        ("global SDK provider", True),
+        ("configure", True),
+        ("configure, private provider", True),  # capture_spans(new_tracer_provider()) after configure()
+    ],
+)
 def test_capture_spans_sees_the_openai_integration(tmp_path: Path, setup: str, global_is_sdk: bool) -> None:
     from .openai_support import REPO, cassettes_dir
 
     env = {**os.environ, "SPYGLASS_RAISE_INTERNAL_ERRORS": "1"}
-    done = subprocess.run([sys.executable, "-c", CAPTURE_CHILD, setup, str(cassettes_dir()),
-                           str(tmp_path / "store.duckdb")], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", CAPTURE_CHILD, setup, str(cassettes_dir()), str(tmp_path / "store.duckdb")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.splitlines()[-1])
     assert out["global_is_sdk"] is global_is_sdk
     spans = out["spans"]
     [decorated] = [s for s in spans if s["scope"] == "spyglass"]
-    client_spans = {s["attributes"][A.GEN_AI_OPERATION_NAME]: s for s in spans
-                    if s["scope"] == "spyglass.integrations.openai"}
+    client_spans = {
+        s["attributes"][A.GEN_AI_OPERATION_NAME]: s for s in spans if s["scope"] == "spyglass.integrations.openai"
+    }
     assert len(spans) == 3 and set(client_spans) == {A.OP_CHAT, A.OP_EMBEDDINGS}, [s["name"] for s in spans]
     assert decorated["parent"] is None
     for span in client_spans.values():

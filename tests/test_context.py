@@ -156,8 +156,13 @@ def test_trace_attributes_reach_every_span_including_threads(spans) -> None:
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(tracer.with_context(work), 2).result()
 
-    with tracer.trace_attributes(session_id="s-1", user_id="u-1", tags=["beta", "eu"],
-                                 metadata={"tenant": "acme", "n": 3}, prompt_version="qa-v3"):
+    with tracer.trace_attributes(
+        session_id="s-1",
+        user_id="u-1",
+        tags=["beta", "eu"],
+        metadata={"tenant": "acme", "n": 3},
+        prompt_version="qa-v3",
+    ):
         pipeline()
 
     assert len(spans) == 4
@@ -182,8 +187,9 @@ def test_trace_attributes_stop_at_the_end_of_the_block(spans) -> None:
 
 
 def test_nested_trace_attributes_merge(spans) -> None:
-    with tracer.trace_attributes(session_id="outer", user_id="u", tags=["a", "b"], metadata={"x": 1, "y": 1},
-                                 prompt_version="v1"):
+    with tracer.trace_attributes(
+        session_id="outer", user_id="u", tags=["a", "b"], metadata={"x": 1, "y": 1}, prompt_version="v1"
+    ):
         with tracer.trace_attributes(session_id="inner", tags=["b", "c"], metadata={"y": 2}) as merged:
             work(1)
         work(2)
@@ -210,7 +216,9 @@ async def test_trace_attributes_follow_await_and_gather(spans) -> None:
 def test_trace_metadata_is_serialised_safely(spans) -> None:
     cyclic: dict[str, object] = {"name": "loop"}
     cyclic["self"] = cyclic
-    with tracer.trace_attributes(metadata={"api_key": "hunter2", "cfg": cyclic, "token": "Bearer abcdefghij0123456789"}):
+    with tracer.trace_attributes(
+        metadata={"api_key": "hunter2", "cfg": cyclic, "token": "Bearer abcdefghij0123456789"}
+    ):
         work(1)
     text = spans.one("work").attributes[A.METADATA]
     assert "hunter2" not in text and "abcdefghij0123456789" not in text

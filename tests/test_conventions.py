@@ -17,9 +17,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -45,23 +46,25 @@ def _missing() -> list[str]:
 
 
 if (_absent := _missing()) and os.environ.get("CI", "").lower() != "true":
-    pytest.skip(f"peer instrumentations not installed: {', '.join(_absent)} "
-                f"(pip install -e '.[test]')", allow_module_level=True)
+    pytest.skip(
+        f"peer instrumentations not installed: {', '.join(_absent)} (pip install -e '.[test]')", allow_module_level=True
+    )
 
-import openai  # noqa: E402
-from openinference.instrumentation import (  # noqa: E402
+import openai
+from openinference.instrumentation import (
     get_input_attributes,
     get_retriever_attributes,
     get_span_kind_attributes,
 )
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
-import tracer  # noqa: E402
-from tracer import attributes as A  # noqa: E402
-from tracer._content import output_text, question_text  # noqa: E402
-from tracer.conventions import canonical, span_type  # noqa: E402
+import tracer
+from tracer import attributes as A
+from tracer._content import output_text, question_text
+from tracer.conventions import canonical, span_type
 
-from .openai_support import REPLAY, USER_ONLY_PROMPT, WEATHER_TOOL, WEATHER_TOOL_PROMPT, Spans, cassettes_dir  # noqa: E402
+from .openai_support import REPLAY, USER_ONLY_PROMPT, WEATHER_TOOL, WEATHER_TOOL_PROMPT, Spans, cassettes_dir
+
 
 # --- the peers: each instruments the client onto a given provider, and undoes it after -------
 @contextmanager
@@ -101,10 +104,15 @@ def openllmetry(provider: TracerProvider) -> Iterator[openai.OpenAI]:
 
 
 def _openai_methods() -> dict[tuple[type, str], Any]:
-    return {(cls, name): method for module_name, module in list(sys.modules.items())
-            if module_name.startswith("openai.resources") and module is not None
-            for cls in vars(module).values() if isinstance(cls, type) and cls.__module__ == module_name
-            for name, method in vars(cls).items() if not name.startswith("_")}
+    return {
+        (cls, name): method
+        for module_name, module in list(sys.modules.items())
+        if module_name.startswith("openai.resources") and module is not None
+        for cls in vars(module).values()
+        if isinstance(cls, type) and cls.__module__ == module_name
+        for name, method in vars(cls).items()
+        if not name.startswith("_")
+    }
 
 
 @contextmanager
@@ -125,8 +133,13 @@ def _logfire(version: int) -> Callable[[TracerProvider], Any]:
         import logfire
 
         # A private Logfire (local=True): its own SDK provider, whose spans go to our processors.
-        lf = logfire.configure(local=True, send_to_logfire=False, console=False, metrics=False,
-                               additional_span_processors=[_Forward(provider)])
+        lf = logfire.configure(
+            local=True,
+            send_to_logfire=False,
+            console=False,
+            metrics=False,
+            additional_span_processors=[_Forward(provider)],
+        )
         client = openai.OpenAI(api_key="test", max_retries=0)
         try:
             with lf.instrument_openai(client, version=version):
@@ -175,8 +188,9 @@ def chat(client: openai.OpenAI) -> None:
 
 def stream(client: openai.OpenAI) -> None:
     with REPLAY.use_cassette(_cassette("test_chat_completion_streaming.yaml")):
-        chunks = client.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True,
-                                                stream_options={"include_usage": True})
+        chunks = client.chat.completions.create(
+            model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True, stream_options={"include_usage": True}
+        )
         for _ in chunks:
             pass
 
@@ -185,8 +199,9 @@ def tools(client: openai.OpenAI) -> None:
     """The recorded tool round trip: a call that asks for two tools, then their results."""
     with REPLAY.use_cassette(_cassette("test_chat_completion_tool_calls_with_content.yaml")):
         messages: list[Any] = list(WEATHER_TOOL_PROMPT)
-        first = client.chat.completions.create(messages=messages, model="gpt-4o-mini", tool_choice="auto",
-                                               tools=[WEATHER_TOOL])
+        first = client.chat.completions.create(
+            messages=messages, model="gpt-4o-mini", tool_choice="auto", tools=[WEATHER_TOOL]
+        )
         calls = first.choices[0].message.tool_calls
         messages.append({"role": "assistant", "tool_calls": first.choices[0].message.to_dict()["tool_calls"]})
         messages.append({"role": "tool", "content": "50 degrees and raining", "tool_call_id": calls[0].id})
@@ -195,9 +210,14 @@ def tools(client: openai.OpenAI) -> None:
 
 
 def canonical_spans(spans: Spans) -> list[dict[str, Any]]:
-    return [dict(canonical(dict(s.attributes or {}),
-                           [{"name": e.name, "attributes": dict(e.attributes or {})} for e in s.events]))
-            for s in spans.finished()]
+    return [
+        dict(
+            canonical(
+                dict(s.attributes or {}), [{"name": e.name, "attributes": dict(e.attributes or {})} for e in s.events]
+            )
+        )
+        for s in spans.finished()
+    ]
 
 
 def llm_spans(spans: Spans) -> list[dict[str, Any]]:
@@ -234,7 +254,8 @@ def test_chat_with_content(peer: tuple[Spans, openai.OpenAI]) -> None:
     assert attrs[A.GEN_AI_PROVIDER_NAME] == A.PROVIDER_OPENAI
     assert (attrs[A.GEN_AI_USAGE_INPUT_TOKENS], attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS]) == (12, 5)  # recorded usage
     assert messages(attrs, A.GEN_AI_INPUT_MESSAGES) == [
-        {"role": "user", "parts": [{"type": "text", "content": "Say this is a test"}]}]
+        {"role": "user", "parts": [{"type": "text", "content": "Say this is a test"}]}
+    ]
     assert output_text(attrs) == "This is a test."
     assert question_text(attrs) == "Say this is a test"
     [answer] = messages(attrs, A.GEN_AI_OUTPUT_MESSAGES)
@@ -258,18 +279,23 @@ def test_tool_calls_and_results(peer: tuple[Spans, openai.OpenAI]) -> None:
     assert (asked[A.GEN_AI_USAGE_INPUT_TOKENS], asked[A.GEN_AI_USAGE_OUTPUT_TOKENS]) == (75, 51)
     assert (answered[A.GEN_AI_USAGE_INPUT_TOKENS], answered[A.GEN_AI_USAGE_OUTPUT_TOKENS]) == (99, 25)
     [call_message] = messages(asked, A.GEN_AI_OUTPUT_MESSAGES)
-    recorded = [("call_JpNb8OiAkbIbHzDggfpdDHpi", "get_current_weather", {"location": "Seattle, WA"}),
-                ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", "get_current_weather", {"location": "San Francisco, CA"})]
+    recorded = [
+        ("call_JpNb8OiAkbIbHzDggfpdDHpi", "get_current_weather", {"location": "Seattle, WA"}),
+        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", "get_current_weather", {"location": "San Francisco, CA"}),
+    ]
     assert [(p["id"], p["name"], p["arguments"]) for p in parts(call_message, "tool_call")] == recorded
     assert output_text(asked) is None  # no text: only tool calls
     history = messages(answered, A.GEN_AI_INPUT_MESSAGES)
     assert [m["role"] for m in history] == ["system", "user", "assistant", "tool", "tool"]
     assert [(p["id"], p["name"]) for p in parts(history[2], "tool_call")] == [r[:2] for r in recorded]
     results = [(p["id"], p["response"]) for m in history[3:] for p in parts(m, "tool_call_response")]
-    assert results == [("call_JpNb8OiAkbIbHzDggfpdDHpi", "50 degrees and raining"),
-                       ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", "70 degrees and sunny")]
-    assert output_text(answered) == ("Today, the weather in Seattle is 50 degrees and raining, while in "
-                                     "San Francisco, it's 70 degrees and sunny.")
+    assert results == [
+        ("call_JpNb8OiAkbIbHzDggfpdDHpi", "50 degrees and raining"),
+        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", "70 degrees and sunny"),
+    ]
+    assert output_text(answered) == (
+        "Today, the weather in Seattle is 50 degrees and raining, while in San Francisco, it's 70 degrees and sunny."
+    )
 
 
 def test_span_type_agrees_at_start_and_end(peer: tuple[Spans, openai.OpenAI]) -> None:
@@ -281,16 +307,29 @@ def test_span_type_agrees_at_start_and_end(peer: tuple[Spans, openai.OpenAI]) ->
 
 
 # --- OpenInference beyond the openai client: retrievers ---------------------------------------
-DOCS = [{"id": "kb-weather-1", "content": "Seattle today: 50 degrees and raining.", "score": 0.91,
-         "metadata": {"source": "weather.md"}},
-        {"id": "kb-weather-2", "content": "San Francisco today: 70 degrees and sunny.", "score": 0.84,
-         "metadata": {"source": "weather.md"}}]
+DOCS = [
+    {
+        "id": "kb-weather-1",
+        "content": "Seattle today: 50 degrees and raining.",
+        "score": 0.91,
+        "metadata": {"source": "weather.md"},
+    },
+    {
+        "id": "kb-weather-2",
+        "content": "San Francisco today: 70 degrees and sunny.",
+        "score": 0.84,
+        "metadata": {"source": "weather.md"},
+    },
+]
 
 
 def _retrieve(provider: TracerProvider, query: str) -> None:
     """A retriever span as OpenInference writes one, through its own attribute helpers."""
-    attributes = {**get_span_kind_attributes("retriever"), **get_input_attributes(query),
-                  **get_retriever_attributes(documents=DOCS)}
+    attributes = {
+        **get_span_kind_attributes("retriever"),
+        **get_input_attributes(query),
+        **get_retriever_attributes(documents=DOCS),
+    }
     with provider.get_tracer("kb").start_as_current_span("search_kb", attributes=attributes):
         pass
 
@@ -337,11 +376,12 @@ def test_openinference_call_is_grounded_at_export(db_path: Path) -> None:
     provider = TracerProvider()
     tracer.configure(db=db_path, tracer_provider=provider)
     try:
-        with openinference(provider) as client:
-            with provider.get_tracer("app").start_as_current_span("answer",
-                                                                  attributes=get_span_kind_attributes("chain")):
-                _retrieve(provider, "weather in Seattle and San Francisco")
-                tools(client)
+        with (
+            openinference(provider) as client,
+            provider.get_tracer("app").start_as_current_span("answer", attributes=get_span_kind_attributes("chain")),
+        ):
+            _retrieve(provider, "weather in Seattle and San Francisco")
+            tools(client)
     finally:
         assert tracer.flush()
     spans = _store_spans(db_path)
@@ -358,14 +398,27 @@ def test_openinference_call_is_grounded_at_export(db_path: Path) -> None:
 
 # --- never raises, whatever a span holds -------------------------------------------------------
 BROKEN: list[dict[str, Any]] = [
-    {A.OI_SPAN_KIND: "LLM", f"{A.OI_LLM_INPUT_MESSAGES}.0.{A.OI_MESSAGE_ROLE}": 3,
-     f"{A.OI_LLM_INPUT_MESSAGES}.x.{A.OI_MESSAGE_CONTENT}": "gap", A.OI_LLM_INVOCATION_PARAMETERS: '{"model": "gp',
-     A.OI_LLM_TOKEN_COUNT_PROMPT: "12", A.OI_LLM_TOKEN_COUNT_COMPLETION: float("nan")},
-    {A.OI_SPAN_KIND: "RETRIEVER", f"{A.OI_RETRIEVAL_DOCUMENTS}.0.{A.OI_DOCUMENT_METADATA}": "{not json",
-     f"{A.OI_RETRIEVAL_DOCUMENTS}.1.{A.OI_DOCUMENT_SCORE}": "high"},
+    {
+        A.OI_SPAN_KIND: "LLM",
+        f"{A.OI_LLM_INPUT_MESSAGES}.0.{A.OI_MESSAGE_ROLE}": 3,
+        f"{A.OI_LLM_INPUT_MESSAGES}.x.{A.OI_MESSAGE_CONTENT}": "gap",
+        A.OI_LLM_INVOCATION_PARAMETERS: '{"model": "gp',
+        A.OI_LLM_TOKEN_COUNT_PROMPT: "12",
+        A.OI_LLM_TOKEN_COUNT_COMPLETION: float("nan"),
+    },
+    {
+        A.OI_SPAN_KIND: "RETRIEVER",
+        f"{A.OI_RETRIEVAL_DOCUMENTS}.0.{A.OI_DOCUMENT_METADATA}": "{not json",
+        f"{A.OI_RETRIEVAL_DOCUMENTS}.1.{A.OI_DOCUMENT_SCORE}": "high",
+    },
     {A.TL_LLM_REQUEST_TYPE: "chat", f"{A.TL_PROMPTS}.0.{A.TL_CONTENT}": '[{"type": "text"', A.GEN_AI_SYSTEM: 7},
-    {A.LF_SPAN_TYPE: "span", A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.LF_REQUEST_DATA: '{"messages": [1, null, "x"]',
-     A.LF_RESPONSE_DATA: '{"message": "text", "usage": [1]}', A.LF_EVENTS: '[{"event.name": 5}, 3]'},
+    {
+        A.LF_SPAN_TYPE: "span",
+        A.GEN_AI_OPERATION_NAME: A.OP_CHAT,
+        A.LF_REQUEST_DATA: '{"messages": [1, null, "x"]',
+        A.LF_RESPONSE_DATA: '{"message": "text", "usage": [1]}',
+        A.LF_EVENTS: '[{"event.name": 5}, 3]',
+    },
     {A.LF_SPAN_TYPE: "log", A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.LF_RESPONSE_DATA: {"message": {"tool_calls": [5]}}},
     {A.GEN_AI_SYSTEM: "openai", A.GEN_AI_USAGE_PROMPT_TOKENS: True},
 ]
@@ -381,7 +434,11 @@ def test_malformed_spans_give_what_they_can(attrs: dict[str, Any]) -> None:
 
 
 def test_a_spyglass_span_is_left_alone() -> None:
-    ours = {A.SPAN_TYPE: A.SPAN_TYPE_LLM, A.OI_SPAN_KIND: "LLM", f"{A.OI_LLM_OUTPUT_MESSAGES}.0.{A.OI_MESSAGE_CONTENT}": "x"}
+    ours = {
+        A.SPAN_TYPE: A.SPAN_TYPE_LLM,
+        A.OI_SPAN_KIND: "LLM",
+        f"{A.OI_LLM_OUTPUT_MESSAGES}.0.{A.OI_MESSAGE_CONTENT}": "x",
+    }
     assert canonical(ours) is ours
 
 
@@ -411,8 +468,9 @@ json.dump(out, sys.stdout, default=list)
 """
 
 
-LEGACY_FOLDER = Path(os.environ.get("SPYGLASS_PEERS") or Path(__file__).resolve().parent.parent / ".peers") \
-    / "openllmetry-0.52"
+LEGACY_FOLDER = (
+    Path(os.environ.get("SPYGLASS_PEERS") or Path(__file__).resolve().parent.parent / ".peers") / "openllmetry-0.52"
+)
 
 
 @pytest.fixture(scope="module")
@@ -422,23 +480,28 @@ def legacy_openllmetry() -> dict[str, list[dict[str, Any]]]:
     cassettes_dir()
     folder = LEGACY_FOLDER
     if not (folder / "opentelemetry" / "instrumentation" / "openai").is_dir():
-        reason = (f"OpenLLMetry 0.52.1 is not installed at {folder}; install it with: python3 -m pip install "
-                  f"--no-deps --target {folder} {' '.join(LEGACY_OPENLLMETRY)} (.ci/run does)")
+        reason = (
+            f"OpenLLMetry 0.52.1 is not installed at {folder}; install it with: python3 -m pip install "
+            f"--no-deps --target {folder} {' '.join(LEGACY_OPENLLMETRY)} (.ci/run does)"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)
     repo = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(repo)])}
-    child = subprocess.run([sys.executable, "-c", _LEGACY_CHILD], capture_output=True, text=True, timeout=120,
-                           env=env, cwd=repo)
+    child = subprocess.run(
+        [sys.executable, "-c", _LEGACY_CHILD], capture_output=True, text=True, timeout=120, env=env, cwd=repo
+    )
     assert child.returncode == 0, child.stderr[-2000:]
     return json.loads(child.stdout)
 
 
 def _legacy(recorded: dict[str, list[dict[str, Any]]], name: str) -> list[dict[str, Any]]:
     spans = [dict(canonical(s["attributes"], s["events"])) for s in recorded[name]]
-    assert all(A.TL_LLM_REQUEST_TYPE in s and A.GEN_AI_INPUT_MESSAGES not in r["attributes"]
-               for s, r in zip(spans, recorded[name])), "not the flat layout: is 0.52.1 the one imported?"
+    assert all(
+        A.TL_LLM_REQUEST_TYPE in s and A.GEN_AI_INPUT_MESSAGES not in r["attributes"]
+        for s, r in zip(spans, recorded[name])
+    ), "not the flat layout: is 0.52.1 the one imported?"
     return [s for s in spans if s.get(A.SPAN_TYPE) == A.SPAN_TYPE_LLM]
 
 
@@ -448,7 +511,8 @@ def test_openllmetry_flat_layout_chat(legacy_openllmetry: dict[str, list[dict[st
     assert (attrs[A.GEN_AI_REQUEST_MODEL], attrs[A.GEN_AI_RESPONSE_MODEL]) == ("gpt-4o-mini", "gpt-4o-mini-2024-07-18")
     assert (attrs[A.GEN_AI_USAGE_INPUT_TOKENS], attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS]) == (12, 5)
     assert messages(attrs, A.GEN_AI_INPUT_MESSAGES) == [
-        {"role": "user", "parts": [{"type": "text", "content": "Say this is a test"}]}]
+        {"role": "user", "parts": [{"type": "text", "content": "Say this is a test"}]}
+    ]
     assert output_text(attrs) == "This is a test."
 
 
@@ -463,9 +527,11 @@ def test_openllmetry_flat_layout_tools(legacy_openllmetry: dict[str, list[dict[s
     [call_message] = messages(asked, A.GEN_AI_OUTPUT_MESSAGES)
     assert [(p["id"], p["arguments"]) for p in parts(call_message, "tool_call")] == [
         ("call_JpNb8OiAkbIbHzDggfpdDHpi", {"location": "Seattle, WA"}),
-        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", {"location": "San Francisco, CA"})]
+        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", {"location": "San Francisco, CA"}),
+    ]
     history = messages(answered, A.GEN_AI_INPUT_MESSAGES)
     assert [(p["id"], p["response"]) for m in history[3:] for p in parts(m, "tool_call_response")] == [
         ("call_JpNb8OiAkbIbHzDggfpdDHpi", "50 degrees and raining"),
-        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", "70 degrees and sunny")]
+        ("call_vaFQc3zK6hHTRZKXRI5Eo2cJ", "70 degrees and sunny"),
+    ]
     assert output_text(answered).startswith("Today, the weather in Seattle is 50 degrees")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import inspect
 import json
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -35,21 +36,26 @@ def attrs(span: ReadableSpan) -> dict[str, Any]:
 def make(kind: str) -> Callable[..., Any]:
     """An undecorated function of each calling convention, returning/yielding its argument."""
     if kind == "sync":
+
         def work(x: str) -> str:
             """Doc of work."""
             return x
     elif kind == "async":
+
         async def work(x: str) -> str:
             """Doc of work."""
             return x
     elif kind == "gen":
+
         def work(x: str):  # type: ignore[misc]
             """Doc of work."""
             yield x
     else:
+
         async def work(x: str):  # type: ignore[misc]
             """Doc of work."""
             yield x
+
     return work
 
 
@@ -146,6 +152,7 @@ def test_nested_function_span_name_drops_locals(spans) -> None:
         @tracer.trace_step
         def inner() -> int:
             return 1
+
         return inner
 
     outer()()
@@ -270,7 +277,8 @@ async def test_return_values_are_the_same_objects(spans) -> None:
     with pytest.raises(StopIteration) as stop:
         next(it)
     assert stop.value.value is marker  # a generator's return value survives too
-    assert [x async for x in agen()][0] is marker
+    (item,) = [x async for x in agen()]
+    assert item is marker
 
 
 def test_keyword_only_and_varargs_are_captured_by_name(spans) -> None:
@@ -280,7 +288,12 @@ def test_keyword_only_and_varargs_are_captured_by_name(spans) -> None:
 
     work(1, 2, 3, flag=True, other="x")
     assert json.loads(attrs(spans.one("work"))[A.OI_INPUT_VALUE]) == {
-        "a": 1, "arg1": 2, "arg2": 3, "flag": True, "other": "x"}
+        "a": 1,
+        "arg1": 2,
+        "arg2": 3,
+        "flag": True,
+        "other": "x",
+    }
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -297,19 +310,24 @@ class UnprintableError(Exception):
 
 def _raising(kind: str, exc: BaseException) -> Callable[..., Any]:
     if kind == "sync":
+
         def user_fn() -> None:
             raise exc
     elif kind == "async":
+
         async def user_fn() -> None:
             raise exc
     elif kind == "gen":
+
         def user_fn():  # type: ignore[misc]
             yield "partial"
             raise exc
     else:
+
         async def user_fn():  # type: ignore[misc]
             yield "partial"
             raise exc
+
     return user_fn
 
 
@@ -482,9 +500,8 @@ async def test_span_as_async_context_manager(spans) -> None:
 
 def test_span_records_the_error_and_reraises(spans) -> None:
     error = Boom("x")
-    with pytest.raises(Boom) as info:
-        with tracer.span("failing"):
-            raise error
+    with pytest.raises(Boom) as info, tracer.span("failing"):
+        raise error
     assert info.value is error
     assert spans.one("failing").status.status_code is StatusCode.ERROR
 
@@ -513,7 +530,8 @@ def test_semconv_and_openinference_names(spans) -> None:
     assert a["llm.token_count.total"] == 15
     assert a["spyglass.cost.usd"] == 0.001
     assert json.loads(a["gen_ai.output.messages"]) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": "Paris."}]}]
+        {"role": "assistant", "parts": [{"type": "text", "content": "Paris."}]}
+    ]
     assert a["openinference.span.kind"] == "LLM"
     assert a["input.value"] == "capital?"
     assert a["input.mime_type"] == "text/plain"
@@ -617,6 +635,7 @@ def _counting_gen(log: list[str]):
                 yield str(i)
         finally:
             log.append("finally ran")
+
     return gen
 
 
@@ -754,6 +773,7 @@ def _counting_agen(log: list[str]):
                 yield str(i)
         finally:
             log.append("finally ran")
+
     return agen
 
 

@@ -13,26 +13,45 @@ T0 = _dt.datetime(2026, 12, 1, 12, 0, 0)
 
 def _span(sid: str, parent: str | None, kind: str, ms: int, output: str | None = None) -> dict[str, Any]:
     attrs = {A.OI_OUTPUT_VALUE: output} if output is not None else {}
-    return {"span_id": sid, "parent_span_id": parent, "span_type": kind,
-            "start_time": T0 + _dt.timedelta(milliseconds=ms), "attributes": attrs}
+    return {
+        "span_id": sid,
+        "parent_span_id": parent,
+        "span_type": kind,
+        "start_time": T0 + _dt.timedelta(milliseconds=ms),
+        "attributes": attrs,
+    }
 
 
 def _decision(verdict: str, span: str, ms: int, before: str | None = None, after: str | None = None) -> dict[str, Any]:
-    return {"name": "guard", "verdict": verdict, "span_id": span, "time": T0 + _dt.timedelta(milliseconds=ms),
-            "before_text": before, "after_text": after}
+    return {
+        "name": "guard",
+        "verdict": verdict,
+        "span_id": span,
+        "time": T0 + _dt.timedelta(milliseconds=ms),
+        "before_text": before,
+        "after_text": after,
+    }
 
 
 def test_a_guard_after_the_answer_applies_to_the_last_answer_only_not_to_a_query_rewrite() -> None:
-    spans = [_span("r", None, "step", 0), _span("rewrite", "r", "llm", 1), _span("answer", "r", "llm", 5),
-             _span("g", "r", "postprocess", 9)]
+    spans = [
+        _span("r", None, "step", 0),
+        _span("rewrite", "r", "llm", 1),
+        _span("answer", "r", "llm", 5),
+        _span("g", "r", "postprocess", 9),
+    ]
     result = D.of_trace([_decision("block", "g", 10, after="Sorry.")], spans)
     assert (result.kind, result.received) == (D.BLOCKED, "Sorry.")
     assert D.affected(result, spans, {"rewrite": "returns policy", "answer": "Mail jane@x.com"}) == {"answer"}
 
 
 def test_the_before_text_names_the_answer_judged() -> None:
-    spans = [_span("r", None, "step", 0), _span("a1", "r", "llm", 1), _span("a2", "r", "llm", 5),
-             _span("g", "r", "postprocess", 9)]
+    spans = [
+        _span("r", None, "step", 0),
+        _span("a1", "r", "llm", 1),
+        _span("a2", "r", "llm", 5),
+        _span("g", "r", "postprocess", 9),
+    ]
     result = D.of_trace([_decision("modify", "g", 10, before="first answer", after="fixed")], spans)
     assert D.affected(result, spans, {"a1": "first answer", "a2": "second"}) == {"a1"}
 
@@ -44,8 +63,13 @@ def test_a_guard_that_wraps_the_call_applies_to_the_call_inside_it_not_to_a_judg
 
 
 def test_a_judge_inside_a_guard_after_the_answer_is_not_the_answer() -> None:
-    spans = [_span("r", None, "step", 0), _span("a", "r", "llm", 1), _span("g", "r", "postprocess", 5),
-             _span("j", "g", "llm", 6), _span("late", "r", "llm", 9)]
+    spans = [
+        _span("r", None, "step", 0),
+        _span("a", "r", "llm", 1),
+        _span("g", "r", "postprocess", 5),
+        _span("j", "g", "llm", 6),
+        _span("late", "r", "llm", 9),
+    ]
     result = D.of_trace([_decision("block", "g", 7)], spans)
     assert D.affected(result, spans, {"a": "x", "j": "no", "late": "y"}) == {"a"}
 

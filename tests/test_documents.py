@@ -54,30 +54,38 @@ def doc(id: str, content: str, score: float | None = None, **metadata: Any) -> d
 # --- normalisation -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("result, expected", [
-    (["alpha", "beta"], [doc("0", "alpha"), doc("1", "beta")]),
-    ("just one", [doc("0", "just one")]),
-    ([{"id": "a", "content": "x", "score": 0.5}], [doc("a", "x", 0.5)]),
-    ([{"doc_id": 7, "text": "x", "similarity": "0.25", "source": "wiki"}], [doc("7", "x", 0.25, source="wiki")]),
-    ([{"page_content": "x", "metadata": {"page": 2}, "distance": 1}], [doc("0", "x", 1.0, page=2)]),
-    ([{"_id": "e1", "body": "x", "_score": 3, "meta": {"index": "kb"}}], [doc("e1", "x", 3.0, index="kb")]),
-    ([("first", 0.9), ({"id": "b", "content": "second"}, 0.8)], [doc("0", "first", 0.9), doc("b", "second", 0.8)]),
-    ([(LCDocument("lc text", {"source": "a.md"}, id="lc1"), 0.7)], [doc("lc1", "lc text", 0.7, source="a.md")]),
-    ([LCDocument("lc text", {"id": "m1", "score": 0.3})],
-     [{"id": "m1", "content": "lc text", "score": 0.3, "metadata": {"id": "m1", "score": 0.3}}]),
-    (LCDocument("single"), [doc("0", "single")]),
-    ([NodeWithScore(TextNode("node text", "n1", {"file": "b.pdf"}), 0.66)], [doc("n1", "node text", 0.66, file="b.pdf")]),
-    ([NodeWithScore(TextNode("no score", "n2"), None)], [doc("n2", "no score")]),
-    ([TextNode("bare node", "n3")], [doc("n3", "bare node")]),
-    ({"documents": ["in a wrapper"]}, [doc("0", "in a wrapper")]),
-    ({"source_nodes": [NodeWithScore(TextNode("t", "n4"), 1.0)]}, [doc("n4", "t", 1.0)]),
-    ({"results": {"nodes": ["two levels"]}}, [doc("0", "two levels")]),
-    ([{"document": {"id": "inner", "content": "nested"}, "score": 0.1}], [doc("inner", "nested", 0.1)]),
-    (None, []),
-    ([], []),
-    ([("nan score", float("nan")), ("huge score", 10**400)], [doc("0", "nan score"), doc("1", "huge score")]),
-    ([42], [doc("0", "42")]),
-])
+@pytest.mark.parametrize(
+    "result, expected",
+    [
+        (["alpha", "beta"], [doc("0", "alpha"), doc("1", "beta")]),
+        ("just one", [doc("0", "just one")]),
+        ([{"id": "a", "content": "x", "score": 0.5}], [doc("a", "x", 0.5)]),
+        ([{"doc_id": 7, "text": "x", "similarity": "0.25", "source": "wiki"}], [doc("7", "x", 0.25, source="wiki")]),
+        ([{"page_content": "x", "metadata": {"page": 2}, "distance": 1}], [doc("0", "x", 1.0, page=2)]),
+        ([{"_id": "e1", "body": "x", "_score": 3, "meta": {"index": "kb"}}], [doc("e1", "x", 3.0, index="kb")]),
+        ([("first", 0.9), ({"id": "b", "content": "second"}, 0.8)], [doc("0", "first", 0.9), doc("b", "second", 0.8)]),
+        ([(LCDocument("lc text", {"source": "a.md"}, id="lc1"), 0.7)], [doc("lc1", "lc text", 0.7, source="a.md")]),
+        (
+            [LCDocument("lc text", {"id": "m1", "score": 0.3})],
+            [{"id": "m1", "content": "lc text", "score": 0.3, "metadata": {"id": "m1", "score": 0.3}}],
+        ),
+        (LCDocument("single"), [doc("0", "single")]),
+        (
+            [NodeWithScore(TextNode("node text", "n1", {"file": "b.pdf"}), 0.66)],
+            [doc("n1", "node text", 0.66, file="b.pdf")],
+        ),
+        ([NodeWithScore(TextNode("no score", "n2"), None)], [doc("n2", "no score")]),
+        ([TextNode("bare node", "n3")], [doc("n3", "bare node")]),
+        ({"documents": ["in a wrapper"]}, [doc("0", "in a wrapper")]),
+        ({"source_nodes": [NodeWithScore(TextNode("t", "n4"), 1.0)]}, [doc("n4", "t", 1.0)]),
+        ({"results": {"nodes": ["two levels"]}}, [doc("0", "two levels")]),
+        ([{"document": {"id": "inner", "content": "nested"}, "score": 0.1}], [doc("inner", "nested", 0.1)]),
+        (None, []),
+        ([], []),
+        ([("nan score", float("nan")), ("huge score", 10**400)], [doc("0", "nan score"), doc("1", "huge score")]),
+        ([42], [doc("0", "42")]),
+    ],
+)
 def test_normalize(result: Any, expected: list[dict[str, Any]]) -> None:
     assert normalize_documents(result) == expected
 
@@ -119,8 +127,10 @@ def test_normalize_limit() -> None:
 def test_retriever_records_documents_in_both_conventions(spans) -> None:
     @tracer.trace_retriever(data_source="kb")
     def search(query: str) -> list[Any]:
-        return [LCDocument("Paris is the capital", {"source": "geo.md"}, id="d1"),
-                NodeWithScore(TextNode("Lyon is a city", "d2"), 0.4)]
+        return [
+            LCDocument("Paris is the capital", {"source": "geo.md"}, id="d1"),
+            NodeWithScore(TextNode("Lyon is a city", "d2"), 0.4),
+        ]
 
     search("capital of France")
     a = dict(spans.one("search").attributes)
@@ -200,8 +210,9 @@ def test_big_documents_stay_valid_json(spans, use_settings) -> None:
 def test_decision_is_an_event_on_the_current_span(spans, verdict: str) -> None:
     @tracer.trace_postprocess
     def guard(text: str) -> str:
-        tracer.record_decision("toxicity", verdict, action="rewrite", reason="policy 4", score=0.25,
-                               before=text, after="clean")
+        tracer.record_decision(
+            "toxicity", verdict, action="rewrite", reason="policy 4", score=0.25, before=text, after="clean"
+        )
         return "clean"
 
     guard("dirty")
@@ -211,9 +222,14 @@ def test_decision_is_an_event_on_the_current_span(spans, verdict: str) -> None:
     [event] = span.events
     assert event.name == A.DECISION_EVENT
     assert dict(event.attributes) == {
-        A.DECISION_NAME: "toxicity", A.DECISION_VERDICT: verdict, A.DECISION_ACTION: "rewrite",
-        A.DECISION_REASON: "policy 4", A.DECISION_SCORE: 0.25, A.DECISION_BEFORE: "dirty",
-        A.DECISION_AFTER: "clean"}
+        A.DECISION_NAME: "toxicity",
+        A.DECISION_VERDICT: verdict,
+        A.DECISION_ACTION: "rewrite",
+        A.DECISION_REASON: "policy 4",
+        A.DECISION_SCORE: 0.25,
+        A.DECISION_BEFORE: "dirty",
+        A.DECISION_AFTER: "clean",
+    }
 
 
 def test_decision_outside_any_span_gets_its_own(spans) -> None:
@@ -224,9 +240,8 @@ def test_decision_outside_any_span_gets_its_own(spans) -> None:
 
 
 def test_unknown_verdict_warns_and_does_not_raise(spans, caplog) -> None:
-    with tracer.span("step"):
-        with caplog.at_level(logging.WARNING, logger="spyglass"):
-            tracer.record_decision("custom", "Escalate-Unknown")
+    with tracer.span("step"), caplog.at_level(logging.WARNING, logger="spyglass"):
+        tracer.record_decision("custom", "Escalate-Unknown")
     assert "unknown decision verdict" in caplog.text
     [event] = spans.one("step").events
     assert event.attributes[A.DECISION_VERDICT] == "escalate-unknown"
@@ -268,12 +283,17 @@ def test_documents_and_decisions_land_in_the_store(configured, store) -> None:
     assert traces["pipeline"]["flagged_count"] == 1
     full = store.get_trace(traces["pipeline"]["trace_id"])
     assert [(d["document_id"], d["content"], d["score"]) for d in full["documents"]] == [
-        ("0", "Paris is the capital of France", 0.9), ("lyon", "Lyon", None)]
+        ("0", "Paris is the capital of France", 0.9),
+        ("lyon", "Lyon", None),
+    ]
     assert json.loads(full["documents"][1]["metadata"]) == {"region": "ARA"}
-    decisions = [(d["name"], d["verdict"], d["reason"], d["score"], d["before_text"], d["after_text"])
-                 for d in full["decisions"]]
-    assert decisions == [("grounding", "flag", "unsupported claim", 0.2, None, None),
-                         ("pii", "modify", None, None, "Alice", "[name]")]
+    decisions = [
+        (d["name"], d["verdict"], d["reason"], d["score"], d["before_text"], d["after_text"]) for d in full["decisions"]
+    ]
+    assert decisions == [
+        ("grounding", "flag", "unsupported claim", 0.2, None, None),
+        ("pii", "modify", None, None, "Alice", "[name]"),
+    ]
     guard_span = next(s for s in full["spans"] if s["name"] == "guard")
     assert {d["span_id"] for d in full["decisions"]} == {guard_span["span_id"]}
     assert guard_span["status_code"] != StatusCode.ERROR.name
@@ -304,20 +324,23 @@ _PASSAGE_A = "電池は十二時間持ちます。充電はUSB-Cです。"
 _PASSAGE_B = "返品は三十日以内です。領収書が必要です。"
 
 
-@pytest.mark.parametrize(("arguments", "context"), [
-    ({"question": "q?", "context": "The battery lasts 12 hours.\n\nReturns in 30 days."}, ("context",)),
-    ({"q": "x", "refs": [_PASSAGE_A, _PASSAGE_B]}, ("refs",)),  # passages without spaces (CJK)
-    ({"q": "x", "docs": ["Refunds: 30 days", "Ships: 2 days"]}, ("docs",)),  # short lines, named as context
-    ({"q": "x", "chunk_list": [_Chunk("The battery lasts 12 hours on a charge.")]}, ("chunk_list",)),
-    ({"q": "x", "context": {"documents": [{"content": "The battery lasts 12 hours."}]}}, ("context",)),
-    ({"q": "x", "items": [{"id": "kb-1", "type": "faq", "content": "Returns within 30 days."}]}, ("items",)),
-    ({"q": "x", "turns": ["What is the return policy for lamps?", "And for headsets, please?"]}, ()),
-    ({"q": "x", "previous_questions": ["What is the return policy for lamps?"]}, ()),
-    ({"q": "x", "content": [{"type": "input_text", "text": "Describe this picture in detail, please."}]}, ()),
-    ({"q": "x", "scores": [("positive sentiment", 0.9), ("negative", 0.1)]}, ()),
-    ({"q": "x", "stop": ["\n\n", "END"]}, ()),
-    ({"messages": [{"role": "user", "content": "Hello there, how long does the battery last?"}]}, ()),
-])
+@pytest.mark.parametrize(
+    ("arguments", "context"),
+    [
+        ({"question": "q?", "context": "The battery lasts 12 hours.\n\nReturns in 30 days."}, ("context",)),
+        ({"q": "x", "refs": [_PASSAGE_A, _PASSAGE_B]}, ("refs",)),  # passages without spaces (CJK)
+        ({"q": "x", "docs": ["Refunds: 30 days", "Ships: 2 days"]}, ("docs",)),  # short lines, named as context
+        ({"q": "x", "chunk_list": [_Chunk("The battery lasts 12 hours on a charge.")]}, ("chunk_list",)),
+        ({"q": "x", "context": {"documents": [{"content": "The battery lasts 12 hours."}]}}, ("context",)),
+        ({"q": "x", "items": [{"id": "kb-1", "type": "faq", "content": "Returns within 30 days."}]}, ("items",)),
+        ({"q": "x", "turns": ["What is the return policy for lamps?", "And for headsets, please?"]}, ()),
+        ({"q": "x", "previous_questions": ["What is the return policy for lamps?"]}, ()),
+        ({"q": "x", "content": [{"type": "input_text", "text": "Describe this picture in detail, please."}]}, ()),
+        ({"q": "x", "scores": [("positive sentiment", 0.9), ("negative", 0.1)]}, ()),
+        ({"q": "x", "stop": ["\n\n", "END"]}, ()),
+        ({"messages": [{"role": "user", "content": "Hello there, how long does the battery last?"}]}, ()),
+    ],
+)
 def test_which_arguments_of_an_llm_function_are_its_context(arguments: dict, context: tuple) -> None:
     assert context_arguments(arguments, None) == context
 

@@ -47,7 +47,7 @@ def test_answers_are_checked_at_export(configured: Path, store: tracer.Store) ->
     details = json.loads(bad["details"])
     output = "The battery lasts 12 hours. It is made in Norway by Fjord Power in 2019."
     [unsupported] = [s for s in details["sentences"] if not s["supported"]]
-    assert output[unsupported["start"]:unsupported["end"]] == unsupported["text"]
+    assert output[unsupported["start"] : unsupported["end"]] == unsupported["text"]
     assert "Norway" in unsupported["text"] and bad["source"] == "export"
     # The evaluation is stored as the conventions' gen_ai.evaluation.result event of the LLM span.
     detail = store.get_trace(bad["trace_id"])
@@ -91,8 +91,9 @@ def test_spyglass_check_fills_in_what_export_did_not(db_path: Path) -> None:
     assert labels == ["grounded", "hallucination"]
 
 
-def test_a_broken_check_never_breaks_export(configured: Path, store: tracer.Store,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_check_never_breaks_export(
+    configured: Path, store: tracer.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tracer import _evaluate
     from tracer._guard import set_raise_internal_errors
 

@@ -37,22 +37,51 @@ def test_export_jsonl_with_labels_from_annotations_and_checks(configured: Path, 
     wrong = next(s for s in spans if "seven" in json.dumps(s["attributes"]))
     store.annotate(wrong["trace_id"], "hallucination", "says seven, the doc says five")
     right = next(s for s in spans if s is not wrong)
-    store.add_evaluations([{"trace_id": right["trace_id"], "span_id": right["span_id"], "name": "grounding",
-                            "score": 0.9, "label": "grounded", "explanation": "all sentences supported"}])
+    store.add_evaluations(
+        [
+            {
+                "trace_id": right["trace_id"],
+                "span_id": right["span_id"],
+                "name": "grounding",
+                "score": 0.9,
+                "label": "grounded",
+                "explanation": "all sentences supported",
+            }
+        ]
+    )
     out = tmp_path / "dataset.jsonl"
-    done = subprocess.run([sys.executable, "-m", "tracer.cli", "--db", str(configured), "export", "--format",
-                           "jsonl", "-o", str(out)], capture_output=True, text=True, timeout=60, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "tracer.cli", "--db", str(configured), "export", "--format", "jsonl", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     assert "2 records written" in done.stderr
     records = {r["trace_id"]: r for r in map(json.loads, out.read_text().splitlines())}
     bad, good = records[wrong["trace_id"]], records[right["trace_id"]]
-    assert bad == {"trace_id": wrong["trace_id"], "span_id": wrong["span_id"], "question": "How many levels? (seven)",
-                   "context": [{"id": "d1", "content": "The lamp has five brightness levels."}],
-                   "output": "It has seven levels.", "outcome": "delivered", "label": "hallucination",
-                   "label_source": "annotation",
-                   "note": "says seven, the doc says five"}
-    assert (good["label"], good["label_source"], good["note"]) == ("grounded", "grounding_check",
-                                                                   "all sentences supported")
-    labelled = subprocess.run([sys.executable, "-m", "tracer.cli", "--db", str(configured), "export",
-                               "--labelled-only"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert bad == {
+        "trace_id": wrong["trace_id"],
+        "span_id": wrong["span_id"],
+        "question": "How many levels? (seven)",
+        "context": [{"id": "d1", "content": "The lamp has five brightness levels."}],
+        "output": "It has seven levels.",
+        "outcome": "delivered",
+        "label": "hallucination",
+        "label_source": "annotation",
+        "note": "says seven, the doc says five",
+    }
+    assert (good["label"], good["label_source"], good["note"]) == (
+        "grounded",
+        "grounding_check",
+        "all sentences supported",
+    )
+    labelled = subprocess.run(
+        [sys.executable, "-m", "tracer.cli", "--db", str(configured), "export", "--labelled-only"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert len(labelled.stdout.splitlines()) == 2

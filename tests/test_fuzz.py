@@ -39,8 +39,9 @@ def _awkward_number(index: int) -> float | int:
 
 
 awkward_numbers = st.integers(0, len(_AWKWARD_NUMBERS)).map(_awkward_number)
-hashables = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), awkward_text, st.binary(max_size=64),
-                      awkward_numbers)
+hashables = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), awkward_text, st.binary(max_size=64), awkward_numbers
+)
 scalars = st.one_of(hashables, st.floats(allow_nan=True, allow_infinity=True))
 values = st.recursive(
     scalars,
@@ -142,10 +143,17 @@ def test_traced_retriever_with_any_result(result: Any, limit: int) -> None:
 
 
 @FUZZ
-@given(name=awkward_text, verdict=awkward_text, reason=values, score=st.one_of(st.none(), st.floats()),
-       before=awkward_text, metadata=st.dictionaries(awkward_text, values, max_size=3))
-def test_decisions_and_trace_attributes_with_any_text(name: str, verdict: str, reason: Any, score: float | None,
-                                                      before: str, metadata: dict[str, Any]) -> None:
+@given(
+    name=awkward_text,
+    verdict=awkward_text,
+    reason=values,
+    score=st.one_of(st.none(), st.floats()),
+    before=awkward_text,
+    metadata=st.dictionaries(awkward_text, values, max_size=3),
+)
+def test_decisions_and_trace_attributes_with_any_text(
+    name: str, verdict: str, reason: Any, score: float | None, before: str, metadata: dict[str, Any]
+) -> None:
     with tracer.testing.capture_spans(PROVIDER) as spans:
         with tracer.trace_attributes(session_id=name, tags=[verdict], metadata=metadata):
             with tracer.span("step"):

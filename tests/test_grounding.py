@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
-import tracer.grounding as grounding
-from tracer.grounding import LLMJudgeScorer, LexicalScorer, Scorer, check, split_sentences
+from tracer import grounding
+from tracer.grounding import LexicalScorer, LLMJudgeScorer, Scorer, check, split_sentences
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [
-    "Acme Corp hired 4,000 workers in 2019. The plant in Ohio opened in March 2020. "
-    "It does not produce batteries.",
+    "Acme Corp hired 4,000 workers in 2019. The plant in Ohio opened in March 2020. It does not produce batteries.",
     "The CEO, Maria Lopez, said revenue grew 12.5% to $3.2 million last year.",
 ]
 
@@ -27,19 +27,27 @@ def _sentences(text: str) -> list[str]:
 
 # --- sentence splitting ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("Dr. Smith arrived. He left at 5 p.m. on Monday.", ["Dr. Smith arrived.", "He left at 5 p.m. on Monday."]),
-    ("It costs 3.5 dollars. Version 3.11.7 shipped.", ["It costs 3.5 dollars.", "Version 3.11.7 shipped."]),
-    ("The U.S. Army won. J. R. R. Tolkien wrote it, e.g. The Hobbit.",
-     ["The U.S. Army won.", "J. R. R. Tolkien wrote it, e.g. The Hobbit."]),
-    ("Steps:\n1. Preheat the oven.\n2. Bake it. Serve warm.\n- a bullet without period\n\n* another",
-     ["Steps:", "1. Preheat the oven.", "2. Bake it.", "Serve warm.", "- a bullet without period", "* another"]),
-    ('He asked "Why?" She said no! Really? Yes.', ['He asked "Why?"', "She said no!", "Really?", "Yes."]),
-    ("lowercase after period. does not split", ["lowercase after period. does not split"]),
-    ("Ends without punctuation", ["Ends without punctuation"]),
-    ("  \n\n  ", []),
-    ("", []),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Dr. Smith arrived. He left at 5 p.m. on Monday.", ["Dr. Smith arrived.", "He left at 5 p.m. on Monday."]),
+        ("It costs 3.5 dollars. Version 3.11.7 shipped.", ["It costs 3.5 dollars.", "Version 3.11.7 shipped."]),
+        (
+            "The U.S. Army won. J. R. R. Tolkien wrote it, e.g. The Hobbit.",
+            ["The U.S. Army won.", "J. R. R. Tolkien wrote it, e.g. The Hobbit."],
+        ),
+        (
+            "Steps:\n1. Preheat the oven.\n2. Bake it. Serve warm.\n- a bullet without period\n\n* another",
+            ["Steps:", "1. Preheat the oven.", "2. Bake it.", "Serve warm.", "- a bullet without period", "* another"],
+        ),
+        ('He asked "Why?" She said no! Really? Yes.', ['He asked "Why?"', "She said no!", "Really?", "Yes."]),
+        ("lowercase after period. does not split", ["lowercase after period. does not split"]),
+        ("Ends without punctuation", ["Ends without punctuation"]),
+        ("  \n\n  ", []),
+        ("", []),
+    ],
+)
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert _sentences(text) == expected
 
@@ -48,20 +56,27 @@ def test_offsets_are_exact_and_ordered() -> None:
     output = "  First claim (Passage 1).\r\n\n2. Acme hired 4000 workers!  Then  it grew.\u2028Last one  "
     report = check(output, DOCS)
     assert [s.text for s in report.sentences] == [
-        "First claim (Passage 1).", "2. Acme hired 4000 workers!", "Then  it grew.", "Last one"]
+        "First claim (Passage 1).",
+        "2. Acme hired 4000 workers!",
+        "Then  it grew.",
+        "Last one",
+    ]
     previous_end = 0
     for s in report.sentences:
-        assert output[s.start:s.end] == s.text
+        assert output[s.start : s.end] == s.text
         assert s.start >= previous_end
         previous_end = s.end
 
 
 # --- verdicts, numbers and names -------------------------------------------------------------
 
+
 def test_supported_and_unsupported_sentences() -> None:
-    output = ("Acme Corp hired four thousand workers in 2019. "
-              "Revenue grew 12.5% to $3.2 million, said Maria Lopez. "
-              "Acme also opened 7 stores in Paris, run by John Carter.")
+    output = (
+        "Acme Corp hired four thousand workers in 2019. "
+        "Revenue grew 12.5% to $3.2 million, said Maria Lopez. "
+        "Acme also opened 7 stores in Paris, run by John Carter."
+    )
     report = check(output, DOCS)
     first, second, third = report.sentences
     assert first.supported and first.best_document_id == "0" and first.unsupported_numbers == ()
@@ -97,13 +112,17 @@ def test_citations_and_list_markers_are_not_claims() -> None:
 
 
 def test_grounded_answer() -> None:
-    report = check("The plant in Ohio opened in March 2020. It does not produce batteries.", DOCS,
-                   question="When did the Ohio plant open?")
+    report = check(
+        "The plant in Ohio opened in March 2020. It does not produce batteries.",
+        DOCS,
+        question="When did the Ohio plant open?",
+    )
     assert report.label == grounding.GROUNDED and report.supported
     assert all(s.best_document_id == "0" for s in report.sentences)
 
 
 # --- documents ----------------------------------------------------------------------------------
+
 
 def test_documents_as_strings_and_dicts() -> None:
     output = "Revenue grew 12.5% to $3.2 million."
@@ -155,6 +174,7 @@ def test_public_namespace() -> None:
 
 # --- scorers ------------------------------------------------------------------------------------
 
+
 class KeywordScorer:
     """Support is 1 where the document contains the sentence's last word."""
 
@@ -200,6 +220,7 @@ def test_lexical_scorer() -> None:
 
 # --- LLM judge, through the openai client on a mock transport ----------------------------------
 
+
 def _judge(replies: list[str]) -> tuple[LLMJudgeScorer, list[dict[str, Any]]]:
     openai_support = pytest.importorskip("tests.openai_support")
     sent: list[dict[str, Any]] = []
@@ -226,9 +247,14 @@ def test_llm_judge_scorer() -> None:
     assert "Document 0:\nAcme Corp" in user and "Claim: Acme hired 4,000 workers." in user and "How many?" in user
 
 
-@pytest.mark.parametrize("reply, error", [
-    ("not json", "not {"), ('{"scores": [1]}', "1 scores for 2 documents"), ('{"verdict": "yes"}', "not {"),
-])
+@pytest.mark.parametrize(
+    "reply, error",
+    [
+        ("not json", "not {"),
+        ('{"scores": [1]}', "1 scores for 2 documents"),
+        ('{"verdict": "yes"}', "not {"),
+    ],
+)
 def test_llm_judge_malformed_reply(reply: str, error: str) -> None:
     judge, _ = _judge([reply])
     with pytest.raises(ValueError, match=error):
@@ -242,6 +268,7 @@ def test_llm_judge_clips_and_skips_without_documents() -> None:
 
 
 # --- regression on RAGTruth dev records ---------------------------------------------------------
+
 
 def _ragtruth() -> Path:
     shared = Path(os.environ.get("SPYGLASS_SHARED") or REPO.parent / "shared")
@@ -266,7 +293,7 @@ def test_ragtruth_dev_regression() -> None:
     for rec in records:
         report = check(rec["response"], rec["context_documents"], rec["question"])
         for s in report.sentences:
-            assert rec["response"][s.start:s.end] == s.text
+            assert rec["response"][s.start : s.end] == s.text
         gold = bool(rec["hallucinated_spans"])
         pos += gold
         tp += gold and not report.supported

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import Span as SDKSpan
@@ -88,12 +89,15 @@ def _exercise() -> None:
 
 
 @pytest.mark.spans_left_open  # when Span.end is broken
-@pytest.mark.parametrize("target, attribute", [
-    (_call, "to_text"),  # serialisation of inputs and outputs
-    (SDKSpan, "set_attribute"),  # the span itself
-    (SDKSpan, "add_event"),  # errors, decisions, closed streams
-    (SDKSpan, "end"),
-])
+@pytest.mark.parametrize(
+    "target, attribute",
+    [
+        (_call, "to_text"),  # serialisation of inputs and outputs
+        (SDKSpan, "set_attribute"),  # the span itself
+        (SDKSpan, "add_event"),  # errors, decisions, closed streams
+        (SDKSpan, "end"),
+    ],
+)
 def test_internal_errors_never_reach_user_code(spans, production, caplog, monkeypatch, target, attribute) -> None:
     monkeypatch.setattr(target, attribute, _explode)
     with caplog.at_level(logging.DEBUG, logger="spyglass"):
@@ -137,9 +141,8 @@ def test_under_test_internal_errors_propagate(spans, monkeypatch) -> None:
 def test_guard_only_swallows_exceptions(production) -> None:
     with guard("test kind"):
         raise InternalBug("swallowed")
-    with pytest.raises(KeyboardInterrupt):
-        with guard("test kind"):
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), guard("test kind"):
+        raise KeyboardInterrupt
 
 
 def test_guarded_returns_the_default(production, caplog) -> None:

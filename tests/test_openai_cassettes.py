@@ -9,8 +9,9 @@ client replays the sync recordings too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import openai
 import pytest
@@ -19,8 +20,17 @@ from opentelemetry.trace import SpanKind, StatusCode
 from integrations import openai as spy_openai
 from tracer import attributes as A
 
-from .openai_support import (OPENAI_VERSION, REPLAY, USER_ONLY_PROMPT, WEATHER_TOOL, WEATHER_TOOL_PROMPT, Spans,
-                             attrs, cassettes_dir, dump)
+from .openai_support import (
+    OPENAI_VERSION,
+    REPLAY,
+    USER_ONLY_PROMPT,
+    WEATHER_TOOL,
+    WEATHER_TOOL_PROMPT,
+    Spans,
+    attrs,
+    cassettes_dir,
+    dump,
+)
 
 HAS_RESPONSES = hasattr(openai.OpenAI(api_key="x"), "responses")
 
@@ -47,8 +57,9 @@ def _text(a: dict[str, Any], i: int = 0) -> str:
 
 
 def _user_prompt(a: dict[str, Any]) -> None:
-    assert a[A.GEN_AI_INPUT_MESSAGES] == [{"role": "user", "parts": [{"type": "text",
-                                                                      "content": "Say this is a test"}]}]
+    assert a[A.GEN_AI_INPUT_MESSAGES] == [
+        {"role": "user", "parts": [{"type": "text", "content": "Say this is a test"}]}
+    ]
 
 
 # --- expectations per cassette, from the recordings ---------------------------------------------
@@ -62,9 +73,9 @@ def check_with_content(spans: list[dict[str, Any]], value: Any) -> None:
     assert a[A.OI_LLM_TOKEN_COUNT_TOTAL] == 17
     assert a[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0 and a[A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 0
     _user_prompt(a)
-    assert a[A.GEN_AI_OUTPUT_MESSAGES] == [{"role": "assistant", "parts": [{"type": "text",
-                                                                           "content": "This is a test."}],
-                                            "finish_reason": "stop"}]
+    assert a[A.GEN_AI_OUTPUT_MESSAGES] == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "This is a test."}], "finish_reason": "stop"}
+    ]
     assert a[A.OI_OUTPUT_VALUE] == "This is a test." and a[A.OI_OUTPUT_MIME_TYPE] == A.MIME_TEXT
     # gpt-4o-mini: 12 input at $0.15/M + 5 output at $0.60/M
     assert a[A.COST_USD] == pytest.approx((12 * 0.15 + 5 * 0.60) / 1e6)
@@ -151,7 +162,8 @@ def check_tools_stream(spans: list[dict[str, Any]], value: Any) -> None:
     calls = a[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"]
     assert [(c["type"], c["name"], c["arguments"]) for c in calls] == [
         ("tool_call", "get_current_weather", {"location": "Seattle, WA"}),
-        ("tool_call", "get_current_weather", {"location": "San Francisco, CA"})]
+        ("tool_call", "get_current_weather", {"location": "San Francisco, CA"}),
+    ]
     assert all(c["id"].startswith("call_") for c in calls)
     assert a[A.GEN_AI_TOOL_DEFINITIONS][0]["name"] == "get_current_weather"
     _usage(a, 75, 51)
@@ -165,6 +177,7 @@ def check_embeddings(tokens: int, dims: int, count: int = 1) -> Callable[[list[d
         assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == tokens and a[A.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == dims
         assert len(value.data) == count
         assert a[A.COST_USD] == pytest.approx(tokens * 0.02 / 1e6)
+
     return check
 
 
@@ -187,7 +200,11 @@ def check_responses_basic(spans: list[dict[str, Any]], value: Any) -> None:
 
 def check_responses_params(spans: list[dict[str, Any]], value: Any) -> None:
     [a] = spans
-    assert (a[A.GEN_AI_REQUEST_TEMPERATURE], a[A.GEN_AI_REQUEST_TOP_P], a[A.GEN_AI_REQUEST_MAX_TOKENS]) == (0.7, 0.9, 50)
+    assert (a[A.GEN_AI_REQUEST_TEMPERATURE], a[A.GEN_AI_REQUEST_TOP_P], a[A.GEN_AI_REQUEST_MAX_TOKENS]) == (
+        0.7,
+        0.9,
+        50,
+    )
     assert a[A.OPENAI_REQUEST_SERVICE_TIER] == "default" and a[A.GEN_AI_OUTPUT_TYPE] == "text"
     _usage(a, 22, 6)
 
@@ -195,9 +212,14 @@ def check_responses_params(spans: list[dict[str, Any]], value: Any) -> None:
 def check_responses_tool(spans: list[dict[str, Any]], value: Any) -> None:
     [a] = spans
     assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_call",)
-    assert a[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"] == [{
-        "type": "tool_call", "id": "call_90uO5LcGP5vTBTCrjyhYtWsA", "name": "get_current_weather",
-        "arguments": {"location": "Seattle, WA"}}]
+    assert a[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"] == [
+        {
+            "type": "tool_call",
+            "id": "call_90uO5LcGP5vTBTCrjyhYtWsA",
+            "name": "get_current_weather",
+            "arguments": {"location": "Seattle, WA"},
+        }
+    ]
     [tool] = a[A.GEN_AI_TOOL_DEFINITIONS]
     assert tool["type"] == "function" and tool["name"] == "get_current_weather" and "parameters" in tool
     _usage(a, 72, 8)
@@ -227,105 +249,243 @@ def check_responses_stream(spans: list[dict[str, Any]], value: Any) -> None:
     assert a[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
 
 
-RESPONSES_STREAM_KW = dict(model="gpt-4o-mini", instructions="You are a helpful assistant.",
-                           input="Say this is a test", service_tier="default")
+RESPONSES_STREAM_KW = dict(
+    model="gpt-4o-mini", instructions="You are a helpful assistant.", input="Say this is a test", service_tier="default"
+)
 CASES = {
-    "with_content": Case("test_chat_completion_with_content.yaml", "chat.completions.create",
-                         dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", stream=False), check=check_with_content),
-    "async_with_content": Case("test_async_chat_completion_with_content.yaml", "chat.completions.create",
-                               dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", stream=False),
-                               check=check_async_with_content),
-    "extra_params": Case("test_chat_completion_extra_params.yaml", "chat.completions.create",
-                         dict(n=2, messages=USER_ONLY_PROMPT, model="gpt-4o-mini", seed=42, temperature=0.5,
-                              max_tokens=50, stream=False, extra_body={"service_tier": "default"},
-                              response_format={"type": "text"}, stop=["full", "stop"]), check=check_extra_params),
-    "multiple_choices": Case("test_chat_completion_multiple_choices.yaml", "chat.completions.create",
-                             dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", n=2, stream=False),
-                             check=check_multiple_choices),
-    "raw_response": Case("test_chat_completion_with_raw_response.yaml", "chat.completions.with_raw_response.create",
-                         dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini"), mode="raw", check=check_raw),
-    "404": Case("test_chat_completion_404.yaml", "chat.completions.create",
-                dict(messages=USER_ONLY_PROMPT, model="this-model-does-not-exist"), mode="error",
-                error=openai.NotFoundError, check=check_not_found),
-    "streaming": Case("test_chat_completion_streaming.yaml", "chat.completions.create",
-                      dict(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True,
-                           stream_options={"include_usage": True}), mode="stream", check=check_stream_usage),
-    "async_streaming": Case("test_async_chat_completion_streaming.yaml", "chat.completions.create",
-                            dict(model="gpt-4", messages=USER_ONLY_PROMPT, stream=True,
-                                 stream_options={"include_usage": True}), mode="stream", check=check_async_stream),
-    "streaming_not_complete": Case("test_chat_completion_streaming_not_complete.yaml", "chat.completions.create",
-                                   dict(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True),
-                                   mode="partial", check=check_not_complete),
-    "multiple_choices_streaming": Case("test_chat_completion_multiple_choices_streaming.yaml",
-                                       "chat.completions.create",
-                                       dict(messages=WEATHER_TOOL_PROMPT, model="gpt-4o-mini", n=2, stream=True,
-                                            stream_options={"include_usage": True}), mode="stream",
-                                       check=check_multiple_choices_stream),
-    "raw_response_streaming": Case("test_chat_completion_with_raw_response_streaming.yaml",
-                                   "chat.completions.with_raw_response.create",
-                                   dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", stream=True,
-                                        stream_options={"include_usage": True}), mode="raw_stream",
-                                   check=check_raw_stream),
-    "tools_streaming": Case("test_chat_completion_multiple_tools_streaming_with_content.yaml",
-                            "chat.completions.create",
-                            dict(messages=WEATHER_TOOL_PROMPT, model="gpt-4o-mini", tool_choice="auto",
-                                 tools=[WEATHER_TOOL], stream=True, stream_options={"include_usage": True}),
-                            mode="stream", check=check_tools_stream),
-    "stream_helper": Case("test_chat_completion_streaming.yaml", "chat.completions.stream",
-                          dict(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream_options={"include_usage": True}),
-                          mode="ctx_stream", check=lambda spans, value: _usage(spans[0], 12, 5)),
-    "embeddings": Case("test_embeddings_no_content.yaml", "embeddings.create",
-                       dict(input="This is a test for embeddings", model="text-embedding-3-small"),
-                       check=check_embeddings(6, 1536)),
-    "embeddings_batch": Case("test_embeddings_with_batch_input.yaml", "embeddings.create",
-                             dict(input=["This is the first test string for embeddings",
-                                         "This is the second test string for embeddings",
-                                         "This is the third test string for embeddings"],
-                                  model="text-embedding-3-small"), check=check_embeddings(24, 1536, 3)),
-    "embeddings_dimensions": Case("test_embeddings_with_dimensions.yaml", "embeddings.create",
-                                  dict(input="This is a test for embeddings with dimensions",
-                                       model="text-embedding-3-small", dimensions=512),
-                                  check=check_embeddings(8, 512)),
-    "embeddings_base64": Case("test_embeddings_with_encoding_format.yaml", "embeddings.create",
-                              dict(input="This is a test for embeddings with encoding format",
-                                   model="text-embedding-3-small", encoding_format="base64"),
-                              check=check_embeddings(9, 1536)),
-    "embeddings_not_found": Case("test_embeddings_model_not_found.yaml", "embeddings.create",
-                                 dict(input="This is a test for embeddings with bad model",
-                                      model="non-existent-embedding-model"), mode="error",
-                                 error=openai.NotFoundError, check=check_not_found),
-    "responses_basic": Case("test_responses_create_basic[content_mode0].yaml", "responses.create",
-                            dict(model="gpt-4o-mini", instructions="You are a helpful assistant.",
-                                 input="Say this is a test", stream=False), check=check_responses_basic,
-                            needs_responses=True),
-    "responses_all_params": Case("test_responses_create_with_all_params[content_mode0].yaml", "responses.create",
-                                 dict(model="gpt-4o-mini", instructions="You are a helpful assistant.",
-                                      input="Say this is a test", max_output_tokens=50, temperature=0.7, top_p=0.9,
-                                      service_tier="default", text={"format": {"type": "text"}}),
-                                 check=check_responses_params, needs_responses=True),
-    "responses_tool": Case("test_responses_create_captures_tool_call_content[content_mode0].yaml", "responses.create",
-                           dict(model="gpt-4o-mini", input="What's the weather in Seattle right now?",
-                                tools=[{"type": "function", **WEATHER_TOOL["function"], "strict": True}],
-                                tool_choice={"type": "function", "name": "get_current_weather"}),
-                           check=check_responses_tool, needs_responses=True),
-    "responses_reasoning": Case("test_responses_create_reports_reasoning_tokens[content_mode0].yaml",
-                                "responses.create",
-                                dict(model="gpt-5.4", reasoning={"effort": "low"},
-                                     input=[{"role": "user", "content": "\nWrite a bash script that takes a matrix "
-                                             "represented as a string with\nformat '[1,2],[3,4],[5,6]' and prints the "
-                                             "transpose in the same format.\n"}],
-                                     max_output_tokens=300, timeout=30.0),
-                                check=check_responses_reasoning, needs_responses=True),
-    "responses_error": Case("test_responses_create_api_error[content_mode0].yaml", "responses.create",
-                            dict(model="this-model-does-not-exist", input="Hello"), mode="error",
-                            error=(openai.BadRequestError, openai.NotFoundError), check=check_responses_error,
-                            needs_responses=True),
-    "responses_streaming": Case("test_responses_create_streaming[content_mode0].yaml", "responses.create",
-                                dict(RESPONSES_STREAM_KW, stream=True), mode="ctx_stream",
-                                check=check_responses_stream, needs_responses=True),
-    "responses_stream_helper": Case("test_responses_create_streaming[content_mode0].yaml", "responses.stream",
-                                    RESPONSES_STREAM_KW, mode="ctx_stream",
-                                    check=lambda spans, value: _usage(spans[0], 22, 6), needs_responses=True),
+    "with_content": Case(
+        "test_chat_completion_with_content.yaml",
+        "chat.completions.create",
+        dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", stream=False),
+        check=check_with_content,
+    ),
+    "async_with_content": Case(
+        "test_async_chat_completion_with_content.yaml",
+        "chat.completions.create",
+        dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", stream=False),
+        check=check_async_with_content,
+    ),
+    "extra_params": Case(
+        "test_chat_completion_extra_params.yaml",
+        "chat.completions.create",
+        dict(
+            n=2,
+            messages=USER_ONLY_PROMPT,
+            model="gpt-4o-mini",
+            seed=42,
+            temperature=0.5,
+            max_tokens=50,
+            stream=False,
+            extra_body={"service_tier": "default"},
+            response_format={"type": "text"},
+            stop=["full", "stop"],
+        ),
+        check=check_extra_params,
+    ),
+    "multiple_choices": Case(
+        "test_chat_completion_multiple_choices.yaml",
+        "chat.completions.create",
+        dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", n=2, stream=False),
+        check=check_multiple_choices,
+    ),
+    "raw_response": Case(
+        "test_chat_completion_with_raw_response.yaml",
+        "chat.completions.with_raw_response.create",
+        dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini"),
+        mode="raw",
+        check=check_raw,
+    ),
+    "404": Case(
+        "test_chat_completion_404.yaml",
+        "chat.completions.create",
+        dict(messages=USER_ONLY_PROMPT, model="this-model-does-not-exist"),
+        mode="error",
+        error=openai.NotFoundError,
+        check=check_not_found,
+    ),
+    "streaming": Case(
+        "test_chat_completion_streaming.yaml",
+        "chat.completions.create",
+        dict(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True, stream_options={"include_usage": True}),
+        mode="stream",
+        check=check_stream_usage,
+    ),
+    "async_streaming": Case(
+        "test_async_chat_completion_streaming.yaml",
+        "chat.completions.create",
+        dict(model="gpt-4", messages=USER_ONLY_PROMPT, stream=True, stream_options={"include_usage": True}),
+        mode="stream",
+        check=check_async_stream,
+    ),
+    "streaming_not_complete": Case(
+        "test_chat_completion_streaming_not_complete.yaml",
+        "chat.completions.create",
+        dict(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True),
+        mode="partial",
+        check=check_not_complete,
+    ),
+    "multiple_choices_streaming": Case(
+        "test_chat_completion_multiple_choices_streaming.yaml",
+        "chat.completions.create",
+        dict(
+            messages=WEATHER_TOOL_PROMPT, model="gpt-4o-mini", n=2, stream=True, stream_options={"include_usage": True}
+        ),
+        mode="stream",
+        check=check_multiple_choices_stream,
+    ),
+    "raw_response_streaming": Case(
+        "test_chat_completion_with_raw_response_streaming.yaml",
+        "chat.completions.with_raw_response.create",
+        dict(messages=USER_ONLY_PROMPT, model="gpt-4o-mini", stream=True, stream_options={"include_usage": True}),
+        mode="raw_stream",
+        check=check_raw_stream,
+    ),
+    "tools_streaming": Case(
+        "test_chat_completion_multiple_tools_streaming_with_content.yaml",
+        "chat.completions.create",
+        dict(
+            messages=WEATHER_TOOL_PROMPT,
+            model="gpt-4o-mini",
+            tool_choice="auto",
+            tools=[WEATHER_TOOL],
+            stream=True,
+            stream_options={"include_usage": True},
+        ),
+        mode="stream",
+        check=check_tools_stream,
+    ),
+    "stream_helper": Case(
+        "test_chat_completion_streaming.yaml",
+        "chat.completions.stream",
+        dict(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream_options={"include_usage": True}),
+        mode="ctx_stream",
+        check=lambda spans, value: _usage(spans[0], 12, 5),
+    ),
+    "embeddings": Case(
+        "test_embeddings_no_content.yaml",
+        "embeddings.create",
+        dict(input="This is a test for embeddings", model="text-embedding-3-small"),
+        check=check_embeddings(6, 1536),
+    ),
+    "embeddings_batch": Case(
+        "test_embeddings_with_batch_input.yaml",
+        "embeddings.create",
+        dict(
+            input=[
+                "This is the first test string for embeddings",
+                "This is the second test string for embeddings",
+                "This is the third test string for embeddings",
+            ],
+            model="text-embedding-3-small",
+        ),
+        check=check_embeddings(24, 1536, 3),
+    ),
+    "embeddings_dimensions": Case(
+        "test_embeddings_with_dimensions.yaml",
+        "embeddings.create",
+        dict(input="This is a test for embeddings with dimensions", model="text-embedding-3-small", dimensions=512),
+        check=check_embeddings(8, 512),
+    ),
+    "embeddings_base64": Case(
+        "test_embeddings_with_encoding_format.yaml",
+        "embeddings.create",
+        dict(
+            input="This is a test for embeddings with encoding format",
+            model="text-embedding-3-small",
+            encoding_format="base64",
+        ),
+        check=check_embeddings(9, 1536),
+    ),
+    "embeddings_not_found": Case(
+        "test_embeddings_model_not_found.yaml",
+        "embeddings.create",
+        dict(input="This is a test for embeddings with bad model", model="non-existent-embedding-model"),
+        mode="error",
+        error=openai.NotFoundError,
+        check=check_not_found,
+    ),
+    "responses_basic": Case(
+        "test_responses_create_basic[content_mode0].yaml",
+        "responses.create",
+        dict(
+            model="gpt-4o-mini", instructions="You are a helpful assistant.", input="Say this is a test", stream=False
+        ),
+        check=check_responses_basic,
+        needs_responses=True,
+    ),
+    "responses_all_params": Case(
+        "test_responses_create_with_all_params[content_mode0].yaml",
+        "responses.create",
+        dict(
+            model="gpt-4o-mini",
+            instructions="You are a helpful assistant.",
+            input="Say this is a test",
+            max_output_tokens=50,
+            temperature=0.7,
+            top_p=0.9,
+            service_tier="default",
+            text={"format": {"type": "text"}},
+        ),
+        check=check_responses_params,
+        needs_responses=True,
+    ),
+    "responses_tool": Case(
+        "test_responses_create_captures_tool_call_content[content_mode0].yaml",
+        "responses.create",
+        dict(
+            model="gpt-4o-mini",
+            input="What's the weather in Seattle right now?",
+            tools=[{"type": "function", **WEATHER_TOOL["function"], "strict": True}],
+            tool_choice={"type": "function", "name": "get_current_weather"},
+        ),
+        check=check_responses_tool,
+        needs_responses=True,
+    ),
+    "responses_reasoning": Case(
+        "test_responses_create_reports_reasoning_tokens[content_mode0].yaml",
+        "responses.create",
+        dict(
+            model="gpt-5.4",
+            reasoning={"effort": "low"},
+            input=[
+                {
+                    "role": "user",
+                    "content": "\nWrite a bash script that takes a matrix "
+                    "represented as a string with\nformat '[1,2],[3,4],[5,6]' and prints the "
+                    "transpose in the same format.\n",
+                }
+            ],
+            max_output_tokens=300,
+            timeout=30.0,
+        ),
+        check=check_responses_reasoning,
+        needs_responses=True,
+    ),
+    "responses_error": Case(
+        "test_responses_create_api_error[content_mode0].yaml",
+        "responses.create",
+        dict(model="this-model-does-not-exist", input="Hello"),
+        mode="error",
+        error=(openai.BadRequestError, openai.NotFoundError),
+        check=check_responses_error,
+        needs_responses=True,
+    ),
+    "responses_streaming": Case(
+        "test_responses_create_streaming[content_mode0].yaml",
+        "responses.create",
+        dict(RESPONSES_STREAM_KW, stream=True),
+        mode="ctx_stream",
+        check=check_responses_stream,
+        needs_responses=True,
+    ),
+    "responses_stream_helper": Case(
+        "test_responses_create_streaming[content_mode0].yaml",
+        "responses.stream",
+        RESPONSES_STREAM_KW,
+        mode="ctx_stream",
+        check=lambda spans, value: _usage(spans[0], 22, 6),
+        needs_responses=True,
+    ),
 }
 
 
@@ -452,29 +612,39 @@ async def test_cassette(name: str, flavour: str, spans: Spans) -> None:
 # --- the two-call tool flow (one cassette, two interactions) ------------------------------------
 def _tool_followup(first: Any) -> list[dict[str, Any]]:
     message = first.choices[0].message
-    return [*WEATHER_TOOL_PROMPT,
-            {"role": "assistant", "tool_calls": message.to_dict()["tool_calls"]},
-            {"role": "tool", "content": "50 degrees and raining", "tool_call_id": message.tool_calls[0].id},
-            {"role": "tool", "content": "70 degrees and sunny", "tool_call_id": message.tool_calls[1].id}]
+    return [
+        *WEATHER_TOOL_PROMPT,
+        {"role": "assistant", "tool_calls": message.to_dict()["tool_calls"]},
+        {"role": "tool", "content": "50 degrees and raining", "tool_call_id": message.tool_calls[0].id},
+        {"role": "tool", "content": "70 degrees and sunny", "tool_call_id": message.tool_calls[1].id},
+    ]
 
 
 def _check_tool_flow(finished: list[Any], second_usage: tuple[int, int], ids: tuple[str, str]) -> None:
     first, second = (attrs(s) for s in finished)
     assert first[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
     assert first[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"] == [
-        {"type": "tool_call", "id": ids[0], "name": "get_current_weather",
-         "arguments": {"location": "Seattle, WA"}},
-        {"type": "tool_call", "id": ids[1], "name": "get_current_weather",
-         "arguments": {"location": "San Francisco, CA"}}]
-    assert first[A.GEN_AI_TOOL_DEFINITIONS] == [{"type": "function", "name": "get_current_weather",
-                                                 "description": "Get the current weather in a given location",
-                                                 "parameters": WEATHER_TOOL["function"]["parameters"]}]
+        {"type": "tool_call", "id": ids[0], "name": "get_current_weather", "arguments": {"location": "Seattle, WA"}},
+        {
+            "type": "tool_call",
+            "id": ids[1],
+            "name": "get_current_weather",
+            "arguments": {"location": "San Francisco, CA"},
+        },
+    ]
+    assert first[A.GEN_AI_TOOL_DEFINITIONS] == [
+        {
+            "type": "function",
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given location",
+            "parameters": WEATHER_TOOL["function"]["parameters"],
+        }
+    ]
     _usage(first, 75, 51)
     messages = second[A.GEN_AI_INPUT_MESSAGES]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "tool"]
     assert [p["id"] for p in messages[2]["parts"]] == list(ids)
-    assert messages[3]["parts"] == [{"type": "tool_call_response", "id": ids[0],
-                                     "response": "50 degrees and raining"}]
+    assert messages[3]["parts"] == [{"type": "tool_call_response", "id": ids[0], "response": "50 degrees and raining"}]
     assert second[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert "50 degrees and raining" in _text(second) and "70 degrees and sunny" in _text(second)
     _usage(second, *second_usage)
@@ -486,8 +656,9 @@ def test_tool_calls_sync(spans: Spans) -> None:
 
     def flow() -> list[Any]:
         with REPLAY.use_cassette(path):
-            first = client.chat.completions.create(messages=WEATHER_TOOL_PROMPT, model="gpt-4o-mini",
-                                                   tool_choice="auto", tools=[WEATHER_TOOL])
+            first = client.chat.completions.create(
+                messages=WEATHER_TOOL_PROMPT, model="gpt-4o-mini", tool_choice="auto", tools=[WEATHER_TOOL]
+            )
             return [first, client.chat.completions.create(messages=_tool_followup(first), model="gpt-4o-mini")]
 
     bare = flow()
@@ -502,8 +673,9 @@ async def test_tool_calls_async(spans: Spans) -> None:
 
     async def flow() -> list[Any]:
         with REPLAY.use_cassette(path):
-            first = await client.chat.completions.create(messages=WEATHER_TOOL_PROMPT, model="gpt-4o-mini",
-                                                         tool_choice="auto", tools=[WEATHER_TOOL])
+            first = await client.chat.completions.create(
+                messages=WEATHER_TOOL_PROMPT, model="gpt-4o-mini", tool_choice="auto", tools=[WEATHER_TOOL]
+            )
             second = await client.chat.completions.create(messages=_tool_followup(first), model="gpt-4o-mini")
             return [first, second]
 
@@ -514,6 +686,8 @@ async def test_tool_calls_async(spans: Spans) -> None:
 
 
 def test_every_cassette_is_replayed() -> None:
-    used = {c.cassette for c in CASES.values()} | {"test_chat_completion_tool_calls_with_content.yaml",
-                                                    "test_async_chat_completion_tool_calls_with_content.yaml"}
+    used = {c.cassette for c in CASES.values()} | {
+        "test_chat_completion_tool_calls_with_content.yaml",
+        "test_async_chat_completion_tool_calls_with_content.yaml",
+    }
     assert {p.name for p in cassettes_dir().glob("*.yaml")} == used

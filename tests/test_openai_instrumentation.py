@@ -14,8 +14,8 @@ import wrapt
 import tracer
 from integrations import _openai_extract, _openai_targets
 from integrations import openai as spy_openai
-from tracer import attributes as A
 from tracer import _settings
+from tracer import attributes as A
 from tracer._guard import reset_reported, set_raise_internal_errors
 
 from .openai_support import USER_ONLY_PROMPT, Spans, attrs, chat_completion, clients, json_response
@@ -90,8 +90,11 @@ def test_store_end_to_end_nested_under_a_traced_step(db_path: Any) -> None:
 
         @tracer.trace_step
         def answer(question: str) -> str:
-            return sync.chat.completions.create(model="gpt-4o-mini", messages=[
-                {"role": "user", "content": question}]).choices[0].message.content
+            return (
+                sync.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+                .choices[0]
+                .message.content
+            )
 
         assert answer("hi?") == "Hello there."
         assert tracer.flush()
@@ -103,7 +106,8 @@ def test_store_end_to_end_nested_under_a_traced_step(db_path: Any) -> None:
         assert llm["parent_span_id"] == root["span_id"]
         assert (llm["model"], llm["input_tokens"], llm["output_tokens"]) == ("gpt-4o-mini-2024-07-18", 1000, 20)
         assert llm["span_type"] == "llm" and llm["cost_usd"] == pytest.approx(
-            (200 * 0.15 + 800 * 0.075 + 20 * 0.60) / 1e6)
+            (200 * 0.15 + 800 * 0.075 + 20 * 0.60) / 1e6
+        )
         assert llm["attributes"][A.GEN_AI_PROVIDER_NAME] == "openai"
         assert "gpt-4o-mini-2024-07-18" in str(summary)
     finally:
@@ -127,7 +131,9 @@ def test_content_capture_off_keeps_usage_but_no_text(monkeypatch: pytest.MonkeyP
 
 
 def test_redaction_and_truncation_apply() -> None:
-    _settings.set_settings(_settings.Settings(max_value_chars=200, redact=lambda key, text: text.replace("test", "****")))
+    _settings.set_settings(
+        _settings.Settings(max_value_chars=200, redact=lambda key, text: text.replace("test", "****"))
+    )
     spans = Spans()
     spy_openai.instrument(tracer_provider=spans.provider)
     try:
@@ -140,8 +146,9 @@ def test_redaction_and_truncation_apply() -> None:
     assert "truncated" in a[A.OI_OUTPUT_VALUE]
 
 
-def test_an_internal_error_never_breaks_the_call(monkeypatch: pytest.MonkeyPatch,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_an_internal_error_never_breaks_the_call(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(r: Any) -> Any:
         raise RuntimeError("bug in an extractor")
 

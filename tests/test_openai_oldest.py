@@ -18,8 +18,19 @@ import pytest
 
 OLDEST = "openai==1.40.0"
 # httpx 0.28 removed the ``proxies`` argument that openai 1.40 still passes.
-OLD_ENV = [OLDEST, "httpx<0.28", "vcrpy>=6", "pytest>=8", "pytest-asyncio>=0.23", "pydantic>=2",
-           "opentelemetry-api>=1.27", "opentelemetry-sdk>=1.27", "wrapt>=1.16", "duckdb>=1.1", "pyarrow>=14"]
+OLD_ENV = [
+    OLDEST,
+    "httpx<0.28",
+    "vcrpy>=6",
+    "pytest>=8",
+    "pytest-asyncio>=0.23",
+    "pydantic>=2",
+    "opentelemetry-api>=1.27",
+    "opentelemetry-sdk>=1.27",
+    "wrapt>=1.16",
+    "duckdb>=1.1",
+    "pyarrow>=14",
+]
 REPO = Path(__file__).resolve().parent.parent
 FILES = ["tests/test_openai_cassettes.py", "tests/test_openai_synthetic.py", "tests/test_openai_instrumentation.py"]
 
@@ -32,9 +43,15 @@ def test_suite_passes_on_the_oldest_supported_openai(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", *OLD_ENV], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)], check=True)
-    version = subprocess.run([str(py), "-c", "import openai; print(openai.__version__)"], capture_output=True,
-                             text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [str(py), "-c", "import openai; print(openai.__version__)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert version == OLDEST.split("==")[1]
-    proc = subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", *FILES], cwd=REPO,
-                          capture_output=True, text=True, env={**os.environ, "SPYGLASS_OPENAI_OLDEST": ""})
+    proc = subprocess.run(
+        [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", *FILES],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SPYGLASS_OPENAI_OLDEST": ""},
+    )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

@@ -18,8 +18,18 @@ from pydantic import BaseModel
 from integrations import openai as spy_openai
 from tracer import attributes as A
 
-from .openai_support import (OPENAI_VERSION, USER_ONLY_PROMPT, Spans, attrs, chat_chunks, chat_completion, clients,
-                             http, json_response, sse)
+from .openai_support import (
+    OPENAI_VERSION,
+    USER_ONLY_PROMPT,
+    Spans,
+    attrs,
+    chat_chunks,
+    chat_completion,
+    clients,
+    http,
+    json_response,
+    sse,
+)
 
 
 @pytest.fixture
@@ -41,8 +51,15 @@ def _chat(client: Any, **kw: Any) -> Any:
 
 
 # --- errors ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("status,error", [(429, openai.RateLimitError), (500, openai.InternalServerError),
-                                          (503, openai.InternalServerError), (401, openai.AuthenticationError)])
+@pytest.mark.parametrize(
+    "status,error",
+    [
+        (429, openai.RateLimitError),
+        (500, openai.InternalServerError),
+        (503, openai.InternalServerError),
+        (401, openai.AuthenticationError),
+    ],
+)
 async def test_http_errors_are_recorded_and_reraised_unchanged(spans: Spans, status: int, error: type) -> None:
     """Synthetic: the API answers with an error status."""
     body = {"error": {"message": "synthetic failure", "type": "x", "code": "synthetic"}}
@@ -60,10 +77,12 @@ async def test_http_errors_are_recorded_and_reraised_unchanged(spans: Spans, sta
         assert exc.status_code == status and exc.body == body["error"]
 
 
-@pytest.mark.parametrize("raised,error", [(http.ReadTimeout, openai.APITimeoutError),
-                                          (http.ConnectError, openai.APIConnectionError)])
+@pytest.mark.parametrize(
+    "raised,error", [(http.ReadTimeout, openai.APITimeoutError), (http.ConnectError, openai.APIConnectionError)]
+)
 async def test_timeouts_and_connection_errors(spans: Spans, raised: type, error: type) -> None:
     """Synthetic: the transport raises before any response."""
+
     def handler(request: Any) -> Any:
         raise raised("synthetic", request=request)
 
@@ -82,8 +101,7 @@ async def test_stream_dropped_midway_keeps_partial_output(spans: Spans) -> None:
     got = []
     dropped = (openai.APIConnectionError, http.ReadError)  # openai < 1.5x let the transport error through
     with pytest.raises(dropped):
-        for chunk in _chat(sync, stream=True):
-            got.append(chunk)
+        got.extend(_chat(sync, stream=True))
     with pytest.raises(dropped):
         async for chunk in await _chat(async_, stream=True):
             got.append(chunk)
@@ -163,9 +181,12 @@ def _parse(client: Any) -> Any:
 
 async def test_parse_and_refusal(spans: Spans) -> None:
     """Synthetic: ``parse()`` with a JSON answer, then with a refusal."""
-    bodies = [chat_completion('{"city": "Paris"}'), chat_completion('{"city": "Paris"}'),
-              chat_completion(None, refusal="I can't help with that."),
-              chat_completion(None, refusal="I can't help with that.")]
+    bodies = [
+        chat_completion('{"city": "Paris"}'),
+        chat_completion('{"city": "Paris"}'),
+        chat_completion(None, refusal="I can't help with that."),
+        chat_completion(None, refusal="I can't help with that."),
+    ]
     pair = clients(lambda request: json_response(200, bodies.pop(0)))
     parsed = await _both(pair, _parse)
     refused = await _both(pair, _parse)
@@ -175,8 +196,9 @@ async def test_parse_and_refusal(spans: Spans) -> None:
     assert a_ok[A.GEN_AI_OUTPUT_TYPE] == "json"
     assert a_ok[A.OI_LLM_INVOCATION_PARAMETERS]["response_format"] == "Answer"
     assert a_ok[A.OI_OUTPUT_VALUE] == '{"city": "Paris"}'
-    assert a_refused[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"] == [{"type": "refusal",
-                                                               "content": "I can't help with that."}]
+    assert a_refused[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"] == [
+        {"type": "refusal", "content": "I can't help with that."}
+    ]
 
 
 def test_cached_tokens_priced_at_cached_rate(spans: Spans) -> None:
@@ -197,20 +219,55 @@ def test_cached_tokens_priced_at_cached_rate(spans: Spans) -> None:
 
 # --- Responses API streaming helper, early close ----------------------------------------------------
 def _responses_events(text_chunks: int) -> list[Any]:
-    base = {"id": "resp_synthetic", "object": "response", "created_at": 1, "model": "gpt-4o-mini-2024-07-18",
-            "output": [], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "status": "in_progress"}
+    base = {
+        "id": "resp_synthetic",
+        "object": "response",
+        "created_at": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "output": [],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "status": "in_progress",
+    }
     events: list[Any] = [
         ("response.created", {"type": "response.created", "response": base, "sequence_number": 0}),
-        ("response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "sequence_number": 0,
-                                        "item": {"id": "msg_1", "type": "message", "status": "in_progress",
-                                                 "content": [], "role": "assistant"}}),
-        ("response.content_part.added", {"type": "response.content_part.added", "item_id": "msg_1",
-                                         "output_index": 0, "content_index": 0, "sequence_number": 0,
-                                         "part": {"type": "output_text", "annotations": [], "text": ""}})]
+        (
+            "response.output_item.added",
+            {
+                "type": "response.output_item.added",
+                "output_index": 0,
+                "sequence_number": 0,
+                "item": {"id": "msg_1", "type": "message", "status": "in_progress", "content": [], "role": "assistant"},
+            },
+        ),
+        (
+            "response.content_part.added",
+            {
+                "type": "response.content_part.added",
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 0,
+                "sequence_number": 0,
+                "part": {"type": "output_text", "annotations": [], "text": ""},
+            },
+        ),
+    ]
     for i in range(text_chunks):
-        events.append(("response.output_text.delta",
-                       {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
-                        "content_index": 0, "delta": f"t{i} ", "logprobs": [], "sequence_number": i + 1}))
+        events.append(
+            (
+                "response.output_text.delta",
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": "msg_1",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": f"t{i} ",
+                    "logprobs": [],
+                    "sequence_number": i + 1,
+                },
+            )
+        )
     return events
 
 
@@ -230,11 +287,18 @@ def test_responses_stream_closed_early_keeps_partial_text(spans: Spans) -> None:
 # --- legacy completions -----------------------------------------------------------------------------
 async def test_legacy_completions_plain_and_streaming(spans: Spans) -> None:
     """Synthetic: ``/v1/completions``, plain then streamed."""
-    plain = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "gpt-3.5-turbo-instruct",
-             "choices": [{"index": 0, "text": "Paris.", "finish_reason": "stop", "logprobs": None}],
-             "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
-    chunks = [{**plain, "choices": [{"index": 0, "text": t, "finish_reason": f, "logprobs": None}]}
-              for t, f in (("Par", None), ("is.", "stop"))]
+    plain = {
+        "id": "cmpl-1",
+        "object": "text_completion",
+        "created": 1,
+        "model": "gpt-3.5-turbo-instruct",
+        "choices": [{"index": 0, "text": "Paris.", "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }
+    chunks = [
+        {**plain, "choices": [{"index": 0, "text": t, "finish_reason": f, "logprobs": None}]}
+        for t, f in (("Par", None), ("is.", "stop"))
+    ]
     for c in chunks:
         c.pop("usage")
 
@@ -242,15 +306,22 @@ async def test_legacy_completions_plain_and_streaming(spans: Spans) -> None:
         return sse(chunks) if json.loads(request.content).get("stream") else json_response(200, plain)
 
     sync, async_ = clients(handler)
-    assert sync.completions.create(model="gpt-3.5-turbo-instruct", prompt="Capital of France?").choices[0].text == "Paris."
-    got = [c.choices[0].text async for c in await async_.completions.create(
-        model="gpt-3.5-turbo-instruct", prompt="Capital of France?", stream=True)]
+    assert (
+        sync.completions.create(model="gpt-3.5-turbo-instruct", prompt="Capital of France?").choices[0].text == "Paris."
+    )
+    got = [
+        c.choices[0].text
+        async for c in await async_.completions.create(
+            model="gpt-3.5-turbo-instruct", prompt="Capital of France?", stream=True
+        )
+    ]
     assert got == ["Par", "is."]
     first, second = (attrs(s) for s in spans.finished())
     for a in (first, second):
         assert a[A.GEN_AI_OPERATION_NAME] == "text_completion" and a[A.OI_OUTPUT_VALUE] == "Paris."
-        assert a[A.GEN_AI_INPUT_MESSAGES] == [{"role": "user", "parts": [{"type": "text",
-                                                                          "content": "Capital of France?"}]}]
+        assert a[A.GEN_AI_INPUT_MESSAGES] == [
+            {"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]}
+        ]
         assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert first[A.COST_USD] == pytest.approx((5 * 1.5 + 2 * 2.0) / 1e6)
     assert second[A.USAGE_UNKNOWN] is True
@@ -260,26 +331,42 @@ async def test_legacy_completions_plain_and_streaming(spans: Spans) -> None:
 async def test_azure_and_compatible_servers(spans: Spans) -> None:
     """Synthetic: Azure OpenAI, and an OpenAI-compatible server on a custom port."""
     transport = http.MockTransport(lambda request: json_response(200, chat_completion()))
-    azure = openai.AzureOpenAI(api_key="k", api_version="2024-06-01", azure_endpoint="https://myres.openai.azure.com",
-                               http_client=openai.DefaultHttpxClient(transport=transport), max_retries=0)
-    local = openai.AsyncOpenAI(api_key="k", base_url="http://localhost:8011/v1", max_retries=0,
-                               http_client=openai.DefaultAsyncHttpxClient(transport=transport))
+    azure = openai.AzureOpenAI(
+        api_key="k",
+        api_version="2024-06-01",
+        azure_endpoint="https://myres.openai.azure.com",
+        http_client=openai.DefaultHttpxClient(transport=transport),
+        max_retries=0,
+    )
+    local = openai.AsyncOpenAI(
+        api_key="k",
+        base_url="http://localhost:8011/v1",
+        max_retries=0,
+        http_client=openai.DefaultAsyncHttpxClient(transport=transport),
+    )
     azure.chat.completions.create(model="my-deployment", messages=USER_ONLY_PROMPT)
     await local.chat.completions.create(model="llama3", messages=USER_ONLY_PROMPT)
     az, lo = spans.finished()
     assert (az.attributes[A.GEN_AI_PROVIDER_NAME], az.attributes[A.SERVER_ADDRESS], az.attributes[A.SERVER_PORT]) == (
-        "azure.ai.openai", "myres.openai.azure.com", 443)
+        "azure.ai.openai",
+        "myres.openai.azure.com",
+        443,
+    )
     assert az.attributes[A.OI_LLM_PROVIDER] == "azure"
     assert (lo.attributes[A.GEN_AI_PROVIDER_NAME], lo.attributes[A.SERVER_ADDRESS], lo.attributes[A.SERVER_PORT]) == (
-        "openai", "localhost", 8011)
+        "openai",
+        "localhost",
+        8011,
+    )
 
 
 def test_no_secret_reaches_a_span(spans: Spans) -> None:
     """Synthetic: API key, Authorization and api-key headers never appear in attributes."""
     key = "sk-test-SECRETKEY0123456789abcdef"
     sync, _ = clients(lambda request: json_response(200, chat_completion()), api_key=key)
-    _chat(sync, extra_headers={"Authorization": f"Bearer {key}", "api-key": "hunter2-secret"},
-          extra_body={"api_key": key})
+    _chat(
+        sync, extra_headers={"Authorization": f"Bearer {key}", "api-key": "hunter2-secret"}, extra_body={"api_key": key}
+    )
     text = json.dumps(dict(spans.one().attributes))
     for secret in (key, "SECRETKEY", "hunter2", "Bearer"):
         assert secret not in text
@@ -294,8 +381,11 @@ async def test_tools_legacy_functions_and_response_format(spans: Spans) -> None:
     fn = {"name": "lookup", "description": "Look up", "parameters": {"type": "object"}}
 
     # reasoning_effort is a keyword of newer clients only; older ones take it through extra_body.
-    effort = ({"reasoning_effort": "low"} if "reasoning_effort" in inspect.signature(sync.chat.completions.create).parameters
-              else {"extra_body": {"reasoning_effort": "low"}})
+    effort = (
+        {"reasoning_effort": "low"}
+        if "reasoning_effort" in inspect.signature(sync.chat.completions.create).parameters
+        else {"extra_body": {"reasoning_effort": "low"}}
+    )
 
     def call(client: Any) -> Any:
         return _chat(client, functions=[fn], response_format=schema, **effort)
@@ -306,6 +396,7 @@ async def test_tools_legacy_functions_and_response_format(spans: Spans) -> None:
         assert a[A.GEN_AI_TOOL_DEFINITIONS] == [{"type": "function", **fn}]
         assert a[A.GEN_AI_OUTPUT_TYPE] == "json"
         assert a.get(A.REQUEST_REASONING_EFFORT) == ("low" if "reasoning_effort" in effort else None)
-        assert a[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"] == [{"type": "tool_call", "id": None, "name": "lookup",
-                                                           "arguments": {"q": "x"}}]
+        assert a[A.GEN_AI_OUTPUT_MESSAGES][0]["parts"] == [
+            {"type": "tool_call", "id": None, "name": "lookup", "arguments": {"q": "x"}}
+        ]
         assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("function_call",)

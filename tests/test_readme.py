@@ -15,16 +15,20 @@ from .conftest import REPO
 
 def _ci_test_command() -> str:
     text = (REPO / ".ci" / "run").read_text()
-    match = re.search(r'^TEST_COMMAND="(.+)"$', text, re.M)
+    match = re.search(r'^TEST_COMMAND="(.+)"$', text, re.MULTILINE)
     assert match, ".ci/run must define TEST_COMMAND"
     return match.group(1)
 
 
 def test_readme_shows_exactly_the_ci_test_command() -> None:
     readme = (REPO / "README.md").read_text()
-    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
-    commands = [line.strip() for block in blocks for line in block.splitlines()
-                if line.strip() and not line.strip().startswith("#")]
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.DOTALL)
+    commands = [
+        line.strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
     setup = [c for c in commands if "pip install" in c]
     assert len(setup) == 2, f"README must have exactly two set-up commands, found {setup}"
     assert _ci_test_command() in setup
@@ -32,8 +36,14 @@ def test_readme_shows_exactly_the_ci_test_command() -> None:
 
 def test_quickstart_writes_traces(tmp_path: Path) -> None:
     env = {**os.environ, "SPYGLASS_DB": str(tmp_path / "quick.duckdb")}
-    out = subprocess.run([sys.executable, str(REPO / "examples" / "quickstart.py")], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "quickstart.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert f"4 traces are in {tmp_path / 'quick.duckdb'}" in out.stdout
 
@@ -41,16 +51,23 @@ def test_quickstart_writes_traces(tmp_path: Path) -> None:
 def test_cli_lists_traces_and_explains_a_missing_store(tmp_path: Path) -> None:
     db = tmp_path / "cli.duckdb"
     env = {**os.environ, "SPYGLASS_DB": str(db)}
-    subprocess.run([sys.executable, str(REPO / "examples" / "quickstart.py")], env=env, cwd=tmp_path, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "quickstart.py")],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     cli = [sys.executable, "-m", "tracer.cli"]
     listed = subprocess.run([*cli, "traces", "-n", "2"], env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count("rag_pipeline") == 2
     info = subprocess.run([*cli, "--db", str(db), "info"], capture_output=True, text=True, timeout=60)
     assert "spans:" in info.stdout and "16" in info.stdout
-    missing = subprocess.run([*cli, "--db", str(tmp_path / "none.duckdb"), "info"], capture_output=True, text=True,
-                             timeout=60)
+    missing = subprocess.run(
+        [*cli, "--db", str(tmp_path / "none.duckdb"), "info"], capture_output=True, text=True, timeout=60
+    )
     assert missing.returncode == 2
     assert "no Spyglass store at" in missing.stderr and "Traceback" not in missing.stderr
 
@@ -67,7 +84,7 @@ def test_cli_rejects_bad_input_without_a_traceback(tmp_path: Path) -> None:
 
 
 def _python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
 
 
 def _run_block(code: str, tmp_path: Path, *, cassette: str | None = None) -> tracer.Store:
@@ -77,11 +94,11 @@ def _run_block(code: str, tmp_path: Path, *, cassette: str | None = None) -> tra
     script.write_text(code)
     runner = f"exec(compile(open({str(script)!r}).read(), {str(script)!r}, 'exec'))"
     if cassette is not None:  # the real openai client, replaying real recorded traffic
-        runner = (f"from tests.openai_support import REPLAY\n"
-                  f"with REPLAY.use_cassette({cassette!r}):\n    {runner}")
+        runner = f"from tests.openai_support import REPLAY\nwith REPLAY.use_cassette({cassette!r}):\n    {runner}"
     env = {**os.environ, "SPYGLASS_DB": str(db), "OPENAI_API_KEY": "test-key"}
-    done = subprocess.run([sys.executable, "-c", runner], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", runner], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "spyglass:" not in done.stderr, done.stderr
     return tracer.Store(db)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -27,8 +28,10 @@ from .openai_support import REPLAY, USER_ONLY_PROMPT, cassettes_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
-KB = [{"id": "kb-battery", "content": "The X2 headset battery lasts 12 hours on a full charge. It charges over USB-C."},
-      {"id": "kb-returns", "content": "Returns are accepted within 30 days with the receipt."}]
+KB = [
+    {"id": "kb-battery", "content": "The X2 headset battery lasts 12 hours on a full charge. It charges over USB-C."},
+    {"id": "kb-returns", "content": "Returns are accepted within 30 days with the receipt."},
+]
 HALLUCINATION = "A full charge lasts about 18 hours, and the battery is made in Norway."
 
 
@@ -49,6 +52,7 @@ def _only(store: tracer.Store, **filters: Any) -> dict[str, Any]:
 # --- context wherever it is ------------------------------------------------------------------
 def _readme_app(enclose: bool) -> None:
     """The README pattern: retriever, LLM function given the documents, a guard."""
+
     @tracer.trace_retriever
     def search_kb(query: str) -> list[dict[str, Any]]:
         return KB
@@ -100,15 +104,19 @@ def test_context_names_the_arguments_and_a_typo_fails_at_decoration(store_at) ->
     def answer(question: str, passages: list[str], style: list[str]) -> str:
         return "The battery lasts 12 hours on a full charge."
 
-    answer("battery?", ["The battery lasts 12 hours on a full charge of the headset."],
-           ["Answer in a friendly tone, in one sentence, please."])  # looks like text, but not named
+    answer(
+        "battery?",
+        ["The battery lasts 12 hours on a full charge of the headset."],
+        ["Answer in a friendly tone, in one sentence, please."],
+    )  # looks like text, but not named
     assert tracer.flush()
     trace = _only(store_at)
     assert [d["content"] for d in trace["documents"]] == ["The battery lasts 12 hours on a full charge of the headset."]
     assert trace["evaluations"][0]["label"] == "grounded"
     with pytest.raises(ValueError, match="context='docs' names no argument of answer"):
+
         @tracer.trace_llm(context="docs")
-        def answer(question: str, passages: list[str]) -> str:  # noqa: F811
+        def answer(question: str, passages: list[str]) -> str:
             return ""
 
 
@@ -210,8 +218,13 @@ assert tracer.flush()
 def test_another_instrumentation_installed_alongside_counts_the_call_once(db_path: Path, peer: str) -> None:
     module, name = PEERS[peer]
     pytest.importorskip(module)
-    done = subprocess.run([sys.executable, "-c", _PEER_RUN, str(db_path), module, name], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _PEER_RUN, str(db_path), module, name],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     store = tracer.Store(db_path)
     _assert_one_call_with_the_recorded_usage(store, client_spans=2)
@@ -277,8 +290,13 @@ def test_spyglass_check_uses_the_same_evidence_as_export_time(db_path: Path) -> 
 
     answer("When?")
     assert tracer.flush()
-    done = subprocess.run([sys.executable, "-m", "tracer.cli", "--db", str(db_path), "check"],
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "tracer.cli", "--db", str(db_path), "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     assert "checked 2 of 2 unchecked LLM calls" in done.stdout
     labels = {e["label"] for e in tracer.Store(db_path).evaluations("grounding")}
@@ -307,16 +325,19 @@ def test_documents_of_every_shape_given_as_arguments_reach_the_context(store_at)
     def answer(question: str, hits: list, pairs: list, nodes: list) -> str:
         return "The battery lasts 12 hours on a full charge."
 
-    answer("battery?",
-           [Document(page_content="The battery lasts 12 hours on a full charge.", metadata={"source": "kb"}, id="lc-1")],
-           [("Returns are accepted within 30 days with the receipt.", 0.4)],
-           [NodeWithScore(node=TextNode(id_="li-1", text="It charges over USB-C in two hours."), score=0.7)])
+    answer(
+        "battery?",
+        [Document(page_content="The battery lasts 12 hours on a full charge.", metadata={"source": "kb"}, id="lc-1")],
+        [("Returns are accepted within 30 days with the receipt.", 0.4)],
+        [NodeWithScore(node=TextNode(id_="li-1", text="It charges over USB-C in two hours."), score=0.7)],
+    )
     assert tracer.flush()
     docs = _only(store_at)["documents"]
     assert [(d["document_id"], d["content"], d["score"]) for d in docs] == [
         ("lc-1", "The battery lasts 12 hours on a full charge.", None),
         ("1", "Returns are accepted within 30 days with the receipt.", 0.4),
-        ("li-1", "It charges over USB-C in two hours.", 0.7)]
+        ("li-1", "It charges over USB-C in two hours.", 0.7),
+    ]
     assert _only(store_at)["evaluations"][0]["label"] == "grounded"
 
 
@@ -353,10 +374,14 @@ def test_tool_results_in_the_client_calls_prompt_are_evidence_for_the_logical_ca
 
     @tracer.trace_llm(model="gpt-4o-mini")
     def answer(question: str) -> str:
-        messages = [{"role": "user", "content": question},
-                    {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
-                        "name": "get_phrase", "arguments": "{}"}}]},
-                    {"role": "tool", "tool_call_id": "c1", "content": "The test phrase is: This is a test."}]
+        messages = [
+            {"role": "user", "content": question},
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_phrase", "arguments": "{}"}}],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "The test phrase is: This is a test."},
+        ]
         return client.chat.completions.create(model="gpt-4o-mini", messages=messages).choices[0].message.content
 
     try:
@@ -413,7 +438,11 @@ def test_a_guard_wrapping_the_model_call_blocks_that_answer_in_the_export(store_
     guarded("How do I return it?")
     assert tracer.flush()
     [record] = export_rows(store_at)
-    assert (record["outcome"], record["label"], record["output"]) == ("blocked", "blocked", "Sorry, I can't share that.")
+    assert (record["outcome"], record["label"], record["output"]) == (
+        "blocked",
+        "blocked",
+        "Sorry, I can't share that.",
+    )
     assert "jane.doe" not in json.dumps(record)
 
 
@@ -426,7 +455,9 @@ def test_charts_count_each_call_once_under_the_model_that_answered(db_path: Path
         return client.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT).choices[0].message.content
 
     try:
-        with REPLAY.use_cassette(str(cassettes_dir() / "test_chat_completion_with_content.yaml"), allow_playback_repeats=True):
+        with REPLAY.use_cassette(
+            str(cassettes_dir() / "test_chat_completion_with_content.yaml"), allow_playback_repeats=True
+        ):
             answer("one")
             answer("two")
         assert tracer.flush()

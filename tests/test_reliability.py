@@ -25,9 +25,17 @@ from ._procs import FLUSH_FOREVER, FORK_WHILE_EXPORTING, MULTIPROCESSING, REPO, 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fork and signals are POSIX")
 
 
-def _run(code: str, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+def _run(
+    code: str, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _counts(db: Path) -> tuple[int, int]:
@@ -102,8 +110,13 @@ def test_sigterm_during_flush_exits_promptly_and_keeps_every_span(tmp_path: Path
     """At f3de9bd: 1 to 6 of 8 trials hung (the handler re-entered the export lock)."""
     for trial in range(6):
         db = tmp_path / f"t{trial}.duckdb"
-        proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(FLUSH_FOREVER), str(db), "3000"], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(FLUSH_FOREVER), str(db), "3000"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
             time.sleep(0.05 * trial)
@@ -121,8 +134,13 @@ def test_sigterm_during_flush_exits_promptly_and_keeps_every_span(tmp_path: Path
 
 def test_sigterm_with_a_slow_batch_exits_within_the_bound(db_path: Path) -> None:
     code = SLOW_EXIT + "\nimport time\ntime.sleep(60)\n"
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(db_path), "200", "3"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), str(db_path), "200", "3"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline()
         started = time.monotonic()
@@ -266,9 +284,16 @@ def test_configure_does_not_wait_for_a_store_another_process_holds(db_path: Path
     """At f3de9bd: configure() blocked 5.0 s."""
     tracer.configure(db=db_path)
     tracer.shutdown()
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('held', flush=True); time.sleep(30)", str(db_path)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(30)",
+            str(db_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         started = time.monotonic()
@@ -304,4 +329,5 @@ def test_processes_that_seed_random_alike_get_distinct_ids(db_path: Path) -> Non
         assert proc.returncode == 0, proc.stderr
     with duckdb.connect(str(db_path), read_only=True) as con:
         assert con.execute("SELECT count(DISTINCT trace_id), count(DISTINCT span_id) FROM spans").fetchall() == [
-            (40, 80)]
+            (40, 80)
+        ]

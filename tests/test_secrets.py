@@ -16,11 +16,14 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 import tracer
 from integrations import openai as spy_openai
@@ -57,8 +60,11 @@ USER_PATTERN_SECRET = "ACME-31415926-SECRET"
 METADATA_SLACK = "xoxp-" + "1357924680-Metadata-" + "MetaSl4ckValue"
 STREAM_AKIA = "AKIAS7TR3AMQ9W2E4R6T"
 
-PLANTED = {name: value for name, value in globals().items()
-           if name.isupper() and isinstance(value, str) and name not in {"REDACTED"}}
+PLANTED = {
+    name: value
+    for name, value in globals().items()
+    if name.isupper() and isinstance(value, str) and name not in {"REDACTED"}
+}
 
 
 @dataclasses.dataclass
@@ -84,22 +90,33 @@ def _plant_everything() -> None:
     def call_model(prompt: str, api_key: str, config: Any, options: dict[str, Any]) -> str:
         return f"done, with {ANTHROPIC_OUT} and {AWS_AKIA} and {AWS_ASIA}"
 
-    call_model(f"my key is {OPENAI_ARG}", api_key=KWARG_API_KEY, config=ClientConfig(DATACLASS_KEY, "eu"),
-               options={"db": {"password": NESTED_PASSWORD, "host": "db"},
-                        "headers": {"Authorization": f"Bearer {AUTH_HEADER_BEARER}"}})
+    call_model(
+        f"my key is {OPENAI_ARG}",
+        api_key=KWARG_API_KEY,
+        config=ClientConfig(DATACLASS_KEY, "eu"),
+        options={
+            "db": {"password": NESTED_PASSWORD, "host": "db"},
+            "headers": {"Authorization": f"Bearer {AUTH_HEADER_BEARER}"},
+        },
+    )
 
     @tracer.trace_step
     def fetch(url: str, note: str) -> dict[str, Any]:
-        return {"github": GITHUB_CLASSIC, "fine": f"token {GITHUB_FINE}",
-                "header": "Authorization: Basic " + base64.b64encode(BASIC_USER_PASS.encode()).decode(),
-                "plain": f"Authorization: Bearer {BEARER_TEXT}", "custom": f"id {USER_PATTERN_SECRET}"}
+        return {
+            "github": GITHUB_CLASSIC,
+            "fine": f"token {GITHUB_FINE}",
+            "header": "Authorization: Basic " + base64.b64encode(BASIC_USER_PASS.encode()).decode(),
+            "plain": f"Authorization: Bearer {BEARER_TEXT}",
+            "custom": f"id {USER_PATTERN_SECRET}",
+        }
 
     fetch(f"https://admin:{URL_ARG_PASSWORD}@db.internal:5432/app?api_key={QUERY_API_KEY}&x=1", note="n")
 
     @tracer.trace_step
     def connect() -> None:
-        raise ConnectionError(f"could not connect to postgres://svc:{URL_EXC_PASSWORD}@db:5432/app "
-                              f"with {ANTHROPIC_EXC}")
+        raise ConnectionError(
+            f"could not connect to postgres://svc:{URL_EXC_PASSWORD}@db:5432/app with {ANTHROPIC_EXC}"
+        )
 
     with pytest.raises(ConnectionError):
         connect()
@@ -110,17 +127,21 @@ def _plant_everything() -> None:
 
     search("maps")
 
-    with tracer.trace_attributes(metadata={"note": f"slack {METADATA_SLACK}"}):
-        with pytest.raises(RuntimeError):
-            with tracer.span("manual", kind="postprocess") as s:
-                s.set_attribute("note", f"token {OPENAI_SET_ATTRIBUTE}")
-                s.set_attribute("api_key", SET_ATTRIBUTE_NAMED)
-                # Through the SDK span directly, not our API: scrubbed at export time (the
-                # lead's pass over each span's attributes in tracer/store/_rows.py).
-                s.otel_span.set_attribute("raw", f"raw {OPENAI_RAW_OTEL}")
-                tracer.record_decision("secret_filter", "block", reason=f"found {DECISION_GITHUB}",
-                                       before=f"key {AWS_AKIA}", after="key ***")
-                raise RuntimeError(f"slack said no to {SLACK_STATUS}")
+    with tracer.trace_attributes(metadata={"note": f"slack {METADATA_SLACK}"}), pytest.raises(RuntimeError):
+        with tracer.span("manual", kind="postprocess") as s:
+            s.set_attribute("note", f"token {OPENAI_SET_ATTRIBUTE}")
+            s.set_attribute("api_key", SET_ATTRIBUTE_NAMED)
+            # Through the SDK span directly, not our API: scrubbed at export time (the
+            # lead's pass over each span's attributes in tracer/store/_rows.py).
+            s.otel_span.set_attribute("raw", f"raw {OPENAI_RAW_OTEL}")
+            tracer.record_decision(
+                "secret_filter",
+                "block",
+                reason=f"found {DECISION_GITHUB}",
+                before=f"key {AWS_AKIA}",
+                after="key ***",
+            )
+            raise RuntimeError(f"slack said no to {SLACK_STATUS}")
 
     @tracer.trace_step
     def stream() -> Iterator[str]:
@@ -131,11 +152,17 @@ def _plant_everything() -> None:
 
     # Synthetic: a 401 whose body quotes the key back, from httpx's MockTransport and the
     # real openai client (no network; not a recorded response).
-    body = {"error": {"message": f"Incorrect API key provided: {OPENAI_401}. You can find your API key at "
-                                 "https://platform.openai.com/account/api-keys.",
-                      "type": "invalid_request_error", "code": "invalid_api_key"}}
+    body = {
+        "error": {
+            "message": f"Incorrect API key provided: {OPENAI_401}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        }
+    }
     sync, _ = clients(lambda request: json_response(401, body), api_key=CLIENT_API_KEY)
     import openai
+
     with pytest.raises(openai.AuthenticationError) as info:
         sync.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT)
     assert OPENAI_401 in str(info.value)  # the user's exception is untouched
@@ -182,18 +209,22 @@ def test_no_planted_secret_reaches_the_store(secret_store: Path) -> None:
 
 
 # --- token shapes ------------------------------------------------------------------------------
-@pytest.mark.parametrize("secret", [
-    "sk-" + "a1B2c3D4e5F6g7H8i9J0",  # OpenAI, legacy
-    "sk-proj-" + "Ab3_De6-Gh9" * 4,  # OpenAI project key
-    "sk-svcacct-" + "Zz9Yy8Xx7Ww6" * 3,
-    "sk-ant-api03-" + "Q" * 40 + "-AA",  # Anthropic
-    AWS_AKIA, AWS_ASIA,
-    *(f"gh{c}_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8" for c in "pousr"),
-    GITHUB_FINE,
-    "xoxb-1234567890-0987654321-" + "AbCdEfGhIjKlMnOp",
-    "xoxp-" + "11111-22222-33333-abcdef",
-    "AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"[:35],
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-" + "a1B2c3D4e5F6g7H8i9J0",  # OpenAI, legacy
+        "sk-proj-" + "Ab3_De6-Gh9" * 4,  # OpenAI project key
+        "sk-svcacct-" + "Zz9Yy8Xx7Ww6" * 3,
+        "sk-ant-api03-" + "Q" * 40 + "-AA",  # Anthropic
+        AWS_AKIA,
+        AWS_ASIA,
+        *(f"gh{c}_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8" for c in "pousr"),
+        GITHUB_FINE,
+        "xoxb-1234567890-0987654321-" + "AbCdEfGhIjKlMnOp",
+        "xoxp-" + "11111-22222-33333-abcdef",
+        "AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"[:35],
+    ],
+)
 @pytest.mark.parametrize("template", ["{}", "key={} and more", 'said "{}".', "({})", "line\n{}\n"])
 def test_token_shapes_are_redacted(secret: str, template: str) -> None:
     text = template.format(secret)
@@ -202,53 +233,96 @@ def test_token_shapes_are_redacted(secret: str, template: str) -> None:
     assert out == scrub(out)  # idempotent
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc+/=", "Authorization: [REDACTED]"),
-    ("authorization: bearer abcdefghijklmnop0123", "authorization: [REDACTED]"),
-    ("Authorization: Basic " + base64.b64encode(b"user:p@ss word").decode(), "Authorization: [REDACTED]"),
-    ("curl -H 'Authorization: Basic dXNlcjpwYXNzd29yZA'", "curl -H 'Authorization: [REDACTED]'"),
-    ("https://admin:pw@host/path", "https://REDACTED:REDACTED@host/path"),
-    ("git clone https://x-access-token:abc123@github.com/o/r.git",
-     "git clone https://REDACTED:REDACTED@github.com/o/r.git"),
-    ("redis://:onlypass@cache:6379/0", "redis://REDACTED:REDACTED@cache:6379/0"),
-    ("postgres://u:p@ss@db:5432/x", "postgres://REDACTED:REDACTED@db:5432/x"),
-    ("https://s3.amazonaws.com/b/k?AWSAccessKeyId=AKIDEXAMPLE&Signature=abc%2Fdef&Expires=1",
-     "https://s3.amazonaws.com/b/k?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1"),
-    ("https://x.blob.core.windows.net/c?sv=2020&sig=ZmFrZQ%3D%3D", "https://x.blob.core.windows.net/c?sv=2020&sig=REDACTED"),
-    ("https://api.example.com/v1?api_key=abc123&page=2", "https://api.example.com/v1?api_key=REDACTED&page=2"),
-    ("OPENAI_API_KEY=hunter2 DB_PASSWORD=s3cret", "OPENAI_API_KEY=REDACTED DB_PASSWORD=REDACTED"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc+/=", "Authorization: [REDACTED]"),
+        ("authorization: bearer abcdefghijklmnop0123", "authorization: [REDACTED]"),
+        ("Authorization: Basic " + base64.b64encode(b"user:p@ss word").decode(), "Authorization: [REDACTED]"),
+        ("curl -H 'Authorization: Basic dXNlcjpwYXNzd29yZA'", "curl -H 'Authorization: [REDACTED]'"),
+        ("https://admin:pw@host/path", "https://REDACTED:REDACTED@host/path"),
+        (
+            "git clone https://x-access-token:abc123@github.com/o/r.git",
+            "git clone https://REDACTED:REDACTED@github.com/o/r.git",
+        ),
+        ("redis://:onlypass@cache:6379/0", "redis://REDACTED:REDACTED@cache:6379/0"),
+        ("postgres://u:p@ss@db:5432/x", "postgres://REDACTED:REDACTED@db:5432/x"),
+        (
+            "https://s3.amazonaws.com/b/k?AWSAccessKeyId=AKIDEXAMPLE&Signature=abc%2Fdef&Expires=1",
+            "https://s3.amazonaws.com/b/k?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1",
+        ),
+        (
+            "https://x.blob.core.windows.net/c?sv=2020&sig=ZmFrZQ%3D%3D",
+            "https://x.blob.core.windows.net/c?sv=2020&sig=REDACTED",
+        ),
+        ("https://api.example.com/v1?api_key=abc123&page=2", "https://api.example.com/v1?api_key=REDACTED&page=2"),
+        ("OPENAI_API_KEY=hunter2 DB_PASSWORD=s3cret", "OPENAI_API_KEY=REDACTED DB_PASSWORD=REDACTED"),
+    ],
+)
 def test_header_url_and_assignment_shapes(text: str, expected: str) -> None:
     assert scrub(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "Review the task-list for risk-free options; desk-top and whisk-based recipes.",
-    "sk-1 and sk-short are too short to be keys",
-    "commit 3f786850e387550fdab836ed7e6dc881de23001b and sha256 "
-    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d08c1cc4a0c15",
-    "AKIA alone, AKIAIOSFODNN7EXAMP (too short), akiaiosfodnn7example (lower case)",
-    "A basic understanding, basic idea, Basic English; the bearer of bad news.",
-    "see https://example.com/docs and mail me@example.org; ssh git@github.com:o/r.git",
-    "max_tokens=512 temperature=0.2 top_p=1 model=gpt-4o",
-    "ghp_short github_pat_ xoxb- AIza",
-    "a == b, x=1, f(a=2)",
-    "UUID 123e4567-e89b-12d3-a456-426614174000 doc-1 run_2024_01_01",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Review the task-list for risk-free options; desk-top and whisk-based recipes.",
+        "sk-1 and sk-short are too short to be keys",
+        (
+            "commit 3f786850e387550fdab836ed7e6dc881de23001b and sha256 "
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d08c1cc4a0c15"
+        ),
+        "AKIA alone, AKIAIOSFODNN7EXAMP (too short), akiaiosfodnn7example (lower case)",
+        "A basic understanding, basic idea, Basic English; the bearer of bad news.",
+        "see https://example.com/docs and mail me@example.org; ssh git@github.com:o/r.git",
+        "max_tokens=512 temperature=0.2 top_p=1 model=gpt-4o",
+        "ghp_short github_pat_ xoxb- AIza",
+        "a == b, x=1, f(a=2)",
+        "UUID 123e4567-e89b-12d3-a456-426614174000 doc-1 run_2024_01_01",
+    ],
+)
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert scrub(text) == text
 
 
 # --- JSON safety ---------------------------------------------------------------------------
-_pieces = st.sampled_from([
-    "sk-" + "a" * 20, "Bearer " + "t" * 20, "basic dXNlcjpwYXNz", "https://u:p@h/", "?sig=abc&", "AKIA" + "A" * 16,
-    "ghp_" + "b" * 36, "token=x", "api_key=", "\\", '"', "\n", "\b", "\x1f", "\t", "earer ", "://", "@", "=", "é",
-    "ACME-12345678-SECRET", "-", "_", "\\u0041", "sk-", "u001f", "xoxb-" + "1" * 12,
-])
+_pieces = st.sampled_from(
+    [
+        "sk-" + "a" * 20,
+        "Bearer " + "t" * 20,
+        "basic dXNlcjpwYXNz",
+        "https://u:p@h/",
+        "?sig=abc&",
+        "AKIA" + "A" * 16,
+        "ghp_" + "b" * 36,
+        "token=x",
+        "api_key=",
+        "\\",
+        '"',
+        "\n",
+        "\b",
+        "\x1f",
+        "\t",
+        "earer ",
+        "://",
+        "@",
+        "=",
+        "é",
+        "ACME-12345678-SECRET",
+        "-",
+        "_",
+        "\\u0041",
+        "sk-",
+        "u001f",
+        "xoxb-" + "1" * 12,
+    ]
+)
 _texts = st.lists(st.one_of(_pieces, st.text(max_size=8)), max_size=12).map("".join)
-_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), _texts),
-                       lambda children: st.lists(children, max_size=4)
-                       | st.dictionaries(_texts, children, max_size=4), max_leaves=12)
+_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _texts),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_texts, children, max_size=4),
+    max_leaves=12,
+)
 
 
 @pytest.fixture
@@ -277,8 +351,13 @@ def test_scrubbed_json_stays_json(value: Any, ensure_ascii: bool) -> None:
 
 
 def test_secrets_inside_json_strings_are_found() -> None:
-    value = {"a": f"line\n{OPENAI_ARG}", "b": f"\\{AWS_AKIA}", "c": f"tab\t{GITHUB_CLASSIC}",
-             "d": f"\x1f{ANTHROPIC_OUT}", "e": [f"https://u:{URL_ARG_PASSWORD}@h/"]}
+    value = {
+        "a": f"line\n{OPENAI_ARG}",
+        "b": f"\\{AWS_AKIA}",
+        "c": f"tab\t{GITHUB_CLASSIC}",
+        "d": f"\x1f{ANTHROPIC_OUT}",
+        "e": [f"https://u:{URL_ARG_PASSWORD}@h/"],
+    }
     for ensure_ascii in (False, True):
         out = scrub(json.dumps(value, ensure_ascii=ensure_ascii))
         for secret in (OPENAI_ARG, AWS_AKIA, GITHUB_CLASSIC, ANTHROPIC_OUT, URL_ARG_PASSWORD):
@@ -289,7 +368,7 @@ def test_secrets_inside_json_strings_are_found() -> None:
 # --- extra patterns ------------------------------------------------------------------------
 def test_user_patterns_are_added_replaced_and_validated(user_pattern: None) -> None:
     assert scrub("id ACME-31415926-SECRET, sk-" + "z" * 20) == f"id {REDACTED}, {REDACTED}"
-    set_secret_patterns([re.compile(r"corp-[a-f0-9]{12}", re.I)])
+    set_secret_patterns([re.compile(r"corp-[a-f0-9]{12}", re.IGNORECASE)])
     assert scrub("CORP-0123456789AB and ACME-31415926-SECRET") == f"{REDACTED} and ACME-31415926-SECRET"
     assert [p.pattern for p in secret_patterns()] == [r"corp-[a-f0-9]{12}"]
     with pytest.raises(ValueError, match="invalid secret pattern"):
@@ -305,6 +384,7 @@ def test_user_patterns_are_added_replaced_and_validated(user_pattern: None) -> N
 
 def test_env_patterns_one_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from tracer import _serialize
+
     try:
         _serialize.load_env_secret_patterns("envone-[0-9]{4}\n\nenvtwo-[a-z]{4}|envthree")
         set_secret_patterns(["user-[0-9]{4}"])
@@ -318,8 +398,13 @@ def test_env_patterns_one_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_invalid_env_pattern_is_reported_not_raised_at_import() -> None:
     code = "import tracer._serialize as s; print(len(s.secret_patterns()))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**__import__("os").environ, "SPYGLASS_SECRET_PATTERNS": "ok-[0-9]+\n("})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "SPYGLASS_SECRET_PATTERNS": "ok-[0-9]+\n("},
+    )
     assert done.returncode == 0 and done.stdout.strip() == "0"
     assert "SPYGLASS_SECRET_PATTERNS ignored" in done.stderr
 
@@ -356,6 +441,7 @@ def test_openai_error_record_is_scrubbed_like_a_decorated_one() -> None:
         body = {"error": {"message": f"Incorrect API key provided: {OPENAI_401}", "code": "invalid_api_key"}}
         sync, _ = clients(lambda request: json_response(401, body))
         import openai
+
         with pytest.raises(openai.AuthenticationError):
             sync.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT)
     finally:

@@ -36,7 +36,7 @@ def test_four_writers_and_a_reader_lose_nothing(db_path: Path) -> None:
             reads += 1
         time.sleep(0.01)
     for w in writers:
-        out, err = w.communicate()
+        _out, err = w.communicate()
         assert w.returncode == 0, err
         assert "Traceback" not in err
     assert reads > 5
@@ -88,8 +88,17 @@ def test_reader_sees_spooled_spans_while_lock_is_held_elsewhere(db_path: Path, t
     # cannot take the write lock, so batches go to the spool.
     ready = tmp_path / "ready"
     holder = subprocess.Popen(
-        ["python", "-c", "import duckdb, sys, time, pathlib; c = duckdb.connect(sys.argv[1], read_only=True); "
-                         "pathlib.Path(sys.argv[2]).touch(); time.sleep(30)", str(db_path), str(ready)])
+        [
+            "python",
+            "-c",
+            (
+                "import duckdb, sys, time, pathlib; c = duckdb.connect(sys.argv[1], read_only=True); "
+                "pathlib.Path(sys.argv[2]).touch(); time.sleep(30)"
+            ),
+            str(db_path),
+            str(ready),
+        ]
+    )
     try:
         while not ready.exists():
             time.sleep(0.01)
@@ -145,7 +154,8 @@ def test_spans_dropped_when_queue_is_full_are_counted(db_path: Path) -> None:
     assert counts["spans"] == 100 - dropped
     with duckdb.connect(str(db_path), read_only=True) as con:
         assert con.execute("SELECT reason, sum(count) FROM dropped_spans GROUP BY 1").fetchall() == [
-            ("queue full", dropped)]
+            ("queue full", dropped)
+        ]
     tracer.configure(db=db_path)  # back to defaults for later tests
 
 

@@ -15,8 +15,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import pytest
@@ -67,8 +68,11 @@ def make(case: str, good: Path, tmp_path: Path) -> Path:
     if case.startswith("truncated"):
         shutil.copy(good, path)
         size = path.stat().st_size
-        cut = {"truncated in half": size // 2, "truncated to 90%": size * 9 // 10,
-               "truncated inside the headers": 5000}[case]
+        cut = {
+            "truncated in half": size // 2,
+            "truncated to 90%": size * 9 // 10,
+            "truncated inside the headers": 5000,
+        }[case]
         os.truncate(path, cut)
     elif case == "sqlite":
         with sqlite3.connect(path) as con:
@@ -87,8 +91,9 @@ def make(case: str, good: Path, tmp_path: Path) -> Path:
     elif case == "newer schema":
         shutil.copy(good, path)
         with duckdb.connect(str(path)) as con:
-            con.execute("UPDATE spyglass_meta SET value = ? WHERE key = 'schema_version'",
-                        [str(_schema.SCHEMA_VERSION + 1)])
+            con.execute(
+                "UPDATE spyglass_meta SET value = ? WHERE key = 'schema_version'", [str(_schema.SCHEMA_VERSION + 1)]
+            )
     else:  # pragma: no cover - a typo in CASES
         raise AssertionError(case)
     return path
@@ -179,8 +184,7 @@ def test_the_write_path_refuses_the_file_untouched(case: str, good_store: Path, 
 
 
 @pytest.mark.parametrize("case", ["other duckdb", "newer schema"])
-def test_the_writer_refuses_a_foreign_or_newer_schema_untouched(case: str, good_store: Path,
-                                                                tmp_path: Path) -> None:
+def test_the_writer_refuses_a_foreign_or_newer_schema_untouched(case: str, good_store: Path, tmp_path: Path) -> None:
     path = make(case, good_store, tmp_path)
     before = digest(path)
     con = _connect.try_open_write(str(path))
@@ -261,8 +265,9 @@ def test_a_valid_store_shorter_than_its_header_says_is_not_damaged(good_store: P
         con.execute("CHECKPOINT")
     with duckdb.connect(":memory:") as con:
         con.execute(f"ATTACH '{path}' AS store (READ_ONLY)")
-        total, block_size = con.execute("SELECT total_blocks, block_size FROM pragma_database_size() "
-                                        "WHERE database_name = 'store'").fetchall()[0]
+        total, block_size = con.execute(
+            "SELECT total_blocks, block_size FROM pragma_database_size() WHERE database_name = 'store'"
+        ).fetchall()[0]
     assert path.stat().st_size < 3 * 4096 + total * block_size  # the situation under test
     store = Store(path)
     assert store.count_traces() == 300
@@ -281,8 +286,9 @@ def test_a_directory_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
 
 # --- the spyglass command ---------------------------------------------------------------------
 def spyglass(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracer.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "tracer.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
 
 
 def refused_by_cli(done: subprocess.CompletedProcess[str], expected: str) -> None:
@@ -301,11 +307,14 @@ def test_every_command_refuses_a_truncated_store(command: list[str], good_store:
     untouched(path, before)
 
 
-@pytest.mark.parametrize("case,expected", [("sqlite", "SQLite"), ("directory", "is a directory"),
-                                           ("newer schema", "newer"), ("text file", "not a DuckDB")])
+@pytest.mark.parametrize(
+    "case,expected",
+    [("sqlite", "SQLite"), ("directory", "is a directory"), ("newer schema", "newer"), ("text file", "not a DuckDB")],
+)
 @pytest.mark.parametrize("command", ["traces", "view"])
-def test_commands_refuse_foreign_and_newer_stores(case: str, expected: str, command: str, good_store: Path,
-                                                  tmp_path: Path) -> None:
+def test_commands_refuse_foreign_and_newer_stores(
+    case: str, expected: str, command: str, good_store: Path, tmp_path: Path
+) -> None:
     path = make(case, good_store, tmp_path)
     before = digest(path)
     started = time.monotonic()
@@ -321,11 +330,18 @@ def test_view_on_a_missing_store_fails_before_serving(tmp_path: Path) -> None:
 
 
 # --- the viewer ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("case,expected", [("truncated in half", "damaged"), ("sqlite", "SQLite"),
-                                           ("directory", "is a directory"), ("newer schema", "newer")])
-def test_viewer_shows_a_permanent_error_without_offering_refresh(case: str, expected: str, good_store: Path,
-                                                                 tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("truncated in half", "damaged"),
+        ("sqlite", "SQLite"),
+        ("directory", "is a directory"),
+        ("newer schema", "newer"),
+    ],
+)
+def test_viewer_shows_a_permanent_error_without_offering_refresh(
+    case: str, expected: str, good_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from viewer import _data
 
     from . import _viewer_store as vs

@@ -38,8 +38,12 @@ def populated(configured: Path, store: tracer.Store) -> tracer.Store:
         return guard(big(q, docs) if use_big else small(q, docs))
 
     for i in range(12):
-        attrs = dict(session_id=f"s{i % 3}", user_id="alice" if i % 2 else "bob",
-                     tags=["even"] if i % 2 == 0 else ["odd"], prompt_version="v2" if i >= 6 else "v1")
+        attrs = dict(
+            session_id=f"s{i % 3}",
+            user_id="alice" if i % 2 else "bob",
+            tags=["even"] if i % 2 == 0 else ["odd"],
+            prompt_version="v2" if i >= 6 else "v1",
+        )
         with tracer.trace_attributes(**attrs):
             try:
                 rag(f"q{i}", use_big=(i % 4 == 3))
@@ -72,26 +76,29 @@ def test_pagination(populated: tracer.Store) -> None:
     assert populated.count_traces() == 12
 
 
-@pytest.mark.parametrize("flt, expected", [
-    (TraceFilter(status="ERROR"), 3),
-    (TraceFilter(status="OK"), 9),
-    (TraceFilter(model="gpt-4o"), 3),
-    (TraceFilter(model="gpt-4o-mini"), 9),
-    (TraceFilter(span_type="retriever"), 12),
-    (TraceFilter(span_type="tool"), 0),
-    (TraceFilter(prompt_version="v2"), 6),
-    (TraceFilter(session_id="s1"), 4),
-    (TraceFilter(user_id="alice"), 6),
-    (TraceFilter(tags=["even"]), 6),
-    (TraceFilter(tags=["even", "odd"]), 0),
-    (TraceFilter(min_cost_usd=0.01), 3),
-    (TraceFilter(min_duration_ms=0.0), 12),
-    (TraceFilter(min_duration_ms=60_000), 0),
-    (TraceFilter(decision="flag"), 2),  # q1 and q10 (q11 fails before the guard)
-    (TraceFilter(text="ZEBRA-Q5"), 1),
-    (TraceFilter(text="savanna"), 12),
-    (TraceFilter(status="OK", user_id="bob", prompt_version="v1"), 3),
-])
+@pytest.mark.parametrize(
+    "flt, expected",
+    [
+        (TraceFilter(status="ERROR"), 3),
+        (TraceFilter(status="OK"), 9),
+        (TraceFilter(model="gpt-4o"), 3),
+        (TraceFilter(model="gpt-4o-mini"), 9),
+        (TraceFilter(span_type="retriever"), 12),
+        (TraceFilter(span_type="tool"), 0),
+        (TraceFilter(prompt_version="v2"), 6),
+        (TraceFilter(session_id="s1"), 4),
+        (TraceFilter(user_id="alice"), 6),
+        (TraceFilter(tags=["even"]), 6),
+        (TraceFilter(tags=["even", "odd"]), 0),
+        (TraceFilter(min_cost_usd=0.01), 3),
+        (TraceFilter(min_duration_ms=0.0), 12),
+        (TraceFilter(min_duration_ms=60_000), 0),
+        (TraceFilter(decision="flag"), 2),  # q1 and q10 (q11 fails before the guard)
+        (TraceFilter(text="ZEBRA-Q5"), 1),
+        (TraceFilter(text="savanna"), 12),
+        (TraceFilter(status="OK", user_id="bob", prompt_version="v1"), 3),
+    ],
+)
 def test_filters(populated: tracer.Store, flt: TraceFilter, expected: int) -> None:
     assert populated.count_traces(flt) == expected
     assert len(populated.list_traces(flt, limit=100)) == expected
@@ -141,6 +148,7 @@ def test_facets(populated: tracer.Store) -> None:
 def test_trace_summary_merges_batches(configured: Path, store: tracer.Store) -> None:
     """Children are exported (and ingested) before their root ends: the summary adds up."""
     with tracer.span("root") as root:
+
         @tracer.trace_llm(model="m1")
         def call() -> str:
             tracer.record_usage(input_tokens=5, output_tokens=1)
@@ -234,7 +242,9 @@ def test_annotations_are_stored_beside_spans(populated: tracer.Store, configured
     detail = populated.get_trace(t["trace_id"])
     assert detail is not None
     assert [(a["label"], a["note"]) for a in detail["annotations"]] == [
-        ("hallucination", "the answer invents a zebra"), ("other", "second look")]
+        ("hallucination", "the answer invents a zebra"),
+        ("other", "second look"),
+    ]
     assert populated.count_traces(TraceFilter(hallucination=True)) == 1
     assert populated.count_traces(TraceFilter(hallucination=False)) == 11
     flagged = [x for x in populated.list_traces(limit=100) if x["suspected_hallucination"]]
@@ -251,8 +261,18 @@ def test_evaluations_from_check_and_llm_spans_to_check(populated: tracer.Store) 
     first = todo[0]
     assert first["documents"] and first["documents"][0]["document_id"].startswith("doc-q")
     before = populated.count_traces(TraceFilter(hallucination=True))
-    populated.add_evaluations([{"trace_id": first["trace_id"], "span_id": first["span_id"], "name": "grounding",
-                                "score": 0.2, "label": "hallucination", "details": {"sentences": []}}])
+    populated.add_evaluations(
+        [
+            {
+                "trace_id": first["trace_id"],
+                "span_id": first["span_id"],
+                "name": "grounding",
+                "score": 0.2,
+                "label": "hallucination",
+                "details": {"sentences": []},
+            }
+        ]
+    )
     assert len(populated.llm_spans(unevaluated="grounding")) == 2
     detail = populated.get_trace(first["trace_id"])
     assert detail is not None and [e["label"] for e in detail["evaluations"]] == ["hallucination"]

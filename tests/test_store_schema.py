@@ -14,8 +14,18 @@ from tracer.store import _schema
 from tracer.store._connect import STORE, try_open_write
 
 EXPECTED_TABLES = {
-    "spyglass_meta", "spyglass_migrations", "spans", "events", "documents", "decisions", "traces",
-    "spool_ingested", "dropped_spans", "search_terms", "evaluations", "annotations",
+    "spyglass_meta",
+    "spyglass_migrations",
+    "spans",
+    "events",
+    "documents",
+    "decisions",
+    "traces",
+    "spool_ingested",
+    "dropped_spans",
+    "search_terms",
+    "evaluations",
+    "annotations",
 }
 
 
@@ -24,9 +34,14 @@ def _digest(path: Path) -> str:
 
 
 def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = ? AND table_name = ? "
-        "ORDER BY ordinal_position", [catalog, table]).fetchall()]
+    return [
+        (r[0], r[1])
+        for r in con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = ? AND table_name = ? "
+            "ORDER BY ordinal_position",
+            [catalog, table],
+        ).fetchall()
+    ]
 
 
 def _store_at_version(path: Path, version: int) -> duckdb.DuckDBPyConnection:
@@ -47,20 +62,33 @@ def test_migrations_build_the_documented_schema_in_memory() -> None:
     con = duckdb.connect()
     con.execute("ATTACH ':memory:' AS fresh")
     assert _schema.migrate(con, "fresh", ":memory:") == 0
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'fresh'").fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'fresh'"
+        ).fetchall()
+    }
     assert tables == EXPECTED_TABLES
     assert _columns(con, "fresh", "spans")[:8] == [
-        ("seq", "BIGINT"), ("trace_id", "VARCHAR"), ("span_id", "VARCHAR"), ("parent_span_id", "VARCHAR"),
-        ("name", "VARCHAR"), ("kind", "VARCHAR"), ("span_type", "VARCHAR"), ("start_time", "TIMESTAMP")]
+        ("seq", "BIGINT"),
+        ("trace_id", "VARCHAR"),
+        ("span_id", "VARCHAR"),
+        ("parent_span_id", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("kind", "VARCHAR"),
+        ("span_type", "VARCHAR"),
+        ("start_time", "TIMESTAMP"),
+    ]
     names = [c for c, _ in _columns(con, "fresh", "spans")]
     for required in ("end_time", "status_code", "attributes"):
         assert required in names
     assert dict(_columns(con, "fresh", "spans"))["attributes"] == "JSON"
     assert con.execute("SELECT value FROM fresh.spyglass_meta WHERE key = 'schema_version'").fetchall() == [
-        (str(_schema.SCHEMA_VERSION),)]
+        (str(_schema.SCHEMA_VERSION),)
+    ]
     assert [r[0] for r in con.execute("SELECT version FROM fresh.spyglass_migrations ORDER BY 1").fetchall()] == [
-        v for v, _, _ in _schema.MIGRATIONS]
+        v for v, _, _ in _schema.MIGRATIONS
+    ]
     # Migrating again is a no-op.
     assert _schema.migrate(con, "fresh", ":memory:") == _schema.SCHEMA_VERSION
 
@@ -75,22 +103,35 @@ def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         assert con.execute("SELECT value FROM spyglass_meta WHERE key = 'schema_version'").fetchall() == [
-            (str(_schema.SCHEMA_VERSION),)]
+            (str(_schema.SCHEMA_VERSION),)
+        ]
         assert con.execute("SELECT name FROM spans").fetchall() == [("old",)]
         assert con.execute("SELECT count(*) FROM search_terms").fetchall() == [(0,)]
-        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [1, 2, 3, 4, 5]
+        assert [r[0] for r in con.execute("SELECT version FROM spyglass_migrations ORDER BY 1").fetchall()] == [
+            1,
+            2,
+            3,
+            4,
+            5,
+        ]
     finally:
         con.close()
 
 
 def test_a_version_4_store_gains_the_logical_call_columns_and_counts_its_modified_answers(db_path: Path) -> None:
     con = _store_at_version(db_path, 4)
-    con.execute(f"INSERT INTO {STORE}.spans (seq, trace_id, span_id, name, span_type, input_tokens) "
-                f"VALUES (1, 't', 's', 'old', 'llm', 7)")
-    con.execute(f"INSERT INTO {STORE}.decisions (trace_id, span_id, seq, position, name, verdict) "
-                f"VALUES ('t', 's', 1, 0, 'tone', 'modify'), ('t', 's', 1, 1, 'pii', 'pass')")
-    con.execute(f"INSERT INTO {STORE}.traces (trace_id, span_count, llm_count, blocked_count, flagged_count) "
-                f"VALUES ('t', 1, 1, 0, 0)")
+    con.execute(
+        f"INSERT INTO {STORE}.spans (seq, trace_id, span_id, name, span_type, input_tokens) "
+        f"VALUES (1, 't', 's', 'old', 'llm', 7)"
+    )
+    con.execute(
+        f"INSERT INTO {STORE}.decisions (trace_id, span_id, seq, position, name, verdict) "
+        f"VALUES ('t', 's', 1, 0, 'tone', 'modify'), ('t', 's', 1, 1, 'pii', 'pass')"
+    )
+    con.execute(
+        f"INSERT INTO {STORE}.traces (trace_id, span_count, llm_count, blocked_count, flagged_count) "
+        f"VALUES ('t', 1, 1, 0, 0)"
+    )
     con.close()
     tracer.configure(db=db_path)
     con = duckdb.connect(str(db_path), read_only=True)
@@ -159,8 +200,9 @@ def test_missing_store_gets_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_exporter_contract(db_path: Path) -> None:
-    from tracer.store import DuckDBSpanExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from tracer.store import DuckDBSpanExporter
 
     exporter = DuckDBSpanExporter(str(db_path))
     assert exporter.export([]) == SpanExportResult.SUCCESS
@@ -177,7 +219,8 @@ def test_a_reader_upgrades_an_older_store(db_path: Path) -> None:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         assert con.execute("SELECT value FROM spyglass_meta WHERE key = 'schema_version'").fetchall() == [
-            (str(_schema.SCHEMA_VERSION),)]
+            (str(_schema.SCHEMA_VERSION),)
+        ]
     finally:
         con.close()
 
@@ -187,6 +230,11 @@ def test_version_4_adds_the_reason_of_dropped_spans_keeping_old_rows(db_path: Pa
     con.execute(f"INSERT INTO {STORE}.dropped_spans VALUES (now()::TIMESTAMP, 1, 'h', 7)")
     assert _schema.migrate(con, STORE, str(db_path)) == 3
     assert _columns(con, STORE, "dropped_spans") == [
-        ("time", "TIMESTAMP"), ("pid", "INTEGER"), ("host", "VARCHAR"), ("count", "BIGINT"), ("reason", "VARCHAR")]
+        ("time", "TIMESTAMP"),
+        ("pid", "INTEGER"),
+        ("host", "VARCHAR"),
+        ("count", "BIGINT"),
+        ("reason", "VARCHAR"),
+    ]
     assert con.execute(f"SELECT count, reason FROM {STORE}.dropped_spans").fetchall() == [(7, None)]
     con.close()

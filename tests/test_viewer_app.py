@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as _dt
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -53,8 +54,19 @@ def test_trace_list_newest_first_with_columns_and_flags(app: AppTest) -> None:
     at = run(app)
     assert roots(at) == ["warmup_probe", "failing_pipeline", "slow_step", "xss_pipeline", "rag_pipeline"]
     df = at.dataframe[0].value
-    assert list(df.columns) == ["time (UTC)", "root", "status", "duration (ms)", "LLM calls", "tokens", "cost ($)",
-                                "models", "flags", "hallucination", "trace id"]
+    assert list(df.columns) == [
+        "time (UTC)",
+        "root",
+        "status",
+        "duration (ms)",
+        "LLM calls",
+        "tokens",
+        "cost ($)",
+        "models",
+        "flags",
+        "hallucination",
+        "trace id",
+    ]
     rows = {r["root"]: r for r in df.to_dict("records")}
     assert rows["rag_pipeline"]["flags"] == "blocked"
     assert rows["xss_pipeline"]["flags"] == "flagged"
@@ -85,8 +97,11 @@ FILTERS: list[tuple[str, Any, set[str]]] = [
 @pytest.mark.parametrize("key,value,expected", FILTERS, ids=[f"{k}={v}" for k, v, _ in FILTERS])
 def test_each_filter(app: AppTest, key: str, value: Any, expected: set[str]) -> None:
     at = run(app)
-    widget = at.multiselect(key=key) if key == "f_tags" else (
-        at.number_input(key=key) if key.startswith("f_min") else at.selectbox(key=key))
+    widget = (
+        at.multiselect(key=key)
+        if key == "f_tags"
+        else (at.number_input(key=key) if key.startswith("f_min") else at.selectbox(key=key))
+    )
     widget.set_value(value).run()
     assert not at.exception
     assert set(roots(at)) == expected
@@ -144,7 +159,11 @@ def test_trace_detail_opens_on_the_llm_span_with_four_panels(app: AppTest, built
     assert len(at.get("vega_lite_chart")) == 1  # the waterfall
     span_box = at.selectbox(key=f"span-{built[1]['rag_pipeline']}")
     assert [o.split(" · ")[0].strip("\u00a0└ ") for o in span_box.options] == [
-        "rag_pipeline", "vector_search", "chat gpt-4o", "guardrail"]
+        "rag_pipeline",
+        "vector_search",
+        "chat gpt-4o",
+        "guardrail",
+    ]
     assert span_box.value == 2  # the LLM span
     shown, md = texts(at), markdowns(at)
     # Context: rank order, ids, scores, which documents reached the prompt
@@ -269,16 +288,28 @@ def test_foreign_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
     assert path.read_bytes() == before
 
 
-def test_store_held_by_a_writer(built: tuple[Path, dict[str, str]], tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_held_by_a_writer(
+    built: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A process holding the file read-write for long (not a Spyglass writer, which holds it
     for one batch): the viewer says so and recovers on Refresh once it lets go."""
     path = tmp_path / "held.duckdb"
     path.write_bytes(built[0].read_bytes())
     monkeypatch.setattr(_data, "READ_TIMEOUT_S", 0.3)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-        "sys.stdin.readline()"), str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+                "sys.stdin.readline()"
+            ),
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         monkeypatch.setenv("SPYGLASS_DB", str(path))

@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -50,9 +51,13 @@ def serve(path: Path) -> Iterator[str]:
     """``spyglass view --db path`` on a free port, as a subprocess in its own process group;
     yields its URL once healthy, and stops the group afterwards."""
     port = _free_port()
-    log = open(path.parent / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "tracer.cli", "view", "--db", str(path), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(path.parent / "server.log", "w")  # noqa: SIM115 - the server writes to it until the fixture ends
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracer.cli", "view", "--db", str(path), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -144,8 +149,11 @@ def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str], Path],
     context = _panel(page, "context")
     for d in vs.DOCS:
         assert d["content"] in context
-    assert context.index(vs.DOCS[0]["content"]) < context.index(vs.DOCS[1]["content"]) < context.index(
-        vs.DOCS[2]["content"])
+    assert (
+        context.index(vs.DOCS[0]["content"])
+        < context.index(vs.DOCS[1]["content"])
+        < context.index(vs.DOCS[2]["content"])
+    )
     assert "in prompt: exact match" in context and "in prompt: normalised match" in context
     assert "not in prompt" in context and "3 documents: 2 in the prompt, 0 truncated, 1 dropped" in context
 
@@ -163,8 +171,9 @@ def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str], Path],
     page.screenshot(path=str(tmp_path / "3-span-detail.png"), full_page=True)
 
 
-def test_model_output_is_shown_as_text_not_html(server: tuple[str, dict[str, str], Path], page: Any,
-                                                tmp_path: Path) -> None:
+def test_model_output_is_shown_as_text_not_html(
+    server: tuple[str, dict[str, str], Path], page: Any, tmp_path: Path
+) -> None:
     url, ids, _ = server
     page.goto(f"{url}/?trace={ids['xss_pipeline']}")
     page.locator(".st-key-panel-output").wait_for()
@@ -177,8 +186,9 @@ def test_model_output_is_shown_as_text_not_html(server: tuple[str, dict[str, str
 
 
 # --- hallucination debugging -----------------------------------------------------------------
-def test_grounding_highlight_and_best_document(server: tuple[str, dict[str, str], Path], page: Any,
-                                               tmp_path: Path) -> None:
+def test_grounding_highlight_and_best_document(
+    server: tuple[str, dict[str, str], Path], page: Any, tmp_path: Path
+) -> None:
     url, ids, _ = server
     page.goto(f"{url}/?trace={ids['xss_pipeline']}")
     output = page.locator(".st-key-panel-output")
@@ -195,12 +205,14 @@ def test_grounding_highlight_and_best_document(server: tuple[str, dict[str, str]
     page.get_by_role("button", name="best document: d1 (#1) → Context").click()
     focus = page.locator(".st-key-context-focus")
     focus.wait_for()
-    assert "best document for sentence 1" in " ".join(focus.inner_text().split()) and vs.DOCS[0]["content"] in focus.inner_text()
+    assert (
+        "best document for sentence 1" in " ".join(focus.inner_text().split())
+        and vs.DOCS[0]["content"] in focus.inner_text()
+    )
     page.screenshot(path=str(tmp_path / "6-best-document.png"), full_page=True)
 
 
-def test_compare_two_traces_from_the_list(server: tuple[str, dict[str, str], Path], page: Any,
-                                          tmp_path: Path) -> None:
+def test_compare_two_traces_from_the_list(server: tuple[str, dict[str, str], Path], page: Any, tmp_path: Path) -> None:
     url, ids, _ = server
     page.goto(url)
     page.get_by_text("5 traces").wait_for()
@@ -210,8 +222,10 @@ def test_compare_two_traces_from_the_list(server: tuple[str, dict[str, str], Pat
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Compare", exact=True).click()
     page.get_by_role("heading", name="Compare two traces").wait_for()
-    assert f"compare={ids['rag_pipeline']}%2C{ids['xss_pipeline']}" in page.url or \
-        f"compare={ids['rag_pipeline']},{ids['xss_pipeline']}" in page.url
+    assert (
+        f"compare={ids['rag_pipeline']}%2C{ids['xss_pipeline']}" in page.url
+        or f"compare={ids['rag_pipeline']},{ids['xss_pipeline']}" in page.url
+    )
     # The page fills in as the script runs: wait for the last pieces before reading it.
     page.get_by_text("Deltas").wait_for()
     page.get_by_text("+++ B").first.wait_for()  # the diffs drew
@@ -225,8 +239,9 @@ def test_compare_two_traces_from_the_list(server: tuple[str, dict[str, str], Pat
     page.screenshot(path=str(tmp_path / "7-compare.png"), full_page=True)
 
 
-def test_annotation_made_in_the_browser_is_stored(server: tuple[str, dict[str, str], Path], page: Any,
-                                                  tmp_path: Path) -> None:
+def test_annotation_made_in_the_browser_is_stored(
+    server: tuple[str, dict[str, str], Path], page: Any, tmp_path: Path
+) -> None:
     import tracer
 
     url, ids, path = server
@@ -246,6 +261,10 @@ def test_annotation_made_in_the_browser_is_stored(server: tuple[str, dict[str, s
     store = tracer.Store(path)
     [saved] = store.annotations()
     assert (saved["trace_id"], saved["label"], saved["note"], saved["author"]) == (
-        tid, "hallucination", "d1 does not say <i>this</i>", "browser-test")
+        tid,
+        "hallucination",
+        "d1 does not say <i>this</i>",
+        "browser-test",
+    )
     assert saved["span_id"] == vs.llm_span(path, tid)
     assert store.get_trace(tid)["spans"] == spans_before  # type: ignore[index]

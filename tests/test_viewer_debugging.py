@@ -9,8 +9,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -54,14 +55,43 @@ def build_demo(path: Path) -> dict[str, str]:
         by_question[json.loads(root["attributes"]["input.value"])["text"]] = str(t["trace_id"])
     battery = by_question[BATTERY_Q]
     answer = f"{S1} {S2}"
-    report = vs.grounding_report([
-        {"text": S1, "start": 0, "end": len(S1), "supported": True, "score": 0.99, "best_document_id": "kb-battery"},
-        {"text": S2, "start": len(S1) + 1, "end": len(answer), "supported": False, "score": 0.35,
-         "best_document_id": "kb-battery", "unsupported_numbers": ["18"], "unsupported_entities": ["Norway"]},
-    ], "hallucination", 0.35)
-    store.add_evaluations([{"trace_id": battery, "span_id": vs.llm_span(path, battery), "name": "grounding",
-                            "label": "hallucination", "score": 0.35, "explanation": "1 of 2 sentences unsupported",
-                            "details": report}])
+    report = vs.grounding_report(
+        [
+            {
+                "text": S1,
+                "start": 0,
+                "end": len(S1),
+                "supported": True,
+                "score": 0.99,
+                "best_document_id": "kb-battery",
+            },
+            {
+                "text": S2,
+                "start": len(S1) + 1,
+                "end": len(answer),
+                "supported": False,
+                "score": 0.35,
+                "best_document_id": "kb-battery",
+                "unsupported_numbers": ["18"],
+                "unsupported_entities": ["Norway"],
+            },
+        ],
+        "hallucination",
+        0.35,
+    )
+    store.add_evaluations(
+        [
+            {
+                "trace_id": battery,
+                "span_id": vs.llm_span(path, battery),
+                "name": "grounding",
+                "label": "hallucination",
+                "score": 0.35,
+                "explanation": "1 of 2 sentences unsupported",
+                "details": report,
+            }
+        ]
+    )
     return by_question
 
 
@@ -90,8 +120,9 @@ def _fresh_resource_cache() -> Iterator[None]:
 
 
 # --- 1. the answer, sentence by sentence -------------------------------------------------
-def test_unsupported_sentence_highlighted_as_text_with_no_document(built: tuple[Path, dict[str, str]],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsupported_sentence_highlighted_as_text_with_no_document(
+    built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = run(app_on(built[0], monkeypatch), trace=built[1]["xss_pipeline"])
     md = markdowns(at)
     assert ":red-badge[hallucination suspected]" in md and "score 0\\.00 · 1 of 1 sentences unsupported" in captions(at)
@@ -102,8 +133,9 @@ def test_unsupported_sentence_highlighted_as_text_with_no_document(built: tuple[
     assert not any("<script" in m.value or "<b>" in m.value for m in at.markdown)
 
 
-def test_best_document_button_brings_it_forward_in_context(demo: tuple[Path, dict[str, str]],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_best_document_button_brings_it_forward_in_context(
+    demo: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tid = demo[1][BATTERY_Q]
     at = run(app_on(demo[0], monkeypatch), trace=tid)
     md = markdowns(at)
@@ -122,15 +154,17 @@ def test_best_document_button_brings_it_forward_in_context(demo: tuple[Path, dic
     assert "12 hours at medium brightness" in texts(at)
 
 
-def test_context_provenance_truncated_and_dropped(demo: tuple[Path, dict[str, str]], built: tuple[Path, dict[str, str]],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_context_provenance_truncated_and_dropped(
+    demo: tuple[Path, dict[str, str]], built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = run(app_on(demo[0], monkeypatch), trace=demo[1][BATTERY_Q])
     assert "3 documents: 2 in the prompt, 1 truncated, 0 dropped" in captions(at)
     md = markdowns(at)
     # build_prompt cuts the third document at its 420-character budget
     assert "**#3** · kb\\-warranty · score" in md, md
-    kept, total = map(int, re.search(r":orange-badge\[truncated: first (\d+) of (\d+) characters in prompt\]",
-                                     md).groups())  # type: ignore[union-attr]
+    kept, total = map(
+        int, re.search(r":orange-badge\[truncated: first (\d+) of (\d+) characters in prompt\]", md).groups()
+    )  # type: ignore[union-attr]
     assert 0 < kept < total
     _data.store.clear()
     at = run(app_on(built[0], monkeypatch), trace=built[1]["rag_pipeline"])
@@ -142,8 +176,13 @@ def test_context_provenance_truncated_and_dropped(demo: tuple[Path, dict[str, st
 def test_hallucination_column_and_filter(built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
     at = run(app_on(built[0], monkeypatch))
     rows = {r["root"]: r["hallucination"] for r in at.dataframe[0].value.to_dict("records")}
-    assert rows == {"warmup_probe": "", "failing_pipeline": "", "slow_step": "", "xss_pipeline": "suspected",
-                    "rag_pipeline": ""}
+    assert rows == {
+        "warmup_probe": "",
+        "failing_pipeline": "",
+        "slow_step": "",
+        "xss_pipeline": "suspected",
+        "rag_pipeline": "",
+    }
     at.selectbox(key="f_halluc").set_value("suspected").run()
     assert roots(at) == ["xss_pipeline"]
     at.selectbox(key="f_halluc").set_value("not suspected").run()
@@ -166,7 +205,10 @@ def test_compare_by_url_diffs_and_deltas(demo: tuple[Path, dict[str, str]], monk
     assert deltas.loc["unsupported sentences", "A"] == "1"
     diffs = [c.value for c in at.code if c.language == "diff"]
     output_diff, prompt_diff = diffs
-    assert "-A full charge lasts about 18 hours, and the battery is made in Norway." in output_diff and "+The L2 has five brightness levels" in output_diff
+    assert (
+        "-A full charge lasts about 18 hours, and the battery is made in Norway." in output_diff
+        and "+The L2 has five brightness levels" in output_diff
+    )
     assert f"-user: {BATTERY_Q}" in prompt_diff and f"+user: {BRIGHTNESS_Q}" in prompt_diff
     context = frame(at, "status")
     status = dict(zip(context["document"], context["status"]))
@@ -177,8 +219,9 @@ def test_compare_by_url_diffs_and_deltas(demo: tuple[Path, dict[str, str]], monk
     assert at.query_params["trace"] == [a] or at.query_params["trace"] == a
 
 
-def test_compare_two_traces_picked_in_the_list(built: tuple[Path, dict[str, str]],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_two_traces_picked_in_the_list(
+    built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = run(app_on(built[0], monkeypatch))
     assert at.button(key="compare_go").disabled
     pick = next(m for m in at.multiselect if m.label == "Compare two traces")
@@ -198,8 +241,9 @@ def test_compare_with_an_unknown_trace(built: tuple[Path, dict[str, str]], monke
 
 
 # --- 5. annotate ---------------------------------------------------------------------------
-def test_annotate_a_span_and_a_trace(built: tuple[Path, dict[str, str]], tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_annotate_a_span_and_a_trace(
+    built: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "annotate.duckdb"
     shutil.copy(built[0], path)
     tid = built[1]["rag_pipeline"]
@@ -220,16 +264,19 @@ def test_annotate_a_span_and_a_trace(built: tuple[Path, dict[str, str]], tmp_pat
     at.button(key="ann_save").click().run()
     store = tracer.Store(path)
     saved = [(a["trace_id"], a["span_id"], a["label"], a["note"], a["author"]) for a in store.annotations()]
-    assert saved == [(tid, span, "hallucination", "cites d1 but d1 says nothing about <b>this</b>", "maya"),
-                     (tid, None, "correct", "", "maya")]
+    assert saved == [
+        (tid, span, "hallucination", "cites d1 but d1 says nothing about <b>this</b>", "maya"),
+        (tid, None, "correct", "", "maya"),
+    ]
     after = store.get_trace(tid)
     assert after["spans"] == before["spans"]  # type: ignore[index]  # span rows never touched
     assert tid in {t["trace_id"] for t in store.list_traces(tracer.TraceFilter(hallucination=True))}
     assert ":blue-badge[annotations: 1 hallucination\\, 1 correct]" in markdowns(at)
 
 
-def test_annotate_without_a_label_says_so(built: tuple[Path, dict[str, str]], tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_annotate_without_a_label_says_so(
+    built: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "annotate.duckdb"
     shutil.copy(built[0], path)
     at = run(app_on(path, monkeypatch), trace=built[1]["rag_pipeline"])
@@ -238,8 +285,9 @@ def test_annotate_without_a_label_says_so(built: tuple[Path, dict[str, str]], tm
 
 
 # --- 6. replay -------------------------------------------------------------------------------
-def test_replay_is_disabled_without_an_api_key(demo: tuple[Path, dict[str, str]],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replay_is_disabled_without_an_api_key(
+    demo: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     tid = demo[1][BATTERY_Q]
     at = run(app_on(demo[0], monkeypatch), trace=tid)
@@ -258,21 +306,34 @@ class FakeOpenAI:
     def handler(self, request: Any) -> Any:
         body = json.loads(request.content)
         self.requests.append(body)
-        return http.Response(200, json={
-            "id": "chatcmpl-replay", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.reply}}],
-            "usage": {"prompt_tokens": 90, "completion_tokens": 12, "total_tokens": 102}})
+        return http.Response(
+            200,
+            json={
+                "id": "chatcmpl-replay",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.reply}}
+                ],
+                "usage": {"prompt_tokens": 90, "completion_tokens": 12, "total_tokens": 102},
+            },
+        )
 
     def client(self) -> Any:
         import openai
 
-        return openai.OpenAI(api_key="x", max_retries=0,
-                             http_client=openai.DefaultHttpxClient(transport=http.MockTransport(self.handler)))
+        return openai.OpenAI(
+            api_key="x",
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(transport=http.MockTransport(self.handler)),
+        )
 
 
 @pytest.mark.parametrize("mode", ["remove a document", "edit the prompt"])
-def test_replay_with_a_mock_transport(demo: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch,
-                                      mode: str) -> None:
+def test_replay_with_a_mock_transport(
+    demo: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
     fake = FakeOpenAI("The Lighthouse L2 uses a 4,000 mAh lithium-ion battery. A full charge lasts about 12 hours.")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
     monkeypatch.setattr(_replay, "make_client", fake.client)

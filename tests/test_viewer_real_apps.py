@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -72,11 +73,22 @@ def rows(at: AppTest) -> dict[str, list[dict[str, Any]]]:
 
 # --- names and logical calls -----------------------------------------------------------------
 def test_list_counts_a_decorator_around_the_client_once_and_flags_the_outcome(
-        built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = _app(built, monkeypatch)
     found = rows(at)
-    assert set(found) == {"answer_from_memory", "search_kb", "answer_joined", "length_guard", "answer", "rag",
-                          "rag_blocked", "rag_redacted", "order_status", "oi_rag"}  # function names, not "chat gpt-4o-mini"
+    assert set(found) == {
+        "answer_from_memory",
+        "search_kb",
+        "answer_joined",
+        "length_guard",
+        "answer",
+        "rag",
+        "rag_blocked",
+        "rag_redacted",
+        "order_status",
+        "oi_rag",
+    }  # function names, not "chat gpt-4o-mini"
     for root in ("answer_from_memory", "answer_joined", "answer", "rag", "rag_blocked", "rag_redacted"):
         [r] = found[root]
         assert r["LLM calls"] == 1 and r["tokens"] == sum(vs.REAL_TOKENS), root
@@ -100,15 +112,19 @@ def test_outcome_filter(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_detail_opens_on_the_logical_call_with_the_client_calls_messages_and_usage(
-        built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tid = built[1]["rag"]
     at = _app(built, monkeypatch, trace=tid)
     span_box = at.selectbox(key=f"span-{tid}")
     options = [o.replace("\u00a0", " ").replace("└ ", "").strip() for o in span_box.options]
     assert [o.split(" · ")[:3] for o in options] == [
-        ["rag", "step", options[0].split(" · ")[2]], ["search_kb", "retriever", options[1].split(" · ")[2]],
-        ["answer", "gpt-4o-mini", "llm"], ["chat gpt-4o-mini", "gpt-4o-mini-2024-07-18", "llm (inside answer)"],
-        ["length_guard", "postprocess", options[4].split(" · ")[2]]]
+        ["rag", "step", options[0].split(" · ")[2]],
+        ["search_kb", "retriever", options[1].split(" · ")[2]],
+        ["answer", "gpt-4o-mini", "llm"],
+        ["chat gpt-4o-mini", "gpt-4o-mini-2024-07-18", "llm (inside answer)"],
+        ["length_guard", "postprocess", options[4].split(" · ")[2]],
+    ]
     assert span_box.value == 2  # the @trace_llm function, not the client call inside it
     assert at.subheader[1].value == "answer"
     assert "llm · chat · status" in texts(at) and "model gpt-4o-mini" in texts(at)
@@ -142,12 +158,15 @@ def test_readme_pattern_inside_a_step_shows_its_context(built: Built, monkeypatc
 
 
 def test_readme_pattern_without_an_enclosing_step_says_retrieval_ran_in_another_trace(
-        built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = built[1]
     at = _app(built, monkeypatch, trace=ids["answer_joined"])
     warnings = [plain(w.value) for w in at.warning]
-    assert any("No context for this answer" in w and "Retrieval ran in another trace" in w
-               and "nothing encloses both" in w for w in warnings)
+    assert any(
+        "No context for this answer" in w and "Retrieval ran in another trace" in w and "nothing encloses both" in w
+        for w in warnings
+    )
     assert any("Post-processing ran in another trace" in w for w in warnings)
     code = texts(at)
     assert "@tracer.trace_step" in code and "docs = search_kb(question)" in code
@@ -162,7 +181,8 @@ def test_readme_pattern_without_an_enclosing_step_says_retrieval_ran_in_another_
 
 
 def test_documents_passed_as_arguments_are_the_context_and_the_guard_elsewhere_is_named(
-        built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = built[1]
     at = _app(built, monkeypatch, trace=ids["answer"])
     assert "2 documents: 2 in the prompt" in captions(at) and vs.KB[0]["content"] in texts(at)
@@ -175,7 +195,8 @@ def test_documents_passed_as_arguments_are_the_context_and_the_guard_elsewhere_i
 
 
 def test_an_answer_with_no_retrieval_anywhere_says_how_to_record_context(
-        built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # kb-app retrieved in the seconds before, but chat-app is another service: not its retrieval.
     at = _app(built, monkeypatch, trace=built[1]["answer_from_memory"])
     [info] = [plain(i.value) for i in at.info if "context" in i.value]
@@ -216,7 +237,8 @@ def _header(at: AppTest) -> str:
 
 
 def test_a_blocked_answer_says_blocked_and_its_grounding_is_before_post_processing(
-        built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = _app(built, monkeypatch, trace=built[1]["rag_blocked"])
     header = _header(at)
     assert ":red-badge[blocked by policy\\_filter]" in header
@@ -230,7 +252,8 @@ def test_a_blocked_answer_says_blocked_and_its_grounding_is_before_post_processi
 
 
 def test_a_modified_answer_shows_what_was_delivered_then_the_original(
-        built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = _app(built, monkeypatch, trace=built[1]["rag_redacted"])
     header = _header(at)
     assert ":blue-badge[modified by redact\\_terms]" in header and "green" not in header
@@ -264,12 +287,16 @@ def _header_badges(page: Any) -> list[tuple[str, str]]:
     """(text, background colour) of the trace header's badges."""
     first = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="grounding").first
     first.wait_for()
-    return [(b.inner_text(), b.evaluate("e => getComputedStyle(e).backgroundColor"))
-            for b in first.locator("span").all() if b.inner_text().strip()]
+    return [
+        (b.inner_text(), b.evaluate("e => getComputedStyle(e).backgroundColor"))
+        for b in first.locator("span").all()
+        if b.inner_text().strip()
+    ]
 
 
-def test_browser_readme_pattern_without_an_enclosing_step(server: tuple[str, dict[str, Any], Path], page: Any,
-                                                          tmp_path: Path) -> None:
+def test_browser_readme_pattern_without_an_enclosing_step(
+    server: tuple[str, dict[str, Any], Path], page: Any, tmp_path: Path
+) -> None:
     url, ids, _ = server
     page.goto(f"{url}/?trace={ids['answer_joined']}")
     hint = page.locator(".st-key-context-missing")
@@ -285,8 +312,9 @@ def test_browser_readme_pattern_without_an_enclosing_step(server: tuple[str, dic
     page.get_by_role("heading", name="search_kb").first.wait_for()
 
 
-def test_browser_readme_pattern_inside_a_step_decorator_and_client(server: tuple[str, dict[str, Any], Path],
-                                                                   page: Any, tmp_path: Path) -> None:
+def test_browser_readme_pattern_inside_a_step_decorator_and_client(
+    server: tuple[str, dict[str, Any], Path], page: Any, tmp_path: Path
+) -> None:
     url, ids, _ = server
     page.goto(f"{url}/?trace={ids['rag']}")
     page.get_by_role("heading", name="answer", exact=True).wait_for()
@@ -303,7 +331,9 @@ def test_browser_readme_pattern_inside_a_step_decorator_and_client(server: tuple
     # The span box open: the decorated function and the client call inside it, each with its model.
     page.get_by_role("combobox", name="Span", exact=True).click()
     options = page.get_by_role("option").all_inner_texts()
-    assert any(o.startswith("└ answer · gpt-4o-mini · llm") for o in (x.replace("\u00a0", " ").strip() for x in options))
+    assert any(
+        o.startswith("└ answer · gpt-4o-mini · llm") for o in (x.replace("\u00a0", " ").strip() for x in options)
+    )
     assert any("chat gpt-4o-mini · gpt-4o-mini-2024-07-18 · llm (inside answer)" in o for o in options)
     page.screenshot(path=str(_shots(tmp_path) / "real-3-decorator-and-openai-client.png"), full_page=True)
     page.keyboard.press("Escape")
@@ -319,8 +349,12 @@ def test_browser_blocked_answer(server: tuple[str, dict[str, Any], Path], page: 
     green = [t for t, colour in badges if _greenish(colour)]
     assert green == [], badges
     output = _panel(page, "output")
-    assert output.index("what the user received") < output.index(vs.BLOCKED_TEXT) < output.index(
-        "before post-processing") < output.rindex(vs.REAL_ANSWER)
+    assert (
+        output.index("what the user received")
+        < output.index(vs.BLOCKED_TEXT)
+        < output.index("before post-processing")
+        < output.rindex(vs.REAL_ANSWER)
+    )
     page.screenshot(path=str(_shots(tmp_path) / "real-4-blocked-answer.png"), full_page=True)
 
 
@@ -329,9 +363,10 @@ def _greenish(colour: str) -> bool:
     return len(nums) == 3 and nums[1] > nums[0] + 20 and nums[1] > nums[2] + 20
 
 
-def test_browser_outcome_filter_and_names_in_the_list(server: tuple[str, dict[str, Any], Path], page: Any,
-                                                      tmp_path: Path) -> None:
-    url, ids, _ = server
+def test_browser_outcome_filter_and_names_in_the_list(
+    server: tuple[str, dict[str, Any], Path], page: Any, tmp_path: Path
+) -> None:
+    url, _ids, _ = server
     page.goto(url)
     page.locator('[data-testid="stDataFrame"]').wait_for()
     page.get_by_text("12 traces").wait_for()

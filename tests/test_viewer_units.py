@@ -5,22 +5,30 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from typing import Any
 
 import pytest
 
 from tracer import attributes as A
-from viewer import _launch, _messages as M, _trace_list
+from viewer import _launch, _trace_list
+from viewer import _messages as M
 from viewer._safe import md
 from viewer._tree import tree, waterfall
 
 
 def test_genai_messages_by_role_with_tool_calls_and_responses() -> None:
-    msgs = M.messages(json.dumps([
-        {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]},
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "weather",
-                                         "arguments": {"city": "Paris"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "rainy"}]},
-    ]))
+    msgs = M.messages(
+        json.dumps(
+            [
+                {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]},
+                {
+                    "role": "assistant",
+                    "parts": [{"type": "tool_call", "id": "c1", "name": "weather", "arguments": {"city": "Paris"}}],
+                },
+                {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "rainy"}]},
+            ]
+        )
+    )
     assert [m.role for m in msgs] == ["user", "assistant", "tool"]
     call = msgs[1].parts[0]
     assert (call.kind, call.name, call.id, json.loads(call.text)) == ("tool_call", "weather", "c1", {"city": "Paris"})
@@ -28,21 +36,41 @@ def test_genai_messages_by_role_with_tool_calls_and_responses() -> None:
 
 
 def test_output_text_tool_calls_finish_reason_and_refusal() -> None:
-    out = M.output({A.GEN_AI_OUTPUT_MESSAGES: json.dumps([
-        {"role": "assistant", "finish_reason": "stop", "parts": [{"type": "text", "content": "Hi"},
-                                                                 {"type": "tool_call", "name": "f", "arguments": "{}"}]},
-        {"role": "assistant", "refusal": "I can't help with that."}])})
+    out = M.output(
+        {
+            A.GEN_AI_OUTPUT_MESSAGES: json.dumps(
+                [
+                    {
+                        "role": "assistant",
+                        "finish_reason": "stop",
+                        "parts": [
+                            {"type": "text", "content": "Hi"},
+                            {"type": "tool_call", "name": "f", "arguments": "{}"},
+                        ],
+                    },
+                    {"role": "assistant", "refusal": "I can't help with that."},
+                ]
+            )
+        }
+    )
     assert out.text == "Hi" and [p.name for p in out.tool_calls] == ["f"]
     assert out.finish_reasons == ("stop",) and out.refusals == ["I can't help with that."]
-    assert M.output({A.GEN_AI_OUTPUT_MESSAGES: "[]", A.GEN_AI_RESPONSE_FINISH_REASONS: ["length"]}).finish_reasons \
-        == ("length",)
+    assert M.output({A.GEN_AI_OUTPUT_MESSAGES: "[]", A.GEN_AI_RESPONSE_FINISH_REASONS: ["length"]}).finish_reasons == (
+        "length",
+    )
 
 
 def test_prompt_parts_and_openinference_fallback() -> None:
-    p = M.prompt({A.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps([{"type": "text", "content": "Be brief."}]),
-                  A.GEN_AI_TOOL_DEFINITIONS: json.dumps([{"name": "f"}]), A.PROMPT_TEMPLATE: "Q: {q}",
-                  A.PROMPT_VARIABLES: json.dumps({"q": "why"}), A.PROMPT_VERSION: "v3",
-                  A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "content": "old style"}])})
+    p = M.prompt(
+        {
+            A.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps([{"type": "text", "content": "Be brief."}]),
+            A.GEN_AI_TOOL_DEFINITIONS: json.dumps([{"name": "f"}]),
+            A.PROMPT_TEMPLATE: "Q: {q}",
+            A.PROMPT_VARIABLES: json.dumps({"q": "why"}),
+            A.PROMPT_VERSION: "v3",
+            A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "content": "old style"}]),
+        }
+    )
     assert p.system_instructions == ("Be brief.",) and p.tool_definitions == ({"name": "f"},)
     assert (p.template, p.variables, p.version) == ("Q: {q}", {"q": "why"}, "v3")
     assert p.messages[0].parts[0].text == "old style" and p.raw_input is None
@@ -61,16 +89,35 @@ def test_malformed_values_do_not_raise() -> None:
 
 
 def test_documents_in_prompt_exact_normalised_or_not() -> None:
-    rows = [{"position": 0, "document_id": "a", "content": "Paris is the capital.", "score": 0.9, "metadata": "{}"},
-            {"position": 1, "document_id": "b", "content": "Berlin   is\nin GERMANY.", "score": 0.5,
-             "metadata": '{"src": "wiki"}'},
-            {"position": 2, "document_id": "c", "content": "Bananas.", "score": None, "metadata": None},
-            {"position": 3, "document_id": "d", "content": "  ", "score": None, "metadata": None}]
-    llm = {A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [
-        {"type": "text", "content": "Context: Paris is the capital. berlin is in germany. Q?"}]}])}
+    rows = [
+        {"position": 0, "document_id": "a", "content": "Paris is the capital.", "score": 0.9, "metadata": "{}"},
+        {
+            "position": 1,
+            "document_id": "b",
+            "content": "Berlin   is\nin GERMANY.",
+            "score": 0.5,
+            "metadata": '{"src": "wiki"}',
+        },
+        {"position": 2, "document_id": "c", "content": "Bananas.", "score": None, "metadata": None},
+        {"position": 3, "document_id": "d", "content": "  ", "score": None, "metadata": None},
+    ]
+    llm = {
+        A.GEN_AI_INPUT_MESSAGES: json.dumps(
+            [
+                {
+                    "role": "user",
+                    "parts": [{"type": "text", "content": "Context: Paris is the capital. berlin is in germany. Q?"}],
+                }
+            ]
+        )
+    }
     docs = M.documents(rows, [llm])
-    assert [(d.rank, d.id, d.in_prompt) for d in docs] == [(1, "a", "exact"), (2, "b", "normalised"),
-                                                            (3, "c", None), (4, "d", None)]
+    assert [(d.rank, d.id, d.in_prompt) for d in docs] == [
+        (1, "a", "exact"),
+        (2, "b", "normalised"),
+        (3, "c", None),
+        (4, "d", None),
+    ]
     assert docs[1].metadata == {"src": "wiki"}
     # decorator spans: the documents are inside JSON of the arguments, quotes and newlines escaped
     quoted = {"position": 0, "document_id": "q", "content": 'He said "yes"\nthen left.', "score": 1.0, "metadata": None}
@@ -80,34 +127,74 @@ def test_documents_in_prompt_exact_normalised_or_not() -> None:
 
 
 def test_decision_diff() -> None:
-    [d] = M.decisions([{"name": "pii", "verdict": "modify", "reason": "email", "score": None, "action": "mask",
-                        "before_text": "mail me at a@b.c", "after_text": "mail me at [email]", "span_id": "s"}])
+    [d] = M.decisions(
+        [
+            {
+                "name": "pii",
+                "verdict": "modify",
+                "reason": "email",
+                "score": None,
+                "action": "mask",
+                "before_text": "mail me at a@b.c",
+                "after_text": "mail me at [email]",
+                "span_id": "s",
+            }
+        ]
+    )
     assert "-mail me at a@b.c" in d.diff and "+mail me at [email]" in d.diff
     assert M.diff("same", "same") == "" and M.diff(None, None) == ""
 
 
 def test_usage_model_parameters_and_exceptions() -> None:
-    span = {"input_tokens": 5, "output_tokens": 2, "cost_usd": 0.1, "duration_ms": 40.0,
-            "attributes": {A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.012, A.GEN_AI_REQUEST_TEMPERATURE: 0.0,
-                           A.GEN_AI_REQUEST_MODEL: "m", "other": 1}}
+    span = {
+        "input_tokens": 5,
+        "output_tokens": 2,
+        "cost_usd": 0.1,
+        "duration_ms": 40.0,
+        "attributes": {
+            A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.012,
+            A.GEN_AI_REQUEST_TEMPERATURE: 0.0,
+            A.GEN_AI_REQUEST_MODEL: "m",
+            "other": 1,
+        },
+    }
     u = M.usage(span)
     assert u["ttft_ms"] == pytest.approx(12.0) and u["latency_ms"] == 40.0
     assert M.model_parameters(span["attributes"]) == {A.GEN_AI_REQUEST_MODEL: "m", A.GEN_AI_REQUEST_TEMPERATURE: 0.0}
-    events = [{"span_id": "s", "name": A.EXCEPTION_EVENT, "attributes": json.dumps(
-        {A.EXCEPTION_TYPE: "ValueError", A.EXCEPTION_MESSAGE: "bad", A.EXCEPTION_STACKTRACE: "Traceback ..."})},
-        {"span_id": "other", "name": A.EXCEPTION_EVENT, "attributes": "{}"}]
+    events = [
+        {
+            "span_id": "s",
+            "name": A.EXCEPTION_EVENT,
+            "attributes": json.dumps(
+                {A.EXCEPTION_TYPE: "ValueError", A.EXCEPTION_MESSAGE: "bad", A.EXCEPTION_STACKTRACE: "Traceback ..."}
+            ),
+        },
+        {"span_id": "other", "name": A.EXCEPTION_EVENT, "attributes": "{}"},
+    ]
     assert M.exceptions(events, "s") == [{"type": "ValueError", "message": "bad", "stacktrace": "Traceback ..."}]
 
 
 def _span(sid: str, parent: str | None, start: int, name: str = "") -> dict:
     t0 = _dt.datetime(2025, 1, 1)
-    return {"span_id": sid, "parent_span_id": parent, "name": name or sid, "start_time": t0 + _dt.timedelta(
-        milliseconds=start), "duration_ms": 10.0, "span_type": "step", "status_code": "UNSET"}
+    return {
+        "span_id": sid,
+        "parent_span_id": parent,
+        "name": name or sid,
+        "start_time": t0 + _dt.timedelta(milliseconds=start),
+        "duration_ms": 10.0,
+        "span_type": "step",
+        "status_code": "UNSET",
+    }
 
 
 def test_tree_depth_first_children_by_start_and_orphans_kept() -> None:
-    spans = [_span("c2", "root", 20), _span("root", None, 0), _span("c1", "root", 10), _span("g", "c1", 11),
-             _span("orphan", "not-stored-yet", 5)]
+    spans = [
+        _span("c2", "root", 20),
+        _span("root", None, 0),
+        _span("c1", "root", 10),
+        _span("g", "c1", 11),
+        _span("orphan", "not-stored-yet", 5),
+    ]
     nodes = tree(spans)
     assert [(n.span_id, n.depth) for n in nodes] == [("root", 0), ("c1", 1), ("g", 2), ("c2", 1), ("orphan", 0)]
     rows = waterfall(nodes)
@@ -122,14 +209,29 @@ def test_tree_survives_a_parent_cycle() -> None:
 
 def test_md_escapes_markup_in_labels() -> None:
     assert md("**x** <b>y</b> ![i](http://e/x) :red[z]") == (
-        "\\*\\*x\\*\\* \\<b\\>y\\<\\/b\\> \\!\\[i\\]\\(http\\:\\/\\/e\\/x\\) \\:red\\[z\\]")
+        "\\*\\*x\\*\\* \\<b\\>y\\<\\/b\\> \\!\\[i\\]\\(http\\:\\/\\/e\\/x\\) \\:red\\[z\\]"
+    )
     assert md("a" * 300, limit=10) == "a" * 9 + "…"
 
 
 def test_trace_table_columns_and_flags() -> None:
-    rows = [{"trace_id": "t", "start_time": _dt.datetime(2025, 1, 1), "root_name": None, "status_code": "ERROR",
-             "duration_ms": 3.0, "llm_count": 2, "input_tokens": 10, "output_tokens": None, "cost_usd": None,
-             "models": ["a", "b"], "error_count": 1, "blocked_count": 1, "flagged_count": 1}]
+    rows = [
+        {
+            "trace_id": "t",
+            "start_time": _dt.datetime(2025, 1, 1),
+            "root_name": None,
+            "status_code": "ERROR",
+            "duration_ms": 3.0,
+            "llm_count": 2,
+            "input_tokens": 10,
+            "output_tokens": None,
+            "cost_usd": None,
+            "models": ["a", "b"],
+            "error_count": 1,
+            "blocked_count": 1,
+            "flagged_count": 1,
+        }
+    ]
     df = _trace_list.table(rows)
     r = df.to_dict("records")[0]
     assert r["flags"] == "error, blocked, flagged" and r["tokens"] == 10 and r["models"] == "a, b"
@@ -172,14 +274,36 @@ def test_truncated_document_is_a_long_enough_prefix() -> None:
 def test_grounding_result_from_an_evaluation_row() -> None:
     from viewer import _grounding as G
 
-    details = {"label": "hallucination", "score": 0.2, "unsupported_numbers": ["18"], "sentences": [
-        {"text": "A.", "start": 0, "end": 2, "supported": True, "score": 0.9, "best_document_id": "d1"},
-        {"text": "B 18.", "start": 3, "end": 8, "supported": False, "score": 0.2, "best_document_id": None,
-         "unsupported_numbers": ["18"], "unsupported_entities": []}]}
-    rows = [{"name": "grounding", "span_id": "s", "label": "grounded", "score": 1.0, "details": "{}"},
-            {"name": "other", "span_id": "s", "label": "x", "score": 0.0, "details": None},
-            {"name": "grounding", "span_id": "s", "label": "hallucination", "score": 0.2,
-             "explanation": "1 of 2", "details": json.dumps(details)}]
+    details = {
+        "label": "hallucination",
+        "score": 0.2,
+        "unsupported_numbers": ["18"],
+        "sentences": [
+            {"text": "A.", "start": 0, "end": 2, "supported": True, "score": 0.9, "best_document_id": "d1"},
+            {
+                "text": "B 18.",
+                "start": 3,
+                "end": 8,
+                "supported": False,
+                "score": 0.2,
+                "best_document_id": None,
+                "unsupported_numbers": ["18"],
+                "unsupported_entities": [],
+            },
+        ],
+    }
+    rows = [
+        {"name": "grounding", "span_id": "s", "label": "grounded", "score": 1.0, "details": "{}"},
+        {"name": "other", "span_id": "s", "label": "x", "score": 0.0, "details": None},
+        {
+            "name": "grounding",
+            "span_id": "s",
+            "label": "hallucination",
+            "score": 0.2,
+            "explanation": "1 of 2",
+            "details": json.dumps(details),
+        },
+    ]
     g = G.for_span(rows, "s")
     assert g is not None and g.suspected and g.numbers == ("18",) and g.entities == ()
     assert [(s.supported, s.best_document_id) for s in g.sentences] == [(True, "d1"), (False, None)]
@@ -194,28 +318,46 @@ def test_compare_context_statuses() -> None:
     def doc(rank: int, id_: str, content: str = "") -> M.Document:
         return M.Document(rank, id_, content or id_, None, None, "s", "exact")
 
-    rows = C.context_diff([doc(1, "a"), doc(2, "b"), doc(3, "c"), doc(4, "e", "old")],
-                          [doc(1, "a"), doc(2, "c"), doc(3, "d"), doc(4, "e", "new")])
+    rows = C.context_diff(
+        [doc(1, "a"), doc(2, "b"), doc(3, "c"), doc(4, "e", "old")],
+        [doc(1, "a"), doc(2, "c"), doc(3, "d"), doc(4, "e", "new")],
+    )
     assert [(r["document"], r["status"], r["rank A"], r["rank B"]) for r in rows] == [
-        ("a", "same", 1, 1), ("b", "removed", 2, None), ("c", "moved", 3, 2), ("e", "changed", 4, 4),
-        ("d", "added", None, 3)]
+        ("a", "same", 1, 1),
+        ("b", "removed", 2, None),
+        ("c", "moved", 3, 2),
+        ("e", "changed", 4, 4),
+        ("d", "added", None, 3),
+    ]
     assert C.text_diff("One. Two.", "One. Three.").splitlines()[-2:] == ["-Two.", "+Three."]
     assert C.text_diff("same", "same") == ""
 
 
 DEMO_SPAN = {
-    A.GEN_AI_PROVIDER_NAME: "openai", A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
-    A.GEN_AI_REQUEST_TEMPERATURE: 0.2, A.GEN_AI_REQUEST_MAX_TOKENS: 100, A.GEN_AI_REQUEST_STOP_SEQUENCES: ["END"],
+    A.GEN_AI_PROVIDER_NAME: "openai",
+    A.GEN_AI_OPERATION_NAME: A.OP_CHAT,
+    A.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+    A.GEN_AI_REQUEST_TEMPERATURE: 0.2,
+    A.GEN_AI_REQUEST_MAX_TOKENS: 100,
+    A.GEN_AI_REQUEST_STOP_SEQUENCES: ["END"],
     A.OI_LLM_INVOCATION_PARAMETERS: json.dumps({"model": "gpt-4o-mini", "tool_choice": "auto", "stream": True}),
-    A.GEN_AI_TOOL_DEFINITIONS: json.dumps([{"type": "function", "name": "lookup_order", "description": "d",
-                                            "parameters": {"type": "object"}}]),
-    A.GEN_AI_INPUT_MESSAGES: json.dumps([
-        {"role": "system", "parts": [{"type": "text", "content": "Context:\n[kb-a] Alpha is first.\n[kb-b] Beta is sec"}]},
-        {"role": "user", "parts": [{"type": "text", "content": "order 1?"}]},
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "lookup_order",
-                                         "arguments": {"order_id": "1"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"status": "shipped"}}]},
-    ]),
+    A.GEN_AI_TOOL_DEFINITIONS: json.dumps(
+        [{"type": "function", "name": "lookup_order", "description": "d", "parameters": {"type": "object"}}]
+    ),
+    A.GEN_AI_INPUT_MESSAGES: json.dumps(
+        [
+            {
+                "role": "system",
+                "parts": [{"type": "text", "content": "Context:\n[kb-a] Alpha is first.\n[kb-b] Beta is sec"}],
+            },
+            {"role": "user", "parts": [{"type": "text", "content": "order 1?"}]},
+            {
+                "role": "assistant",
+                "parts": [{"type": "tool_call", "id": "c1", "name": "lookup_order", "arguments": {"order_id": "1"}}],
+            },
+            {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"status": "shipped"}}]},
+        ]
+    ),
 }
 
 
@@ -225,11 +367,17 @@ def test_replay_request_rebuilt_from_the_span() -> None:
     req = R.request_from_span(DEMO_SPAN)
     assert req["model"] == "gpt-4o-mini" and req["temperature"] == 0.2 and req["max_tokens"] == 100
     assert req["stop"] == ["END"] and req["tool_choice"] == "auto" and "stream" not in req
-    assert req["tools"] == [{"type": "function", "function": {"name": "lookup_order", "description": "d",
-                                                              "parameters": {"type": "object"}}}]
+    assert req["tools"] == [
+        {"type": "function", "function": {"name": "lookup_order", "description": "d", "parameters": {"type": "object"}}}
+    ]
     assert req["messages"][1] == {"role": "user", "content": "order 1?"}
-    assert req["messages"][2] == {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order_id": "1"}'}}]}
+    assert req["messages"][2] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order_id": "1"}'}}
+        ],
+    }
     assert req["messages"][3] == {"role": "tool", "tool_call_id": "c1", "content": '{"status": "shipped"}'}
     assert [(i, role) for i, role, _ in R.editable(req)] == [(0, "system"), (1, "user"), (3, "tool")]
     edited = R.with_texts(req, {1: "order 2?"})
@@ -252,33 +400,47 @@ def test_replay_availability() -> None:
 
     assert R.unavailable(DEMO_SPAN, {"OPENAI_API_KEY": "k"}) is None
     assert "OPENAI_API_KEY" in (R.unavailable(DEMO_SPAN, {}) or "")
-    assert "Only OpenAI" in (R.unavailable({**DEMO_SPAN, A.GEN_AI_PROVIDER_NAME: "anthropic"}, {"OPENAI_API_KEY": "k"})
-                             or "")
-    assert "not captured" in (R.unavailable({**DEMO_SPAN, A.GEN_AI_INPUT_MESSAGES: "[{cut"}, {"OPENAI_API_KEY": "k"})
-                              or "")
+    assert "Only OpenAI" in (
+        R.unavailable({**DEMO_SPAN, A.GEN_AI_PROVIDER_NAME: "anthropic"}, {"OPENAI_API_KEY": "k"}) or ""
+    )
+    assert "not captured" in (
+        R.unavailable({**DEMO_SPAN, A.GEN_AI_INPUT_MESSAGES: "[{cut"}, {"OPENAI_API_KEY": "k"}) or ""
+    )
     assert R.redact("Incorrect API key provided: sk-proj-abcdefghijkl") == "Incorrect API key provided: sk-…"
 
 
 # --- logical calls, outcome, missing context (issue 9) -------------------------------------
-from viewer import _calls, _context, _elsewhere, _grounding as G, _outcome as O  # noqa: E402
+from viewer import _calls, _context, _elsewhere
+from viewer import _grounding as G
+from viewer import _outcome as O
 
 T0 = _dt.datetime(2025, 1, 1, 12, 0, 0)
 
 
 def _s(sid: str, parent: str | None, kind: str, name: str, ms: int = 0, **extra: object) -> dict:
-    return {"span_id": sid, "parent_span_id": parent, "span_type": kind, "name": name,
-            "start_time": T0 + _dt.timedelta(milliseconds=ms), "attributes": extra.pop("attributes", {}), **extra}
+    return {
+        "span_id": sid,
+        "parent_span_id": parent,
+        "span_type": kind,
+        "name": name,
+        "start_time": T0 + _dt.timedelta(milliseconds=ms),
+        "attributes": extra.pop("attributes", {}),
+        **extra,
+    }
 
 
 def test_logical_calls_from_the_tree_from_the_attribute_and_from_the_columns() -> None:
-    msgs = {A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": "q"}]}]),
-            A.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "a"}]}])}
+    msgs = {
+        A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": "q"}]}]),
+        A.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "a"}]}]),
+    }
     # A decorator around two stacked client instrumentations: only the innermost has usage.
-    spans = [_s("s", None, "step", "rag"),
-             _s("d", "s", "llm", "answer", 1, model="gpt-4o-mini"),
-             _s("c1", "d", "llm", "chat gpt-4o-mini", 2, attributes={**msgs, A.GEN_AI_PROVIDER_NAME: "openai"}),
-             _s("c2", "c1", "llm", "ChatCompletion", 3, attributes=msgs, input_tokens=12, output_tokens=5,
-                   cost_usd=0.001)]
+    spans = [
+        _s("s", None, "step", "rag"),
+        _s("d", "s", "llm", "answer", 1, model="gpt-4o-mini"),
+        _s("c1", "d", "llm", "chat gpt-4o-mini", 2, attributes={**msgs, A.GEN_AI_PROVIDER_NAME: "openai"}),
+        _s("c2", "c1", "llm", "ChatCompletion", 3, attributes=msgs, input_tokens=12, output_tokens=5, cost_usd=0.001),
+    ]
     calls = _calls.Calls(spans)
     assert [s["span_id"] for s in calls.logical()] == ["d"]
     assert calls.parent("c1")["span_id"] == "d" and calls.parent("c2")["span_id"] == "c1"
@@ -287,14 +449,20 @@ def test_logical_calls_from_the_tree_from_the_attribute_and_from_the_columns() -
     got = _calls.borrowed(calls, spans[1])
     assert got is not None and got.content["span_id"] == "c2"  # the call that answered, innermost last
     assert [s["span_id"] for s in got.usage] == ["c2"] and got.totals == {
-        "input_tokens": 12, "output_tokens": 5, "cost_usd": 0.001}
+        "input_tokens": 12,
+        "output_tokens": 5,
+        "cost_usd": 0.001,
+    }
     assert _calls.where([spans[2]]) == "the openai call inside: chat gpt-4o-mini"
     assert _calls.where(spans[2:]) == "the 2 calls inside: chat gpt-4o-mini, ChatCompletion"
     # Own messages and usage: nothing borrowed.
     assert _calls.borrowed(calls, spans[3]) is None
     # The store's marks win over the tree: a column, else the attribute.
-    marked = [_s("a", None, "llm", "a"), _s("b", None, "llm", "b", attributes={A.LLM_PARENT_SPAN_ID: "a"}),
-              _s("c", "a", "llm", "c", llm_parent_span_id=None, usage_counted=True)]
+    marked = [
+        _s("a", None, "llm", "a"),
+        _s("b", None, "llm", "b", attributes={A.LLM_PARENT_SPAN_ID: "a"}),
+        _s("c", "a", "llm", "c", llm_parent_span_id=None, usage_counted=True),
+    ]
     calls = _calls.Calls(marked)
     assert calls.parent("b")["span_id"] == "a" and calls.parent("c") is None
     assert [s["span_id"] for s in calls.logical()] == ["a", "c"]
@@ -306,19 +474,31 @@ def test_model_from_the_column_else_the_request() -> None:
     assert _calls.model({"attributes": {}}) is None
 
 
-def _decision(verdict: str, name: str, before: str | None = None, after: str | None = None,
-              span: str = "g") -> dict[str, Any]:
+def _decision(
+    verdict: str, name: str, before: str | None = None, after: str | None = None, span: str = "g"
+) -> dict[str, Any]:
     """A row of the decisions table, as Store.get_trace gives it."""
-    return {"name": name, "verdict": verdict, "reason": "why", "before_text": before, "after_text": after,
-            "span_id": span}
+    return {
+        "name": name,
+        "verdict": verdict,
+        "reason": "why",
+        "before_text": before,
+        "after_text": after,
+        "span_id": span,
+    }
 
 
 def test_outcome_blocked_wins_then_the_last_modification() -> None:
     assert O.of_trace([_decision("pass", "a"), _decision("flag", "b")], []) == O.Outcome(O.DELIVERED)
-    out = O.of_trace([_decision("modify", "redact", "x a@b.c", "x [email]"), _decision("block", "policy", "x [email]",
-                                                                                        "Sorry.")], [])
+    out = O.of_trace(
+        [_decision("modify", "redact", "x a@b.c", "x [email]"), _decision("block", "policy", "x [email]", "Sorry.")], []
+    )
     assert (out.kind, out.headline(), out.received, out.original) == (
-        O.BLOCKED, "blocked by policy", "Sorry.", "x a@b.c")
+        O.BLOCKED,
+        "blocked by policy",
+        "Sorry.",
+        "x a@b.c",
+    )
     out = O.of_trace([_decision("modify", "one", "a", "b"), _decision("modify", "two", "b", "c")], [])
     assert (out.kind, out.headline(), out.received, out.original) == (O.MODIFIED, "modified by two", "c", "a")
     # No after text: what the step returned.
@@ -326,31 +506,46 @@ def test_outcome_blocked_wins_then_the_last_modification() -> None:
     assert O.of_trace([_decision("block", "p")], [step], ["the answer"]).received == "returned"
     assert O.of_trace([_decision("block", "p")], [step]).received is None  # it may be the blocked answer
     assert [O.of_row(r) for r in ({"blocked_count": 1, "modified_count": 1}, {"modified_count": 2}, {})] == [
-        O.BLOCKED, O.MODIFIED, O.DELIVERED]
+        O.BLOCKED,
+        O.MODIFIED,
+        O.DELIVERED,
+    ]
 
 
 def test_outcome_applies_to_answers_before_the_step_not_to_a_judge_inside_it() -> None:
-    spans = [_s("r", None, "step", "rag"), _s("a", "r", "llm", "answer", 1),
-             _s("g", "r", "postprocess", "guard", 5), _s("j", "g", "llm", "judge", 6),
-             _s("late", "r", "llm", "followup", 9)]
+    spans = [
+        _s("r", None, "step", "rag"),
+        _s("a", "r", "llm", "answer", 1),
+        _s("g", "r", "postprocess", "guard", 5),
+        _s("j", "g", "llm", "judge", 6),
+        _s("late", "r", "llm", "followup", 9),
+    ]
     out = O.of_trace([_decision("block", "judge_says_no")], spans)
     assert O.affected(out, spans, {"a": "x", "j": "no", "late": "y"}) == {"a"}
     assert O.affected(O.Outcome(O.DELIVERED), spans, {"a": "x"}) == set()
 
 
 def test_tool_results_from_tool_spans_and_prompts_once_with_the_grounding_ids() -> None:
-    prompt = json.dumps([
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "weather", "arguments": "{}"}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "rainy"}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c2", "response": "Order shipped."}]}])
-    spans = [_s("t", None, "tool", "lookup_order", attributes={A.OI_OUTPUT_VALUE: "Order shipped."}),
-             _s("t2", None, "tool", "lookup_order", attributes={A.GEN_AI_TOOL_CALL_RESULT: "Order delayed."}),
-             _s("l", None, "llm", "answer", attributes={A.GEN_AI_INPUT_MESSAGES: prompt}),
-             _s("e", None, "tool", "noop")]
+    prompt = json.dumps(
+        [
+            {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "weather", "arguments": "{}"}]},
+            {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "rainy"}]},
+            {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c2", "response": "Order shipped."}]},
+        ]
+    )
+    spans = [
+        _s("t", None, "tool", "lookup_order", attributes={A.OI_OUTPUT_VALUE: "Order shipped."}),
+        _s("t2", None, "tool", "lookup_order", attributes={A.GEN_AI_TOOL_CALL_RESULT: "Order delayed."}),
+        _s("l", None, "llm", "answer", attributes={A.GEN_AI_INPUT_MESSAGES: prompt}),
+        _s("e", None, "tool", "noop"),
+    ]
     found = _context.tool_results(spans)
     assert [(t.id, t.text) for t in found] == [
-        ("tool:lookup_order", "Order shipped."), ("tool:lookup_order#2", "Order delayed."),
-        ("tool:weather", "rainy"), ("tool:c2", "Order shipped.")]
+        ("tool:lookup_order", "Order shipped."),
+        ("tool:lookup_order#2", "Order delayed."),
+        ("tool:weather", "rainy"),
+        ("tool:c2", "Order shipped."),
+    ]
 
 
 def test_missing_context_reasons() -> None:
@@ -358,10 +553,18 @@ def test_missing_context_reasons() -> None:
     answer = {"trace": trace, "spans": [_s("a", None, "llm", "answer")], "documents": []}
     assert _context.needs_hint(answer, [], [])
     assert not _context.needs_hint({"spans": [_s("g", None, "postprocess", "guard")]}, [], [])
-    retrieval = {"trace_id": "r", "root_name": "search_kb", "start_time": T0 - _dt.timedelta(seconds=1),
-                 "service_name": "app", "span_types": ["retriever"]}
-    elsewhere = [retrieval, {**retrieval, "trace_id": "other-service", "service_name": "web"},
-                 {**retrieval, "trace_id": "whole-request", "span_types": ["step", "retriever", "llm"]}]
+    retrieval = {
+        "trace_id": "r",
+        "root_name": "search_kb",
+        "start_time": T0 - _dt.timedelta(seconds=1),
+        "service_name": "app",
+        "span_types": ["retriever"],
+    }
+    elsewhere = [
+        retrieval,
+        {**retrieval, "trace_id": "other-service", "service_name": "web"},
+        {**retrieval, "trace_id": "whole-request", "span_types": ["step", "retriever", "llm"]},
+    ]
     found = _context.missing(answer, elsewhere)
     assert found.reason == "other trace" and [r["trace_id"] for r in found.traces] == ["r"]
     assert _context.missing(answer, elsewhere[1:]).reason == "not recorded"
@@ -384,12 +587,21 @@ def test_elsewhere_windows_distance_and_the_fix_in_the_users_names() -> None:
 
 
 def test_grounding_names_a_tool_result_as_the_source() -> None:
-    g = G.from_details({"label": "grounded", "sentences": [
-        {"text": "Arrives Friday.", "supported": True, "best_document_id": "tool:lookup_order"},
-        {"text": "Shipped.", "supported": True, "best_document_id": "tool:lookup_order#2"},
-        {"text": "Hi.", "supported": True, "best_document_id": "kb-2"}]})
+    g = G.from_details(
+        {
+            "label": "grounded",
+            "sentences": [
+                {"text": "Arrives Friday.", "supported": True, "best_document_id": "tool:lookup_order"},
+                {"text": "Shipped.", "supported": True, "best_document_id": "tool:lookup_order#2"},
+                {"text": "Hi.", "supported": True, "best_document_id": "kb-2"},
+            ],
+        }
+    )
     assert [(s.best_source_kind, s.best_source) for s in g.sentences] == [
-        (G.SOURCE_TOOL, "lookup_order"), (G.SOURCE_TOOL, "lookup_order#2"), (G.SOURCE_DOCUMENT, None)]
+        (G.SOURCE_TOOL, "lookup_order"),
+        (G.SOURCE_TOOL, "lookup_order#2"),
+        (G.SOURCE_DOCUMENT, None),
+    ]
 
 
 def test_list_flags_and_hallucination_say_what_the_user_received() -> None:

@@ -60,8 +60,12 @@ if os.environ.get("APP_WAITS"):
 def _readme_variables() -> dict[str, str]:
     """The variables of README's zero-code command, which the runs here use (so they agree)."""
     readme = (REPO / "README.md").read_text()
-    [line] = [line for block in re.findall(r"```bash\n(.*?)```", readme, re.S) for line in block.splitlines()
-              if "opentelemetry-instrument" in line]
+    [line] = [
+        line
+        for block in re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+        for line in block.splitlines()
+        if "opentelemetry-instrument" in line
+    ]
     words = shlex.split(line)
     variables = {}
     while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
@@ -76,7 +80,8 @@ def _instrument_script() -> Path:
     script = Path(sys.executable).parent / "opentelemetry-instrument"
     assert script.exists(), f"{script} is missing: install the test extra (pip install -e '.[test]')"
     assert entry_points(group="opentelemetry_traces_exporter", name="spyglass"), (
-        "the 'spyglass' traces exporter entry point is not installed: reinstall (pip install -e '.[test]')")
+        "the 'spyglass' traces exporter entry point is not installed: reinstall (pip install -e '.[test]')"
+    )
     return script
 
 
@@ -85,13 +90,16 @@ def _env(db: Path, **extra: str) -> dict[str, str]:
     others = sorted({ep.name for ep in entry_points(group="opentelemetry_instrumentor")} - {"spyglass_openai"})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
     env.update(_readme_variables())  # OTEL_TRACES_EXPORTER=spyglass, metrics and logs none
-    env.update({
-        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ",".join(others),
-        "SPYGLASS_DB": str(db), "SPYGLASS_RAISE_INTERNAL_ERRORS": "1",
-        "CASSETTE": str(cassettes_dir() / CASSETTE),
-        # The checkout under test, whatever else is installed; opentelemetry-instrument keeps it.
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-    })
+    env.update(
+        {
+            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ",".join(others),
+            "SPYGLASS_DB": str(db),
+            "SPYGLASS_RAISE_INTERNAL_ERRORS": "1",
+            "CASSETTE": str(cassettes_dir() / CASSETTE),
+            # The checkout under test, whatever else is installed; opentelemetry-instrument keeps it.
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+        }
+    )
     env.update(extra)
     return env
 
@@ -100,8 +108,14 @@ def _start(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     app = tmp_path / "app.py"
     app.write_text(APP)
     # The absolute interpreter: opentelemetry-instrument resolves a bare "python" through PATH.
-    return subprocess.Popen([str(_instrument_script()), sys.executable, str(app)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(_instrument_script()), sys.executable, str(app)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _run(tmp_path: Path, db: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -167,7 +181,7 @@ def test_default_store_is_in_the_working_directory(tmp_path: Path) -> None:
     del env["SPYGLASS_DB"]
     proc = _start(tmp_path, env)
     try:
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
@@ -196,7 +210,7 @@ def test_a_store_that_is_not_ours_is_refused_and_left_untouched(tmp_path: Path) 
         con.execute("CREATE TABLE invoices (id INTEGER)")
     proc = _start(tmp_path, _env(db))
     try:
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     # opentelemetry-instrument logs a failed set-up and runs the app untraced.
@@ -204,7 +218,8 @@ def test_a_store_that_is_not_ours_is_refused_and_left_untouched(tmp_path: Path) 
     assert "ForeignStoreError" in err and f"{db} is a DuckDB database but not a Spyglass store" in err
     with duckdb.connect(str(db), read_only=True) as con:
         assert [row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()] == [
-            "invoices"]
+            "invoices"
+        ]
 
 
 PLAIN = """
@@ -225,8 +240,9 @@ print(exporter.attached)
 
 def test_without_a_global_sdk_provider_it_is_a_plain_exporter(tmp_path: Path) -> None:
     db = tmp_path / "plain.duckdb"
-    done = subprocess.run([sys.executable, "-c", PLAIN], cwd=tmp_path, env=_env(db), capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PLAIN], cwd=tmp_path, env=_env(db), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
     store = tracer.Store(db)

@@ -11,6 +11,7 @@ local DuckDB file.
     def answer(question: str, docs: list[dict]) -> str: ...
 """
 
+from . import grounding
 from ._config import Stats, configure, default_db_path, flush, shutdown, stats
 from ._context import ContextThreadPoolExecutor, TraceAttributes, trace_attributes, with_context
 from ._decorators import trace_llm, trace_postprocess, trace_retriever, trace_step
@@ -18,11 +19,9 @@ from ._documents import Document, normalize_documents
 from ._guard import set_raise_internal_errors
 from ._manual import SpanHandle, record_decision, record_usage, span
 from ._settings import Settings
-from .store import (DamagedStoreError, ForeignStoreError, NewerSchemaError, Store, StoreBusy, StoreError,
-                    StoreNotFound)
+from .store import DamagedStoreError, ForeignStoreError, NewerSchemaError, Store, StoreBusy, StoreError, StoreNotFound
 from .store.reader import TraceFilter
 from .version import __version__
-from . import grounding  # noqa: E402  (after the core: it uses nothing of it, users reach it as tracer.grounding)
 
 __all__ = [
     "ContextThreadPoolExecutor",

@@ -8,8 +8,9 @@ guard here, so a failure in our code never changes what the user's function does
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring as encode_json_str
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -52,8 +53,9 @@ def set_tracer_provider(provider: trace.TracerProvider | None) -> None:
     global _tracer, _provider, _scoped
     _provider = provider
     _scoped = (provider, {})
-    _tracer = (provider.get_tracer(_SCOPE, __version__) if provider is not None
-               else trace.get_tracer(_SCOPE, __version__))
+    _tracer = (
+        provider.get_tracer(_SCOPE, __version__) if provider is not None else trace.get_tracer(_SCOPE, __version__)
+    )
 
 
 def tracer_for(scope: str, version: str) -> trace.Tracer:
@@ -63,8 +65,9 @@ def tracer_for(scope: str, version: str) -> trace.Tracer:
     provider, tracers = _scoped
     found = tracers.get((scope, version))
     if found is None:  # cached: the SDK's get_tracer takes a lock and edits warning filters
-        found = tracers[(scope, version)] = (provider.get_tracer(scope, version) if provider is not None
-                                             else trace.get_tracer(scope, version))
+        found = tracers[(scope, version)] = (
+            provider.get_tracer(scope, version) if provider is not None else trace.get_tracer(scope, version)
+        )
     return found
 
 
@@ -78,8 +81,7 @@ def explicit_tracer_provider() -> trace.TracerProvider | None:
     return _provider
 
 
-def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | None = None,
-                omitted: int = 0) -> None:
+def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | None = None, omitted: int = 0) -> None:
     """Set a captured value on a span: serialised, bounded, scrubbed, user-redacted."""
     text, is_json, cut = to_text(value, s, omitted)
     if not _set_text(span, key, text, s):
@@ -112,19 +114,29 @@ def _mark_truncated(span: Span, key: str) -> None:
 class Spec:
     """Everything about a decorated function that can be computed once, at decoration time."""
 
-    __slots__ = ("name", "span_type", "static", "params", "capture_input", "capture_output",
-                 "output_hook", "context")
+    __slots__ = ("capture_input", "capture_output", "context", "name", "output_hook", "params", "span_type", "static")
 
-    def __init__(self, fn: Callable[..., Any] | None, name: str, span_type: str, static: Mapping[str, Any],
-                 capture_input: bool = True, capture_output: bool = True,
-                 output_hook: OutputHook | None = None, context: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any] | None,
+        name: str,
+        span_type: str,
+        static: Mapping[str, Any],
+        capture_input: bool = True,
+        capture_output: bool = True,
+        output_hook: OutputHook | None = None,
+        context: Sequence[str] | None = None,
+    ) -> None:
         self.name = name
         # LLM spans: the arguments that hold the answer's context (None: any that are documents).
         self.context = tuple(context) if context is not None else None
         self.span_type = span_type
         # Scrubbed once here, not per call: the user's own attributes may quote a key or a URL.
-        self.static = {A.SPAN_TYPE: span_type, A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[span_type],
-                       **{k: scrub_attribute(k, v) for k, v in static.items() if v is not None}}
+        self.static = {
+            A.SPAN_TYPE: span_type,
+            A.OI_SPAN_KIND: A.OI_KIND_BY_SPAN_TYPE[span_type],
+            **{k: scrub_attribute(k, v) for k, v in static.items() if v is not None},
+        }
         if fn is not None:
             self.static.setdefault(A.CODE_FUNCTION, getattr(fn, "__qualname__", name))
         self.params: tuple[str, ...] = ()
@@ -134,13 +146,16 @@ class Spec:
             except (TypeError, ValueError):  # builtins and some C callables have none
                 sig = None
             if sig is not None:
-                self.params = tuple(p.name for p in sig.parameters.values()
-                                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+                self.params = tuple(
+                    p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                )
                 takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
                 unknown = [c for c in self.context or () if c not in sig.parameters and not takes_any]
                 if unknown:  # a typo here would silently lose the context: say so at decoration
-                    raise ValueError(f"context={unknown[0]!r} names no argument of {name}(); "
-                                     f"its arguments are {list(sig.parameters)}")
+                    raise ValueError(
+                        f"context={unknown[0]!r} names no argument of {name}(); "
+                        f"its arguments are {list(sig.parameters)}"
+                    )
         self.capture_input = capture_input
         self.capture_output = capture_output
         self.output_hook = output_hook or plain_output
@@ -166,7 +181,7 @@ class Spec:
         values = self.named(args, kwargs)
         return next(iter(values.values())) if len(values) == 1 else values
 
-    def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> "Call":
+    def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Call:
         """Start the span (not yet current). If that fails, a :data:`NULL_CALL` that traces nothing."""
         with guard("span start"):
             s = settings()
@@ -183,8 +198,9 @@ class Spec:
                         context = context_arguments(named, self.context)
                         if context:
                             # One string, not a tuple: the SDK checks a sequence item by item (2 µs).
-                            span.set_attribute(A.CONTEXT_ARGUMENTS, A.CONTEXT_WHOLE_INPUT if value is not named
-                                               else ",".join(context))
+                            span.set_attribute(
+                                A.CONTEXT_ARGUMENTS, A.CONTEXT_WHOLE_INPUT if value is not named else ",".join(context)
+                            )
             return call
         return NULL_CALL
 
@@ -192,7 +208,7 @@ class Spec:
 class Call(SpanEnd):
     """One running span. ``finish``/``finish_stream``/``fail``/``close`` end it; only the first counts."""
 
-    __slots__ = ("spec", "settings", "ctx", "items", "count", "all_text", "text_chars", "omitted")
+    __slots__ = ("all_text", "count", "ctx", "items", "omitted", "settings", "spec", "text_chars")
 
     def __init__(self, span: Span, spec: Spec, s: Settings) -> None:
         self.span = span
@@ -333,7 +349,7 @@ def plain_output(call: Call, result: Any, s: Settings) -> None:
 
 # The output message of an LLM answer, around the answer's JSON string.
 _MESSAGE_HEAD = '[{"role":"assistant","parts":[{"type":"text","content":'
-_MESSAGE_TAIL = '}]}]'
+_MESSAGE_TAIL = "}]}]"
 # Its containers nest 4 deep and hold at most 2 items each, and none of its keys is secret:
 # under these limits and the size limit, to_text gives exactly this text, not cut.
 _MESSAGE_DEPTH = 4

@@ -17,17 +17,18 @@ import importlib
 import os
 import signal
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from . import _processor as _processor_module
 from ._call import set_tracer_provider
 from ._guard import guard, logger
 from ._ids import id_generator
-from . import _processor as _processor_module
 from ._processor import DEFAULT_EXIT_TIMEOUT, SpyglassSpanProcessor
 from ._settings import RedactHook, Settings, flag_from_env, number_from_env, set_settings
 from .store import DuckDBSpanExporter, ForeignStoreError, NewerSchemaError, StoreError
@@ -98,10 +99,12 @@ def configure(
     """
     with _state.lock:
         path = os.path.abspath(os.fspath(db) if db is not None else default_db_path())
-        set_settings(Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars,
-                                               redact=redact))
+        set_settings(
+            Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars, redact=redact)
+        )
         if secret_patterns is not None:
             from ._serialize import set_secret_patterns
+
             set_secret_patterns(secret_patterns)
         if grounding is None:
             grounding = _grounding_from_env()
@@ -126,8 +129,9 @@ def configure(
             old.schedule_delay = schedule_delay
             old.exit_timeout = exit_timeout
         else:
-            _state.processor = SpyglassSpanProcessor(exporter, max_queue_size=max_queue_size,
-                                                     schedule_delay=schedule_delay, exit_timeout=exit_timeout)
+            _state.processor = SpyglassSpanProcessor(
+                exporter, max_queue_size=max_queue_size, schedule_delay=schedule_delay, exit_timeout=exit_timeout
+            )
             provider.add_span_processor(_state.processor)
             _state.provider = provider
         _install_exit_hooks()
@@ -179,9 +183,12 @@ def _check_store(exporter: DuckDBSpanExporter) -> None:
 
 
 def _log_unwritable(exporter: DuckDBSpanExporter, exc: BaseException | None = None) -> None:
-    logger.error("spyglass: cannot write the store %s now (%s). Tracing goes on: spans are spooled "
-                 "beside it, or dropped and counted (tracer.stats()), until it can be written.",
-                 exporter.path, exc or "it is a directory")
+    logger.error(
+        "spyglass: cannot write the store %s now (%s). Tracing goes on: spans are spooled "
+        "beside it, or dropped and counted (tracer.stats()), until it can be written.",
+        exporter.path,
+        exc or "it is a directory",
+    )
 
 
 def flush(timeout: float = 30.0) -> bool:
@@ -221,9 +228,17 @@ def stats() -> Stats:
     exporter: Any = p.exporter
     writer = getattr(exporter, "writer", None)
     reasons = p.dropped_reasons()
-    return Stats(getattr(exporter, "path", None), p.exported, sum(reasons.values()), p.queued,
-                 getattr(writer, "spooled_batches", 0), getattr(writer, "direct_batches", 0),
-                 stored=p.stored, spooled=p.spooled, dropped_reasons=reasons)
+    return Stats(
+        getattr(exporter, "path", None),
+        p.exported,
+        sum(reasons.values()),
+        p.queued,
+        getattr(writer, "spooled_batches", 0),
+        getattr(writer, "direct_batches", 0),
+        stored=p.stored,
+        spooled=p.spooled,
+        dropped_reasons=reasons,
+    )
 
 
 def _install_exit_hooks() -> None:

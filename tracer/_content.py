@@ -9,7 +9,8 @@ Malformed or truncated values give ``None``, never an error.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import attributes as A
 
@@ -26,8 +27,7 @@ def _json(value: Any) -> Any:
 def _parts_text(message: Mapping[str, Any]) -> str:
     parts = message.get("parts")
     if isinstance(parts, list):
-        return "".join(str(p.get("content") or "") for p in parts
-                       if isinstance(p, Mapping) and p.get("type") == "text")
+        return "".join(str(p.get("content") or "") for p in parts if isinstance(p, Mapping) and p.get("type") == "text")
     content = message.get("content")
     return content if isinstance(content, str) else ""
 

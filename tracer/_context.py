@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextvars
 import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -38,9 +39,9 @@ class TraceAttributes:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     prompt_version: str | None = None
     # as_span_attributes(), computed once per block rather than once per span started in it.
-    _attributes: Optional[dict[str, Any]] = field(default=None, init=False, repr=False, compare=False)
+    _attributes: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def merged(self, other: "TraceAttributes") -> "TraceAttributes":
+    def merged(self, other: TraceAttributes) -> TraceAttributes:
         """Inner values win; tags accumulate; metadata merges key by key."""
         return TraceAttributes(
             session_id=other.session_id or self.session_id,
@@ -116,8 +117,13 @@ def trace_attributes(
 
     Nested blocks merge with the outer one: inner values win, tags accumulate.
     """
-    new = TraceAttributes(session_id=session_id, user_id=user_id, tags=tuple(str(t) for t in tags),
-                          metadata=dict(metadata or {}), prompt_version=prompt_version)
+    new = TraceAttributes(
+        session_id=session_id,
+        user_id=user_id,
+        tags=tuple(str(t) for t in tags),
+        metadata=dict(metadata or {}),
+        prompt_version=prompt_version,
+    )
     outer = current_trace_attributes()
     merged = outer.merged(new) if outer else new
     token = otel_context.attach(otel_context.set_value(_KEY, merged))
@@ -146,5 +152,5 @@ def with_context(fn: Callable[..., _R]) -> Callable[..., _R]:
 class ContextThreadPoolExecutor(ThreadPoolExecutor):
     """A ``ThreadPoolExecutor`` whose tasks run in the context of the code that submitted them."""
 
-    def submit(self, fn: Callable[..., _R], /, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def submit(self, fn: Callable[..., _R], /, *args: Any, **kwargs: Any):
         return super().submit(with_context(fn), *args, **kwargs)

@@ -14,7 +14,8 @@ grounding verdict on it is, as ``check_before_postprocessing``.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from . import _delivered as D
 from . import _evidence
@@ -54,17 +55,25 @@ def rows(store: Store, *, labelled_only: bool = False, progress: Progress | None
             label, source, text = note["label"], "annotation", note["note"]
         elif result != D.DELIVERED:
             label, source = result, "post_processing"
-            text = "; ".join(f"{d['name']}: {d['verdict']}" + (f" ({d['reason']})" if d.get("reason") else "")
-                             for d in span["decisions"] if d.get("verdict") in ("block", "modify"))
+            text = "; ".join(
+                f"{d['name']}: {d['verdict']}" + (f" ({d['reason']})" if d.get("reason") else "")
+                for d in span["decisions"]
+                if d.get("verdict") in ("block", "modify")
+            )
         elif check is not None:
             label, source, text = check["label"], "grounding_check", check["explanation"]
         if label is not None or not labelled_only:
             context = _evidence.evidence(span["attributes"], span["documents"], span["tools"], span["inner"])
             record = {
-                "trace_id": span["trace_id"], "span_id": span["span_id"], "question": question,
+                "trace_id": span["trace_id"],
+                "span_id": span["span_id"],
+                "question": question,
                 "context": [{"id": d.get("id", d.get("document_id")), "content": d["content"]} for d in context],
-                "output": text_out, "outcome": result,
-                "label": label, "label_source": source, "note": text,
+                "output": text_out,
+                "outcome": result,
+                "label": label,
+                "label_source": source,
+                "note": text,
             }
             if result != D.DELIVERED and check is not None:
                 record["check_before_postprocessing"] = check["label"]
@@ -76,6 +85,5 @@ def rows(store: Store, *, labelled_only: bool = False, progress: Progress | None
 
 def write_jsonl(store: Store, out: TextIO, **kwargs: Any) -> int:
     records = rows(store, **kwargs)
-    for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     return len(records)

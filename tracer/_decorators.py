@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, TypeVar, overload
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, overload
 
 from . import attributes as A
 from ._call import Call, Spec, llm_output, plain_output, retriever_output
@@ -171,8 +172,10 @@ def _decorate(fn: Any, make_spec: Callable[[Callable[..., Any]], Spec]) -> Any:
     if isinstance(fn, (classmethod, staticmethod)):
         return type(fn)(_decorate(fn.__func__, make_spec))
     if not callable(fn):
-        raise TypeError(f"expected a function to trace, got {type(fn).__name__} {fn!r}; "
-                        f"options are keyword-only, e.g. @trace_llm(model=...)")
+        raise TypeError(
+            f"expected a function to trace, got {type(fn).__name__} {fn!r}; "
+            f"options are keyword-only, e.g. @trace_llm(model=...)"
+        )
     return wrap(fn, make_spec(fn))
 
 
@@ -187,22 +190,41 @@ def _name(fn: Callable[..., Any], name: str | None) -> str:
     """``Class.method`` or ``function``; the ``outer.<locals>.`` part of nested functions is noise."""
     if name:
         return name
-    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+    qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "call")
     return qualname.rsplit("<locals>.", 1)[-1]
 
 
 @overload
 def trace_llm(fn: _F) -> _F: ...
 @overload
-def trace_llm(fn: None = None, *, name: str | None = None, model: str | None = None, provider: str | None = None,
-              operation: str = A.OP_CHAT, prompt_version: str | None = None, prompt_template: str | None = None,
-              context: str | Sequence[str] | None = None, capture_input: bool = True, capture_output: bool = True,
-              attributes: Mapping[str, Any] | None = None) -> Callable[[_F], _F]: ...
-def trace_llm(fn: Callable[..., Any] | None = None, *, name: str | None = None, model: str | None = None,
-              provider: str | None = None, operation: str = A.OP_CHAT, prompt_version: str | None = None,
-              prompt_template: str | None = None, context: str | Sequence[str] | None = None,
-              capture_input: bool = True, capture_output: bool = True,
-              attributes: Mapping[str, Any] | None = None) -> Any:
+def trace_llm(
+    fn: None = None,
+    *,
+    name: str | None = None,
+    model: str | None = None,
+    provider: str | None = None,
+    operation: str = A.OP_CHAT,
+    prompt_version: str | None = None,
+    prompt_template: str | None = None,
+    context: str | Sequence[str] | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Callable[[_F], _F]: ...
+def trace_llm(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    model: str | None = None,
+    provider: str | None = None,
+    operation: str = A.OP_CHAT,
+    prompt_version: str | None = None,
+    prompt_template: str | None = None,
+    context: str | Sequence[str] | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Any:
     """Trace a function that calls a language model.
 
     The arguments become the span's input, a returned string becomes the output message.
@@ -214,40 +236,77 @@ def trace_llm(fn: Callable[..., Any] | None = None, *, name: str | None = None, 
     argument names) says which arguments they are, instead of guessing.
     """
     names = (context,) if isinstance(context, str) else context
+
     def spec(f: Callable[..., Any]) -> Spec:
-        static = {A.GEN_AI_OPERATION_NAME: operation, A.GEN_AI_REQUEST_MODEL: model,
-                  A.OI_LLM_MODEL_NAME: model, A.GEN_AI_PROVIDER_NAME: provider,
-                  A.PROMPT_VERSION: prompt_version, A.PROMPT_TEMPLATE: prompt_template, **(attributes or {})}
+        static = {
+            A.GEN_AI_OPERATION_NAME: operation,
+            A.GEN_AI_REQUEST_MODEL: model,
+            A.OI_LLM_MODEL_NAME: model,
+            A.GEN_AI_PROVIDER_NAME: provider,
+            A.PROMPT_VERSION: prompt_version,
+            A.PROMPT_TEMPLATE: prompt_template,
+            **(attributes or {}),
+        }
         # Named after the user's function, as every other decorator: the operation and the
         # model are attributes, and the client span inside already reads "chat <model>".
-        return Spec(f, _name(f, name), A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output,
-                    context=names)
+        return Spec(
+            f, _name(f, name), A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output, context=names
+        )
+
     return _decorator(fn, spec)
 
 
-def trace_retriever(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-                    data_source: str | None = None, capture_input: bool = True, capture_output: bool = True,
-                    attributes: Mapping[str, Any] | None = None) -> Any:
+def trace_retriever(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    data_source: str | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Any:
     """Trace a retrieval step; its result is normalised into documents ``{id, content, score, metadata}``."""
+
     def spec(f: Callable[..., Any]) -> Spec:
         static = {A.GEN_AI_OPERATION_NAME: A.OP_RETRIEVAL, A.GEN_AI_DATA_SOURCE_ID: data_source, **(attributes or {})}
         return Spec(f, _name(f, name), A.SPAN_TYPE_RETRIEVER, static, capture_input, capture_output, retriever_output)
+
     return _decorator(fn, spec)
 
 
-def trace_postprocess(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-                      capture_input: bool = True, capture_output: bool = True,
-                      attributes: Mapping[str, Any] | None = None) -> Any:
+def trace_postprocess(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Any:
     """Trace a post-processing step (guardrail, filter, rewriter); see :func:`record_decision`."""
+
     def spec(f: Callable[..., Any]) -> Spec:
-        return Spec(f, _name(f, name), A.SPAN_TYPE_POSTPROCESS, dict(attributes or {}), capture_input,
-                    capture_output, plain_output)
+        return Spec(
+            f,
+            _name(f, name),
+            A.SPAN_TYPE_POSTPROCESS,
+            dict(attributes or {}),
+            capture_input,
+            capture_output,
+            plain_output,
+        )
+
     return _decorator(fn, spec)
 
 
-def trace_step(fn: Callable[..., Any] | None = None, *, name: str | None = None, kind: str = A.SPAN_TYPE_STEP,
-               capture_input: bool = True, capture_output: bool = True,
-               attributes: Mapping[str, Any] | None = None) -> Any:
+def trace_step(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    kind: str = A.SPAN_TYPE_STEP,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Any:
     """Trace any pipeline step. ``kind`` is one of ``step``, ``tool``, ``embedding``, ``llm``,
     ``retriever``, ``postprocess``."""
     if kind not in A.OI_KIND_BY_SPAN_TYPE:
@@ -260,4 +319,5 @@ def trace_step(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
             static.setdefault(A.GEN_AI_TOOL_NAME, _name(f, name))
         return Spec(f, _name(f, name), kind, static, capture_input, capture_output, hooks.get(kind, plain_output))
+
     return _decorator(fn, spec)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import attributes as A
 from ._content import output_text
@@ -46,8 +47,9 @@ def _output(span: Mapping[str, Any] | None) -> str | None:
     return output_text(json.loads(attrs) if isinstance(attrs, str) else attrs)
 
 
-def of_trace(decisions: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]],
-             answers: Iterable[str | None] = ()) -> Delivered:
+def of_trace(
+    decisions: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]], answers: Iterable[str | None] = ()
+) -> Delivered:
     """The outcome of a trace's decisions (in order); ``answers``: the texts of its LLM
     answers, which the deciding step's return value is then known not to be."""
     blocked = next((d for d in decisions if d.get("verdict") == "block"), None)
@@ -108,7 +110,9 @@ def affected(result: Delivered, spans: Sequence[Mapping[str, Any]], answers: Map
     when = decision.get("time")
     if step in by_id and by_id[step].get("span_type") in (A.SPAN_TYPE_POSTPROCESS, None):
         inside = [sid for sid in answers if sid == step or step in _ancestors(sid, parents)]
-        outside = [sid for sid in answers if sid not in inside and _started_by(by_id.get(sid), by_id[step].get("start_time"))]
+        outside = [
+            sid for sid in answers if sid not in inside and _started_by(by_id.get(sid), by_id[step].get("start_time"))
+        ]
         if outside:
             return {outside[-1]}
         inside = [sid for sid in inside if sid != step and _started_by(by_id.get(sid), when)]

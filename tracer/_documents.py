@@ -74,11 +74,15 @@ def _from_mapping(item: Mapping[str, Any], depth: int) -> Document:
     metadata.update({str(k): v for k, v in item.items() if k not in used})
     if (isinstance(content, Mapping) or hasattr(content, "page_content")) and depth < _MAX_NESTING:
         inner = _one(content, depth + 1)
-        return Document(id=inner["id"] if doc_id is None else str(doc_id), content=inner["content"],
-                        score=_score(score) if score is not None else inner["score"],
-                        metadata={**inner["metadata"], **metadata})
-    return Document(id=_id(doc_id), content="" if content is None else safe_str(content),
-                    score=_score(score), metadata=metadata)
+        return Document(
+            id=inner["id"] if doc_id is None else str(doc_id),
+            content=inner["content"],
+            score=_score(score) if score is not None else inner["score"],
+            metadata={**inner["metadata"], **metadata},
+        )
+    return Document(
+        id=_id(doc_id), content="" if content is None else safe_str(content), score=_score(score), metadata=metadata
+    )
 
 
 def _id(value: Any) -> str | None:
@@ -91,8 +95,9 @@ def _one(item: Any, depth: int = 0) -> Document:
     try:
         return _convert(item, depth)
     except Exception as exc:
-        return Document(id=None, content=f"<unreadable {type(item).__name__}: {type(exc).__name__}>",
-                        score=None, metadata={})
+        return Document(
+            id=None, content=f"<unreadable {type(item).__name__}: {type(exc).__name__}>", score=None, metadata={}
+        )
 
 
 def _convert(item: Any, depth: int) -> Document:
@@ -113,17 +118,26 @@ def _convert(item: Any, depth: int) -> Document:
     if hasattr(item, "page_content"):  # LangChain Document
         metadata = _as_dict(getattr(item, "metadata", None))
         doc_id = getattr(item, "id", None) or metadata.get("id")
-        return Document(id=_id(doc_id), content=safe_str(item.page_content),
-                        score=_score(metadata.get("score")), metadata=metadata)
+        return Document(
+            id=_id(doc_id), content=safe_str(item.page_content), score=_score(metadata.get("score")), metadata=metadata
+        )
     get_content = getattr(item, "get_content", None)  # LlamaIndex BaseNode / TextNode
     if callable(get_content):
         doc_id = getattr(item, "node_id", None) or getattr(item, "id_", None)
-        return Document(id=_id(doc_id), content=safe_str(get_content()), score=None,
-                        metadata=_as_dict(getattr(item, "metadata", None)))
+        return Document(
+            id=_id(doc_id),
+            content=safe_str(get_content()),
+            score=None,
+            metadata=_as_dict(getattr(item, "metadata", None)),
+        )
     text = getattr(item, "text", None)
     if isinstance(text, str):
-        return Document(id=_id(getattr(item, "id", None)), content=text,
-                        score=_score(getattr(item, "score", None)), metadata=_as_dict(getattr(item, "metadata", None)))
+        return Document(
+            id=_id(getattr(item, "id", None)),
+            content=text,
+            score=_score(getattr(item, "score", None)),
+            metadata=_as_dict(getattr(item, "metadata", None)),
+        )
     return Document(id=None, content=safe_str(item), score=None, metadata={})
 
 
@@ -165,17 +179,65 @@ def _items(result: Any, depth: int) -> Iterable[Any]:
 
 
 # Arguments of an LLM function that are never its context, whatever they hold.
-_NOT_CONTEXT = frozenset({"messages", "history", "chat_history", "turns", "tools", "functions", "stop",
-                          "stop_sequences", "tags", "labels", "examples", "few_shot", "questions",
-                          "previous_questions", "candidates", "options", "choices"})
+_NOT_CONTEXT = frozenset(
+    {
+        "messages",
+        "history",
+        "chat_history",
+        "turns",
+        "tools",
+        "functions",
+        "stop",
+        "stop_sequences",
+        "tags",
+        "labels",
+        "examples",
+        "few_shot",
+        "questions",
+        "previous_questions",
+        "candidates",
+        "options",
+        "choices",
+    }
+)
 # Arguments named like this are context when they hold any text at all (one string, short lines).
-_CONTEXT_NAMES = frozenset({"context", "contexts", "doc", "docs", "documents", "passages", "sources", "chunks",
-                            "evidence", "knowledge", "retrieved", "snippets", "hits", "results"})
+_CONTEXT_NAMES = frozenset(
+    {
+        "context",
+        "contexts",
+        "doc",
+        "docs",
+        "documents",
+        "passages",
+        "sources",
+        "chunks",
+        "evidence",
+        "knowledge",
+        "retrieved",
+        "snippets",
+        "hits",
+        "results",
+    }
+)
 _MIN_TEXT = 20  # a string is a passage, not a label or a stop word, from this many characters
 _SCAN = 50  # items looked at to decide (a long list is judged by its head)
 # A chat content part ({"type": "input_text", "text": ...}) has text too: not a document.
-_PART_TYPES = frozenset({"text", "input_text", "output_text", "image_url", "input_image", "input_file", "refusal",
-                         "image", "file", "tool_use", "tool_result", "thinking"})
+_PART_TYPES = frozenset(
+    {
+        "text",
+        "input_text",
+        "output_text",
+        "image_url",
+        "input_image",
+        "input_file",
+        "refusal",
+        "image",
+        "file",
+        "tool_use",
+        "tool_result",
+        "thinking",
+    }
+)
 
 
 def _kind(item: Any) -> int:
@@ -231,7 +293,9 @@ def _is_context(name: str, value: Any) -> bool:
         if isinstance(value, str):
             return bool(value.strip())
         if isinstance(value, Mapping):
-            return any(isinstance(value.get(k), (list, tuple)) and value.get(k) for k in _LIST_KEYS) or _kind(value) == 2
+            return (
+                any(isinstance(value.get(k), (list, tuple)) and value.get(k) for k in _LIST_KEYS) or _kind(value) == 2
+            )
         return looks_like_documents(value, named_as_context=True)
     return looks_like_documents(value)
 

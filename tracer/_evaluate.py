@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import attributes as A
 from . import _evidence
+from . import attributes as A
 from ._guard import guard
 from .conventions import canonical, span_type
 
@@ -34,18 +35,27 @@ def evaluation_row(report: Any, documents: Sequence[Mapping[str, Any]] = ()) -> 
     total = len(report.sentences)
     tools = _evidence.sources(documents)
     evidence = "the retrieved documents or tool results" if tools else "the retrieved documents"
-    explanation = (f"{bad} of {total} sentences not supported by {evidence}" if bad
-                   else f"all {total} sentences supported")
+    explanation = (
+        f"{bad} of {total} sentences not supported by {evidence}" if bad else f"all {total} sentences supported"
+    )
     details = report.to_dict()
     if tools:  # which of the checked ids are tool results, so a sentence can name its source
         details["sources"] = tools
-    return {"name": EVALUATION_NAME, "score": float(report.score), "label": report.label,
-            "explanation": explanation, "details": details}
+    return {
+        "name": EVALUATION_NAME,
+        "score": float(report.score),
+        "label": report.label,
+        "explanation": explanation,
+        "details": details,
+    }
 
 
-def check_span(attributes: Mapping[str, Any], documents: Sequence[Mapping[str, Any]],
-               tools: Sequence[Mapping[str, Any]] = (),
-               inner: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
+def check_span(
+    attributes: Mapping[str, Any],
+    documents: Sequence[Mapping[str, Any]],
+    tools: Sequence[Mapping[str, Any]] = (),
+    inner: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any] | None:
     """The evaluation row for a logical LLM call, or ``None`` when there is nothing to check.
 
     ``documents``/``tools``: what its trace retrieved and its tools returned; ``inner``: the
@@ -63,7 +73,7 @@ def check_span(attributes: Mapping[str, Any], documents: Sequence[Mapping[str, A
 class _Trace:
     """What export has seen of one trace so far: the evidence, and nested calls' answers."""
 
-    __slots__ = ("documents", "tools", "inner", "waiting")
+    __slots__ = ("documents", "inner", "tools", "waiting")
 
     def __init__(self) -> None:
         self.documents: list[dict[str, Any]] = []
@@ -118,8 +128,10 @@ class ExportTimeGrounding:
         kind = span_type(raw)
         if kind not in (A.SPAN_TYPE_RETRIEVER, A.SPAN_TYPE_TOOL, A.SPAN_TYPE_LLM):
             return None
-        attrs = canonical(raw, [{"name": e.name, "attributes": e.attributes or {}} for e in span.events]
-                          if A.SPAN_TYPE not in raw else ())
+        attrs = canonical(
+            raw,
+            [{"name": e.name, "attributes": e.attributes or {}} for e in span.events] if A.SPAN_TYPE not in raw else (),
+        )
         trace = self._trace(span.context.trace_id if span.context else 0)
         if kind == A.SPAN_TYPE_RETRIEVER:
             trace.documents.extend(_evidence.retrieved_documents(attrs))
@@ -153,7 +165,9 @@ class ExportTimeGrounding:
         return seen >= int(attrs.get(A.LLM_INNER_CALLS) or 0)
 
     @staticmethod
-    def _check(trace: _Trace, span_id: str, attrs: Mapping[str, Any], about: str | None = None) -> dict[str, Any] | None:
+    def _check(
+        trace: _Trace, span_id: str, attrs: Mapping[str, Any], about: str | None = None
+    ) -> dict[str, Any] | None:
         row = check_span(attrs, trace.documents, trace.tools, trace.inner.pop(span_id, ()))
         return evaluation_event(row, about) if row is not None else None
 
@@ -163,9 +177,12 @@ def evaluation_event(row: Mapping[str, Any], about: str | None = None) -> dict[s
     ``about``: the span evaluated, when the event is stored with another one (a logical call
     checked once the client call inside it, which ended later, was exported)."""
     attributes = {
-        A.GEN_AI_EVALUATION_NAME: row["name"], A.GEN_AI_EVALUATION_SCORE_VALUE: row["score"],
-        A.GEN_AI_EVALUATION_SCORE_LABEL: row["label"], A.GEN_AI_EVALUATION_EXPLANATION: row["explanation"],
-        A.EVALUATION_DETAILS: json.dumps(row["details"], ensure_ascii=False)}
+        A.GEN_AI_EVALUATION_NAME: row["name"],
+        A.GEN_AI_EVALUATION_SCORE_VALUE: row["score"],
+        A.GEN_AI_EVALUATION_SCORE_LABEL: row["label"],
+        A.GEN_AI_EVALUATION_EXPLANATION: row["explanation"],
+        A.EVALUATION_DETAILS: json.dumps(row["details"], ensure_ascii=False),
+    }
     if about is not None:
         attributes[A.EVALUATION_SPAN_ID] = about
     return {"time_us": time.time_ns() // 1000, "name": A.GEN_AI_EVALUATION_RESULT_EVENT, "attributes": attributes}

@@ -16,14 +16,25 @@ Attributes here are :func:`tracer.conventions.canonical` views: any convention r
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from . import attributes as A
 from ._content import _json, output_text, question_text
 from ._documents import documents_in
 
-__all__ = ["SOURCE_TOOL", "TOOL_PREFIX", "answer", "context_documents", "evidence", "prompt_tool_results",
-           "retrieved_documents", "sources", "tool_result", "unique"]
+__all__ = [
+    "SOURCE_TOOL",
+    "TOOL_PREFIX",
+    "answer",
+    "context_documents",
+    "evidence",
+    "prompt_tool_results",
+    "retrieved_documents",
+    "sources",
+    "tool_result",
+    "unique",
+]
 
 SOURCE_TOOL = "tool"
 TOOL_PREFIX = "tool:"
@@ -109,8 +120,12 @@ def prompt_tool_results(attributes: Mapping[str, Any]) -> list[Doc]:
     return out
 
 
-def evidence(attributes: Mapping[str, Any], trace_documents: Iterable[Mapping[str, Any]],
-             trace_tools: Iterable[Mapping[str, Any]] = (), inner: Sequence[Mapping[str, Any]] = ()) -> list[Doc]:
+def evidence(
+    attributes: Mapping[str, Any],
+    trace_documents: Iterable[Mapping[str, Any]],
+    trace_tools: Iterable[Mapping[str, Any]] = (),
+    inner: Sequence[Mapping[str, Any]] = (),
+) -> list[Doc]:
     """What the answer of the logical call with ``attributes`` is checked against, without
     repeats; ``inner``: the calls nested in it, whose prompts may hold tool results."""
     prompts = [result for a in (attributes, *inner) for result in prompt_tool_results(a)]
@@ -140,8 +155,11 @@ def unique(documents: Iterable[Mapping[str, Any]]) -> list[Doc]:
 
 def sources(documents: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """``{document id: "tool"}`` for the tool results among ``documents``."""
-    return {str(d.get("id")): SOURCE_TOOL for d in documents
-            if isinstance(d.get("metadata"), Mapping) and d["metadata"].get("source") == SOURCE_TOOL}
+    return {
+        str(d.get("id")): SOURCE_TOOL
+        for d in documents
+        if isinstance(d.get("metadata"), Mapping) and d["metadata"].get("source") == SOURCE_TOOL
+    }
 
 
 def answer(attributes: Mapping[str, Any], inner: Sequence[Mapping[str, Any]] = ()) -> tuple[str | None, str | None]:

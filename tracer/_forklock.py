@@ -15,7 +15,7 @@ FORK_WAIT = 10.0  # seconds a fork waits for the section to end before going ahe
 
 
 class ForkLock:
-    __slots__ = ("_lock", "_held_for_fork")
+    __slots__ = ("_held_for_fork", "_lock")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

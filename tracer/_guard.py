@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from types import TracebackType
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 logger = logging.getLogger("spyglass")
 

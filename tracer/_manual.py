@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Mapping
+from typing import Any
 
 from opentelemetry import trace
 
@@ -24,7 +25,7 @@ _MAX_WARNED_VERDICTS = 100
 class SpanHandle:
     """What ``with tracer.span(...) as s`` gives: set the output, input or any attribute."""
 
-    __slots__ = ("_call", "_token", "_output", "_has_output")
+    __slots__ = ("_call", "_has_output", "_output", "_token")
 
     def __init__(self, call: Call) -> None:
         self._call = call
@@ -51,7 +52,7 @@ class SpanHandle:
         with guard("set attribute"):
             self._call.span.set_attribute(key, scrub_attribute(key, value))
 
-    def __enter__(self) -> "SpanHandle":
+    def __enter__(self) -> SpanHandle:
         self._token = self._call.attach()
         return self
 
@@ -66,26 +67,42 @@ class SpanHandle:
             call.close()  # nothing to record; end without an output value
 
     # ``async with tracer.span(...)`` reads naturally in async code; the span is the same.
-    async def __aenter__(self) -> "SpanHandle":
+    async def __aenter__(self) -> SpanHandle:
         return self.__enter__()
 
-    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.__exit__(et, exc, tb)
 
 
-def span(name: str, *, kind: str = A.SPAN_TYPE_STEP, input: Any = None,
-         attributes: Mapping[str, Any] | None = None) -> SpanHandle:
+def span(
+    name: str, *, kind: str = A.SPAN_TYPE_STEP, input: Any = None, attributes: Mapping[str, Any] | None = None
+) -> SpanHandle:
     """``with tracer.span("rerank", kind="step", input=query) as s: ...; s.set_output(x)``."""
     if kind not in A.OI_KIND_BY_SPAN_TYPE:
         raise ValueError(f"unknown span kind {kind!r}; expected one of {sorted(A.OI_KIND_BY_SPAN_TYPE)}")
-    spec = Spec(None, name, kind, dict(attributes or {}), capture_input=input is not None,
-                output_hook=_OUTPUT_HOOKS.get(kind, plain_output))
+    spec = Spec(
+        None,
+        name,
+        kind,
+        dict(attributes or {}),
+        capture_input=input is not None,
+        output_hook=_OUTPUT_HOOKS.get(kind, plain_output),
+    )
     return SpanHandle(spec.start((input,), {}))
 
 
-def record_decision(name: str, verdict: str, *, action: str | None = None, reason: str | None = None,
-                    score: float | None = None, before: str | None = None, after: str | None = None) -> None:
+def record_decision(
+    name: str,
+    verdict: str,
+    *,
+    action: str | None = None,
+    reason: str | None = None,
+    score: float | None = None,
+    before: str | None = None,
+    after: str | None = None,
+) -> None:
     """Record a post-processing decision (guardrail, filter) on the current span.
 
     ``verdict`` is ``pass``, ``flag``, ``modify`` or ``block``. ``before``/``after`` hold the
@@ -125,27 +142,40 @@ def _verdict(verdict: Any) -> str:
     """The verdict, lower-cased; an unknown one is kept as given, with a warning (once each,
     for the first few: verdicts built from data must not grow this set without bound)."""
     v = scrub(safe_str(verdict)).strip().lower()  # scrubbed before lower(): AKIA… keys are upper case
-    if v not in _SEVERITY and v not in _warned_verdicts:
-        if len(_warned_verdicts) < _MAX_WARNED_VERDICTS:
-            _warned_verdicts.add(v)
-            logger.warning("spyglass: unknown decision verdict %r (expected one of %s); recorded as given",
-                           v, ", ".join(A.VERDICTS))
+    if v not in _SEVERITY and v not in _warned_verdicts and len(_warned_verdicts) < _MAX_WARNED_VERDICTS:
+        _warned_verdicts.add(v)
+        logger.warning(
+            "spyglass: unknown decision verdict %r (expected one of %s); recorded as given",
+            v,
+            ", ".join(A.VERDICTS),
+        )
     return encodable(v)
 
 
-def record_usage(*, input_tokens: int | None = None, output_tokens: int | None = None,
-                 model: str | None = None, cost_usd: float | None = None,
-                 cache_read_input_tokens: int | None = None, reasoning_output_tokens: int | None = None) -> None:
+def record_usage(
+    *,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    model: str | None = None,
+    cost_usd: float | None = None,
+    cache_read_input_tokens: int | None = None,
+    reasoning_output_tokens: int | None = None,
+) -> None:
     """Add token usage (and optionally the response model and cost) to the current span."""
     with guard("record_usage"):
         current = trace.get_current_span()
         if not current.is_recording():
             return
-        values = {A.GEN_AI_USAGE_INPUT_TOKENS: input_tokens, A.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
-                  A.OI_LLM_TOKEN_COUNT_PROMPT: input_tokens, A.OI_LLM_TOKEN_COUNT_COMPLETION: output_tokens,
-                  A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read_input_tokens,
-                  A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_output_tokens,
-                  A.GEN_AI_RESPONSE_MODEL: scrub_attribute(A.GEN_AI_RESPONSE_MODEL, model), A.COST_USD: cost_usd}
+        values = {
+            A.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
+            A.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
+            A.OI_LLM_TOKEN_COUNT_PROMPT: input_tokens,
+            A.OI_LLM_TOKEN_COUNT_COMPLETION: output_tokens,
+            A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read_input_tokens,
+            A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_output_tokens,
+            A.GEN_AI_RESPONSE_MODEL: scrub_attribute(A.GEN_AI_RESPONSE_MODEL, model),
+            A.COST_USD: cost_usd,
+        }
         if input_tokens is not None and output_tokens is not None:
             values[A.OI_LLM_TOKEN_COUNT_TOTAL] = input_tokens + output_tokens
         current.set_attributes({k: v for k, v in values.items() if v is not None})

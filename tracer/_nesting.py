@@ -40,14 +40,14 @@ def on_start(span: Span, parent_context: otel_context.Context | None) -> None:
     parent = trace.get_current_span(parent_context)
     parent_id = parent.get_span_context().span_id
     owner = _owner.get(parent_id)
-    if owner is None and isinstance(parent, ReadableSpan) and _is_llm(parent.attributes):
+    if owner is None and isinstance(parent, Span) and _is_llm(parent.attributes):
         owner = parent  # an LLM span started on a provider without this hook
     if _is_llm(span.attributes):
         if owner is not None and owner.is_recording():
             span.set_attribute(A.LLM_PARENT_SPAN_ID, format(owner.get_span_context().span_id, "016x"))
             with _bump:
-                so_far = (owner.attributes or {}).get(A.LLM_INNER_CALLS) or 0
-                owner.set_attribute(A.LLM_INNER_CALLS, int(so_far) + 1)
+                so_far = (owner.attributes or {}).get(A.LLM_INNER_CALLS)
+                owner.set_attribute(A.LLM_INNER_CALLS, (so_far if isinstance(so_far, int) else 0) + 1)
             _remember(_enclosing, own_id, owner)
         owner = span
     if owner is not None:
@@ -73,9 +73,16 @@ def on_end(span: ReadableSpan) -> None:
 
 
 # Where usage sits flat, in the conventions we read: found with lookups, on the app's thread.
-_USAGE_KEYS = (A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS, A.OI_LLM_TOKEN_COUNT_PROMPT,
-               A.OI_LLM_TOKEN_COUNT_COMPLETION, A.OI_LLM_TOKEN_COUNT_TOTAL, A.GEN_AI_USAGE_PROMPT_TOKENS,
-               A.GEN_AI_USAGE_COMPLETION_TOKENS, A.TL_LLM_USAGE_TOTAL_TOKENS)
+_USAGE_KEYS = (
+    A.GEN_AI_USAGE_INPUT_TOKENS,
+    A.GEN_AI_USAGE_OUTPUT_TOKENS,
+    A.OI_LLM_TOKEN_COUNT_PROMPT,
+    A.OI_LLM_TOKEN_COUNT_COMPLETION,
+    A.OI_LLM_TOKEN_COUNT_TOTAL,
+    A.GEN_AI_USAGE_PROMPT_TOKENS,
+    A.GEN_AI_USAGE_COMPLETION_TOKENS,
+    A.TL_LLM_USAGE_TOTAL_TOKENS,
+)
 
 
 def _has_usage(attributes: Any) -> bool:

@@ -26,7 +26,7 @@ class Outcome:
     spooled: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
 
-    def drop(self, reason: str, count: int) -> "Outcome":
+    def drop(self, reason: str, count: int) -> Outcome:
         if count:
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         return self

@@ -27,7 +27,8 @@ import queue
 import threading
 import time
 import weakref
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -65,7 +66,7 @@ class _Tally:
 
 
 class _Waiter:
-    __slots__ = ("target", "deadline", "done")
+    __slots__ = ("deadline", "done", "target")
 
     def __init__(self, target: int, deadline: float) -> None:
         self.target = target
@@ -73,7 +74,7 @@ class _Waiter:
         self.done: queue.SimpleQueue[bool] = queue.SimpleQueue()
 
 
-_processors: "weakref.WeakSet[SpyglassSpanProcessor]" = weakref.WeakSet()
+_processors: weakref.WeakSet[SpyglassSpanProcessor] = weakref.WeakSet()
 # Set by tracer._config: called at the end of every processor shutdown (SIGTERM deferral).
 _after_exit: Any = None
 
@@ -99,13 +100,19 @@ def _after_fork_in_parent() -> None:
         processor._exporter_hook("after_fork_in_parent")
 
 
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
-                     after_in_child=_after_fork_in_child)
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
 
 
 class SpyglassSpanProcessor(SpanProcessor):
-    def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 32_768, max_batch_size: int = 8_192,
-                 schedule_delay: float = 0.5, exit_timeout: float = DEFAULT_EXIT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        max_queue_size: int = 32_768,
+        max_batch_size: int = 8_192,
+        schedule_delay: float = 0.5,
+        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
+    ) -> None:
         self.exporter = exporter
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
@@ -168,7 +175,7 @@ class SpyglassSpanProcessor(SpanProcessor):
         return dict(counts)
 
     # --- SpanProcessor ---------------------------------------------------------------
-    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         with guard("trace attributes"):
             stamp_trace_attributes(span, parent_context)
             _nesting.on_start(span, parent_context)
@@ -178,8 +185,10 @@ class SpyglassSpanProcessor(SpanProcessor):
         if self._stopping:
             self._after_shutdown.add()  # a span ending in another atexit hook, say: counted
             if self._after_shutdown.value == 1:
-                logger.warning("spyglass: a span ended after tracing was shut down; it is not stored "
-                               "(counted in tracer.stats().dropped_reasons)")
+                logger.warning(
+                    "spyglass: a span ended after tracing was shut down; it is not stored "
+                    "(counted in tracer.stats().dropped_reasons)"
+                )
             return
         queue_ = self._queue
         if len(queue_) >= self.max_queue_size:
@@ -204,8 +213,11 @@ class SpyglassSpanProcessor(SpanProcessor):
         now = time.monotonic()
         if now - self._last_drop_log > 10:
             self._last_drop_log = now
-            logger.warning("spyglass: export queue full (%d spans); %d spans dropped so far",
-                           self.max_queue_size, self._queue_full.value)
+            logger.warning(
+                "spyglass: export queue full (%d spans); %d spans dropped so far",
+                self.max_queue_size,
+                self._queue_full.value,
+            )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Wait until every span that ended before this call is stored (or spooled) and the
@@ -252,8 +264,11 @@ class SpyglassSpanProcessor(SpanProcessor):
                 # process never exits with a thread inside DuckDB.
                 worker.join(max(limit, 10.0))
                 if worker.is_alive():
-                    logger.error("spyglass: exporter still writing %.0f s after exit began; spans of the "
-                                 "batch in flight may be lost", 2 * limit)
+                    logger.error(
+                        "spyglass: exporter still writing %.0f s after exit began; spans of the "
+                        "batch in flight may be lost",
+                        2 * limit,
+                    )
         elif self._queue:  # no worker (a child that forked with spans queued later, say)
             self._export_queue()
         self._record_queue_full()
@@ -420,8 +435,13 @@ class SpyglassSpanProcessor(SpanProcessor):
         self.stored += outcome.stored
         for reason, n in outcome.dropped.items():
             _add(self._dropped_at_exit, reason, n)
-        logger.warning("spyglass: exit took longer than %.1f s; %d spans spooled to disk for the next "
-                       "writer to ingest, %d dropped", limit, outcome.spooled, sum(outcome.dropped.values()))
+        logger.warning(
+            "spyglass: exit took longer than %.1f s; %d spans spooled to disk for the next "
+            "writer to ingest, %d dropped",
+            limit,
+            outcome.spooled,
+            sum(outcome.dropped.values()),
+        )
 
     # --- fork ---------------------------------------------------------------------------
     def _exporter_hook(self, name: str) -> None:

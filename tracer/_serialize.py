@@ -35,7 +35,9 @@ REDACTED = "[REDACTED]"
 # Keys whose values are secrets wherever they appear (headers, kwargs, config dicts).
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|authorization|password|passwd|secret|private[_-]?key|cookie|x-api-key"
-    r"|(access|auth|refresh|session|id|bearer)[_-]?token|^token$)", re.I)
+    r"|(access|auth|refresh|session|id|bearer)[_-]?token|^token$)",
+    re.IGNORECASE,
+)
 # ``int.__repr__`` (so ``json.dumps``) raises beyond 4,300 digits (CPython's
 # ``sys.get_int_max_str_digits``); 10,000 bits is about 3,000 digits.
 _MAX_INT_BITS = 10_000
@@ -70,31 +72,40 @@ def _is_secret_key(name: str) -> bool:
 # Where a token may start: not after a letter, digit or ``_`` (``task-list``, ``risk-free``),
 # nor after a single backslash (inside an escape); but right after a whole escape (``\n``,
 # ``\uXXXX``) or an escaped backslash, as a string in JSON text reads "line\nsk-…".
-_START = (r"(?:(?<![A-Za-z0-9_\\])|(?<=(?<!\\)\\[nrtbf])|(?<=(?<!\\)\\\\)"
-          r"|(?<=\\u[0-9a-fA-F]{4}))")
+_START = (
+    r"(?:(?<![A-Za-z0-9_\\])|(?<=(?<!\\)\\[nrtbf])|(?<=(?<!\\)\\\\)"
+    r"|(?<=\\u[0-9a-fA-F]{4}))"
+)
 # One regex per shape, each starting with a literal (the engine then jumps straight to the
 # candidates) and run only when its hint is in the text: one alternation of all of them, with
 # a leading lookbehind for the start rule, cost ~300 ns per character of every text.
-_TOKEN_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((hint, re.compile(pattern)) for hint, pattern in (
-    ("sk-", r"sk-[A-Za-z0-9_\-]{16,}"),                   # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-)
-    ("AKIA", r"AKIA[A-Z0-9]{16}(?![A-Za-z0-9])"),          # AWS access key ids (long-lived)
-    ("ASIA", r"ASIA[A-Z0-9]{16}(?![A-Za-z0-9])"),          # ... and temporary
-    ("gh", r"gh[pousr]_[A-Za-z0-9]{36,}"),                 # GitHub tokens (personal, OAuth, user, server, refresh)
-    ("github_pat_", r"github_pat_[A-Za-z0-9_]{22,}"),      # GitHub fine-grained personal tokens
-    ("xox", r"xox[abposr]-[A-Za-z0-9\-]{10,}"),            # Slack
-    ("AIza", r"AIza[A-Za-z0-9_\-]{35}"),                   # Google API keys
-    ("Bearer", r"Bearer\s+[A-Za-z0-9._~+/=\-]{16,}"),      # bearer tokens (base64 and JWT alphabets)
-    ("bearer", r"bearer\s+[A-Za-z0-9._~+/=\-]{16,}"),
-))
+_TOKEN_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (hint, re.compile(pattern))
+    for hint, pattern in (
+        ("sk-", r"sk-[A-Za-z0-9_\-]{16,}"),  # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-)
+        ("AKIA", r"AKIA[A-Z0-9]{16}(?![A-Za-z0-9])"),  # AWS access key ids (long-lived)
+        ("ASIA", r"ASIA[A-Z0-9]{16}(?![A-Za-z0-9])"),  # ... and temporary
+        ("gh", r"gh[pousr]_[A-Za-z0-9]{36,}"),  # GitHub tokens (personal, OAuth, user, server, refresh)
+        ("github_pat_", r"github_pat_[A-Za-z0-9_]{22,}"),  # GitHub fine-grained personal tokens
+        ("xox", r"xox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack
+        ("AIza", r"AIza[A-Za-z0-9_\-]{35}"),  # Google API keys
+        ("Bearer", r"Bearer\s+[A-Za-z0-9._~+/=\-]{16,}"),  # bearer tokens (base64 and JWT alphabets)
+        ("bearer", r"bearer\s+[A-Za-z0-9._~+/=\-]{16,}"),
+    )
+)
 _BASIC_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (word, re.compile(rf"{word}\s+(?P<b64>[A-Za-z0-9+/]{{6,}}={{0,2}})(?![A-Za-z0-9+/=])")) for word in ("Basic", "basic"))
+    (word, re.compile(rf"{word}\s+(?P<b64>[A-Za-z0-9+/]{{6,}}={{0,2}})(?![A-Za-z0-9+/=])"))
+    for word in ("Basic", "basic")
+)
 _USERINFO = re.compile(r"://[^\s/?#\"\\<>]+@")
 # ``name=value`` where the name says secret: URL query strings (OTel's url.query list: sig,
 # Signature, X-Goog-Signature, AWSAccessKeyId; X-Amz-Credential...) and env-style lines.
 # Names are whole words, maybe prefixed (``client_secret``, ``DB_PASSWORD``): ``max_tokens=``
 # is left alone.
-_ASSIGNED_NAME = (r"(?i:(?:[a-z0-9]+[_-])*(?:api[_-]?key|apikey|(?:secret|private|access)[_-]?key|secret"
-                  r"|password|passwd|pwd|token|sig|signature|awsaccesskeyid|credential))")
+_ASSIGNED_NAME = (
+    r"(?i:(?:[a-z0-9]+[_-])*(?:api[_-]?key|apikey|(?:secret|private|access)[_-]?key|secret"
+    r"|password|passwd|pwd|token|sig|signature|awsaccesskeyid|credential))"
+)
 _TOKEN_START = re.compile(_START)
 _ASSIGNED = re.compile(_ASSIGNED_NAME)
 _ASSIGNED_VALUE = re.compile(r"[^\s&#\"'\\<>]+")
@@ -144,12 +155,15 @@ def _scrub_assignments(text: str) -> str:
         start = eq
         while start > 0 and eq - start < _MAX_NAME and text[start - 1] in _NAME_CHARS:
             start -= 1
-        if (start < eq and (start == 0 or text[start - 1] not in _NAME_CHARS)
-                and _TOKEN_START.match(text, start) is not None
-                and _ASSIGNED.fullmatch(text, start, eq) is not None):
+        if (
+            start < eq
+            and (start == 0 or text[start - 1] not in _NAME_CHARS)
+            and _TOKEN_START.match(text, start) is not None
+            and _ASSIGNED.fullmatch(text, start, eq) is not None
+        ):
             value = _ASSIGNED_VALUE.match(text, eq + 1)
             if value is not None:
-                out.append(text[done:eq + 1])
+                out.append(text[done : eq + 1])
                 out.append(_QUERY_REDACTED)
                 done = value.end()
                 eq = text.find("=", done)
@@ -177,7 +191,7 @@ _user_patterns: tuple[re.Pattern[str], ...] = ()
 _extra_patterns: tuple[re.Pattern[str], ...] = ()
 SECRET_PATTERNS_ENV = "SPYGLASS_SECRET_PATTERNS"
 # What user patterns never see: quotes and escapes of JSON text (see _scrub_extra).
-_JSON_SEPARATOR = re.compile(r'("|\\(?:u[0-9a-fA-F]{4}|.)?)', re.S)
+_JSON_SEPARATOR = re.compile(r'("|\\(?:u[0-9a-fA-F]{4}|.)?)', re.DOTALL)
 _JSON_OUTSIDE_STRINGS = re.compile(r"[\s{}\[\]:,0-9.eE+\-truefalsn]*")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _NUMBER_CHARS = frozenset("0123456789.eE+-")
@@ -196,9 +210,11 @@ def _compile_patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pat
             except re.error as exc:
                 raise ValueError(f"invalid secret pattern {p!r}: {exc}") from None
         else:
-            raise ValueError(f"a secret pattern is a regex string or re.Pattern, not {type(p).__name__}")
+            raise ValueError(  # noqa: TRY004 - configure() reports every bad setting as ValueError
+                f"a secret pattern is a regex string or re.Pattern, not {type(p).__name__}"
+            )
         if not isinstance(compiled.pattern, str):
-            raise ValueError(f"secret pattern {compiled.pattern!r} is a bytes pattern; text patterns only")
+            raise ValueError(f"secret pattern {compiled.pattern!r} is a bytes pattern; text patterns only")  # noqa: TRY004
         if compiled.search("") is not None:
             raise ValueError(f"secret pattern {compiled.pattern!r} matches the empty string")
         out.append(compiled)
@@ -248,16 +264,18 @@ def _scrub_extra(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
         if part:
             outside_json = is_json and not inside[i]
             for p in patterns:
-                part = p.sub(_whole_number if outside_json else REDACTED, part)  # type: ignore[arg-type]
+                part = p.sub(_whole_number if outside_json else REDACTED, part)
             parts[i] = part
     return "".join(parts)
 
 
 def _whole_number(m: re.Match[str]) -> str:
     text, start, end = m.string, m.start(), m.end()
-    whole = (_JSON_NUMBER.fullmatch(m.group()) is not None
-             and (start == 0 or text[start - 1] not in _NUMBER_CHARS)
-             and (end == len(text) or text[end] not in _NUMBER_CHARS))
+    whole = (
+        _JSON_NUMBER.fullmatch(m.group()) is not None
+        and (start == 0 or text[start - 1] not in _NUMBER_CHARS)
+        and (end == len(text) or text[end] not in _NUMBER_CHARS)
+    )
     return f'"{REDACTED}"' if whole else m.group()
 
 
@@ -336,7 +354,7 @@ def _bytes(value: bytes | bytearray | memoryview) -> str:
 class _Walker:
     """One walk of one value. ``cut`` tells whether anything was left out."""
 
-    __slots__ = ("max_chars", "max_items", "max_depth", "path", "cut", "longest", "widest")
+    __slots__ = ("cut", "longest", "max_chars", "max_depth", "max_items", "path", "widest")
 
     def __init__(self, max_chars: int, max_items: int, max_depth: int) -> None:
         self.max_chars = max_chars
@@ -368,8 +386,7 @@ class _Walker:
             self.cut = True
             kept = self.max_chars
             v = truncate(v, kept)[0]
-        if kept > self.longest:
-            self.longest = kept
+        self.longest = max(self.longest, kept)
         return v
 
     def _scalar_or_other(self, v: Any, depth: int) -> Any:
@@ -414,7 +431,7 @@ class _Walker:
         if isinstance(v, Mapping):
             return self._mapping(v.items(), len(v), depth)
         if isinstance(v, tuple) and hasattr(v, "_asdict"):  # namedtuple: keep the field names
-            return self._mapping(zip(v._fields, v), len(v), depth)
+            return self._mapping(zip(v._fields, v), len(v), depth)  # type: ignore[attr-defined]
         if isinstance(v, (list, tuple)):
             return self._sequence(v, len(v), depth)
         if isinstance(v, AbstractSet):
@@ -489,7 +506,8 @@ _c_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_na
 _SECRET_HINTS = ("key", "auth", "passw", "secret", "cookie", "token")
 _SECRET_WORD = re.compile(
     r"api[_-]?key|authorization|passw(?:or)?d|secret|private[_-]?key|cookie"
-    r"|(?:access|auth|refresh|session|id|bearer)[_-]?token|\"token(?:\\n)?\"")
+    r"|(?:access|auth|refresh|session|id|bearer)[_-]?token|\"token(?:\\n)?\""
+)
 # Keys the encoder wrote for bool/None/number keys: the walker uses ``repr`` (True, None),
 # and 1 and "1" would be one key there. Conservative: any key ending in a digit.
 _NON_STR_KEY = re.compile(r'":(?:(?<=[0-9]":)|(?<="true":)|(?<="false":)|(?<="null":))')
@@ -499,7 +517,7 @@ _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _INNERMOST = re.compile(r"[\[{][^\[\]{}]*[\]}]")
 # Digits of 2**_MAX_INT_BITS: an int the walker keeps has at most as many.
 _BIG_INT_DIGITS = len(str(_BIG_INT))
-_LONG_DIGITS = re.compile(r"[0-9]{%d}" % _BIG_INT_DIGITS)
+_LONG_DIGITS = re.compile(rf"[0-9]{{{_BIG_INT_DIGITS}}}")
 
 
 def _deeper_than(skeleton: str, max_depth: int) -> bool:
@@ -561,9 +579,10 @@ def _fast_json(value: Any, s: Settings) -> str | None:
 
 def _bounded_json(value: Any, s: Settings) -> tuple[str, bool]:
     """JSON text of ``value`` within ``s.max_value_chars``, valid JSON whenever possible."""
-    text = _fast_json(value, s)
-    if text is not None:
-        return scrub(text), False
+    fast = _fast_json(value, s)
+    if fast is not None:
+        return scrub(fast), False
+    text = ""
     limit = s.max_value_chars
     max_chars, max_items = limit, s.max_items
     for _ in range(_SHRINK_ATTEMPTS):

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Optional, TypeVar
+from typing import TypeVar
 
 _N = TypeVar("_N", int, float)
 
 #: ``redact(attribute_key, text) -> text`` runs on every captured value before it is set on
 #: a span. Return the text unchanged, a masked version, or ``None`` to drop the attribute.
-RedactHook = Callable[[str, str], Optional[str]]
+RedactHook = Callable[[str, str], str | None]
 
 # ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` takes booleans in older OTel GenAI
 # instrumentations and NO_CONTENT / SPAN_ONLY / EVENT_ONLY / SPAN_AND_EVENT in newer ones.
@@ -30,13 +31,12 @@ def _capture_from_env() -> bool:
     if spy is not None and spy.strip().lower() in _FALSE:
         return False
     otel = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
-    if otel is not None and otel.strip().lower() in _FALSE:
-        return False
-    return True
+    return not (otel is not None and otel.strip().lower() in _FALSE)
 
 
-def number_from_env(name: str, default: _N, parse: Callable[[str], _N], valid: Callable[[_N], bool],
-                    expected: str) -> _N:
+def number_from_env(
+    name: str, default: _N, parse: Callable[[str], _N], valid: Callable[[_N], bool], expected: str
+) -> _N:
     """A number from the environment, or ``default`` (logged) when it is unset or not one:
     a typo in the environment must not make ``import tracer`` or ``configure()`` fail."""
     raw = os.environ.get(name, "").strip()
@@ -60,8 +60,9 @@ def flag_from_env(name: str) -> bool:
 
 def _limit_from_env() -> int:
     # Read at import time.
-    return number_from_env("SPYGLASS_MAX_VALUE_CHARS", DEFAULT_MAX_VALUE_CHARS, int, lambda v: v > 0,
-                           "a positive integer")
+    return number_from_env(
+        "SPYGLASS_MAX_VALUE_CHARS", DEFAULT_MAX_VALUE_CHARS, int, lambda v: v > 0, "a positive integer"
+    )
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,14 @@ class Settings:
     #: Containers are cut after this many items, nesting after this depth.
     max_items: int = 1_000
     max_depth: int = 12
-    redact: Optional[RedactHook] = None
+    redact: RedactHook | None = None
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(capture_content=_capture_from_env(), max_value_chars=_limit_from_env())
 
-    def with_(self, **changes: object) -> "Settings":
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
 
 _current = Settings.from_env()

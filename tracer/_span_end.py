@@ -9,7 +9,8 @@ records the exception if there is one and ends the span, also when recording fai
 from __future__ import annotations
 
 import traceback
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from opentelemetry.trace import Span, Status, StatusCode
 
@@ -55,18 +56,21 @@ def record_error(span: Span, exc: BaseException, extra: Mapping[str, Any] | None
     if extra:
         span_attrs.update(extra)
     span.set_attributes(span_attrs)
-    span.add_event(attrs.EXCEPTION_EVENT, {
-        attrs.EXCEPTION_TYPE: cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}",
-        attrs.EXCEPTION_MESSAGE: message,
-        attrs.EXCEPTION_STACKTRACE: _text(_stacktrace(exc), limit),
-    })
+    span.add_event(
+        attrs.EXCEPTION_EVENT,
+        {
+            attrs.EXCEPTION_TYPE: cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}",
+            attrs.EXCEPTION_MESSAGE: message,
+            attrs.EXCEPTION_STACKTRACE: _text(_stacktrace(exc), limit),
+        },
+    )
     set_error_status(span, f"{cls.__name__}: {message}")
 
 
 class SpanEnd:
     """One span that ends exactly once. Subclasses decide what to record before the end."""
 
-    __slots__ = ("span", "ended")
+    __slots__ = ("ended", "span")
 
     def __init__(self, span: Span) -> None:
         self.span = span

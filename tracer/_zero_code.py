@@ -35,7 +35,7 @@ with whatever guarantees the processor around it gives. In your own code, call
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider

@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from . import default_db_path
-from .store import Store, StoreError
-from .store import _spool
+from .store import Store, StoreError, _spool
 from .store.reader import TraceFilter
 
 Command = Callable[[argparse.Namespace], int]
@@ -22,6 +21,7 @@ def command(name: str, help: str, args: Callable[[argparse.ArgumentParser], None
     def register(fn: Command) -> Command:
         COMMANDS[name] = (help, args, fn)
         return fn
+
     return register
 
 
@@ -59,8 +59,10 @@ def _traces(ns: argparse.Namespace) -> int:
     for t in rows:
         tokens = (t["input_tokens"] or 0) + (t["output_tokens"] or 0)
         cost = f"{t['cost_usd']:.5f}" if t["cost_usd"] is not None else "-"
-        print(f"{t['start_time']!s:26} {t['status_code']:6} {t['duration_ms']:>9.1f} {t['span_count']:>5} "
-              f"{tokens:>7} {cost:>9}  {t['root_name'] or '?'} {t['trace_id']}")
+        print(
+            f"{t['start_time']!s:26} {t['status_code']:6} {t['duration_ms']:>9.1f} {t['span_count']:>5} "
+            f"{tokens:>7} {cost:>9}  {t['root_name'] or '?'} {t['trace_id']}"
+        )
     return 0
 
 
@@ -84,8 +86,7 @@ def _index(ns: argparse.Namespace) -> int:
 
 def _view_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
 
 
 @command("view", "open the trace viewer (a local Streamlit app) on the store", _view_args)
@@ -103,8 +104,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-view", action="store_true", help="only write the demo store, do not open the viewer")
 
 
-@command("demo", "write demo traces (a small RAG app calling the openai client) and open the viewer",
-         _demo_args)
+@command("demo", "write demo traces (a small RAG app calling the openai client) and open the viewer", _demo_args)
 def _demo(ns: argparse.Namespace) -> int:
     from viewer.demo import DEFAULT_DEMO_DB, build_demo_store  # needs the openai extra
 
@@ -129,8 +129,12 @@ class _ProgressBar:
         width = 30
         filled = width * done // total
         end = "\n" if done >= total else ""
-        print(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
-              file=sys.stderr, flush=True)
+        print(
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _check_args(p: argparse.ArgumentParser) -> None:
@@ -154,8 +158,10 @@ def _check(ns: argparse.Namespace) -> int:
             written += store.add_evaluations(rows)
             rows = []
         progress(i, len(todo))
-    print(f"checked {written} of {len(todo)} unchecked LLM calls ({len(todo) - written} had no answer text, or "
-          f"no documents or tool results in their trace); {flagged} suspected hallucinations")
+    print(
+        f"checked {written} of {len(todo)} unchecked LLM calls ({len(todo) - written} had no answer text, or "
+        f"no documents or tool results in their trace); {flagged} suspected hallucinations"
+    )
     return 0
 
 
@@ -165,8 +171,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labelled-only", action="store_true", help="only spans with an annotation or a check result")
 
 
-@command("export", "write an eval dataset (question, context, output, label, note, trace id) as JSON lines",
-         _export_args)
+@command(
+    "export", "write an eval dataset (question, context, output, label, note, trace id) as JSON lines", _export_args
+)
 def _export(ns: argparse.Namespace) -> int:
     from ._dataset import write_jsonl
 

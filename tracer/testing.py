@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence, overload
+from typing import overload
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -65,8 +66,9 @@ class CapturedSpans(Sequence[ReadableSpan]):
         """The only span called ``name``; fails with the names that did end otherwise."""
         found = self.named(name)
         if len(found) != 1:
-            raise AssertionError(f"expected one span named {name!r}, found {len(found)} among "
-                                 f"{[span.name for span in self._spans()]}")
+            raise AssertionError(
+                f"expected one span named {name!r}, found {len(found)} among {[span.name for span in self._spans()]}"
+            )
         return found[0]
 
     def roots(self) -> list[ReadableSpan]:
@@ -107,7 +109,7 @@ class _Tap(SpanProcessor):
             sink.export((span,))
 
 
-_taps: "weakref.WeakKeyDictionary[TracerProvider, _Tap]" = weakref.WeakKeyDictionary()
+_taps: weakref.WeakKeyDictionary[TracerProvider, _Tap] = weakref.WeakKeyDictionary()
 _taps_lock = threading.Lock()
 
 

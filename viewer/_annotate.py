@@ -7,7 +7,8 @@ changed. The author is whatever the user types (nothing is guessed from the mach
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -29,11 +30,19 @@ def _save(path: str, trace_id: str, span_id: str) -> None:
         ss["ann_result"] = ("warning", "Pick a label first.")
         return
     try:
-        _data.annotate(path, trace_id, label, str(ss.get("ann_note") or ""),
-                       span_id=span_id if scope == SCOPE_SPAN else None, author=str(ss.get("ann_author") or ""))
+        _data.annotate(
+            path,
+            trace_id,
+            label,
+            str(ss.get("ann_note") or ""),
+            span_id=span_id if scope == SCOPE_SPAN else None,
+            author=str(ss.get("ann_author") or ""),
+        )
     except (StoreBusy, OSError) as exc:  # passes by itself: worth another click
-        ss["ann_result"] = ("warning", f"Not saved: the store could not be written right now "
-                                       f"({type(exc).__name__}: {md(exc, 200)}). Try again.")
+        ss["ann_result"] = (
+            "warning",
+            f"Not saved: the store could not be written right now ({type(exc).__name__}: {md(exc, 200)}). Try again.",
+        )
         return
     except StoreError as exc:  # damaged, foreign, newer: another click would fail the same way
         ss["ann_result"] = ("error", f"Not saved: {md(exc, 300)}")
@@ -44,11 +53,19 @@ def _save(path: str, trace_id: str, span_id: str) -> None:
 
 
 def table(annotations: list[Mapping[str, Any]], names: Mapping[str, str]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "time (UTC)": a.get("created_at"),
-        "on": f"span {names.get(str(a.get('span_id')), a.get('span_id'))}" if a.get("span_id") else "trace",
-        "label": a.get("label"), "note": a.get("note") or "", "author": a.get("author") or "",
-    } for a in annotations], columns=["time (UTC)", "on", "label", "note", "author"])
+    return pd.DataFrame(
+        [
+            {
+                "time (UTC)": a.get("created_at"),
+                "on": f"span {names.get(str(a.get('span_id')), a.get('span_id'))}" if a.get("span_id") else "trace",
+                "label": a.get("label"),
+                "note": a.get("note") or "",
+                "author": a.get("author") or "",
+            }
+            for a in annotations
+        ],
+        columns=["time (UTC)", "on", "label", "note", "author"],
+    )
 
 
 def render(path: str, data: Mapping[str, Any], node: Node) -> None:
@@ -63,8 +80,13 @@ def render(path: str, data: Mapping[str, Any], node: Node) -> None:
         with c1:
             st.radio("Label", LABELS, index=None, horizontal=True, key="ann_label")
         with c2:
-            st.radio("On", (SCOPE_SPAN, SCOPE_TRACE), horizontal=True, key="ann_scope",
-                     help=f"this span: {md(node.span.get('name') or '?')}")
+            st.radio(
+                "On",
+                (SCOPE_SPAN, SCOPE_TRACE),
+                horizontal=True,
+                key="ann_scope",
+                help=f"this span: {md(node.span.get('name') or '?')}",
+            )
         with c3:
             st.text_input("Author (optional)", key="ann_author")
         st.text_area("Note", key="ann_note", placeholder="what is wrong (or right) with this answer", height=80)

@@ -15,8 +15,9 @@ Streamlit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from tracer import attributes as A
 
@@ -156,7 +157,7 @@ def borrowed(calls: Calls, span: Span) -> Borrowed | None:
         # ends on it), preferring one with output.
         with_msgs = [s for s in inner if has_messages(s)]
         answered = [s for s in with_msgs if has_output_messages(s)]
-        content = (answered or with_msgs or [None])[-1]
+        content = (answered or with_msgs)[-1] if with_msgs else None
     usage: tuple[Span, ...] = ()
     if not has_usage(span):
         usage = tuple(s for s in inner if calls.usage_counted(s) and has_usage(s))

@@ -13,8 +13,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from tracer._content import output_text
 
@@ -41,7 +42,7 @@ def answer_span(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     calls = Calls(data["spans"])
     llm = [n.span for n in tree(data["spans"]) if calls.is_logical(n.span)]
     with_text = [s for s in llm if output_text(s.get("attributes") or {})]
-    return (with_text or llm or [None])[-1]
+    return (with_text or llm)[-1] if llm else None
 
 
 def prompt_text(attrs: Mapping[str, Any]) -> str:
@@ -65,8 +66,14 @@ def side(data: Mapping[str, Any]) -> Side:
     prompt_attrs = (inner.get("attributes") or {}) if inner is not None else attrs
     llm_attrs = [attrs, prompt_attrs] if span is not None else []
     grounding = G.for_span(data.get("evaluations") or (), str(span["span_id"])) if span is not None else None
-    return Side(trace=data["trace"], span=span, prompt=prompt_text(prompt_attrs), output=output_text(attrs) or "",
-                documents=tuple(M.documents(data["documents"], llm_attrs)), grounding=grounding)
+    return Side(
+        trace=data["trace"],
+        span=span,
+        prompt=prompt_text(prompt_attrs),
+        output=output_text(attrs) or "",
+        documents=tuple(M.documents(data["documents"], llm_attrs)),
+        grounding=grounding,
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -102,9 +109,16 @@ def context_diff(a: Sequence[M.Document], b: Sequence[M.Document]) -> list[dict[
             status = "changed"
         else:
             status = "same" if da.rank == db.rank else "moved"
-        rows.append({"document": (da or db).id or key, "status": status,  # type: ignore[union-attr]
-                     "rank A": da.rank if da else None, "rank B": db.rank if db else None,
-                     "prompt A": _where(da), "prompt B": _where(db)})
+        rows.append(
+            {
+                "document": (da.id if da else db.id if db else None) or key,
+                "status": status,
+                "rank A": da.rank if da else None,
+                "rank B": db.rank if db else None,
+                "prompt A": _where(da),
+                "prompt B": _where(db),
+            }
+        )
     return rows
 
 
@@ -122,6 +136,7 @@ def _total_tokens(t: Mapping[str, Any]) -> int | None:
 
 def deltas(a: Side, b: Side) -> list[dict[str, Any]]:
     """Rows ``{metric, A, B, delta}`` for the trace's tokens, cost and latency and the answer's grounding."""
+
     def row(metric: str, va: Any, vb: Any) -> dict[str, Any]:
         delta = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
         return {"metric": metric, "A": va, "B": vb, "delta": delta}
@@ -135,6 +150,9 @@ def deltas(a: Side, b: Side) -> list[dict[str, Any]]:
         row("latency (ms)", ta.get("duration_ms"), tb.get("duration_ms")),
         row("LLM latency (ms)", (a.span or {}).get("duration_ms"), (b.span or {}).get("duration_ms")),
         row("grounding score", a.grounding.score if a.grounding else None, b.grounding.score if b.grounding else None),
-        row("unsupported sentences", len(a.grounding.unsupported) if a.grounding else None,
-            len(b.grounding.unsupported) if b.grounding else None),
+        row(
+            "unsupported sentences",
+            len(a.grounding.unsupported) if a.grounding else None,
+            len(b.grounding.unsupported) if b.grounding else None,
+        ),
     ]

@@ -10,8 +10,9 @@ nothing enclosed the retriever and the LLM call (``_elsewhere.py``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from tracer import _evidence
 from tracer import attributes as A
@@ -46,9 +47,16 @@ def tool_results(spans: Sequence[Mapping[str, Any]]) -> list[ToolResult]:
     for span in spans:
         if span.get("span_type") == A.SPAN_TYPE_LLM:
             found.extend(_at(span, _evidence.prompt_tool_results(span.get("attributes") or {})))
-    return [ToolResult(d["id"], d["metadata"]["tool"], M.to_display(M.parse_json(d["content"])),
-                       d["metadata"].get("span_id"), d["metadata"].get("call_id"))
-            for d in _evidence.unique(found)]
+    return [
+        ToolResult(
+            d["id"],
+            d["metadata"]["tool"],
+            M.to_display(M.parse_json(d["content"])),
+            d["metadata"].get("span_id"),
+            d["metadata"].get("call_id"),
+        )
+        for d in _evidence.unique(found)
+    ]
 
 
 def _at(span: Mapping[str, Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:

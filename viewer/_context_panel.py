@@ -4,7 +4,8 @@ to record it. Captured content goes through ``st.text``/``st.code`` only (see ``
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -19,10 +20,12 @@ from ._safe import md
 from ._tree import Node
 
 # Streamlit's own badge syntax: no emoji font needed, and the text is ours, not the store's.
-MATCH_LABELS = {"exact": ":green-badge[in prompt: exact match]",
-                "normalised": ":green-badge[in prompt: normalised match]",
-                "truncated": ":orange-badge[truncated: first {kept} of {total} characters in prompt]",
-                None: ":gray-badge[dropped: not in prompt]"}
+MATCH_LABELS = {
+    "exact": ":green-badge[in prompt: exact match]",
+    "normalised": ":green-badge[in prompt: normalised match]",
+    "truncated": ":orange-badge[truncated: first {kept} of {total} characters in prompt]",
+    None: ":gray-badge[dropped: not in prompt]",
+}
 
 
 def focus_key(trace_id: str) -> str:
@@ -57,8 +60,9 @@ def _document(d: M.Document) -> None:
 
 
 def _tool_result(t: C.ToolResult) -> None:
-    st.markdown(f"**{md(t.id, 80)}** · :violet-badge[tool result]"
-                + (f" · call id {md(t.call_id, 60)}" if t.call_id else ""))
+    st.markdown(
+        f"**{md(t.id, 80)}** · :violet-badge[tool result]" + (f" · call id {md(t.call_id, 60)}" if t.call_id else "")
+    )
     st.code(t.text, language=None, wrap_lines=True)
 
 
@@ -121,21 +125,30 @@ def missing_hint(path: str, data: Mapping[str, Any]) -> None:
     found = C.missing(data, _hints.nearby(path, trace, A.SPAN_TYPE_RETRIEVER, E.before(trace)))
     with st.container(key="context-missing"):
         if found.reason == "other trace":
-            st.warning("**No context for this answer**: no documents and no tool results in this trace. "
-                       "Retrieval ran in another trace, because nothing encloses both the retriever and the "
-                       "LLM call: each became a trace of its own.")
+            st.warning(
+                "**No context for this answer**: no documents and no tool results in this trace. "
+                "Retrieval ran in another trace, because nothing encloses both the retriever and the "
+                "LLM call: each became a trace of its own."
+            )
             _hints.links(found.traces, trace, "retrieval")
             guards = _hints.nearby(path, trace, A.SPAN_TYPE_POSTPROCESS, E.after(trace))
-            _hints.fix(retriever=found.traces[0].get("root_name"), answer=trace.get("root_name"),
-                       guard=guards[0].get("root_name") if guards else None)
+            _hints.fix(
+                retriever=found.traces[0].get("root_name"),
+                answer=trace.get("root_name"),
+                guard=guards[0].get("root_name") if guards else None,
+            )
         elif found.reason == "empty retriever":
-            st.info(f"**No context for this answer**: the retriever {md(', '.join(found.retrievers))} ran in this "
-                    f"trace but returned no documents, and no tool result was recorded.")
+            st.info(
+                f"**No context for this answer**: the retriever {md(', '.join(found.retrievers))} ran in this "
+                f"trace but returned no documents, and no tool result was recorded."
+            )
         else:
-            st.info("**No context was recorded for this answer**, so it cannot be checked against its sources. "
-                    "Record it in one of these ways:\n"
-                    "- decorate the function that retrieves with `@tracer.trace_retriever`, and call it inside "
-                    "the same traced step as the LLM call;\n"
-                    "- pass the documents to the `@trace_llm` function as an argument (`answer(question, docs)`);\n"
-                    "- or name the arguments that hold them: `@trace_llm(context=\"docs\")`.")
+            st.info(
+                "**No context was recorded for this answer**, so it cannot be checked against its sources. "
+                "Record it in one of these ways:\n"
+                "- decorate the function that retrieves with `@tracer.trace_retriever`, and call it inside "
+                "the same traced step as the LLM call;\n"
+                "- pass the documents to the `@trace_llm` function as an argument (`answer(question, docs)`);\n"
+                '- or name the arguments that hold them: `@trace_llm(context="docs")`.'
+            )
             st.caption(f"See {md(E.README, 120)}.")

@@ -10,14 +10,23 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import streamlit as st
 
 import tracer
-from tracer import Store, StoreBusy, StoreError, StoreNotFound, TraceFilter
-from tracer import DamagedStoreError, ForeignStoreError, NewerSchemaError
+from tracer import (
+    DamagedStoreError,
+    ForeignStoreError,
+    NewerSchemaError,
+    Store,
+    StoreBusy,
+    StoreError,
+    StoreNotFound,
+    TraceFilter,
+)
 from tracer.conventions import canonical
 
 from ._messages import parse_json
@@ -70,8 +79,11 @@ def reading(path: str) -> Iterator[None]:
     try:
         yield
     except StoreNotFound:
-        raise Problem("info", f"No Spyglass store at {md(path, 300)} yet. Run your traced app (or `spyglass demo`), "
-                              f"or start the viewer with `spyglass view --db PATH`; then press Refresh.") from None
+        raise Problem(
+            "info",
+            f"No Spyglass store at {md(path, 300)} yet. Run your traced app (or `spyglass demo`), "
+            f"or start the viewer with `spyglass view --db PATH`; then press Refresh.",
+        ) from None
     except ForeignStoreError as exc:
         raise Problem("error", f"This file is not a Spyglass store: {md(exc, 400)}") from None
     except DamagedStoreError as exc:
@@ -79,15 +91,20 @@ def reading(path: str) -> Iterator[None]:
     except NewerSchemaError as exc:
         raise Problem("error", f"This store was written by a newer Spyglass: {md(exc, 400)}") from None
     except StoreBusy:
-        raise Problem("warning", f"The store is being written by another process and stayed locked for "
-                                 f"{READ_TIMEOUT_S:.0f} s. It will show as soon as the lock is free: "
-                                 f"press Refresh or turn on auto-refresh.") from None
+        raise Problem(
+            "warning",
+            f"The store is being written by another process and stayed locked for "
+            f"{READ_TIMEOUT_S:.0f} s. It will show as soon as the lock is free: "
+            f"press Refresh or turn on auto-refresh.",
+        ) from None
     except StoreError as exc:
         raise Problem("error", f"Could not read the store: {md(exc, 400)}") from None
     except OSError as exc:
         # A disk error, or a spool file being renamed under us: the next refresh usually reads fine.
-        raise Problem("warning", f"Could not read the store right now ({type(exc).__name__}: {md(exc, 300)}). "
-                                 f"Press Refresh to try again.") from None
+        raise Problem(
+            "warning",
+            f"Could not read the store right now ({type(exc).__name__}: {md(exc, 300)}). Press Refresh to try again.",
+        ) from None
 
 
 # --- trace list --------------------------------------------------------------------------
@@ -152,7 +169,8 @@ def readable(data: dict[str, Any]) -> None:
     for ev in data.get("events") or ():
         attrs = parse_json(ev.get("attributes"))
         events.setdefault(str(ev.get("span_id")), []).append(
-            {"name": ev.get("name"), "attributes": attrs if isinstance(attrs, Mapping) else {}})
+            {"name": ev.get("name"), "attributes": attrs if isinstance(attrs, Mapping) else {}}
+        )
     for span in data["spans"]:
         raw = span.get("attributes") or {}
         view = canonical(raw, events.get(str(span["span_id"]), ()))

@@ -11,7 +11,8 @@ post-processing span that started in the few seconds after it began.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 # How far apart the parts of one request still look like one request (an app's retrieval,
 # call and guard run within a few seconds).
@@ -34,19 +35,31 @@ def after(trace: Mapping[str, Any]) -> tuple[_dt.datetime, _dt.datetime] | None:
     start = trace.get("start_time")
     if not isinstance(start, _dt.datetime):
         return None
-    end = trace.get("end_time") if isinstance(trace.get("end_time"), _dt.datetime) else start
+    end = trace.get("end_time")
+    if not isinstance(end, _dt.datetime):
+        end = start
     return start, end + _dt.timedelta(seconds=NEARBY_S)
 
 
 def others(trace: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
     """The trace-list ``rows`` that are other traces of the same service, nearest first; not
     those with an LLM call of their own (a whole request: its retrieval or guard is its own)."""
-    found = [r for r in rows if r.get("trace_id") != trace.get("trace_id")
-             and r.get("service_name") == trace.get("service_name") and "llm" not in (r.get("span_types") or ())]
+    found = [
+        r
+        for r in rows
+        if r.get("trace_id") != trace.get("trace_id")
+        and r.get("service_name") == trace.get("service_name")
+        and "llm" not in (r.get("span_types") or ())
+    ]
     start = trace.get("start_time")
     if isinstance(start, _dt.datetime):
-        found.sort(key=lambda r: abs((r["start_time"] - start).total_seconds())
-                   if isinstance(r.get("start_time"), _dt.datetime) else float("inf"))
+        found.sort(
+            key=lambda r: (
+                abs((r["start_time"] - start).total_seconds())
+                if isinstance(r.get("start_time"), _dt.datetime)
+                else float("inf")
+            )
+        )
     return tuple(found)
 
 
@@ -75,8 +88,10 @@ def wrap_example(retriever: str | None, answer: str | None, guard: str | None) -
     else:
         call = f"{_name(answer, 'answer')}(question)"
     body.append(f"    return {_name(guard, 'guard')}({call})" if guard else f"    return {call}")
-    return ("@tracer.trace_step  # one trace per request\n"
-            "def pipeline(question):\n" + "\n".join(body) + "\n\n"
-            "# or, around code that is no function:\n"
-            'with tracer.span("pipeline"):\n'
-            "    ...")
+    return (
+        "@tracer.trace_step  # one trace per request\n"
+        "def pipeline(question):\n" + "\n".join(body) + "\n\n"
+        "# or, around code that is no function:\n"
+        'with tracer.span("pipeline"):\n'
+        "    ..."
+    )

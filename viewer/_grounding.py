@@ -10,11 +10,12 @@ installed. Unknown or missing fields are tolerated: an older or newer report sti
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from tracer._evidence import TOOL_PREFIX
 from tracer import _evidence
+from tracer._evidence import TOOL_PREFIX
 
 from ._messages import parse_json
 
@@ -59,9 +60,17 @@ class Grounding:
 
     @property
     def verdict(self) -> str:
-        return "hallucination suspected" if self.suspected else (
-            "grounded" if self.label in (None, "", "grounded", "supported", "pass") else
-            "no documents to check against" if self.label == "no_documents" else str(self.label))
+        return (
+            "hallucination suspected"
+            if self.suspected
+            else (
+                "grounded"
+                if self.label in (None, "", "grounded", "supported", "pass")
+                else "no documents to check against"
+                if self.label == "no_documents"
+                else str(self.label)
+            )
+        )
 
     def facts(self) -> str:
         """Score and sentence counts, e.g. ``score 0.35 · 1 of 2 sentences unsupported``."""
@@ -106,7 +115,7 @@ def _source(d: Mapping[str, Any]) -> tuple[str, str | None]:
     ``tool:<name>`` (``tracer._evidence`` names tool results so), else a document."""
     best = d.get("best_document_id")
     if isinstance(best, str) and best.startswith(TOOL_PREFIX):
-        return SOURCE_TOOL, best[len(TOOL_PREFIX):]
+        return SOURCE_TOOL, best[len(TOOL_PREFIX) :]
     return SOURCE_DOCUMENT, None
 
 
@@ -115,11 +124,18 @@ def _sentence(d: Any) -> Sentence | None:
         return None
     best = d.get("best_document_id")
     kind, name = _source(d)
-    return Sentence(text=str(d.get("text") or ""), start=_int(d.get("start")), end=_int(d.get("end")),
-                    supported=bool(d.get("supported", True)), score=_float(d.get("score")),
-                    best_document_id=None if best in (None, "") else str(best),
-                    numbers=_claims(d, "numbers"), entities=_claims(d, "entities"),
-                    best_source_kind=kind, best_source=name)
+    return Sentence(
+        text=str(d.get("text") or ""),
+        start=_int(d.get("start")),
+        end=_int(d.get("end")),
+        supported=bool(d.get("supported", True)),
+        score=_float(d.get("score")),
+        best_document_id=None if best in (None, "") else str(best),
+        numbers=_claims(d, "numbers"),
+        entities=_claims(d, "entities"),
+        best_source_kind=kind,
+        best_source=name,
+    )
 
 
 def _verdict(details: Mapping[str, Any], sentences: Sequence[Sentence]) -> str:
@@ -134,19 +150,25 @@ def _verdict(details: Mapping[str, Any], sentences: Sequence[Sentence]) -> str:
     return HALLUCINATION if any(not s.supported for s in sentences) else "grounded"
 
 
-def from_details(details: Any, *, label: str | None = None, score: float | None = None,
-                 explanation: str | None = None) -> Grounding:
+def from_details(
+    details: Any, *, label: str | None = None, score: float | None = None, explanation: str | None = None
+) -> Grounding:
     """A grounding result from a report dict (``report.to_dict()``, or an evaluation's details)."""
     d = parse_json(details)
     d = d if isinstance(d, Mapping) else {}
     sentences = tuple(s for s in map(_sentence, d.get("sentences") or ()) if s is not None)
     numbers = _claims(d, "numbers") or tuple(dict.fromkeys(n for s in sentences for n in s.numbers))
     entities = _claims(d, "entities") or tuple(dict.fromkeys(e for s in sentences for e in s.entities))
-    return Grounding(label=label if label is not None else _verdict(d, sentences),
-                     score=score if score is not None else _float(d.get("score")),
-                     explanation=explanation if explanation is not None else (
-                         str(d["explanation"]) if isinstance(d.get("explanation"), str) else None),
-                     sentences=sentences, numbers=numbers, entities=entities)
+    return Grounding(
+        label=label if label is not None else _verdict(d, sentences),
+        score=score if score is not None else _float(d.get("score")),
+        explanation=explanation
+        if explanation is not None
+        else (str(d["explanation"]) if isinstance(d.get("explanation"), str) else None),
+        sentences=sentences,
+        numbers=numbers,
+        entities=entities,
+    )
 
 
 def for_span(evaluations: Iterable[Mapping[str, Any]], span_id: str) -> Grounding | None:
@@ -157,14 +179,18 @@ def for_span(evaluations: Iterable[Mapping[str, Any]], span_id: str) -> Groundin
             newest = row
     if newest is None:
         return None
-    return from_details(newest.get("details"), label=newest.get("label"), score=_float(newest.get("score")),
-                        explanation=newest.get("explanation"))
+    return from_details(
+        newest.get("details"),
+        label=newest.get("label"),
+        score=_float(newest.get("score")),
+        explanation=newest.get("explanation"),
+    )
 
 
 def for_trace(evaluations: Iterable[Mapping[str, Any]]) -> Grounding | None:
     """The trace's worst grounding result (a suspected one first, then the lowest score)."""
-    found = [for_span([r], str(r.get("span_id"))) for r in evaluations if r.get("name") == EVALUATION_NAME]
-    found = [g for g in found if g is not None]
+    each = (for_span([r], str(r.get("span_id"))) for r in evaluations if r.get("name") == EVALUATION_NAME)
+    found = [g for g in each if g is not None]
     if not found:
         return None
     return min(found, key=lambda g: (not g.suspected, g.score if g.score is not None else 1.0))

@@ -18,13 +18,29 @@ DEFAULT_PORT = 8501
 
 
 def streamlit_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
-            "--server.address", host, "--server.port", str(int(port)),
-            "--server.headless", "true",  # no browser launch and no e-mail prompt on first run
-            "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-            "--client.toolbarMode", "viewer",
-            "--theme.base", "light"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_PATH),
+        "--server.address",
+        host,
+        "--server.port",
+        str(int(port)),
+        "--server.headless",
+        "true",  # no browser launch and no e-mail prompt on first run
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+        "--theme.base",
+        "light",
+    ]
 
 
 def run(db: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
@@ -33,8 +49,11 @@ def run(db: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     print(f"Spyglass viewer on {env['SPYGLASS_DB']}: http://{shown}:{port}  (Ctrl-C to stop)", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {host}: anyone who can reach this address can read the traces",
-              file=sys.stderr, flush=True)
+        print(
+            f"warning: listening on {host}: anyone who can reach this address can read the traces",
+            file=sys.stderr,
+            flush=True,
+        )
     proc = subprocess.Popen(streamlit_command(host, port), env=env)
     try:
         return proc.wait()

@@ -19,8 +19,9 @@ import difflib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from tracer import attributes as A
 
@@ -153,8 +154,12 @@ def _part(raw: Any) -> Part:
         return Part("unknown", to_display(raw))
     kind = str(raw.get("type") or "text")
     if kind == "tool_call":
-        return Part(kind, to_display(parse_json(raw.get("arguments"))), name=_opt_str(raw.get("name")),
-                    id=_opt_str(raw.get("id")))
+        return Part(
+            kind,
+            to_display(parse_json(raw.get("arguments"))),
+            name=_opt_str(raw.get("name")),
+            id=_opt_str(raw.get("id")),
+        )
     if kind == "tool_call_response":
         return Part(kind, to_display(parse_json(raw.get("response", raw.get("result")))), id=_opt_str(raw.get("id")))
     if "content" in raw:
@@ -178,12 +183,19 @@ def _message(raw: Any) -> Message:
         parts = [_part(p) for p in content] if isinstance(content, list) else [Part("text", to_display(content))]
         for call in raw.get("tool_calls") or []:
             fn = call.get("function", {}) if isinstance(call, Mapping) else {}
-            parts.append(Part("tool_call", to_display(parse_json(fn.get("arguments"))),
-                              name=_opt_str(fn.get("name")), id=_opt_str(call.get("id"))))
+            parts.append(
+                Part(
+                    "tool_call",
+                    to_display(parse_json(fn.get("arguments"))),
+                    name=_opt_str(fn.get("name")),
+                    id=_opt_str(call.get("id")),
+                )
+            )
     if raw.get("refusal"):  # OpenAI puts a refusal beside the content, not in it
         parts.append(Part("refusal", to_display(raw["refusal"])))
-    return Message(str(raw.get("role") or "unknown"), tuple(parts), _opt_str(raw.get("finish_reason")),
-                   _opt_str(raw.get("name")))
+    return Message(
+        str(raw.get("role") or "unknown"), tuple(parts), _opt_str(raw.get("finish_reason")), _opt_str(raw.get("name"))
+    )
 
 
 def messages(value: Any) -> tuple[Message, ...]:
@@ -237,8 +249,9 @@ def output(attrs: Mapping[str, Any]) -> Output:
         reasons = (reasons,)
     found = tuple(str(r) for r in reasons) or tuple(m.finish_reason for m in msgs if m.finish_reason)
     raw = attrs.get(A.OI_OUTPUT_VALUE)
-    return Output(messages=msgs, finish_reasons=found,
-                  raw_output=None if msgs or raw is None else to_display(parse_json(raw)))
+    return Output(
+        messages=msgs, finish_reasons=found, raw_output=None if msgs or raw is None else to_display(parse_json(raw))
+    )
 
 
 # --- which documents made it into the prompt ---------------------------------------------
@@ -321,10 +334,17 @@ def documents(rows: Iterable[Mapping[str, Any]], prompt_attrs: Sequence[Mapping[
     out: list[Document] = []
     for row in rows:
         content = row.get("content") or ""
-        out.append(Document(
-            rank=int(row.get("position") or 0) + 1, id=_opt_str(row.get("document_id")), content=content,
-            score=row.get("score"), metadata=parse_json(row.get("metadata")), span_id=_opt_str(row.get("span_id")),
-            **_where(content, haystack, normalised)))
+        out.append(
+            Document(
+                rank=int(row.get("position") or 0) + 1,
+                id=_opt_str(row.get("document_id")),
+                content=content,
+                score=row.get("score"),
+                metadata=parse_json(row.get("metadata")),
+                span_id=_opt_str(row.get("span_id")),
+                **_where(content, haystack, normalised),
+            )
+        )
     return out
 
 
@@ -340,27 +360,49 @@ def diff(before: str | None, after: str | None) -> str:
     """A unified diff of a post-processing step's text, line by line; '' when nothing changed."""
     if before is None and after is None or before == after:
         return ""
-    lines = difflib.unified_diff((before or "").splitlines(), (after or "").splitlines(),
-                                 "before", "after", lineterm="", n=2)
+    lines = difflib.unified_diff(
+        (before or "").splitlines(), (after or "").splitlines(), "before", "after", lineterm="", n=2
+    )
     return "\n".join(lines)
 
 
 def decisions(rows: Iterable[Mapping[str, Any]]) -> list[Decision]:
     """Rows of ``Store.get_trace()['decisions']`` with their before→after diff."""
-    return [Decision(name=str(r.get("name") or "?"), verdict=str(r.get("verdict") or "?"),
-                     reason=_opt_str(r.get("reason")), score=r.get("score"), action=_opt_str(r.get("action")),
-                     before=_opt_str(r.get("before_text")), after=_opt_str(r.get("after_text")),
-                     span_id=_opt_str(r.get("span_id")), diff=diff(r.get("before_text"), r.get("after_text")))
-            for r in rows]
+    return [
+        Decision(
+            name=str(r.get("name") or "?"),
+            verdict=str(r.get("verdict") or "?"),
+            reason=_opt_str(r.get("reason")),
+            score=r.get("score"),
+            action=_opt_str(r.get("action")),
+            before=_opt_str(r.get("before_text")),
+            after=_opt_str(r.get("after_text")),
+            span_id=_opt_str(r.get("span_id")),
+            diff=diff(r.get("before_text"), r.get("after_text")),
+        )
+        for r in rows
+    ]
 
 
 # --- the facts below the panels ----------------------------------------------------------
-_MODEL_PARAMETERS = (A.GEN_AI_REQUEST_MODEL, A.GEN_AI_RESPONSE_MODEL, A.GEN_AI_PROVIDER_NAME,
-                     A.GEN_AI_OPERATION_NAME, A.GEN_AI_REQUEST_TEMPERATURE, A.GEN_AI_REQUEST_TOP_P,
-                     A.GEN_AI_REQUEST_TOP_K, A.GEN_AI_REQUEST_MAX_TOKENS, A.GEN_AI_REQUEST_SEED,
-                     A.GEN_AI_REQUEST_STOP_SEQUENCES, A.GEN_AI_REQUEST_FREQUENCY_PENALTY,
-                     A.GEN_AI_REQUEST_PRESENCE_PENALTY, A.GEN_AI_REQUEST_CHOICE_COUNT, A.GEN_AI_REQUEST_STREAM,
-                     A.GEN_AI_OUTPUT_TYPE, A.GEN_AI_RESPONSE_ID)
+_MODEL_PARAMETERS = (
+    A.GEN_AI_REQUEST_MODEL,
+    A.GEN_AI_RESPONSE_MODEL,
+    A.GEN_AI_PROVIDER_NAME,
+    A.GEN_AI_OPERATION_NAME,
+    A.GEN_AI_REQUEST_TEMPERATURE,
+    A.GEN_AI_REQUEST_TOP_P,
+    A.GEN_AI_REQUEST_TOP_K,
+    A.GEN_AI_REQUEST_MAX_TOKENS,
+    A.GEN_AI_REQUEST_SEED,
+    A.GEN_AI_REQUEST_STOP_SEQUENCES,
+    A.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    A.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    A.GEN_AI_REQUEST_CHOICE_COUNT,
+    A.GEN_AI_REQUEST_STREAM,
+    A.GEN_AI_OUTPUT_TYPE,
+    A.GEN_AI_RESPONSE_ID,
+)
 
 
 def model_parameters(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -391,6 +433,11 @@ def exceptions(events: Iterable[Mapping[str, Any]], span_id: str) -> list[dict[s
         attrs = parse_json(ev.get("attributes")) or {}
         if not isinstance(attrs, Mapping):
             attrs = {}
-        out.append({"type": str(attrs.get(A.EXCEPTION_TYPE) or ""), "message": str(attrs.get(A.EXCEPTION_MESSAGE) or ""),
-                    "stacktrace": str(attrs.get(A.EXCEPTION_STACKTRACE) or "")})
+        out.append(
+            {
+                "type": str(attrs.get(A.EXCEPTION_TYPE) or ""),
+                "message": str(attrs.get(A.EXCEPTION_MESSAGE) or ""),
+                "stacktrace": str(attrs.get(A.EXCEPTION_STACKTRACE) or ""),
+            }
+        )
     return out

@@ -10,8 +10,9 @@ A ``pass`` or ``flag`` decision leaves the answer as it was (delivered).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from tracer import _delivered as D
 
@@ -50,8 +51,9 @@ def of_row(row: Mapping[str, Any]) -> str:
     return DELIVERED
 
 
-def of_trace(rows: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]],
-             answers: Iterable[str | None] = ()) -> Outcome:
+def of_trace(
+    rows: Sequence[Mapping[str, Any]], spans: Sequence[Mapping[str, Any]], answers: Iterable[str | None] = ()
+) -> Outcome:
     """The trace's outcome from its stored decision rows, by ``tracer._delivered``'s rule
     (the one ``spyglass export`` follows too); ``answers``: the texts of its LLM answers."""
     found = D.of_trace(rows, spans, answers)

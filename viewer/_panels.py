@@ -14,7 +14,8 @@ the original with its grounding under "before post-processing" (``_outcome.py``)
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -22,9 +23,8 @@ from tracer import attributes as A
 from tracer._content import output_text
 from tracer._evidence import answer
 
-from . import _calls
+from . import _calls, _context_panel, _hints
 from . import _context as C
-from . import _context_panel, _hints
 from . import _elsewhere as E
 from . import _grounding as G
 from . import _messages as M
@@ -80,8 +80,7 @@ def _message(msg: M.Message) -> None:
         _part(part)
 
 
-def prompt_panel(attrs: Mapping[str, Any], *, borrowed: Mapping[str, Any] | None = None,
-                 source: str = "") -> None:
+def prompt_panel(attrs: Mapping[str, Any], *, borrowed: Mapping[str, Any] | None = None, source: str = "") -> None:
     """The span's prompt; for a logical call without messages of its own, the messages of the
     call inside (``borrowed``, captioned with ``source``), then the function's arguments."""
     if borrowed is not None:
@@ -133,28 +132,38 @@ def verdict(g: G.Grounding, *more: str | None, before: bool = False) -> None:
 
 def _best(s: G.Sentence, i: int, trace_id: str, span_id: str, ranks: Mapping[str, int]) -> None:
     if s.best_source_kind == G.SOURCE_TOOL and s.best_document_id:
-        st.button(f"best source: the tool result {md(s.best_source or s.best_document_id, 80)} → Context",
-                  key=f"best-{span_id}-{i}", type="tertiary", on_click=_focus,
-                  args=(trace_id, s.best_document_id, i, span_id))
+        st.button(
+            f"best source: the tool result {md(s.best_source or s.best_document_id, 80)} → Context",
+            key=f"best-{span_id}-{i}",
+            type="tertiary",
+            on_click=_focus,
+            args=(trace_id, s.best_document_id, i, span_id),
+        )
     elif s.best_source_kind == G.SOURCE_TOOL:
         st.caption(f"best source: the tool result {md(s.best_source or '?', 80)}")
     elif s.best_document_id:
         rank = ranks.get(s.best_document_id)
         where = f" (#{rank})" if rank else ""
-        st.button(f"best document: {md(s.best_document_id, 80)}{where} → Context", key=f"best-{span_id}-{i}",
-                  type="tertiary", on_click=_focus, args=(trace_id, s.best_document_id, i, span_id))
+        st.button(
+            f"best document: {md(s.best_document_id, 80)}{where} → Context",
+            key=f"best-{span_id}-{i}",
+            type="tertiary",
+            on_click=_focus,
+            args=(trace_id, s.best_document_id, i, span_id),
+        )
     else:
         st.caption("no supporting document")
 
 
-def grounding_block(g: G.Grounding, output: str, trace_id: str, span_id: str,
-                    ranks: Mapping[str, int], *, before: bool = False) -> None:
+def grounding_block(
+    g: G.Grounding, output: str, trace_id: str, span_id: str, ranks: Mapping[str, int], *, before: bool = False
+) -> None:
     """The answer sentence by sentence, unsupported ones marked, each linked to its best
     document (the button brings it forward in the Context panel) or marked as having none.
     The sentences are shown with ``st.text``; only our own labels are Markdown."""
     verdict(g, None if g.sentences else g.explanation, before=before)  # the counts already say what it explains
     for i, s in enumerate(g.sentences, 1):
-        text = s.text or (output[s.start:s.end] if s.start is not None and s.end is not None else "")
+        text = s.text or (output[s.start : s.end] if s.start is not None and s.end is not None else "")
         with st.container(border=not s.supported, key=f"sentence-{span_id}-{i}"):
             # Before post-processing nothing is green: the user did not read this text as it is.
             badge = f":{'gray' if before else 'green'}-badge[supported]" if s.supported else ":red-badge[unsupported]"
@@ -184,9 +193,17 @@ def received_block(outcome: O.Outcome) -> None:
     st.markdown(f"**{O.BEFORE}**")
 
 
-def output_panel(attrs: Mapping[str, Any], grounding: G.Grounding | None = None, *, trace_id: str = "",
-                 span_id: str = "", ranks: Mapping[str, int] | None = None, outcome: O.Outcome | None = None,
-                 borrowed: Mapping[str, Any] | None = None, source: str = "") -> None:
+def output_panel(
+    attrs: Mapping[str, Any],
+    grounding: G.Grounding | None = None,
+    *,
+    trace_id: str = "",
+    span_id: str = "",
+    ranks: Mapping[str, int] | None = None,
+    outcome: O.Outcome | None = None,
+    borrowed: Mapping[str, Any] | None = None,
+    source: str = "",
+) -> None:
     changed = outcome is not None and outcome.changed
     if changed:
         received_block(outcome)  # type: ignore[arg-type]
@@ -201,8 +218,12 @@ def output_panel(attrs: Mapping[str, Any], grounding: G.Grounding | None = None,
         grounding_block(grounding, graded, trace_id, span_id, ranks or {}, before=changed)
     for msg in out.messages:
         if graded is not None:  # the graded text is shown sentence by sentence above
-            msg = M.Message(msg.role, tuple(p for p in msg.parts if p.kind != "text" or p.text != graded),
-                            msg.finish_reason, msg.name)
+            msg = M.Message(
+                msg.role,
+                tuple(p for p in msg.parts if p.kind != "text" or p.text != graded),
+                msg.finish_reason,
+                msg.name,
+            )
             if not msg.parts:
                 continue
         _message(msg)
@@ -223,23 +244,32 @@ def _decisions_elsewhere(path: str, data: Mapping[str, Any]) -> None:
     trace of its own right after: say so, link it, and say how to enclose both."""
     spans = data["spans"]
     if not any(s.get("span_type") == A.SPAN_TYPE_LLM for s in spans) or any(
-            s.get("span_type") == A.SPAN_TYPE_POSTPROCESS for s in spans):
+        s.get("span_type") == A.SPAN_TYPE_POSTPROCESS for s in spans
+    ):
         return
     trace = data["trace"]
     guards = _hints.nearby(path, trace, A.SPAN_TYPE_POSTPROCESS, E.after(trace))
     if not guards:
         return
     with st.container(key="decisions-elsewhere"):
-        st.warning("**Post-processing ran in another trace**, because nothing encloses both the LLM call and "
-                   "the post-processing step: what it decided about this answer is shown there, not here.")
+        st.warning(
+            "**Post-processing ran in another trace**, because nothing encloses both the LLM call and "
+            "the post-processing step: what it decided about this answer is shown there, not here."
+        )
         _hints.links(guards, trace, "post-processing")
         if C.needs_hint(data, data["documents"], C.tool_results(spans)):
             st.caption("The fix is in the Context panel.")  # it names the retrieval trace too
             return
-        retrievers = [] if any(s.get("span_type") == A.SPAN_TYPE_RETRIEVER for s in spans) else \
-            _hints.nearby(path, trace, A.SPAN_TYPE_RETRIEVER, E.before(trace))
-        _hints.fix(retriever=retrievers[0].get("root_name") if retrievers else None,
-                   answer=trace.get("root_name"), guard=guards[0].get("root_name"))
+        retrievers = (
+            []
+            if any(s.get("span_type") == A.SPAN_TYPE_RETRIEVER for s in spans)
+            else _hints.nearby(path, trace, A.SPAN_TYPE_RETRIEVER, E.before(trace))
+        )
+        _hints.fix(
+            retriever=retrievers[0].get("root_name") if retrievers else None,
+            answer=trace.get("root_name"),
+            guard=guards[0].get("root_name"),
+        )
 
 
 def decisions_panel(data: Mapping[str, Any], node: Node, path: str | None = None) -> None:
@@ -253,8 +283,10 @@ def decisions_panel(data: Mapping[str, Any], node: Node, path: str | None = None
     for d in decisions:
         here = " · this span" if d.span_id == node.span_id else ""
         st.markdown(f"**{md(d.name)}** · step {md(names.get(d.span_id or '', '?'))}{here}")
-        st.badge(d.verdict.upper() if d.verdict in VERDICT_COLORS else md(d.verdict),
-                 color=VERDICT_COLORS.get(d.verdict, "gray"))  # type: ignore[arg-type]
+        st.badge(
+            d.verdict.upper() if d.verdict in VERDICT_COLORS else md(d.verdict),
+            color=VERDICT_COLORS.get(d.verdict, "gray"),  # type: ignore[arg-type]
+        )
         facts = [f"action: {d.action}" if d.action else "", f"score: {d.score:.3f}" if d.score is not None else ""]
         if any(facts):
             st.text(" · ".join(f for f in facts if f))
@@ -273,15 +305,24 @@ def _facts(span: Mapping[str, Any], calls: Calls, borrowed: Borrowed | None) -> 
     if borrowed is not None and borrowed.usage:
         u.update(borrowed.totals)
     cols = st.columns(5)
+
     def fmt(v: Any, pattern: str) -> str:
         return "-" if v is None else pattern.format(v)
-    values = [("input tokens", fmt(u["input_tokens"], "{:,}")), ("output tokens", fmt(u["output_tokens"], "{:,}")),
-              ("cost", fmt(u["cost_usd"], "${:.6f}")), ("latency", fmt(u["latency_ms"], "{:,.1f} ms")),
-              ("time to first token", fmt(u["ttft_ms"], "{:,.1f} ms"))]
+
+    values = [
+        ("input tokens", fmt(u["input_tokens"], "{:,}")),
+        ("output tokens", fmt(u["output_tokens"], "{:,}")),
+        ("cost", fmt(u["cost_usd"], "${:.6f}")),
+        ("latency", fmt(u["latency_ms"], "{:,.1f} ms")),
+        ("time to first token", fmt(u["ttft_ms"], "{:,.1f} ms")),
+    ]
     for col, (label, value) in zip(cols, values):
         col.metric(label, value)
-    extra = {k: v for k, v in (("cache read tokens", u["cache_read_tokens"]),
-                               ("reasoning tokens", u["reasoning_tokens"])) if v is not None}
+    extra = {
+        k: v
+        for k, v in (("cache read tokens", u["cache_read_tokens"]), ("reasoning tokens", u["reasoning_tokens"]))
+        if v is not None
+    }
     if extra:
         st.text("  ·  ".join(f"{k}: {v:,}" for k, v in extra.items()))
     notes = []
@@ -307,9 +348,12 @@ def _error(span: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> None
 
 def outcome_for(data: Mapping[str, Any], calls: Calls) -> tuple[O.Outcome, set[str]]:
     """The trace's post-processing outcome and the LLM spans (logical calls) it applies to."""
-    answers = {str(s["span_id"]): answer(s.get("attributes") or {},
-                                         [i.get("attributes") or {} for i in calls.inner(str(s["span_id"]))])[0]
-               for s in calls.logical()}
+    answers = {
+        str(s["span_id"]): answer(
+            s.get("attributes") or {}, [i.get("attributes") or {} for i in calls.inner(str(s["span_id"]))]
+        )[0]
+        for s in calls.logical()
+    }
     outcome = O.of_trace(data["decisions"], data["spans"], answers.values())
     return outcome, O.affected(outcome, data["spans"], answers)
 
@@ -345,8 +389,16 @@ def render(path: str, data: Mapping[str, Any], node: Node, calls: Calls | None =
     grounding = G.for_span(data.get("evaluations") or (), node.span_id)
     ranks = {d.id: d.rank for d in reversed(trace_documents(data, node, calls)) if d.id}
     with c3, _panel("Output", "output"):
-        output_panel(attrs, grounding, trace_id=_trace_id(data), span_id=node.span_id, ranks=ranks,
-                     outcome=outcome if node.span_id in affected else None, borrowed=content_attrs, source=source)
+        output_panel(
+            attrs,
+            grounding,
+            trace_id=_trace_id(data),
+            span_id=node.span_id,
+            ranks=ranks,
+            outcome=outcome if node.span_id in affected else None,
+            borrowed=content_attrs,
+            source=source,
+        )
     with c4, _panel("Decisions", "decisions"):
         decisions_panel(data, node, path)
     _facts(span, calls, borrowed)

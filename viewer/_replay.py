@@ -17,20 +17,35 @@ import json
 import os
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from tracer import attributes as A
 
 from ._messages import parse_json
 
 API_KEY_ENV = "OPENAI_API_KEY"
-_SCALARS = ((A.GEN_AI_REQUEST_TEMPERATURE, "temperature"), (A.GEN_AI_REQUEST_TOP_P, "top_p"),
-            (A.GEN_AI_REQUEST_SEED, "seed"), (A.GEN_AI_REQUEST_FREQUENCY_PENALTY, "frequency_penalty"),
-            (A.GEN_AI_REQUEST_PRESENCE_PENALTY, "presence_penalty"), (A.GEN_AI_REQUEST_CHOICE_COUNT, "n"))
+_SCALARS = (
+    (A.GEN_AI_REQUEST_TEMPERATURE, "temperature"),
+    (A.GEN_AI_REQUEST_TOP_P, "top_p"),
+    (A.GEN_AI_REQUEST_SEED, "seed"),
+    (A.GEN_AI_REQUEST_FREQUENCY_PENALTY, "frequency_penalty"),
+    (A.GEN_AI_REQUEST_PRESENCE_PENALTY, "presence_penalty"),
+    (A.GEN_AI_REQUEST_CHOICE_COUNT, "n"),
+)
 # Options only ``llm.invocation_parameters`` keeps; anything else there (stream...) is left out.
-_INVOCATION_OPTIONS = ("tool_choice", "parallel_tool_calls", "response_format", "reasoning_effort",
-                       "max_completion_tokens", "logprobs", "top_logprobs", "verbosity", "service_tier")
+_INVOCATION_OPTIONS = (
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "reasoning_effort",
+    "max_completion_tokens",
+    "logprobs",
+    "top_logprobs",
+    "verbosity",
+    "service_tier",
+)
 # A document is removed with the short label on its line ("[kb-battery] "), not just its text.
 _MAX_LABEL_CHARS = 40
 
@@ -38,16 +53,21 @@ _MAX_LABEL_CHARS = 40
 def unavailable(attrs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> str | None:
     """Why this span cannot be replayed, or ``None`` when it can."""
     env = os.environ if env is None else env
-    if attrs.get(A.GEN_AI_PROVIDER_NAME) != "openai" or attrs.get(A.GEN_AI_OPERATION_NAME) != A.OP_CHAT \
-            or attrs.get(A.OPENAI_API_TYPE, A.OPENAI_API_TYPE_CHAT_COMPLETIONS) != A.OPENAI_API_TYPE_CHAT_COMPLETIONS:
+    if (
+        attrs.get(A.GEN_AI_PROVIDER_NAME) != "openai"
+        or attrs.get(A.GEN_AI_OPERATION_NAME) != A.OP_CHAT
+        or attrs.get(A.OPENAI_API_TYPE, A.OPENAI_API_TYPE_CHAT_COMPLETIONS) != A.OPENAI_API_TYPE_CHAT_COMPLETIONS
+    ):
         return "Only OpenAI chat-completions calls can be replayed."
     if not isinstance(parse_json(attrs.get(A.GEN_AI_INPUT_MESSAGES)), list):
         return "The prompt was not captured on this span (content capture off, or cut by the capture limit)."
     if importlib.util.find_spec("openai") is None:
         return "Replay needs the openai package: pip install openai."
     if not env.get(API_KEY_ENV):
-        return (f"Replay calls the OpenAI API: set {API_KEY_ENV} in the environment of `spyglass view` "
-                f"to enable it. The key is used for the call only and never stored.")
+        return (
+            f"Replay calls the OpenAI API: set {API_KEY_ENV} in the environment of `spyglass view` "
+            f"to enable it. The key is used for the call only and never stored."
+        )
     return None
 
 
@@ -74,17 +94,26 @@ def _chat_message(msg: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [{k: v for k, v in msg.items() if k in ("role", "content", "name", "tool_calls", "tool_call_id")}]
     parts = [p if isinstance(p, Mapping) else {"type": "text", "content": str(p)} for p in raw_parts]
     if role == "tool":
-        return [{"role": "tool", "tool_call_id": p.get("id"), "content": _text(p.get("response", ""))}
-                for p in parts if p.get("type") == "tool_call_response"]
+        return [
+            {"role": "tool", "tool_call_id": p.get("id"), "content": _text(p.get("response", ""))}
+            for p in parts
+            if p.get("type") == "tool_call_response"
+        ]
     content = [c for c in map(_content_part, parts) if c is not None]
     out: dict[str, Any] = {"role": role}
     if all(c["type"] == "text" for c in content):
         out["content"] = "".join(c["text"] for c in content) if content else None
     else:
         out["content"] = content
-    calls = [{"id": p.get("id"), "type": "function",
-              "function": {"name": p.get("name"), "arguments": _text(p.get("arguments") or {})}}
-             for p in parts if p.get("type") == "tool_call"]
+    calls = [
+        {
+            "id": p.get("id"),
+            "type": "function",
+            "function": {"name": p.get("name"), "arguments": _text(p.get("arguments") or {})},
+        }
+        for p in parts
+        if p.get("type") == "tool_call"
+    ]
     if calls:
         out["tool_calls"] = calls
     elif out["content"] is None:
@@ -118,8 +147,10 @@ def request_from_span(attrs: Mapping[str, Any]) -> dict[str, Any]:
     for msg in parse_json(attrs.get(A.GEN_AI_INPUT_MESSAGES)) or ():
         if isinstance(msg, Mapping):
             messages.extend(_chat_message(msg))
-    request: dict[str, Any] = {"model": attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL),
-                               "messages": messages}
+    request: dict[str, Any] = {
+        "model": attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL),
+        "messages": messages,
+    }
     for attr, key in _SCALARS:
         if attrs.get(attr) is not None:
             request[key] = attrs[attr]
@@ -129,7 +160,9 @@ def request_from_span(attrs: Mapping[str, Any]) -> dict[str, Any]:
     invocation = parse_json(attrs.get(A.OI_LLM_INVOCATION_PARAMETERS))
     invocation = invocation if isinstance(invocation, Mapping) else {}
     for key in _INVOCATION_OPTIONS:
-        if invocation.get(key) is not None and not (key == "response_format" and not isinstance(invocation[key], Mapping)):
+        if invocation.get(key) is not None and not (
+            key == "response_format" and not isinstance(invocation[key], Mapping)
+        ):
             request[key] = invocation[key]
     if attrs.get(A.GEN_AI_REQUEST_MAX_TOKENS) is not None and "max_completion_tokens" not in request:
         request["max_tokens"] = attrs[A.GEN_AI_REQUEST_MAX_TOKENS]
@@ -142,8 +175,11 @@ def request_from_span(attrs: Mapping[str, Any]) -> dict[str, Any]:
 # --- edits --------------------------------------------------------------------------------
 def editable(request: Mapping[str, Any]) -> list[tuple[int, str, str]]:
     """``(index, role, text)`` of every message whose content is plain text."""
-    return [(i, str(m.get("role")), m["content"]) for i, m in enumerate(request["messages"])
-            if isinstance(m.get("content"), str)]
+    return [
+        (i, str(m.get("role")), m["content"])
+        for i, m in enumerate(request["messages"])
+        if isinstance(m.get("content"), str)
+    ]
 
 
 def with_texts(request: Mapping[str, Any], texts: Mapping[int, str]) -> dict[str, Any]:
@@ -173,7 +209,7 @@ def _cut(text: str, content: str) -> str | None:
     line_end = len(text) if line_end < 0 else line_end
     rest = text[line_start:start] + text[end:line_end]
     if len(rest.strip()) <= _MAX_LABEL_CHARS:  # the document was the line: drop the line
-        return text[:line_start] + text[line_end + 1:] if line_end < len(text) else text[:max(0, line_start - 1)]
+        return text[:line_start] + text[line_end + 1 :] if line_end < len(text) else text[: max(0, line_start - 1)]
     return text[:start] + text[end:]
 
 
@@ -217,13 +253,21 @@ def run(client: Any, request: Mapping[str, Any]) -> Result:
     latency = (time.perf_counter() - started) * 1000
     choice = reply.choices[0] if reply.choices else None
     message = choice.message if choice is not None else None
-    calls = tuple({"name": c.function.name, "arguments": c.function.arguments}
-                  for c in (getattr(message, "tool_calls", None) or []) if getattr(c, "function", None))
+    calls = tuple(
+        {"name": c.function.name, "arguments": c.function.arguments}
+        for c in (getattr(message, "tool_calls", None) or [])
+        if getattr(c, "function", None)
+    )
     usage = getattr(reply, "usage", None)
-    return Result(output=(message.content or "") if message is not None else "",
-                  finish_reason=choice.finish_reason if choice is not None else None, model=reply.model,
-                  input_tokens=getattr(usage, "prompt_tokens", None), output_tokens=getattr(usage, "completion_tokens", None),
-                  latency_ms=latency, tool_calls=calls)
+    return Result(
+        output=(message.content or "") if message is not None else "",
+        finish_reason=choice.finish_reason if choice is not None else None,
+        model=reply.model,
+        input_tokens=getattr(usage, "prompt_tokens", None),
+        output_tokens=getattr(usage, "completion_tokens", None),
+        latency_ms=latency,
+        tool_calls=calls,
+    )
 
 
 _KEYLIKE = re.compile(r"sk-[A-Za-z0-9_\-]{8,}")

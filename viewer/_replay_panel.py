@@ -4,7 +4,8 @@ the new answer and its grounding beside the old. The logic is in ``_replay.py``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -33,8 +34,10 @@ def _replay(span_id: str, request: dict[str, Any], docs: list[dict[str, Any]], q
         content = next((d["content"] for d in docs if d["id"] == removed), "")
         request, found = R.without_document(request, content)
         if not found:
-            ss[_key(span_id, "result")] = {"error": f"Document {removed} is not verbatim in the prompt "
-                                                    f"(a normalised match): edit the prompt instead."}
+            ss[_key(span_id, "result")] = {
+                "error": f"Document {removed} is not verbatim in the prompt "
+                f"(a normalised match): edit the prompt instead."
+            }
             return
     else:
         texts = {i: ss.get(_key(span_id, f"msg{i}"), text) for i, _, text in R.editable(request)}
@@ -47,10 +50,17 @@ def _replay(span_id: str, request: dict[str, Any], docs: list[dict[str, Any]], q
         ss[_key(span_id, "result")] = {"error": f"{type(exc).__name__}: {R.redact(str(exc))}"}
         return
     result = R.run(client, request)
-    grounding = None if result.error or not result.output else G.check(
-        result.output, R.remaining_documents(docs, removed), question)
-    ss[_key(span_id, "result")] = {"result": result, "grounding": grounding, "removed": removed,
-                                   "edited": removed is None}
+    grounding = (
+        None
+        if result.error or not result.output
+        else G.check(result.output, R.remaining_documents(docs, removed), question)
+    )
+    ss[_key(span_id, "result")] = {
+        "result": result,
+        "grounding": grounding,
+        "removed": removed,
+        "edited": removed is None,
+    }
 
 
 def _grounding(g: G.Grounding | None, has_docs: bool) -> None:
@@ -59,13 +69,16 @@ def _grounding(g: G.Grounding | None, has_docs: bool) -> None:
         return
     verdict(g)
     for s in g.unsupported:
-        st.markdown(":red-badge[unsupported]" + (f" · best document {md(s.best_document_id, 80)}"
-                                                 if s.best_document_id else " · no supporting document"))
+        st.markdown(
+            ":red-badge[unsupported]"
+            + (f" · best document {md(s.best_document_id, 80)}" if s.best_document_id else " · no supporting document")
+        )
         st.text(s.text)
 
 
-def render(data: Mapping[str, Any], node: Node, documents: list[Document],
-           content: Mapping[str, Any] | None = None) -> None:
+def render(
+    data: Mapping[str, Any], node: Node, documents: list[Document], content: Mapping[str, Any] | None = None
+) -> None:
     """``content``: for a logical call without messages of its own, the call inside it whose
     request is replayed (``_calls.borrowed``)."""
     span = node.span
@@ -91,8 +104,14 @@ def render(data: Mapping[str, Any], node: Node, documents: list[Document],
         else:
             for i, role, text in R.editable(request):
                 st.text_area(f"{md(role)} message {i + 1}", value=text, key=_key(sid, f"msg{i}"), height=120)
-        st.button("Replay", key=_key(sid, "go"), disabled=reason is not None, help=reason and md(reason, 300),
-                  on_click=_replay, args=(sid, request, docs, question_text(attrs)))
+        st.button(
+            "Replay",
+            key=_key(sid, "go"),
+            disabled=reason is not None,
+            help=reason and md(reason, 300),
+            on_click=_replay,
+            args=(sid, request, docs, question_text(attrs)),
+        )
         if reason is not None:
             st.info(reason)
         if outcome is None:
@@ -116,9 +135,13 @@ def render(data: Mapping[str, Any], node: Node, documents: list[Document],
             for call in result.tool_calls:
                 st.caption(f"tool call: {md(call.get('name') or '?')}")
                 st.code(str(call.get("arguments") or ""), language="json")
-            tokens = f"{result.input_tokens} in / {result.output_tokens} out" if result.input_tokens is not None else "?"
-            st.text(f"model {result.model} · tokens {tokens} · {result.latency_ms or 0:,.0f} ms · "
-                    f"finish {result.finish_reason}")
+            tokens = (
+                f"{result.input_tokens} in / {result.output_tokens} out" if result.input_tokens is not None else "?"
+            )
+            st.text(
+                f"model {result.model} · tokens {tokens} · {result.latency_ms or 0:,.0f} ms · "
+                f"finish {result.finish_reason}"
+            )
             if not G.available():
                 st.caption("grounding check not installed (tracer.grounding)")
             else:

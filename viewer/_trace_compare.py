@@ -14,8 +14,7 @@ from . import _data, _nav
 from ._panels import verdict
 from ._safe import md
 
-_FORMATS = {"cost ($)": "{:.6f}", "latency (ms)": "{:,.1f}", "LLM latency (ms)": "{:,.1f}",
-            "grounding score": "{:.2f}"}
+_FORMATS = {"cost ($)": "{:.6f}", "latency (ms)": "{:,.1f}", "LLM latency (ms)": "{:,.1f}", "grounding score": "{:.2f}"}
 
 
 def _fmt(metric: str, value: Any, signed: bool = False) -> str:
@@ -26,8 +25,17 @@ def _fmt(metric: str, value: Any, signed: bool = False) -> str:
 
 
 def deltas_table(a: C.Side, b: C.Side) -> pd.DataFrame:
-    return pd.DataFrame([{"metric": r["metric"], "A": _fmt(r["metric"], r["A"]), "B": _fmt(r["metric"], r["B"]),
-                          "B − A": _fmt(r["metric"], r["delta"], signed=True)} for r in C.deltas(a, b)])
+    return pd.DataFrame(
+        [
+            {
+                "metric": r["metric"],
+                "A": _fmt(r["metric"], r["A"]),
+                "B": _fmt(r["metric"], r["B"]),
+                "B − A": _fmt(r["metric"], r["delta"], signed=True),
+            }
+            for r in C.deltas(a, b)
+        ]
+    )
 
 
 def _side(name: str, trace_id: str, side: C.Side) -> None:
@@ -36,8 +44,13 @@ def _side(name: str, trace_id: str, side: C.Side) -> None:
         st.markdown(f"**{name}** · {md(t.get('root_name') or '?')}")
         start = t.get("start_time")
         st.text(f"trace {trace_id}\nstart {start:%Y-%m-%d %H:%M:%S} UTC" if start is not None else f"trace {trace_id}")
-        st.button(f"Open trace {name}", key=f"open-{name.lower()}", type="tertiary",
-                  on_click=_nav.open_trace, args=(trace_id,))
+        st.button(
+            f"Open trace {name}",
+            key=f"open-{name.lower()}",
+            type="tertiary",
+            on_click=_nav.open_trace,
+            args=(trace_id,),
+        )
         if side.span is None:
             st.caption("no LLM span in this trace")
             return

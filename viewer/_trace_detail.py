@@ -3,7 +3,8 @@ detail of the selected span (screen 3, ``_panels.py``)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -16,27 +17,53 @@ from ._calls import Calls
 from ._safe import md
 from ._tree import Node, tree, waterfall
 
-TYPE_COLORS = {"step": "#8c8c8c", "retriever": "#2e86de", "llm": "#8e44ad", "postprocess": "#e67e22",
-               "tool": "#16a085", "embedding": "#27ae60", "other": "#bdc3c7"}
+TYPE_COLORS = {
+    "step": "#8c8c8c",
+    "retriever": "#2e86de",
+    "llm": "#8e44ad",
+    "postprocess": "#e67e22",
+    "tool": "#16a085",
+    "embedding": "#27ae60",
+    "other": "#bdc3c7",
+}
 
 
 def waterfall_chart(rows: Sequence[dict[str, Any]], selected: str | None) -> alt.Chart:
     data = pd.DataFrame(rows)
     data["selected"] = data["span_id"] == selected
     keys = list(data["key"])
-    y = alt.Y("key:N", sort=keys, title=None, scale=alt.Scale(paddingInner=0.25),
-              # the key is "0007": unique even when names repeat; show the indented name instead
-              axis=alt.Axis(labelExpr=f"{_label_lookup(rows)}[datum.value] || ''", labelLimit=360,
-                            labelFontSize=12))
-    bars = alt.Chart(data).mark_bar(cornerRadius=2).encode(
-        x=alt.X("start_ms:Q", title="ms since trace start"), x2="end_ms:Q", y=y,
-        color=alt.Color("type:N", scale=alt.Scale(domain=list(TYPE_COLORS), range=list(TYPE_COLORS.values())),
-                        legend=alt.Legend(orient="top", title=None)),
-        stroke=alt.condition("datum.status == 'ERROR'", alt.value("#d63031"), alt.value(None)),
-        strokeWidth=alt.condition("datum.selected", alt.value(3), alt.value(2)),
-        opacity=alt.condition("datum.selected", alt.value(1.0), alt.value(0.75)),
-        tooltip=[alt.Tooltip("name:N"), alt.Tooltip("type:N"), alt.Tooltip("status:N"),
-                 alt.Tooltip("duration_ms:Q", title="duration (ms)"), alt.Tooltip("start_ms:Q", title="start (ms)")])
+    y = alt.Y(
+        "key:N",
+        sort=keys,
+        title=None,
+        scale=alt.Scale(paddingInner=0.25),
+        # the key is "0007": unique even when names repeat; show the indented name instead
+        axis=alt.Axis(labelExpr=f"{_label_lookup(rows)}[datum.value] || ''", labelLimit=360, labelFontSize=12),
+    )
+    bars = (
+        alt.Chart(data)
+        .mark_bar(cornerRadius=2)
+        .encode(
+            x=alt.X("start_ms:Q", title="ms since trace start"),
+            x2="end_ms:Q",
+            y=y,
+            color=alt.Color(
+                "type:N",
+                scale=alt.Scale(domain=list(TYPE_COLORS), range=list(TYPE_COLORS.values())),
+                legend=alt.Legend(orient="top", title=None),
+            ),
+            stroke=alt.condition("datum.status == 'ERROR'", alt.value("#d63031"), alt.value(None)),
+            strokeWidth=alt.condition("datum.selected", alt.value(3), alt.value(2)),
+            opacity=alt.condition("datum.selected", alt.value(1.0), alt.value(0.75)),
+            tooltip=[
+                alt.Tooltip("name:N"),
+                alt.Tooltip("type:N"),
+                alt.Tooltip("status:N"),
+                alt.Tooltip("duration_ms:Q", title="duration (ms)"),
+                alt.Tooltip("start_ms:Q", title="start (ms)"),
+            ],
+        )
+    )
     # A fixed step per row: the chart grows with the trace instead of squeezing its bars.
     return bars.properties(height=alt.Step(22))
 
@@ -80,15 +107,28 @@ def _summary(t: dict[str, Any]) -> None:
     cols = st.columns(6)
     tokens = (t.get("input_tokens") or 0) + (t.get("output_tokens") or 0)
     cost = t.get("cost_usd")
-    for col, (label, value) in zip(cols, [
-            ("status", t.get("status_code") or "?"), ("duration", f"{float(t.get('duration_ms') or 0):,.1f} ms"),
-            ("spans", f"{t.get('span_count') or 0}"), ("LLM calls", f"{t.get('llm_count') or 0}"),
-            ("tokens", f"{tokens:,}"), ("cost", "-" if cost is None else f"${cost:.5f}")]):
+    for col, (label, value) in zip(
+        cols,
+        [
+            ("status", t.get("status_code") or "?"),
+            ("duration", f"{float(t.get('duration_ms') or 0):,.1f} ms"),
+            ("spans", f"{t.get('span_count') or 0}"),
+            ("LLM calls", f"{t.get('llm_count') or 0}"),
+            ("tokens", f"{tokens:,}"),
+            ("cost", "-" if cost is None else f"${cost:.5f}"),
+        ],
+    ):
         col.metric(label, value)
-    facts = {"trace id": t.get("trace_id"), "start (UTC)": t.get("start_time"), "session": t.get("session_id"),
-             "user": t.get("user_id"), "prompt version": t.get("prompt_version"),
-             "models": ", ".join(t.get("models") or []), "tags": ", ".join(t.get("tags") or []),
-             "service": t.get("service_name")}
+    facts = {
+        "trace id": t.get("trace_id"),
+        "start (UTC)": t.get("start_time"),
+        "session": t.get("session_id"),
+        "user": t.get("user_id"),
+        "prompt version": t.get("prompt_version"),
+        "models": ", ".join(t.get("models") or []),
+        "tags": ", ".join(t.get("tags") or []),
+        "service": t.get("service_name"),
+    }
     st.text("  ·  ".join(f"{k}: {v}" for k, v in facts.items() if v not in (None, "")))
 
 
@@ -110,7 +150,9 @@ def _verdicts(data: dict[str, Any], calls: Calls) -> None:
         bits.append(f":{color}-badge[grounding{where}: {md(g.summary())}]")
     labels = [a.get("label") for a in data.get("annotations") or []]
     if labels:
-        bits.append(f":blue-badge[annotations: {md(', '.join(f'{labels.count(x)} {x}' for x in dict.fromkeys(labels)))}]")
+        bits.append(
+            f":blue-badge[annotations: {md(', '.join(f'{labels.count(x)} {x}' for x in dict.fromkeys(labels)))}]"
+        )
     if bits:
         st.markdown(" ".join(bits))
 
@@ -135,8 +177,9 @@ def render(path: str, trace_id: str) -> None:
     wanted = _nav.current_span()
     index = ids.index(wanted) if wanted in ids else default_span(nodes, calls)
     chart_slot = st.container()
-    chosen = st.selectbox("Span", range(len(nodes)), index=index, format_func=lambda i: _option(nodes[i], calls),
-                          key=f"span-{trace_id}")
+    chosen = st.selectbox(
+        "Span", range(len(nodes)), index=index, format_func=lambda i: _option(nodes[i], calls), key=f"span-{trace_id}"
+    )
     node = nodes[chosen if chosen is not None else index]
     _nav.select_span(node.span_id)
     rows = waterfall(nodes)
@@ -146,6 +189,10 @@ def render(path: str, trace_id: str) -> None:
         st.altair_chart(waterfall_chart(rows, node.span_id), width="stretch")
     _panels.render(path, data, node, calls)
     borrowed = _calls.borrowed(calls, node.span)
-    _replay_panel.render(data, node, _panels.trace_documents(data, node, calls),
-                         content=borrowed.content if borrowed is not None else None)
+    _replay_panel.render(
+        data,
+        node,
+        _panels.trace_documents(data, node, calls),
+        content=borrowed.content if borrowed is not None else None,
+    )
     _annotate.render(path, data, node)

@@ -4,8 +4,9 @@ traces (newest first), and a way to open one."""
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, Sequence
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -39,22 +40,39 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     when = st.selectbox("Time range", [*_data.TIME_RANGES, "custom"], key="f_time")
     if when == "custom":
         today = _data.utcnow().date()
-        picked = st.date_input("Dates (UTC)", (today - _dt.timedelta(days=7), today), key="f_dates",
-                               min_value=_dt.date(2000, 1, 1), max_value=today + _dt.timedelta(days=1))
+        picked = st.date_input(
+            "Dates (UTC)",
+            (today - _dt.timedelta(days=7), today),
+            key="f_dates",
+            min_value=_dt.date(2000, 1, 1),
+            max_value=today + _dt.timedelta(days=1),
+        )
         if isinstance(picked, Sequence) and len(picked) == 2:
             since = _dt.datetime.combine(picked[0], _dt.time())
             until = _dt.datetime.combine(picked[1], _dt.time()) + _dt.timedelta(days=1)
-    elif _data.TIME_RANGES.get(when) is not None:
-        since = _data.utcnow() - _data.TIME_RANGES[when]  # type: ignore[operator]
+    elif (span := _data.TIME_RANGES.get(when or "")) is not None:
+        since = _data.utcnow() - span
     status = st.selectbox("Status", [ANY, "OK", "ERROR"], key="f_status")
-    outcome = st.selectbox("Outcome", [ANY, *O.KINDS], key="f_outcome",
-                           help="what the user received: the answer as generated (delivered), changed by a "
-                                "post-processing step (modified), or blocked")
-    decision = st.selectbox("Decision", [ANY, "block", "modify", "flag"], key="f_decision",
-                            help="traces where a post-processing step blocked, modified or flagged the answer")
-    halluc = st.selectbox("Hallucination", [ANY, HALLUC_SUSPECTED, HALLUC_NOT], key="f_halluc",
-                          help="suspected: the grounding check found unsupported sentences, or someone "
-                               "annotated the trace as a hallucination")
+    outcome = st.selectbox(
+        "Outcome",
+        [ANY, *O.KINDS],
+        key="f_outcome",
+        help="what the user received: the answer as generated (delivered), changed by a "
+        "post-processing step (modified), or blocked",
+    )
+    decision = st.selectbox(
+        "Decision",
+        [ANY, "block", "modify", "flag"],
+        key="f_decision",
+        help="traces where a post-processing step blocked, modified or flagged the answer",
+    )
+    halluc = st.selectbox(
+        "Hallucination",
+        [ANY, HALLUC_SUSPECTED, HALLUC_NOT],
+        key="f_halluc",
+        help="suspected: the grounding check found unsupported sentences, or someone "
+        "annotated the trace as a hallucination",
+    )
     model = _choice("Model", facets.get("models", []), "f_model")
     span_type = _choice("Span kind", facets.get("span_types", []), "f_kind")
     prompt_version = _choice("Prompt version", facets.get("prompt_versions", []), "f_prompt")
@@ -64,11 +82,21 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     min_ms = st.number_input("Min latency (ms)", min_value=0.0, value=0.0, step=100.0, key="f_min_ms")
     min_cost = st.number_input("Min cost ($)", min_value=0.0, value=0.0, step=0.001, format="%.4f", key="f_min_cost")
     return TraceFilter(
-        since=since, until=until, status=None if status == ANY else status, model=model, span_type=span_type,
-        prompt_version=prompt_version, session_id=session, user_id=user, tags=tuple(tags),
-        min_duration_ms=min_ms or None, min_cost_usd=min_cost or None,
-        decision=None if decision == ANY else decision, outcome=None if outcome == ANY else outcome,
-        hallucination={HALLUC_SUSPECTED: True, HALLUC_NOT: False}.get(halluc))
+        since=since,
+        until=until,
+        status=None if status == ANY else status,
+        model=model,
+        span_type=span_type,
+        prompt_version=prompt_version,
+        session_id=session,
+        user_id=user,
+        tags=tuple(tags),
+        min_duration_ms=min_ms or None,
+        min_cost_usd=min_cost or None,
+        decision=None if decision == ANY else decision,
+        outcome=None if outcome == ANY else outcome,
+        hallucination={HALLUC_SUSPECTED: True, HALLUC_NOT: False}.get(halluc or ""),
+    )
 
 
 # --- the table ---------------------------------------------------------------------------
@@ -97,20 +125,37 @@ def hallucination(row: dict[str, Any]) -> str:
 def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The page's rows as displayed. "LLM calls", tokens and cost are the ``traces`` summary's:
     a ``@trace_llm`` function around an instrumented client counts once (docs/schema.md)."""
-    return pd.DataFrame([{
-        "time (UTC)": r.get("start_time"),
-        "root": r.get("root_name") or "(root span not ended yet)",
-        "status": r.get("status_code"),
-        "duration (ms)": r.get("duration_ms"),
-        "LLM calls": r.get("llm_count"),
-        "tokens": (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0),
-        "cost ($)": r.get("cost_usd"),
-        "models": ", ".join(r.get("models") or []),
-        "flags": ", ".join(flags(r)),
-        "hallucination": hallucination(r),
-        "trace id": r.get("trace_id"),
-    } for r in rows], columns=["time (UTC)", "root", "status", "duration (ms)", "LLM calls", "tokens", "cost ($)",
-                               "models", "flags", "hallucination", "trace id"])
+    return pd.DataFrame(
+        [
+            {
+                "time (UTC)": r.get("start_time"),
+                "root": r.get("root_name") or "(root span not ended yet)",
+                "status": r.get("status_code"),
+                "duration (ms)": r.get("duration_ms"),
+                "LLM calls": r.get("llm_count"),
+                "tokens": (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0),
+                "cost ($)": r.get("cost_usd"),
+                "models": ", ".join(r.get("models") or []),
+                "flags": ", ".join(flags(r)),
+                "hallucination": hallucination(r),
+                "trace id": r.get("trace_id"),
+            }
+            for r in rows
+        ],
+        columns=[
+            "time (UTC)",
+            "root",
+            "status",
+            "duration (ms)",
+            "LLM calls",
+            "tokens",
+            "cost ($)",
+            "models",
+            "flags",
+            "hallucination",
+            "trace id",
+        ],
+    )
 
 
 _COLUMNS = {
@@ -161,20 +206,36 @@ def latency_chart(durations: Sequence[float]) -> alt.Chart | None:
 
     counts, edges = np.histogram(np.asarray(durations, dtype=float), bins=min(30, max(1, len(durations))))
     data = pd.DataFrame({"from (ms)": edges[:-1], "to (ms)": edges[1:], "traces": counts})
-    return alt.Chart(data, title="Latency distribution").mark_bar().encode(
-        x=alt.X("from (ms):Q", title="trace duration (ms)"), x2="to (ms):Q",
-        # y2 at zero: with x and x2 both set, Vega-Lite otherwise draws thin horizontal ticks
-        y=alt.Y("traces:Q", axis=alt.Axis(format="d", tickMinStep=1)), y2=alt.datum(0),
-        tooltip=["from (ms)", "to (ms)", "traces"]).properties(height=180)
+    return (
+        alt.Chart(data, title="Latency distribution")
+        .mark_bar()
+        .encode(
+            x=alt.X("from (ms):Q", title="trace duration (ms)"),
+            x2="to (ms):Q",
+            # y2 at zero: with x and x2 both set, Vega-Lite otherwise draws thin horizontal ticks
+            y=alt.Y("traces:Q", axis=alt.Axis(format="d", tickMinStep=1)),
+            y2=alt.datum(0),
+            tooltip=["from (ms)", "to (ms)", "traces"],
+        )
+        .properties(height=180)
+    )
 
 
 def usage_chart(rows: Sequence[dict[str, Any]], field: str, title: str) -> alt.Chart | None:
     if not rows:
         return None
     data = pd.DataFrame(rows)
-    return alt.Chart(data, title=title).mark_line(point=True).encode(
-        x=alt.X("bucket:T", title=None), y=alt.Y(f"{field}:Q", title=None), color=alt.Color("model:N"),
-        tooltip=["bucket:T", "model:N", f"{field}:Q", "calls:Q"]).properties(height=180)
+    return (
+        alt.Chart(data, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("bucket:T", title=None),
+            y=alt.Y(f"{field}:Q", title=None),
+            color=alt.Color("model:N"),
+            tooltip=["bucket:T", "model:N", f"{field}:Q", "calls:Q"],
+        )
+        .properties(height=180)
+    )
 
 
 def _chart_data(path: str, flt: TraceFilter) -> tuple[list[float], list[dict[str, Any]]]:
@@ -186,8 +247,14 @@ def _charts(durations: list[float], usage: list[dict[str, Any]]) -> None:
     with st.expander("Summary charts", expanded=True):
         cols = st.columns(3)
         latency = latency_chart(durations)
-        for col, chart in zip(cols, (latency, usage_chart(usage, "tokens", "Tokens per model"),
-                                     usage_chart(usage, "cost_usd", "Cost ($) per model"))):
+        for col, chart in zip(
+            cols,
+            (
+                latency,
+                usage_chart(usage, "tokens", "Tokens per model"),
+                usage_chart(usage, "cost_usd", "Cost ($) per model"),
+            ),
+        ):
             with col:
                 if chart is None:
                     st.caption("no data for this chart")
@@ -197,8 +264,9 @@ def _charts(durations: list[float], usage: list[dict[str, Any]]) -> None:
 
 # --- the screen --------------------------------------------------------------------------
 def render(path: str, flt: TraceFilter) -> None:
-    text = st.text_input("Search prompts, outputs and documents", key="f_text",
-                         placeholder="whole words, all required; press Enter")
+    text = st.text_input(
+        "Search prompts, outputs and documents", key="f_text", placeholder="whole words, all required; press Enter"
+    )
     if text.strip():
         flt.text = text.strip()
         _data.refresh_search_index(path)
@@ -212,8 +280,10 @@ def render(path: str, flt: TraceFilter) -> None:
         charts = _chart_data(path, flt) if total else ([], [])
     if total == 0:
         if flt == TraceFilter(text=flt.text) and not flt.text:
-            st.info("This store has no traces yet. Run your traced app; new traces show up on Refresh "
-                    "(or turn on auto-refresh in the sidebar).")
+            st.info(
+                "This store has no traces yet. Run your traced app; new traces show up on Refresh "
+                "(or turn on auto-refresh in the sidebar)."
+            )
         else:
             st.info("No trace matches these filters.")
         return
@@ -224,28 +294,57 @@ def render(path: str, flt: TraceFilter) -> None:
     table_key = f"traces-{hash(repr(flt))}-{page}-{size}"
     # Callbacks, not return values: they run before the next script run, which then draws the
     # trace (or the page) at once instead of drawing this list again first.
-    st.dataframe(shown, hide_index=True, column_config=_COLUMNS, on_select=partial(_open_selected_row, table_key, ids),
-                 selection_mode="single-row", key=table_key)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config=_COLUMNS,
+        on_select=partial(_open_selected_row, table_key, ids),
+        selection_mode="single-row",
+        key=table_key,
+    )
 
     left, mid, right = st.columns([3, 3, 1], vertical_alignment="bottom")
     with left:
         labels = {str(r["trace_id"]): _label(r) for r in rows}
-        st.selectbox("Open a trace", ids, index=None, key="open_trace", format_func=labels.__getitem__,
-                     placeholder="choose a trace on this page", on_change=_open_chosen)
+        st.selectbox(
+            "Open a trace",
+            ids,
+            index=None,
+            key="open_trace",
+            format_func=labels.__getitem__,
+            placeholder="choose a trace on this page",
+            on_change=_open_chosen,
+        )
     with mid:
         page_key = f"page-{hash(repr(flt))}-{size}-{pages}"
         st.pagination(pages, default=min(page, pages), key=page_key, on_change=_set_page, args=(page_key,))
     with right:
-        st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 0,
-                     key="f_page_size", on_change=_set_size)
+        st.selectbox(
+            "Per page",
+            PAGE_SIZES,
+            index=PAGE_SIZES.index(size) if size in PAGE_SIZES else 0,
+            key="f_page_size",
+            on_change=_set_size,
+        )
     pick, go = st.columns([6, 1], vertical_alignment="bottom")
     compare_key = f"compare-{table_key}"
     with pick:
-        st.multiselect("Compare two traces", ids, key=compare_key, max_selections=2, format_func=labels.__getitem__,
-                       placeholder="pick two traces on this page")
+        st.multiselect(
+            "Compare two traces",
+            ids,
+            key=compare_key,
+            max_selections=2,
+            format_func=labels.__getitem__,
+            placeholder="pick two traces on this page",
+        )
     with go:
-        st.button("Compare", key="compare_go", on_click=_open_compare, args=(compare_key,),
-                  disabled=len(st.session_state.get(compare_key) or []) != 2)
+        st.button(
+            "Compare",
+            key="compare_go",
+            on_click=_open_compare,
+            args=(compare_key,),
+            disabled=len(st.session_state.get(compare_key) or []) != 2,
+        )
     # Below the table: the charts take the browser longer to draw than the table, and the
     # table is what the user came for.
     _charts(*charts)

@@ -4,8 +4,9 @@ rows of the waterfall chart. No Streamlit here."""
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def tree(spans: Sequence[Mapping[str, Any]]) -> list[Node]:
 
 def waterfall(nodes: Sequence[Node]) -> list[dict[str, Any]]:
     """One bar per span, times in ms from the trace's first start."""
-    starts = [n.span.get("start_time") for n in nodes if n.span.get("start_time") is not None]
+    starts = [n.span["start_time"] for n in nodes if n.span.get("start_time") is not None]
     t0 = min(starts) if starts else None
     rows = []
     for n in nodes:
@@ -61,15 +62,17 @@ def waterfall(nodes: Sequence[Node]) -> list[dict[str, Any]]:
         start = s.get("start_time")
         offset = (start - t0).total_seconds() * 1000 if start is not None and t0 is not None else 0.0
         duration = float(s.get("duration_ms") or 0.0)
-        rows.append({
-            "key": f"{n.index:04d}",  # unique and ordered: two spans may share a name
-            "label": n.label,
-            "span_id": n.span_id,
-            "name": s.get("name"),
-            "type": s.get("span_type") or "other",
-            "status": s.get("status_code") or "UNSET",
-            "start_ms": round(offset, 3),
-            "end_ms": round(offset + max(duration, 0.001), 3),
-            "duration_ms": round(duration, 3),
-        })
+        rows.append(
+            {
+                "key": f"{n.index:04d}",  # unique and ordered: two spans may share a name
+                "label": n.label,
+                "span_id": n.span_id,
+                "name": s.get("name"),
+                "type": s.get("span_type") or "other",
+                "status": s.get("status_code") or "UNSET",
+                "start_ms": round(offset, 3),
+                "end_ms": round(offset + max(duration, 0.001), 3),
+                "duration_ms": round(duration, 3),
+            }
+        )
     return rows

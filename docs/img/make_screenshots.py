@@ -57,7 +57,7 @@ def standin_server() -> str:
     from viewer.demo import _standin
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["content-length"])))
             data = json.dumps(_standin._completion(body, _standin.answer(body.get("messages") or []))).encode()
             self.send_response(200)
@@ -90,9 +90,14 @@ def main() -> None:
     ids = build(db)
     port = _port()
     env = dict(os.environ, OPENAI_API_KEY="stand-in-not-a-key", OPENAI_BASE_URL=standin_server())
-    proc = subprocess.Popen([sys.executable, "-m", "tracer.cli", "view", "--db", str(db), "--port", str(port)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracer.cli", "view", "--db", str(db), "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -126,8 +131,10 @@ def main() -> None:
             page.evaluate("document.querySelector('.st-key-panel-output').scrollTop = 0")
             time.sleep(1)
             box = page.locator(".st-key-panel-context").bounding_box()
-            page.screenshot(path=str(OUT / "debug-2-answer.png"),
-                            clip={"x": box["x"] - 10, "y": box["y"] - 40, "width": 1400 - box["x"], "height": 620})
+            page.screenshot(
+                path=str(OUT / "debug-2-answer.png"),
+                clip={"x": box["x"] - 10, "y": box["y"] - 40, "width": 1400 - box["x"], "height": 620},
+            )
 
             # 3. replay without the truncated document (against the stand-in)
             page.get_by_text("Replay this call").click()
@@ -141,9 +148,16 @@ def main() -> None:
             time.sleep(1)
             after.scroll_into_view_if_needed()
             box = form.bounding_box()
-            page.screenshot(path=str(OUT / "debug-3-replay.png"), full_page=True,
-                            clip={"x": box["x"] - 10, "y": box["y"] + box["height"] - 420, "width": box["width"] + 20,
-                                  "height": 430})
+            page.screenshot(
+                path=str(OUT / "debug-3-replay.png"),
+                full_page=True,
+                clip={
+                    "x": box["x"] - 10,
+                    "y": box["y"] + box["height"] - 420,
+                    "width": box["width"] + 20,
+                    "height": 430,
+                },
+            )
 
             # 4. annotate
             ann = page.locator(".st-key-annotate")
@@ -156,9 +170,16 @@ def main() -> None:
             time.sleep(1)
             top = page.get_by_text("Annotations (1)").bounding_box()
             bottom = page.get_by_text("Saved: hallucination on this span.").bounding_box()
-            page.screenshot(path=str(OUT / "debug-4-annotate.png"), full_page=True,
-                            clip={"x": top["x"] - 10, "y": top["y"] - 10, "width": 1400 - top["x"],
-                                  "height": bottom["y"] + bottom["height"] - top["y"] + 30})
+            page.screenshot(
+                path=str(OUT / "debug-4-annotate.png"),
+                full_page=True,
+                clip={
+                    "x": top["x"] - 10,
+                    "y": top["y"] - 10,
+                    "width": 1400 - top["x"],
+                    "height": bottom["y"] + bottom["height"] - top["y"] + 30,
+                },
+            )
 
             # 5. compare with another answer
             page.set_viewport_size({"width": 1400, "height": 2600})  # all of it on screen: page = viewport coords
@@ -168,9 +189,15 @@ def main() -> None:
             time.sleep(1)
             main = page.locator(main_area).bounding_box()
             table = page.locator('[data-testid="stDataFrame"]').last.bounding_box()
-            page.screenshot(path=str(OUT / "debug-5-compare.png"),
-                            clip={"x": main["x"] + 60, "y": 140, "width": main["width"] - 120,
-                                  "height": table["y"] + table["height"] - 130})
+            page.screenshot(
+                path=str(OUT / "debug-5-compare.png"),
+                clip={
+                    "x": main["x"] + 60,
+                    "y": 140,
+                    "width": main["width"] - 120,
+                    "height": table["y"] + table["height"] - 130,
+                },
+            )
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -15,7 +15,8 @@ the canonical keys it can derive. docs/conventions.md lists what each one maps.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from .. import attributes as A
 
@@ -34,9 +35,14 @@ class Convention(Protocol):
     def normalize(self, attributes: Mapping[str, Any], events: Events) -> Mapping[str, Any]: ...
 
 
-_TYPE_BY_OPERATION = {A.OP_CHAT: A.SPAN_TYPE_LLM, A.OP_TEXT_COMPLETION: A.SPAN_TYPE_LLM,
-                      A.OP_GENERATE_CONTENT: A.SPAN_TYPE_LLM, A.OP_EMBEDDINGS: A.SPAN_TYPE_EMBEDDING,
-                      A.OP_RETRIEVAL: A.SPAN_TYPE_RETRIEVER, A.OP_EXECUTE_TOOL: A.SPAN_TYPE_TOOL}
+_TYPE_BY_OPERATION = {
+    A.OP_CHAT: A.SPAN_TYPE_LLM,
+    A.OP_TEXT_COMPLETION: A.SPAN_TYPE_LLM,
+    A.OP_GENERATE_CONTENT: A.SPAN_TYPE_LLM,
+    A.OP_EMBEDDINGS: A.SPAN_TYPE_EMBEDDING,
+    A.OP_RETRIEVAL: A.SPAN_TYPE_RETRIEVER,
+    A.OP_EXECUTE_TOOL: A.SPAN_TYPE_TOOL,
+}
 _TYPE_BY_OI_KIND = {v: k for k, v in A.OI_KIND_BY_SPAN_TYPE.items()}
 
 
@@ -68,8 +74,9 @@ def span_type(attributes: Mapping[str, Any]) -> str | None:
             found = convention.kind(attributes)
             if found:
                 return found
-    return (_TYPE_BY_OI_KIND.get(attributes.get(A.OI_SPAN_KIND))  # type: ignore[arg-type]
-            or _TYPE_BY_OPERATION.get(attributes.get(A.GEN_AI_OPERATION_NAME)))  # type: ignore[arg-type]
+    return _TYPE_BY_OI_KIND.get(str(attributes.get(A.OI_SPAN_KIND))) or _TYPE_BY_OPERATION.get(
+        str(attributes.get(A.GEN_AI_OPERATION_NAME))
+    )
 
 
 def canonical(attributes: Mapping[str, Any], events: Events = ()) -> Mapping[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .._documents import normalize_documents
 from .._serialize import safe_str
@@ -100,14 +101,21 @@ def arguments(raw: Any) -> Any:
 
 
 def tool_call_part(call_id: Any, name: Any, args: Any) -> dict[str, Any]:
-    return {"type": "tool_call", "id": None if call_id is None else safe_str(call_id),
-            "name": None if name is None else safe_str(name), "arguments": arguments(args)}
+    return {
+        "type": "tool_call",
+        "id": None if call_id is None else safe_str(call_id),
+        "name": None if name is None else safe_str(name),
+        "arguments": arguments(args),
+    }
 
 
 def tool_response(call_id: Any, response: Any) -> dict[str, Any]:
-    return {"role": "tool", "parts": [{"type": "tool_call_response",
-                                       "id": None if call_id is None else safe_str(call_id),
-                                       "response": response}]}
+    return {
+        "role": "tool",
+        "parts": [
+            {"type": "tool_call_response", "id": None if call_id is None else safe_str(call_id), "response": response}
+        ],
+    }
 
 
 def content_parts(content: Any) -> list[dict[str, Any]]:
@@ -139,7 +147,9 @@ def _call_parts(calls: Any) -> list[dict[str, Any]]:
     parts = []
     for call in calls if isinstance(calls, list) else ():
         if isinstance(call, Mapping):
-            fn = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+            fn = call.get("function")
+            if not isinstance(fn, Mapping):
+                fn = {}
             parts.append(tool_call_part(call.get("id"), fn.get("name"), fn.get("arguments")))
     return parts
 

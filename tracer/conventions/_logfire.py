@@ -15,7 +15,8 @@ that the call is counted once.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import attributes as A
 from . import _common as c
@@ -44,8 +45,9 @@ class Logfire:
     name = "logfire"
 
     def detect(self, attributes: Mapping[str, Any], events: c.Events) -> bool:
-        return A.LF_SPAN_TYPE in attributes and (A.GEN_AI_OPERATION_NAME in attributes
-                                                 or A.LF_REQUEST_DATA in attributes)
+        return A.LF_SPAN_TYPE in attributes and (
+            A.GEN_AI_OPERATION_NAME in attributes or A.LF_REQUEST_DATA in attributes
+        )
 
     def kind(self, attributes: Mapping[str, Any]) -> str | None:
         if attributes.get(A.LF_SPAN_TYPE) == A.LF_SPAN_TYPE_LOG and A.GEN_AI_OPERATION_NAME in attributes:
@@ -53,8 +55,10 @@ class Logfire:
         return None  # gen_ai.operation.name says it
 
     def normalize(self, attributes: Mapping[str, Any], events: c.Events) -> dict[str, Any]:
-        out: dict[str, Any] = {A.SPAN_TYPE: self.kind(attributes),
-                               A.GEN_AI_PROVIDER_NAME: c.text(attributes.get(A.GEN_AI_SYSTEM))}
+        out: dict[str, Any] = {
+            A.SPAN_TYPE: self.kind(attributes),
+            A.GEN_AI_PROVIDER_NAME: c.text(attributes.get(A.GEN_AI_SYSTEM)),
+        }
         request = c.loads(attributes.get(A.LF_REQUEST_DATA))
         response = c.loads(attributes.get(A.LF_RESPONSE_DATA))
         if isinstance(request, dict):
@@ -89,5 +93,12 @@ class Logfire:
         level = c.as_int(attributes.get(A.LF_LEVEL_NUM))
         if level is not None and level >= A.LF_LEVEL_ERROR:
             return False
-        return not any(attributes.get(k) is not None or found.get(k) is not None for k in (
-            A.GEN_AI_RESPONSE_ID, A.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS))
+        return not any(
+            attributes.get(k) is not None or found.get(k) is not None
+            for k in (
+                A.GEN_AI_RESPONSE_ID,
+                A.GEN_AI_OUTPUT_MESSAGES,
+                A.GEN_AI_USAGE_INPUT_TOKENS,
+                A.GEN_AI_USAGE_OUTPUT_TOKENS,
+            )
+        )

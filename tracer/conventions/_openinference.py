@@ -11,18 +11,29 @@ so they never get here.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import attributes as A
 from . import _common as c
 
-_KIND = {A.OI_KIND_LLM: A.SPAN_TYPE_LLM, A.OI_KIND_RETRIEVER: A.SPAN_TYPE_RETRIEVER,
-         A.OI_KIND_TOOL: A.SPAN_TYPE_TOOL, A.OI_KIND_EMBEDDING: A.SPAN_TYPE_EMBEDDING,
-         A.OI_KIND_CHAIN: A.SPAN_TYPE_STEP, A.OI_KIND_AGENT: A.SPAN_TYPE_STEP,
-         A.OI_KIND_RERANKER: A.SPAN_TYPE_STEP, A.OI_KIND_PROMPT: A.SPAN_TYPE_STEP,
-         A.OI_KIND_GUARDRAIL: A.SPAN_TYPE_POSTPROCESS, A.OI_KIND_EVALUATOR: A.SPAN_TYPE_EVALUATION}
-_OPERATION = {A.SPAN_TYPE_RETRIEVER: A.OP_RETRIEVAL, A.SPAN_TYPE_TOOL: A.OP_EXECUTE_TOOL,
-              A.SPAN_TYPE_EMBEDDING: A.OP_EMBEDDINGS}
+_KIND = {
+    A.OI_KIND_LLM: A.SPAN_TYPE_LLM,
+    A.OI_KIND_RETRIEVER: A.SPAN_TYPE_RETRIEVER,
+    A.OI_KIND_TOOL: A.SPAN_TYPE_TOOL,
+    A.OI_KIND_EMBEDDING: A.SPAN_TYPE_EMBEDDING,
+    A.OI_KIND_CHAIN: A.SPAN_TYPE_STEP,
+    A.OI_KIND_AGENT: A.SPAN_TYPE_STEP,
+    A.OI_KIND_RERANKER: A.SPAN_TYPE_STEP,
+    A.OI_KIND_PROMPT: A.SPAN_TYPE_STEP,
+    A.OI_KIND_GUARDRAIL: A.SPAN_TYPE_POSTPROCESS,
+    A.OI_KIND_EVALUATOR: A.SPAN_TYPE_EVALUATION,
+}
+_OPERATION = {
+    A.SPAN_TYPE_RETRIEVER: A.OP_RETRIEVAL,
+    A.SPAN_TYPE_TOOL: A.OP_EXECUTE_TOOL,
+    A.SPAN_TYPE_EMBEDDING: A.OP_EMBEDDINGS,
+}
 
 
 def _parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -37,11 +48,17 @@ def _parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
         elif isinstance(item.get(A.OI_CONTENT_IMAGE_URL), str):
             parts.append({"type": "uri", "modality": "image", "uri": item[A.OI_CONTENT_IMAGE_URL]})
     for call in c.indexed(message, A.OI_MESSAGE_TOOL_CALLS):
-        parts.append(c.tool_call_part(call.get(A.OI_TOOL_CALL_ID), call.get(A.OI_TOOL_CALL_NAME),
-                                      call.get(A.OI_TOOL_CALL_ARGUMENTS)))
+        parts.append(
+            c.tool_call_part(
+                call.get(A.OI_TOOL_CALL_ID), call.get(A.OI_TOOL_CALL_NAME), call.get(A.OI_TOOL_CALL_ARGUMENTS)
+            )
+        )
     if message.get(A.OI_MESSAGE_FUNCTION_CALL_NAME) is not None:  # the legacy functions API
-        parts.append(c.tool_call_part(None, message.get(A.OI_MESSAGE_FUNCTION_CALL_NAME),
-                                      message.get(A.OI_MESSAGE_FUNCTION_CALL_ARGUMENTS)))
+        parts.append(
+            c.tool_call_part(
+                None, message.get(A.OI_MESSAGE_FUNCTION_CALL_NAME), message.get(A.OI_MESSAGE_FUNCTION_CALL_ARGUMENTS)
+            )
+        )
     return parts
 
 
@@ -62,8 +79,11 @@ def _messages(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]
 
 def _texts(attributes: Mapping[str, Any], prefix: str, key: str, role: str) -> list[dict[str, Any]]:
     """Completions-API prompts and choices: one text per index."""
-    return [{"role": role, "parts": [c.text_part(item[key])]}
-            for item in c.indexed(attributes, prefix) if isinstance(item.get(key), str)]
+    return [
+        {"role": role, "parts": [c.text_part(item[key])]}
+        for item in c.indexed(attributes, prefix)
+        if isinstance(item.get(key), str)
+    ]
 
 
 def _tools(attributes: Mapping[str, Any]) -> list[Any]:
@@ -81,9 +101,14 @@ def _documents(attributes: Mapping[str, Any]) -> str | None:
     items = []
     for doc in c.indexed(attributes, A.OI_RETRIEVAL_DOCUMENTS):
         metadata = doc.get(A.OI_DOCUMENT_METADATA)
-        items.append({"id": doc.get(A.OI_DOCUMENT_ID), "content": doc.get(A.OI_DOCUMENT_CONTENT),
-                      "score": doc.get(A.OI_DOCUMENT_SCORE),
-                      "metadata": metadata if isinstance(metadata, dict) else c.loads(metadata) or {}})
+        items.append(
+            {
+                "id": doc.get(A.OI_DOCUMENT_ID),
+                "content": doc.get(A.OI_DOCUMENT_CONTENT),
+                "score": doc.get(A.OI_DOCUMENT_SCORE),
+                "metadata": metadata if isinstance(metadata, dict) else c.loads(metadata) or {},
+            }
+        )
     return c.documents(items) if items else None
 
 
@@ -102,15 +127,17 @@ class OpenInference:
         params = c.loads(attributes.get(A.OI_LLM_INVOCATION_PARAMETERS))
         request_model = params.get("model") if isinstance(params, dict) else None
         response_model = c.first(attributes, A.OI_LLM_RESPONSE_MODEL_NAME, A.OI_LLM_MODEL_NAME)
-        out[A.GEN_AI_REQUEST_MODEL] = c.text(c.first(attributes, A.OI_LLM_REQUEST_MODEL_NAME)
-                                             or request_model or response_model)
+        out[A.GEN_AI_REQUEST_MODEL] = c.text(
+            c.first(attributes, A.OI_LLM_REQUEST_MODEL_NAME) or request_model or response_model
+        )
         out[A.GEN_AI_RESPONSE_MODEL] = c.text(response_model)
         out[A.GEN_AI_PROVIDER_NAME] = c.text(c.first(attributes, A.OI_LLM_PROVIDER, A.OI_LLM_SYSTEM))
         out[A.GEN_AI_USAGE_INPUT_TOKENS] = c.as_int(attributes.get(A.OI_LLM_TOKEN_COUNT_PROMPT))
         out[A.GEN_AI_USAGE_OUTPUT_TOKENS] = c.as_int(attributes.get(A.OI_LLM_TOKEN_COUNT_COMPLETION))
         out[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = c.as_int(attributes.get(A.OI_LLM_TOKEN_COUNT_PROMPT_CACHE_READ))
         out[A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = c.as_int(
-            attributes.get(A.OI_LLM_TOKEN_COUNT_COMPLETION_REASONING))
+            attributes.get(A.OI_LLM_TOKEN_COUNT_COMPLETION_REASONING)
+        )
         if kind == A.SPAN_TYPE_LLM:
             inputs = _messages(attributes, A.OI_LLM_INPUT_MESSAGES)
             outputs = _messages(attributes, A.OI_LLM_OUTPUT_MESSAGES)
@@ -137,5 +164,6 @@ class OpenInference:
             out[A.GEN_AI_TOOL_CALL_ID] = c.text(attributes.get(A.OI_TOOL_ID))
         elif kind == A.SPAN_TYPE_EMBEDDING:
             out[A.GEN_AI_REQUEST_MODEL] = out[A.GEN_AI_REQUEST_MODEL] or c.text(
-                attributes.get(A.OI_EMBEDDING_MODEL_NAME))
+                attributes.get(A.OI_EMBEDDING_MODEL_NAME)
+            )
         return out

@@ -11,15 +11,20 @@ and ``traceloop.entity.output``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import attributes as A
 from . import _common as c
 
 _OPERATION = {"chat": A.OP_CHAT, "completion": A.OP_TEXT_COMPLETION, "embedding": A.OP_EMBEDDINGS}
 _TYPE_BY_REQUEST = {"chat": A.SPAN_TYPE_LLM, "completion": A.SPAN_TYPE_LLM, "embedding": A.SPAN_TYPE_EMBEDDING}
-_TYPE_BY_SDK_KIND = {"workflow": A.SPAN_TYPE_STEP, "task": A.SPAN_TYPE_STEP, "agent": A.SPAN_TYPE_STEP,
-                     "tool": A.SPAN_TYPE_TOOL}
+_TYPE_BY_SDK_KIND = {
+    "workflow": A.SPAN_TYPE_STEP,
+    "task": A.SPAN_TYPE_STEP,
+    "agent": A.SPAN_TYPE_STEP,
+    "tool": A.SPAN_TYPE_TOOL,
+}
 
 
 def _content(value: Any) -> list[dict[str, Any]]:
@@ -50,13 +55,17 @@ class OpenLLMetry:
     name = "openllmetry"
 
     def detect(self, attributes: Mapping[str, Any], events: c.Events) -> bool:
-        return (A.TL_LLM_REQUEST_TYPE in attributes or A.TL_GEN_AI_IS_STREAMING in attributes
-                or A.TL_LLM_IS_STREAMING in attributes or A.TL_SPAN_KIND in attributes)
+        return (
+            A.TL_LLM_REQUEST_TYPE in attributes
+            or A.TL_GEN_AI_IS_STREAMING in attributes
+            or A.TL_LLM_IS_STREAMING in attributes
+            or A.TL_SPAN_KIND in attributes
+        )
 
     def kind(self, attributes: Mapping[str, Any]) -> str | None:
         request = attributes.get(A.TL_LLM_REQUEST_TYPE)
         if request is not None:
-            return _TYPE_BY_REQUEST.get(request)  # type: ignore[arg-type]
+            return _TYPE_BY_REQUEST.get(request)
         return _TYPE_BY_SDK_KIND.get(attributes.get(A.TL_SPAN_KIND))  # type: ignore[arg-type]
 
     def normalize(self, attributes: Mapping[str, Any], events: c.Events) -> dict[str, Any]:

@@ -20,7 +20,8 @@ sent it to the logs), so none are read.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import attributes as A
 from . import _common as c
@@ -30,8 +31,9 @@ class OTelContrib:
     name = "otel-contrib"
 
     def detect(self, attributes: Mapping[str, Any], events: c.Events) -> bool:
-        return ((A.GEN_AI_SYSTEM in attributes and A.GEN_AI_PROVIDER_NAME not in attributes)
-                or A.GEN_AI_USAGE_PROMPT_TOKENS in attributes)
+        return (
+            A.GEN_AI_SYSTEM in attributes and A.GEN_AI_PROVIDER_NAME not in attributes
+        ) or A.GEN_AI_USAGE_PROMPT_TOKENS in attributes
 
     def kind(self, attributes: Mapping[str, Any]) -> str | None:
         return None  # gen_ai.operation.name says it

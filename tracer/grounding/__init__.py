@@ -19,12 +19,12 @@ from ._sentences import split_sentences
 
 __all__ = [
     "GROUNDED",
-    "GroundingReport",
     "HALLUCINATION",
     "LABELS",
+    "NO_DOCUMENTS",
+    "GroundingReport",
     "LLMJudgeScorer",
     "LexicalScorer",
-    "NO_DOCUMENTS",
     "Scorer",
     "SentenceResult",
     "check",

@@ -3,7 +3,8 @@ which sentences, numbers and names nothing supports."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .._documents import normalize_documents
 from ._index import DocumentIndex, view
@@ -26,8 +27,14 @@ def _documents(documents: Iterable[Any] | None) -> tuple[list[str], list[str]]:
     return ids, [doc["content"] for doc in docs]
 
 
-def check(output: str, documents: Sequence[str | dict[str, Any]] | None, question: str | None = None, *,
-          scorer: Scorer | None = None, threshold: float | None = None) -> GroundingReport:
+def check(
+    output: str,
+    documents: Sequence[str | dict[str, Any]] | None,
+    question: str | None = None,
+    *,
+    scorer: Scorer | None = None,
+    threshold: float | None = None,
+) -> GroundingReport:
     """Check that each sentence of ``output`` is supported by ``documents``.
 
     ``documents`` are strings or dicts with ``content`` and ``id`` (or ``document_id``, as in
@@ -73,16 +80,23 @@ def check(output: str, documents: Sequence[str | dict[str, Any]] | None, questio
             score = 0.0
         best = max(range(len(per_doc)), key=per_doc.__getitem__) if per_doc else None
         supported = bool(contents) and score >= cut
-        results.append(SentenceResult(
-            text=text, start=start, end=end, supported=supported, score=score,
-            best_document_id=ids[best] if best is not None and (supported or evidence > floor) else None,
-            unsupported_numbers=tuple(claims.numbers) if contents else (),
-            unsupported_entities=tuple(claims.entities) if contents else (),
-            document_scores=dict(zip(ids, per_doc)),
-        ))
+        results.append(
+            SentenceResult(
+                text=text,
+                start=start,
+                end=end,
+                supported=supported,
+                score=score,
+                best_document_id=ids[best] if best is not None and (supported or evidence > floor) else None,
+                unsupported_numbers=tuple(claims.numbers) if contents else (),
+                unsupported_entities=tuple(claims.entities) if contents else (),
+                document_scores=dict(zip(ids, per_doc)),
+            )
+        )
     if not contents:
         label = NO_DOCUMENTS
     else:
         label = GROUNDED if all(r.supported for r in results) else HALLUCINATION
-    return GroundingReport(sentences=tuple(results), label=label, document_ids=tuple(ids),
-                           scorer=scorer_name, threshold=round(cut, 4))
+    return GroundingReport(
+        sentences=tuple(results), label=label, document_ids=tuple(ids), scorer=scorer_name, threshold=round(cut, 4)
+    )

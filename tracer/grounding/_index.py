@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from ._sentences import split_sentences
 from ._text import NEGATIONS, STOPWORDS, Token, content_stems, spelled_numbers, stem, tokens
 
-__all__ = ["Claims", "DocumentIndex", "SentenceView", "WINDOW", "view"]
+__all__ = ["WINDOW", "Claims", "DocumentIndex", "SentenceView", "view"]
 
 #: Consecutive document sentences compared with one output sentence. Two: an output
 #: sentence often fuses two neighbouring source sentences, rarely more.
@@ -31,10 +31,15 @@ WINDOW = 2
 # Formatting, not claims: citation markers and leading list markers.
 _CITATION = re.compile(
     r"\(?\b(?:passages?|documents?|docs?|sources?|context)\s*#?\d+(?:\s*(?:,|and|&|-|to)\s*\d+)*\)?"
-    r"|\[\d+(?:\s*[,-]\s*\d+)*\]", re.I)
+    r"|\[\d+(?:\s*[,-]\s*\d+)*\]",
+    re.IGNORECASE,
+)
 _LIST_MARKER = re.compile(r"^\s*(?:(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)]|[-*\u2022#>]+|\(\d{1,3}\))\s+")
-_ENUMERATOR = re.compile(r"\b(?:step|option|part|phase|stage|tip|method|way|point|reason|number|no|#)"
-                         r"\s*\.?\s*\d{1,3}\b", re.I)
+_ENUMERATOR = re.compile(
+    r"\b(?:step|option|part|phase|stage|tip|method|way|point|reason|number|no|#)"
+    r"\s*\.?\s*\d{1,3}\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -82,8 +87,8 @@ class DocumentIndex:
         self.doc_stems: list[frozenset[str]] = []
         self.windows: list[list[frozenset[str]]] = []
         self.window_negated: list[list[bool]] = []
-        self.words: set[str] = set()     # lower-case words and their stems, any document
-        self.numbers: set[str] = set()   # normalised values, any document
+        self.words: set[str] = set()  # lower-case words and their stems, any document
+        self.numbers: set[str] = set()  # normalised values, any document
         df: Counter[str] = Counter()
         n_sentences = 0
         for doc in self.documents:
@@ -97,11 +102,18 @@ class DocumentIndex:
                 df.update(stems)
                 n_sentences += 1
                 self._add_vocabulary(toks)
-            windows = [frozenset().union(*sentence_stems[i:i + WINDOW])
-                       for i in range(max(1, len(sentence_stems) - WINDOW + 1))] if sentence_stems else []
+            windows = (
+                [
+                    frozenset().union(*sentence_stems[i : i + WINDOW])
+                    for i in range(max(1, len(sentence_stems) - WINDOW + 1))
+                ]
+                if sentence_stems
+                else []
+            )
             self.windows.append(windows)
-            self.window_negated.append([any(sentence_neg[i:i + WINDOW])
-                                        for i in range(max(1, len(sentence_neg) - WINDOW + 1))])
+            self.window_negated.append(
+                [any(sentence_neg[i : i + WINDOW]) for i in range(max(1, len(sentence_neg) - WINDOW + 1))]
+            )
             self.doc_stems.append(frozenset().union(*sentence_stems) if sentence_stems else frozenset())
         self._add_vocabulary(q_toks)
         self._all_stems = frozenset().union(*self.doc_stems) if self.doc_stems else frozenset()
@@ -158,7 +170,9 @@ class DocumentIndex:
             elif i in spelled and tok.lower not in ("hundred", "thousand", "million", "billion", "trillion"):
                 if spelled[i] not in self.numbers and tok.number not in self.numbers:
                     found.numbers.append(tok.text)
-            elif tok.number is None and tok.text[0].isupper() and len(tok.text) > 1 and _mid_sentence(sentence.text, tok):
+            elif (
+                tok.number is None and tok.text[0].isupper() and len(tok.text) > 1 and _mid_sentence(sentence.text, tok)
+            ):
                 if tok.lower in STOPWORDS or tok.lower in self.words or stem(tok.lower) in self.words:
                     continue
                 found.entities.append(tok.text)
@@ -168,5 +182,5 @@ class DocumentIndex:
 def _mid_sentence(text: str, tok: Token) -> bool:
     """Whether a capital at ``tok`` marks a name rather than the start of a sentence, a list
     item, a quotation or a clause after a colon."""
-    before = text[:tok.start].rstrip(" \t\"'\u201c\u2018([*-")
-    return bool(before) and before[-1] not in ":.!?;\u2022" and not _LIST_MARKER.fullmatch(text[:tok.start] + " ")
+    before = text[: tok.start].rstrip(" \t\"'\u201c\u2018([*-")
+    return bool(before) and before[-1] not in ":.!?;\u2022" and not _LIST_MARKER.fullmatch(text[: tok.start] + " ")

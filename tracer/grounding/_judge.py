@@ -5,7 +5,8 @@ so ``tracer.grounding`` never needs it."""
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["LLMJudgeScorer"]
 
@@ -13,7 +14,7 @@ _SYSTEM = (
     "You check whether a claim is supported by source documents. For each document, give a "
     "score from 0 to 1: 1 if the document states or directly implies the whole claim, 0 if it "
     "does not support it or contradicts it, in between for partial support. Use only the "
-    "documents, not your own knowledge. Reply with JSON only: {\"scores\": [one number per "
+    'documents, not your own knowledge. Reply with JSON only: {"scores": [one number per '
     "document, in order]}."
 )
 
@@ -29,8 +30,9 @@ class LLMJudgeScorer:
 
     name = "llm-judge"
 
-    def __init__(self, client: Any = None, *, model: str = "gpt-4o-mini", threshold: float = 0.5,
-                 max_document_chars: int = 4000) -> None:
+    def __init__(
+        self, client: Any = None, *, model: str = "gpt-4o-mini", threshold: float = 0.5, max_document_chars: int = 4000
+    ) -> None:
         self._client = client
         self.model = model
         self.threshold = threshold
@@ -57,8 +59,11 @@ class LLMJudgeScorer:
         if not documents:
             return []
         response = self.client.chat.completions.create(
-            model=self.model, messages=self.messages(sentence, documents, question), temperature=0,
-            seed=0, response_format={"type": "json_object"},
+            model=self.model,
+            messages=self.messages(sentence, documents, question),
+            temperature=0,
+            seed=0,
+            response_format={"type": "json_object"},
         )
         return parse_scores(response.choices[0].message.content, len(documents))
 
@@ -73,7 +78,7 @@ def parse_scores(content: str | None, n_documents: int) -> list[float]:
         scores = data["scores"] if isinstance(data, dict) else data
         values = [min(1.0, max(0.0, float(s))) for s in scores]
     except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"LLM judge reply is not {{\"scores\": [numbers]}}: {content!r}") from exc
+        raise ValueError(f'LLM judge reply is not {{"scores": [numbers]}}: {content!r}') from exc
     if len(values) != n_documents:
         raise ValueError(f"LLM judge gave {len(values)} scores for {n_documents} documents: {content!r}")
     return values

@@ -26,22 +26,30 @@ folds by response). ``dev.jsonl`` is only reported on. See docs/grounding.md.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from ._index import Claims, DocumentIndex, SentenceView
 
 __all__ = ["FEATURES", "MODELS", "Model", "features"]
 
 FEATURES = (
-    "uncovered_doc", "uncovered_window", "unsupported_number", "unsupported_entities",
-    "negation_mismatch", "log_stems", "novel_share", "no_claim", "position", "log_sentences",
+    "uncovered_doc",
+    "uncovered_window",
+    "unsupported_number",
+    "unsupported_entities",
+    "negation_mismatch",
+    "log_stems",
+    "novel_share",
+    "no_claim",
+    "position",
+    "log_sentences",
 )
 
 
 class Model:
     """Weights of one logistic model and the probability above which a sentence is flagged."""
 
-    __slots__ = ("name", "bias", "weights", "threshold")
+    __slots__ = ("bias", "name", "threshold", "weights")
 
     def __init__(self, name: str, bias: float, weights: Sequence[float], threshold: float) -> None:
         if len(weights) != len(FEATURES):
@@ -64,8 +72,14 @@ MODELS = {
 # --- end of fitted constants ----------------------------------------------------------------
 
 
-def features(index: DocumentIndex, sentence: SentenceView, claims: Claims,
-             coverage: list[tuple[float, float, bool]], position: int, n_sentences: int) -> list[float]:
+def features(
+    index: DocumentIndex,
+    sentence: SentenceView,
+    claims: Claims,
+    coverage: list[tuple[float, float, bool]],
+    position: int,
+    n_sentences: int,
+) -> list[float]:
     """The feature vector of one sentence (order: ``FEATURES``)."""
     stems = set(sentence.stems)
     if coverage:

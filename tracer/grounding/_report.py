@@ -37,8 +37,12 @@ class SentenceResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "text": self.text, "start": self.start, "end": self.end, "supported": self.supported,
-            "score": round(self.score, 4), "best_document_id": self.best_document_id,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "supported": self.supported,
+            "score": round(self.score, 4),
+            "best_document_id": self.best_document_id,
             "unsupported_numbers": list(self.unsupported_numbers),
             "unsupported_entities": list(self.unsupported_entities),
             "document_scores": {k: round(v, 4) for k, v in self.document_scores.items()},
@@ -84,8 +88,11 @@ class GroundingReport:
         """A JSON-serialisable form: what the evaluations table and the OTel
         ``gen_ai.evaluation.result`` event store."""
         return {
-            "label": self.label, "supported": self.supported, "score": round(self.score, 4),
-            "scorer": self.scorer, "threshold": self.threshold,
+            "label": self.label,
+            "supported": self.supported,
+            "score": round(self.score, 4),
+            "scorer": self.scorer,
+            "threshold": self.threshold,
             "document_ids": list(self.document_ids),
             "unsupported_sentences": len(self.unsupported),
             "unsupported_numbers": list(self.unsupported_numbers),

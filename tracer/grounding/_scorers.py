@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from ._index import DocumentIndex, view
 
@@ -22,8 +23,7 @@ class Scorer(Protocol):
     claims the documents need to support.
     """
 
-    def score(self, sentence: str, documents: Sequence[str], *, question: str | None = None) -> Sequence[float]:
-        ...
+    def score(self, sentence: str, documents: Sequence[str], *, question: str | None = None) -> Sequence[float]: ...
 
 
 _cache: tuple[tuple[tuple[str, ...], str | None], DocumentIndex] | None = None

@@ -29,18 +29,89 @@ _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
 
 # Lower-case, without the final dot. Titles, Latin, units and months: each is usually
 # followed by a capital or a number that does not start a sentence.
-_ABBREVIATIONS = frozenset("""
-mr mrs ms dr prof sr jr st mt ft rev gen col lt sgt capt gov sen rep pres hon
-inc ltd co corp llc dept univ assn bros
-vs etc al cf approx est fig figs no nos vol vols pp ed eds ch sec art op
-jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
-e.g i.e a.m p.m u.s u.k
-""".split())
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "mt",
+        "ft",
+        "rev",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "gov",
+        "sen",
+        "rep",
+        "pres",
+        "hon",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "llc",
+        "dept",
+        "univ",
+        "assn",
+        "bros",
+        "vs",
+        "etc",
+        "al",
+        "cf",
+        "approx",
+        "est",
+        "fig",
+        "figs",
+        "no",
+        "nos",
+        "vol",
+        "vols",
+        "pp",
+        "ed",
+        "eds",
+        "ch",
+        "sec",
+        "art",
+        "op",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+        "u.s",
+        "u.k",
+    ]
+)
 
 
 def _is_abbreviation(text: str, seg_start: int, dot: int) -> bool:
     """Whether the ``.`` at ``dot`` closes an abbreviation, an initial or a list marker."""
-    head = text[seg_start:dot + 1].strip()
+    head = text[seg_start : dot + 1].strip()
     if _MARKER.fullmatch(head):
         return True
     match = _LAST_WORD.search(text, seg_start, dot)
@@ -64,8 +135,11 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for line in _LINE.finditer(text):
         seg_start = line.start()
         for end in _END.finditer(text, line.start(), line.end()):
-            if text[end.start()] == "." and end.end() - end.start() == 1 \
-                    and _is_abbreviation(text, seg_start, end.start()):
+            if (
+                text[end.start()] == "."
+                and end.end() - end.start() == 1
+                and _is_abbreviation(text, seg_start, end.start())
+            ):
                 continue
             start, stop = _trimmed(text, seg_start, end.end())
             if stop > start:

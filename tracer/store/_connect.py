@@ -39,14 +39,21 @@ class StoreNotFound(StoreError):
 
 
 def _not_found(path: str) -> StoreNotFound:
-    return StoreNotFound(f"no Spyglass store at {path} yet: run your traced app (or `spyglass demo`) "
-                         f"first, or pass the right --db / SPYGLASS_DB")
+    return StoreNotFound(
+        f"no Spyglass store at {path} yet: run your traced app (or `spyglass demo`) "
+        f"first, or pass the right --db / SPYGLASS_DB"
+    )
 
 
 def _is_lock_conflict(exc: Exception) -> bool:
     text = str(exc)
-    return (isinstance(exc, duckdb.ResourceInUseException) or "Could not set lock" in text
-            or "Conflicting lock" in text or "already attached" in text or "file handle conflict" in text)
+    return (
+        isinstance(exc, duckdb.ResourceInUseException)
+        or "Could not set lock" in text
+        or "Conflicting lock" in text
+        or "already attached" in text
+        or "file handle conflict" in text
+    )
 
 
 def inspect_file(path: str) -> bool:
@@ -54,8 +61,10 @@ def inspect_file(path: str) -> bool:
     database or whose headers are cut off. True when the file exists (it is worth attaching),
     False when there is none yet. Reads only: nothing here can change the file."""
     if os.path.isdir(path):
-        raise ForeignStoreError(f"{path} is a directory, not a Spyglass store: point SPYGLASS_DB or "
-                                f"configure(db=...) at a file (it is created on first use).")
+        raise ForeignStoreError(
+            f"{path} is a directory, not a Spyglass store: point SPYGLASS_DB or "
+            f"configure(db=...) at a file (it is created on first use)."
+        )
     try:
         with open(path, "rb") as f:
             head = f.read(_BLOCK_START)
@@ -64,15 +73,19 @@ def inspect_file(path: str) -> bool:
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if head.startswith(_SQLITE_MAGIC):
-        raise ForeignStoreError(f"{path} is a SQLite database, not a Spyglass store (Spyglass stores are DuckDB "
-                                f"files); it was left untouched.")
-    if head[_DUCKDB_MAGIC_AT:_DUCKDB_MAGIC_AT + len(_DUCKDB_MAGIC)] != _DUCKDB_MAGIC:
+        raise ForeignStoreError(
+            f"{path} is a SQLite database, not a Spyglass store (Spyglass stores are DuckDB "
+            f"files); it was left untouched."
+        )
+    if head[_DUCKDB_MAGIC_AT : _DUCKDB_MAGIC_AT + len(_DUCKDB_MAGIC)] != _DUCKDB_MAGIC:
         what = "is empty" if not head else "exists but is not a DuckDB database"
         raise ForeignStoreError(f"{path} {what}, so it is not a Spyglass store; it was left untouched.")
     if len(head) < _BLOCK_START:
-        raise DamagedStoreError(f"{path} is damaged: a DuckDB file cut off inside its headers ({len(head)} "
-                                f"bytes). Spyglass left it untouched: restore it from a backup, or "
-                                f"move it aside and Spyglass starts a new store there.")
+        raise DamagedStoreError(
+            f"{path} is damaged: a DuckDB file cut off inside its headers ({len(head)} "
+            f"bytes). Spyglass left it untouched: restore it from a backup, or "
+            f"move it aside and Spyglass starts a new store there."
+        )
     return True
 
 
@@ -99,19 +112,24 @@ def _check_blocks(con: duckdb.DuckDBPyConnection, path: str) -> None:
             return
     try:
         total, free, block_size = con.execute(
-            "SELECT total_blocks, free_blocks, block_size FROM pragma_database_size() WHERE database_name = ?",
-            [STORE]).fetchall()[0]
+            "SELECT total_blocks, free_blocks, block_size FROM pragma_database_size() WHERE database_name = ?", [STORE]
+        ).fetchall()[0]
         on_disk = max(0, (st.st_size - _BLOCK_START) // int(block_size))
         if total > on_disk:
             # More blocks missing than the file has free ones: some in use are gone. (With a
             # WAL the counts can move as it is replayed; the exact check below still holds.)
             if total - on_disk > free and not os.path.exists(path + ".wal"):
                 raise DamagedStoreError(_missing(path, st.st_size, total, int(block_size)))
-            tables = [r[0] for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [STORE]).fetchall()]
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [STORE]
+                ).fetchall()
+            ]
             for table in tables:
-                (last,), = con.execute(
-                    f"SELECT COALESCE(max(block_id), -1) FROM pragma_storage_info('{STORE}.\"{table}\"')").fetchall()
+                ((last,),) = con.execute(
+                    f"SELECT COALESCE(max(block_id), -1) FROM pragma_storage_info('{STORE}.\"{table}\"')"
+                ).fetchall()
                 if last >= on_disk:
                     raise DamagedStoreError(_missing(path, st.st_size, last + 1, int(block_size)))
     except duckdb.Error as exc:
@@ -123,13 +141,16 @@ def _check_blocks(con: duckdb.DuckDBPyConnection, path: str) -> None:
 
 
 def _missing(path: str, size: int, blocks: int, block_size: int) -> str:
-    return (f"{path} is damaged: it was cut short (it has {size:,} bytes, but its data extends to "
-            f"{_BLOCK_START + blocks * block_size:,}). Spyglass left it untouched: restore it from a backup, "
-            f"or move it aside and Spyglass starts a new store there.")
+    return (
+        f"{path} is damaged: it was cut short (it has {size:,} bytes, but its data extends to "
+        f"{_BLOCK_START + blocks * block_size:,}). Spyglass left it untouched: restore it from a backup, "
+        f"or move it aside and Spyglass starts a new store there."
+    )
 
 
-def _attach(path: str, read_only: bool, zstd: bool,
-            onto: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+def _attach(
+    path: str, read_only: bool, zstd: bool, onto: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyConnection:
     """ATTACH the file as ``store``, onto ``onto`` (kept open on failure) or a new instance.
 
     A directory, a foreign or SQLite file, or a damaged DuckDB file raise the matching
@@ -185,8 +206,9 @@ def _attach_error(path: str, exc: duckdb.Error, read_only: bool, exists: bool) -
     if _is_lock_conflict(exc):
         return StoreBusy(f"{path} is in use by another process: {exc}")
     if "not a valid DuckDB database" in text or "Invalid Input Error: The file" in text:
-        return ForeignStoreError(f"{path} exists but is not a DuckDB database, so not a Spyglass store; "
-                                 f"it was left untouched. ({exc})")
+        return ForeignStoreError(
+            f"{path} exists but is not a DuckDB database, so not a Spyglass store; it was left untouched. ({exc})"
+        )
     if read_only and "does not exist" in text:
         return _not_found(path)
     if exists and any(damage in text for damage in _DAMAGE_TEXTS):
@@ -198,8 +220,9 @@ def _quote(path: str) -> str:
     return path.replace("'", "''")
 
 
-def try_open_write(path: str, zstd: bool = True,
-                   onto: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection | None:
+def try_open_write(
+    path: str, zstd: bool = True, onto: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyConnection | None:
     """The write lock if it is free right now, else ``None``; never waits. With ``onto``, the
     file is attached to that connection (release it with :func:`release`)."""
     inspect_file(path)  # a directory or a foreign file: refused before making its parent
@@ -211,8 +234,9 @@ def try_open_write(path: str, zstd: bool = True,
         return None
 
 
-def open_write(path: str, timeout: float, zstd: bool = True,
-               onto: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection | None:
+def open_write(
+    path: str, timeout: float, zstd: bool = True, onto: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyConnection | None:
     """The write lock, waiting up to ``timeout`` seconds for the holders to let go."""
     return _retry(lambda: try_open_write(path, zstd, onto), timeout)
 
@@ -242,12 +266,14 @@ def open_read(path: str, timeout: float, onto: duckdb.DuckDBPyConnection | None 
 
     con = _retry(attempt, timeout)
     if con is None:
-        raise StoreBusy(f"{path} stayed locked by another process for {timeout:.0f} s; a process holding it "
-                        f"read-write for long is not a Spyglass writer (they hold it for one batch)")
+        raise StoreBusy(
+            f"{path} stayed locked by another process for {timeout:.0f} s; a process holding it "
+            f"read-write for long is not a Spyglass writer (they hold it for one batch)"
+        )
     return con
 
 
-def _retry(attempt, timeout: float):  # type: ignore[no-untyped-def]
+def _retry(attempt, timeout: float):
     deadline = time.monotonic() + timeout
     delay = 0.002
     while True:

@@ -8,7 +8,7 @@ and survives ``fork`` (:meth:`after_fork`).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -141,9 +141,11 @@ class DuckDBSpanExporter(SpanExporter):
         kind = type(exc).__name__
         if kind not in self._refusal_logged:
             self._refusal_logged.add(kind)
-            logger.error("spyglass: cannot store spans in %s: %s. They are dropped and counted "
-                         "(tracer.stats().dropped_reasons); your app goes on.", self.path, str(exc).rstrip("."))
+            logger.error(
+                "spyglass: cannot store spans in %s: %s. They are dropped and counted "
+                "(tracer.stats().dropped_reasons); your app goes on.",
+                self.path,
+                str(exc).rstrip("."),
+            )
         # Later ones: the counts say it; the guard's report keeps the traceback at DEBUG.
         logger.debug("spyglass: store write failed", exc_info=exc)
-
-

@@ -30,7 +30,7 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, catalog: str, table: pa.Table, 
     if table.num_rows == 0:
         return 0
     if base is None:
-        base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {catalog}.spans").fetchall()[0][0]  # type: ignore[index]
+        base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {catalog}.spans").fetchall()[0][0]
     seq = pa.array(range(base + 1, base + 1 + table.num_rows), type=pa.int64())
     con.register("_spyglass_batch", table.add_column(0, "seq", seq))
     try:
@@ -57,24 +57,31 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
                      generate_subscripts(TRY_CAST(_documents AS JSON[]), 1) AS pos
               FROM _spyglass_batch WHERE _documents IS NOT NULL)""")
     d = _attr
-    con.execute(f"""
+    con.execute(
+        f"""
         INSERT INTO {c}.decisions
         SELECT trace_id, span_id, seq,
                (row_number() OVER (PARTITION BY seq ORDER BY position) - 1)::INTEGER, time,
                {d(A.DECISION_NAME)}, {d(A.DECISION_VERDICT)}, {d(A.DECISION_ACTION)}, {d(A.DECISION_REASON)},
                TRY_CAST({d(A.DECISION_SCORE)} AS DOUBLE), {d(A.DECISION_BEFORE)}, {d(A.DECISION_AFTER)}
-        FROM {c}.events WHERE seq > ? AND name = ?""", [base, A.DECISION_EVENT])
-    con.execute(f"""
+        FROM {c}.events WHERE seq > ? AND name = ?""",
+        [base, A.DECISION_EVENT],
+    )
+    con.execute(
+        f"""
         INSERT INTO {c}.evaluations
         SELECT trace_id, COALESCE({d(A.EVALUATION_SPAN_ID)}, span_id), seq, time, {d(A.GEN_AI_EVALUATION_NAME)},
                TRY_CAST({d(A.GEN_AI_EVALUATION_SCORE_VALUE)} AS DOUBLE), {d(A.GEN_AI_EVALUATION_SCORE_LABEL)},
                {d(A.GEN_AI_EVALUATION_EXPLANATION)}, TRY_CAST({d(A.EVALUATION_DETAILS)} AS JSON), 'export'
-        FROM {c}.events WHERE seq > ? AND name = ?""", [base, A.GEN_AI_EVALUATION_RESULT_EVENT])
+        FROM {c}.events WHERE seq > ? AND name = ?""",
+        [base, A.GEN_AI_EVALUATION_RESULT_EVENT],
+    )
     # Per-trace summary, merged with what earlier batches of the same trace contributed
     # (children usually end, and arrive, before their root). One logical LLM call counts
     # once: nested LLM spans are not calls of their own, and a span whose nested calls
     # carry the usage does not add its own (docs/schema.md, "One call, counted once").
-    con.execute(f"""
+    con.execute(
+        f"""
         INSERT INTO {c}.traces
         SELECT b.trace_id,
                any_value(span_id) FILTER (WHERE parent_span_id IS NULL),
@@ -128,4 +135,6 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
           service_name = COALESCE(service_name, EXCLUDED.service_name),
           min_seq = least(min_seq, EXCLUDED.min_seq),
           max_seq = greatest(max_seq, EXCLUDED.max_seq),
-          modified_count = modified_count + EXCLUDED.modified_count""", [base])
+          modified_count = modified_count + EXCLUDED.modified_count""",
+        [base],
+    )

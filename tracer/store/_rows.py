@@ -9,24 +9,32 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .. import attributes as A
+from .._evidence import context_documents
 from .._guard import logger
 from .._serialize import REDACTED, _is_secret_key, scrub
-from .._evidence import context_documents
 from ..conventions import canonical
 from ._schema import SPAN_COLUMNS
 
-_ARROW_TYPES = {"BIGINT": pa.int64(), "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"),
-                "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "VARCHAR[]": pa.list_(pa.string()), "JSON": pa.string()}
+_ARROW_TYPES = {
+    "BIGINT": pa.int64(),
+    "VARCHAR": pa.string(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "VARCHAR[]": pa.list_(pa.string()),
+    "JSON": pa.string(),
+}
 STAGING_SCHEMA = pa.schema(
     [pa.field(name, _ARROW_TYPES[typ]) for name, typ in SPAN_COLUMNS if name != "seq"]
-    + [pa.field("_events", pa.string()), pa.field("_documents", pa.string())])
-
+    + [pa.field("_events", pa.string()), pa.field("_documents", pa.string())]
+)
 
 
 def conform(table: pa.Table) -> pa.Table:
@@ -154,14 +162,16 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def spans_to_table(spans: Sequence[ReadableSpan],
-                   extra_events: Mapping[int, list[dict[str, Any]]] | None = None) -> pa.Table:
+def spans_to_table(
+    spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[str, Any]]] | None = None
+) -> pa.Table:
     """The staging table of ``spans`` (see :func:`convert`; spans nothing could store are left out)."""
     return convert(spans, extra_events)[0]
 
 
-def convert(spans: Sequence[ReadableSpan],
-            extra_events: Mapping[int, list[dict[str, Any]]] | None = None) -> tuple[pa.Table, int]:
+def convert(
+    spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[str, Any]]] | None = None
+) -> tuple[pa.Table, int]:
     """``(table, left_out)``: the staging table of ``spans`` and how many could not be stored.
 
     ``extra_events``: events to store with a span (by span id) that the finished span object
@@ -171,7 +181,7 @@ def convert(spans: Sequence[ReadableSpan],
     """
     try:
         return _table(spans, extra_events, careful=False), 0
-    except Exception:  # noqa: BLE001 - anything: the careful path below finds the culprit
+    except Exception:  # noqa: S110 - expected on bad values: the careful path below names them
         pass
     tables: list[pa.Table] = []
     left_out = 0
@@ -180,15 +190,17 @@ def convert(spans: Sequence[ReadableSpan],
             tables.append(_table([span], extra_events, careful=True))
         except Exception as exc:  # a span nothing can store: it alone is lost, and counted
             left_out += 1
-            logger.warning("spyglass: a span could not be stored and was dropped (counted): %s: %s",
-                           type(exc).__name__, exc)
+            logger.warning(
+                "spyglass: a span could not be stored and was dropped (counted): %s: %s", type(exc).__name__, exc
+            )
     if not tables:
         return STAGING_SCHEMA.empty_table(), left_out
     return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), left_out
 
 
-def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[str, Any]]] | None,
-           careful: bool) -> pa.Table:
+def _table(
+    spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[str, Any]]] | None, careful: bool
+) -> pa.Table:
     fix = _fix_text if careful else _same
     cols: dict[str, list[Any]] = {field.name: [] for field in STAGING_SCHEMA}
     resource_cache: dict[int, tuple[str, str | None]] = {}
@@ -238,8 +250,10 @@ def _table(spans: Sequence[ReadableSpan], extra_events: Mapping[int, list[dict[s
         cols["scope"].append(fix(span.instrumentation_scope.name) if span.instrumentation_scope else None)
         cols["llm_parent_span_id"].append(_str(attrs.get(A.LLM_PARENT_SPAN_ID)))
         cols["usage_counted"].append(attrs.get(A.LLM_INNER_USAGE) is not True)
-        events = [{"time_us": e.timestamp // 1000, "name": e.name, "attributes": dict(e.attributes or {})}
-                  for e in span.events]
+        events = [
+            {"time_us": e.timestamp // 1000, "name": e.name, "attributes": dict(e.attributes or {})}
+            for e in span.events
+        ]
         if extra_events and ctx is not None:
             events += extra_events.get(ctx.span_id, [])
         if careful and events:

@@ -9,7 +9,7 @@ refused; a file that is not a Spyglass store is refused and never modified.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Callable
+from collections.abc import Callable
 
 import duckdb
 
@@ -40,7 +40,8 @@ def damaged(path: str, exc: BaseException) -> DamagedStoreError:
     """The error for a DuckDB file that failed while being read (``exc`` says where)."""
     return DamagedStoreError(
         f"{path} is a DuckDB file but it is damaged or truncated, so it cannot be read ({exc}). Spyglass left it "
-        f"untouched: restore it from a backup, or move it aside and Spyglass starts a new store there.")
+        f"untouched: restore it from a backup, or move it aside and Spyglass starts a new store there."
+    )
 
 
 def migration(version: int, name: str) -> Callable[[Migration], Migration]:
@@ -48,6 +49,7 @@ def migration(version: int, name: str) -> Callable[[Migration], Migration]:
         MIGRATIONS.append((version, name, fn))
         MIGRATIONS.sort(key=lambda m: m[0])
         return fn
+
     return register
 
 
@@ -164,16 +166,19 @@ def _logical_calls(con: duckdb.DuckDBPyConnection) -> None:
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
     rows = con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'",
-        [catalog]).fetchall()
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'", [catalog]
+    ).fetchall()
     return {r[0] for r in rows}
 
 
 def stored_version(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int | None:
     """The schema version of an attached database; ``None`` when it is empty (a new file)."""
     try:  # the common case, in one query: a Spyglass store (readers call this on every open)
-        meta = dict(con.execute(f"SELECT key, value FROM {catalog}.spyglass_meta "
-                                f"WHERE key IN ('app', 'schema_version')").fetchall())
+        meta = dict(
+            con.execute(
+                f"SELECT key, value FROM {catalog}.spyglass_meta WHERE key IN ('app', 'schema_version')"
+            ).fetchall()
+        )
     except duckdb.CatalogException:  # no such table: decided below from the tables there are
         meta = {}
     except duckdb.Error as exc:  # the table is there but its blocks are not: not "foreign"
@@ -194,7 +199,8 @@ def _classify(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int | 
     if "spyglass_meta" not in tables:
         raise ForeignStoreError(
             f"{path} is a DuckDB database but not a Spyglass store (it has tables {sorted(tables)[:5]} and no "
-            f"spyglass_meta). Spyglass leaves it untouched; point SPYGLASS_DB or configure(db=...) elsewhere.")
+            f"spyglass_meta). Spyglass leaves it untouched; point SPYGLASS_DB or configure(db=...) elsewhere."
+        )
     row = con.execute(f"SELECT value FROM {catalog}.spyglass_meta WHERE key = 'schema_version'").fetchall()
     app = con.execute(f"SELECT value FROM {catalog}.spyglass_meta WHERE key = 'app'").fetchall()
     if not row or not app or app[0][0] != APP_ID:
@@ -203,7 +209,8 @@ def _classify(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int | 
     if version > SCHEMA_VERSION:
         raise NewerSchemaError(
             f"{path} has schema version {version}, newer than this Spyglass understands ({SCHEMA_VERSION}). "
-            f"Upgrade spyglass (pip install -U spyglass) to read or write it; the file was not changed.")
+            f"Upgrade spyglass (pip install -U spyglass) to read or write it; the file was not changed."
+        )
     return version
 
 
@@ -217,10 +224,13 @@ def migrate(con: duckdb.DuckDBPyConnection, catalog: str, path: str) -> int:
         con.execute("BEGIN TRANSACTION")
         if version is None:
             con.execute("CREATE TABLE spyglass_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-            con.execute("CREATE TABLE spyglass_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                        "applied_at TIMESTAMP)")
-            con.execute("INSERT INTO spyglass_meta VALUES ('app', ?), ('schema_version', '0'), ('created_at', ?)",
-                        [APP_ID, _dt.datetime.now(_dt.timezone.utc).isoformat()])
+            con.execute(
+                "CREATE TABLE spyglass_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+            )
+            con.execute(
+                "INSERT INTO spyglass_meta VALUES ('app', ?), ('schema_version', '0'), ('created_at', ?)",
+                [APP_ID, _dt.datetime.now(_dt.timezone.utc).isoformat()],
+            )
         start = version or 0
         for number, name, fn in MIGRATIONS:
             if number <= start:

@@ -24,7 +24,7 @@ import os
 import re
 import time
 import zlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import duckdb
 import pyarrow as pa
@@ -36,11 +36,15 @@ from ._schema import migrate
 WORD = re.compile(r"\w{2,40}")
 # JSON escapes become spaces so that "\nHello" yields "hello", not "nhello".
 _ESCAPE = re.compile(r"\\+[nrtbf\"\\/]")
-_ENGLISH = ("the a an and or of to in on at for by with is are was were be been it its this that these those "
-            "as from not no but if then so do does did has have had will would can could should i you he she we "
-            "they me him her us them my your our their what which who whom how when where why")
-_JSON_KEYS = ("role content parts type text id score metadata finish_reason assistant user system tool true false "
-              "null value name arguments function call mime_type application json plain")
+_ENGLISH = (
+    "the a an and or of to in on at for by with is are was were be been it its this that these those "
+    "as from not no but if then so do does did has have had will would can could should i you he she we "
+    "they me him her us them my your our their what which who whom how when where why"
+)
+_JSON_KEYS = (
+    "role content parts type text id score metadata finish_reason assistant user system tool true false "
+    "null value name arguments function call mime_type application json plain"
+)
 
 
 def _key_words() -> set[str]:
@@ -91,14 +95,17 @@ def _terms(rows: Iterable[tuple[int, str]]) -> pa.Table:
     return pa.table({"term": pa.array(terms, pa.uint32()), "seq": pa.array(seqs, pa.int64())})
 
 
-def index_pending(path: str, *, chunk: int = 4_000, budget_s: float | None = None,
-                  lock_timeout: float = 2.0) -> tuple[int, int]:
+def index_pending(
+    path: str, *, chunk: int = 4_000, budget_s: float | None = None, lock_timeout: float = 2.0
+) -> tuple[int, int]:
     """Index spans not yet indexed, chunk by chunk, for at most ``budget_s`` seconds
     (``None``: until done). Returns ``(indexed_seq, max_seq)``; stops early, without
     error, when the store stays busy."""
     if not os.path.exists(path):  # never create a store just to index it
-        raise StoreNotFound(f"no Spyglass store at {path} yet: run your traced app (or `spyglass demo`) "
-                            f"first, or pass the right --db / SPYGLASS_DB")
+        raise StoreNotFound(
+            f"no Spyglass store at {path} yet: run your traced app (or `spyglass demo`) "
+            f"first, or pass the right --db / SPYGLASS_DB"
+        )
     deadline = None if budget_s is None else time.monotonic() + budget_s
     done, top = 0, 0
     while True:
@@ -111,8 +118,10 @@ def index_pending(path: str, *, chunk: int = 4_000, budget_s: float | None = Non
             top = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {STORE}.spans").fetchall()[0][0]
             if done >= top:
                 return done, top
-            rows = con.execute(f"SELECT seq, {SEARCHED_TEXT} FROM {STORE}.spans WHERE seq > ? AND seq <= ? "
-                               f"ORDER BY seq", [done, done + chunk]).fetchall()
+            rows = con.execute(
+                f"SELECT seq, {SEARCHED_TEXT} FROM {STORE}.spans WHERE seq > ? AND seq <= ? ORDER BY seq",
+                [done, done + chunk],
+            ).fetchall()
             new = min(done + chunk, top)
             table = _terms(rows)
             con.execute("BEGIN TRANSACTION")

@@ -48,8 +48,15 @@ _ABANDONED: list[duckdb.DuckDBPyConnection] = []
 
 def _rejects_rows(exc: BaseException) -> bool:
     """DuckDB refused the *content* of a batch (not the file, not the disk)."""
-    return isinstance(exc, (duckdb.ConversionException, duckdb.InvalidInputException,
-                            duckdb.ConstraintException, duckdb.OutOfRangeException))
+    return isinstance(
+        exc,
+        (
+            duckdb.ConversionException,
+            duckdb.InvalidInputException,
+            duckdb.ConstraintException,
+            duckdb.OutOfRangeException,
+        ),
+    )
 
 
 class StoreWriter:
@@ -130,8 +137,12 @@ class StoreWriter:
         except OSError as exc:
             raise OSError(f"cannot write the store ({cause or 'busy'}) nor its spool ({exc})") from exc
         if cause is not None:
-            logger.warning("spyglass: could not write %s (%s); batch spooled to %s for the next writer",
-                           self.path, cause, _spool.spool_dir(self.path))
+            logger.warning(
+                "spyglass: could not write %s (%s); batch spooled to %s for the next writer",
+                self.path,
+                cause,
+                _spool.spool_dir(self.path),
+            )
         self.spooled_batches += 1
         return Outcome(spooled=table.num_rows)
 
@@ -162,7 +173,8 @@ class StoreWriter:
                 return False
             except (StoreError, duckdb.Error, OSError) as exc:  # the disk, say: retried by later flushes
                 (logger.debug if self._drain_warned else logger.warning)(
-                    "spyglass: could not ingest the spool of %s: %s", self.path, exc)
+                    "spyglass: could not ingest the spool of %s: %s", self.path, exc
+                )
                 self._drain_warned = True
                 return False
             finally:
@@ -170,8 +182,13 @@ class StoreWriter:
                     release(con, kept=True)
         return not waiting & set(_spool.pending(self.path))
 
-    def _ingest(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None,
-                deadline: float | None = None, first_bytes: int | None = None) -> int:
+    def _ingest(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: pa.Table | None,
+        deadline: float | None = None,
+        first_bytes: int | None = None,
+    ) -> int:
         """Ingest ``table`` and the spool files; returns how many rows of ``table`` DuckDB rejected.
 
         Spool files go in chunks of about ``_CHUNK_BYTES``, one transaction each, while there
@@ -189,8 +206,7 @@ class StoreWriter:
         _spool.clean_stale_tmp(self.path)
         return rejected
 
-    def _ingest_chunk(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None,
-                      max_bytes: int) -> tuple[int, bool]:
+    def _ingest_chunk(self, con: duckdb.DuckDBPyConnection, table: pa.Table | None, max_bytes: int) -> tuple[int, bool]:
         """One transaction: ``table`` plus spool files up to ``max_bytes`` on disk (at least one
         when ``max_bytes`` > 0). Returns (rows of ``table`` rejected, whether files were left)."""
         files = _spool.pending(self.path) if max_bytes > 0 else []
@@ -230,16 +246,22 @@ class StoreWriter:
                         raise
                     moved = _spool.quarantine(path)
                     self._dropped_unrecorded[REJECTED] = self._dropped_unrecorded.get(REJECTED, 0) + part.num_rows
-                    logger.error("spyglass: spool file DuckDB refuses moved to %s (%d spans, counted in "
-                                 "dropped_spans): %s", moved, part.num_rows, part_exc)
+                    logger.error(
+                        "spyglass: spool file DuckDB refuses moved to %s (%d spans, counted in dropped_spans): %s",
+                        moved,
+                        part.num_rows,
+                        part_exc,
+                    )
             if table is not None:
                 rejected = self._commit_splitting(con, table)
         # Still under the write lock: no reader can be looking at these files right now.
         stale = [p for p in files if os.path.basename(p) in done] + [p for p, _ in spooled if os.path.exists(p)]
         if stale:
             _spool.remove(stale)
-            con.execute(f"DELETE FROM {STORE}.spool_ingested WHERE file IN (SELECT unnest(?))",
-                        [[os.path.basename(p) for p in stale]])
+            con.execute(
+                f"DELETE FROM {STORE}.spool_ingested WHERE file IN (SELECT unnest(?))",
+                [[os.path.basename(p) for p in stale]],
+            )
         return rejected, more
 
     def _commit_splitting(self, con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
@@ -254,25 +276,28 @@ class StoreWriter:
                 logger.warning("spyglass: DuckDB refused a span; dropped and counted: %s", exc)
                 return 1
         half = table.num_rows // 2
-        return (self._commit_splitting(con, table.slice(0, half))
-                + self._commit_splitting(con, table.slice(half)))
+        return self._commit_splitting(con, table.slice(0, half)) + self._commit_splitting(con, table.slice(half))
 
-    def _commit(self, con: duckdb.DuckDBPyConnection, spooled: list[pa.Table], files: list[str],
-                table: pa.Table | None) -> None:
+    def _commit(
+        self, con: duckdb.DuckDBPyConnection, spooled: list[pa.Table], files: list[str], table: pa.Table | None
+    ) -> None:
         batches = [*spooled, *([table] if table is not None else [])]
         con.execute("BEGIN TRANSACTION")
         try:
             if batches:
                 ingest_batch(con, STORE, pa.concat_tables(batches) if len(batches) > 1 else batches[0])
             if files:
-                con.executemany(f"INSERT INTO {STORE}.spool_ingested VALUES (?, now()::TIMESTAMP)",
-                                [[os.path.basename(p)] for p in files])
+                con.executemany(
+                    f"INSERT INTO {STORE}.spool_ingested VALUES (?, now()::TIMESTAMP)",
+                    [[os.path.basename(p)] for p in files],
+                )
             if self._dropped_unrecorded:
                 host, pid = socket.gethostname(), os.getpid()
                 con.executemany(
                     f"INSERT INTO {STORE}.dropped_spans (time, pid, host, count, reason) "
                     f"VALUES (now()::TIMESTAMP, ?, ?, ?, ?)",
-                    [[pid, host, n, reason] for reason, n in self._dropped_unrecorded.items()])
+                    [[pid, host, n, reason] for reason, n in self._dropped_unrecorded.items()],
+                )
             con.execute("COMMIT")
             if table is not None:
                 self._committed = True

@@ -14,20 +14,20 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from .._evidence import tool_result
 from ..conventions import canonical
-from . import _spool
+from . import _search, _spool
 from ._connect import STORE, StoreBusy, open_read, open_write, store_error
 from ._ingest import ingest_batch
 from ._rows import conform
-from . import _search
 from ._schema import SCHEMA_VERSION, migrate, stored_version
 from ._writer import StoreWriter
 
@@ -39,14 +39,53 @@ ANNOTATION_LABELS = ("hallucination", "correct", "other")
 # and ``search``); a word found in more spans than this is not a useful filter anyway.
 MAX_TEXT_MATCHES = 10_000
 
-TRACE_COLUMNS = ("trace_id", "root_span_id", "root_name", "start_time", "end_time", "duration_ms",
-                 "status_code", "span_count", "llm_count", "input_tokens", "output_tokens", "cost_usd",
-                 "models", "span_types", "session_id", "user_id", "prompt_version", "tags", "error_count",
-                 "blocked_count", "flagged_count", "modified_count", "service_name")
-SPAN_SUMMARY_COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "span_type", "start_time",
-                        "end_time", "duration_ms", "status_code", "status_message", "operation", "provider",
-                        "model", "input_tokens", "output_tokens", "cost_usd", "error_type", "llm_parent_span_id",
-                        "usage_counted")
+TRACE_COLUMNS = (
+    "trace_id",
+    "root_span_id",
+    "root_name",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "status_code",
+    "span_count",
+    "llm_count",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "models",
+    "span_types",
+    "session_id",
+    "user_id",
+    "prompt_version",
+    "tags",
+    "error_count",
+    "blocked_count",
+    "flagged_count",
+    "modified_count",
+    "service_name",
+)
+SPAN_SUMMARY_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "span_type",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "status_code",
+    "status_message",
+    "operation",
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "error_type",
+    "llm_parent_span_id",
+    "usage_counted",
+)
 
 
 OUTCOMES = ("delivered", "modified", "blocked")
@@ -113,16 +152,23 @@ class TraceFilter:
         if self.outcome is not None:
             if self.outcome not in OUTCOMES:
                 raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
-            add({"blocked": "blocked_count > 0", "modified": "blocked_count = 0 AND modified_count > 0",
-                 "delivered": "blocked_count = 0 AND modified_count = 0"}[self.outcome])
+            add(
+                {
+                    "blocked": "blocked_count > 0",
+                    "modified": "blocked_count = 0 AND modified_count > 0",
+                    "delivered": "blocked_count = 0 AND modified_count = 0",
+                }[self.outcome]
+            )
         if self.hallucination is not None:
             add(f"{'' if self.hallucination else 'NOT '}({_SUSPECTED})")
         return (" AND ".join(clauses) or "TRUE"), params
 
 
 # A trace is a suspected hallucination when an evaluation or an annotation says so.
-_SUSPECTED = (f"trace_id IN (SELECT trace_id FROM evaluations WHERE label = '{HALLUCINATION_LABEL}' "
-              f"UNION ALL SELECT trace_id FROM annotations WHERE label = 'hallucination')")
+_SUSPECTED = (
+    f"trace_id IN (SELECT trace_id FROM evaluations WHERE label = '{HALLUCINATION_LABEL}' "
+    f"UNION ALL SELECT trace_id FROM annotations WHERE label = 'hallucination')"
+)
 
 
 def _by_trace(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -268,8 +314,10 @@ class Store:
 
     def _upgrade(self) -> None:
         if not self._writer.validate(self.timeout):
-            raise StoreBusy(f"{self.path} was written by an older Spyglass and must be upgraded, but another "
-                            f"process held it for {self.timeout:.0f} s; try again")
+            raise StoreBusy(
+                f"{self.path} was written by an older Spyglass and must be upgraded, but another "
+                f"process held it for {self.timeout:.0f} s; try again"
+            )
 
     def _load_pending(self, con: duckdb.DuckDBPyConnection) -> str | None:
         files = _spool.pending(self.path)
@@ -300,10 +348,12 @@ class Store:
         con.register("_pending_ids", batch.select(["trace_id"]))
         # Start from the stored summaries of the traces involved so that the merge in
         # ingest_batch adds to them, exactly as a real ingest would.
-        con.execute(f"INSERT INTO pending.traces SELECT * FROM {STORE}.traces "
-                    f"WHERE trace_id IN (SELECT DISTINCT trace_id FROM _pending_ids)")
+        con.execute(
+            f"INSERT INTO pending.traces SELECT * FROM {STORE}.traces "
+            f"WHERE trace_id IN (SELECT DISTINCT trace_id FROM _pending_ids)"
+        )
         con.unregister("_pending_ids")
-        base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {STORE}.spans").fetchall()[0][0]  # type: ignore[index]
+        base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {STORE}.spans").fetchall()[0][0]
         ingest_batch(con, "pending", batch, base=base)
 
     def _views(self, con: duckdb.DuckDBPyConnection, catalog: str, pending: str | None) -> None:
@@ -316,8 +366,10 @@ class Store:
             if pending is None:
                 body = f"SELECT * FROM {catalog}.{table}"
             elif table == "traces":
-                body = (f"SELECT * FROM {catalog}.traces WHERE trace_id NOT IN (SELECT trace_id FROM "
-                        f"{pending}.traces) UNION ALL SELECT * FROM {pending}.traces")
+                body = (
+                    f"SELECT * FROM {catalog}.traces WHERE trace_id NOT IN (SELECT trace_id FROM "
+                    f"{pending}.traces) UNION ALL SELECT * FROM {pending}.traces"
+                )
             else:
                 body = f"SELECT * FROM {catalog}.{table} UNION ALL SELECT * FROM {pending}.{table}"
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {body}")
@@ -329,10 +381,14 @@ class Store:
         with self.connect() as con:
             where, params = self._where(con, filters)
             # The page first, then the flag for its rows only (not for every trace in the store).
-            return _rows(con.execute(
-                f"SELECT *, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
-                f"WHERE {where} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?) page "
-                f"ORDER BY start_time DESC, trace_id", [*params, int(limit), int(offset)]))
+            return _rows(
+                con.execute(
+                    f"SELECT *, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
+                    f"WHERE {where} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?) page "
+                    f"ORDER BY start_time DESC, trace_id",
+                    [*params, int(limit), int(offset)],
+                )
+            )
 
     def count_traces(self, filters: TraceFilter | None = None) -> int:
         with self.connect() as con:
@@ -353,14 +409,19 @@ class Store:
         sessions, users, tags; at most ``max_values`` of each (the first in sort order)."""
         limit = "" if max_values is None else f" LIMIT {int(max_values)}"
         with self.connect() as con:
+
             def distinct(expr: str) -> list[str]:
                 sql = f"SELECT DISTINCT {expr} AS v FROM traces WHERE v IS NOT NULL ORDER BY v{limit}"
                 return [r[0] for r in con.execute(sql).fetchall()]
+
             # unnest() cannot sit in WHERE: list columns go through a subquery.
             def distinct_list(column: str) -> list[str]:
-                sql = (f"SELECT DISTINCT v FROM (SELECT unnest({column}) AS v FROM traces) "
-                       f"WHERE v IS NOT NULL ORDER BY v{limit}")
+                sql = (
+                    f"SELECT DISTINCT v FROM (SELECT unnest({column}) AS v FROM traces) "
+                    f"WHERE v IS NOT NULL ORDER BY v{limit}"
+                )
                 return [r[0] for r in con.execute(sql).fetchall()]
+
             return {
                 "models": distinct_list("models"),
                 "span_types": distinct_list("span_types"),
@@ -375,9 +436,13 @@ class Store:
         """Trace durations (ms) of the newest ``limit`` matching traces, for a latency histogram."""
         with self.connect() as con:
             where, params = self._where(con, filters)
-            return [r[0] for r in con.execute(
-                f"SELECT duration_ms FROM traces WHERE {where} ORDER BY start_time DESC LIMIT ?",
-                [*params, int(limit)]).fetchall()]
+            return [
+                r[0]
+                for r in con.execute(
+                    f"SELECT duration_ms FROM traces WHERE {where} ORDER BY start_time DESC LIMIT ?",
+                    [*params, int(limit)],
+                ).fetchall()
+            ]
 
     def usage_over_time(self, filters: TraceFilter | None = None, *, bucket: str = "hour") -> list[dict[str, Any]]:
         """Tokens and cost per time bucket (``minute``, ``hour``, ``day``) and model, from LLM spans,
@@ -389,7 +454,9 @@ class Store:
             # A call is counted once, under the model that answered it (the client call's
             # response model when a @trace_llm function encloses it); tokens and cost under
             # the model of the span that reported them.
-            return _rows(con.execute(f"""
+            return _rows(
+                con.execute(
+                    f"""
                 WITH s AS (SELECT s.* FROM spans s JOIN (SELECT trace_id FROM traces WHERE {where}) t
                              ON s.trace_id = t.trace_id),
                 answered AS (SELECT trace_id, llm_parent_span_id AS span_id, any_value(model) AS model
@@ -406,15 +473,21 @@ class Store:
                 SELECT date_trunc('{bucket}', start_time) AS bucket, model, sum(tokens) AS tokens,
                        sum(cost_usd) AS cost_usd, sum(calls) AS calls
                 FROM parts WHERE model IS NOT NULL
-                GROUP BY ALL ORDER BY bucket, model""", params))
+                GROUP BY ALL ORDER BY bucket, model""",
+                    params,
+                )
+            )
 
     # --- one trace -------------------------------------------------------------------
     def get_trace(self, trace_id: str) -> dict[str, Any] | None:
         """The trace summary with its spans (tree order: by start time), documents,
         decisions and events. ``None`` if no such trace."""
         with self.connect() as con:
-            found = _rows(con.execute(f"SELECT {', '.join(TRACE_COLUMNS)}, min_seq, max_seq FROM traces "
-                                      f"WHERE trace_id = ?", [trace_id]))
+            found = _rows(
+                con.execute(
+                    f"SELECT {', '.join(TRACE_COLUMNS)}, min_seq, max_seq FROM traces WHERE trace_id = ?", [trace_id]
+                )
+            )
             if not found:
                 return None
             summary = found[0]
@@ -422,8 +495,13 @@ class Store:
             # DuckDB's zone maps skip every other row group: no full scan for one trace.
             rng = [summary.pop("min_seq"), summary.pop("max_seq"), trace_id]
             by_trace = "seq BETWEEN ? AND ? AND trace_id = ?"
-            spans = _rows(con.execute(f"SELECT seq, {', '.join(SPAN_SUMMARY_COLUMNS)}, attributes FROM spans "
-                                      f"WHERE {by_trace} ORDER BY start_time, seq", rng))
+            spans = _rows(
+                con.execute(
+                    f"SELECT seq, {', '.join(SPAN_SUMMARY_COLUMNS)}, attributes FROM spans "
+                    f"WHERE {by_trace} ORDER BY start_time, seq",
+                    rng,
+                )
+            )
             for span in spans:
                 span["attributes"] = json.loads(span["attributes"]) if span["attributes"] else {}
             return {
@@ -431,19 +509,27 @@ class Store:
                 "spans": spans,
                 # A document retrieved and then passed to the LLM function is there twice (the
                 # retriever's and the call's context): listed once, where it first appeared.
-                "documents": _rows(con.execute(
-                    f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} QUALIFY row_number() OVER "
-                    f"(PARTITION BY document_id, content ORDER BY seq, position) = 1 ORDER BY seq, position", rng)),
-                "decisions": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM decisions WHERE {by_trace} "
-                                               f"ORDER BY seq, position", rng)),
-                "events": _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} "
-                                            f"ORDER BY seq, position", rng)),
+                "documents": _rows(
+                    con.execute(
+                        f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} QUALIFY row_number() OVER "
+                        f"(PARTITION BY document_id, content ORDER BY seq, position) = 1 ORDER BY seq, position",
+                        rng,
+                    )
+                ),
+                "decisions": _rows(
+                    con.execute(f"SELECT * EXCLUDE (seq) FROM decisions WHERE {by_trace} ORDER BY seq, position", rng)
+                ),
+                "events": _rows(
+                    con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} ORDER BY seq, position", rng)
+                ),
                 # Evaluations written later by `spyglass check` have seq outside the trace's
                 # range, and annotations have none: both are looked up by trace id.
-                "evaluations": _rows(con.execute("SELECT * EXCLUDE (seq) FROM evaluations WHERE trace_id = ? "
-                                                 "ORDER BY time", [trace_id])),
-                "annotations": _rows(con.execute("SELECT * FROM annotations WHERE trace_id = ? "
-                                                 "ORDER BY created_at", [trace_id])),
+                "evaluations": _rows(
+                    con.execute("SELECT * EXCLUDE (seq) FROM evaluations WHERE trace_id = ? ORDER BY time", [trace_id])
+                ),
+                "annotations": _rows(
+                    con.execute("SELECT * FROM annotations WHERE trace_id = ? ORDER BY created_at", [trace_id])
+                ),
             }
 
     def get_traces(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
@@ -460,8 +546,11 @@ class Store:
             seqs = [seq for seq, _ in self._text_matches(con, text, int(limit))]
             if not seqs:
                 return []
-            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq IN (SELECT unnest(?::BIGINT[])) "
-                                     f"ORDER BY seq DESC", [seqs]))
+            return _rows(
+                con.execute(
+                    f"SELECT {cols} FROM spans WHERE seq IN (SELECT unnest(?::BIGINT[])) ORDER BY seq DESC", [seqs]
+                )
+            )
 
     def _text_matches(self, con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[tuple[int, str]]:
         """``(seq, trace_id)`` of the newest ``limit`` spans matching ``text``.
@@ -475,23 +564,37 @@ class Store:
         verify = " AND ".join([f"regexp_matches({_search.SEARCHED_TEXT}, ?)"] * len(all_words))
         patterns = [_search.word_regex(w) for w in all_words]
         if not indexed_words:  # only very common words: nothing to look up, scan
-            return [(r[0], r[1]) for r in con.execute(
-                f"SELECT seq, trace_id FROM spans WHERE {verify} ORDER BY seq DESC LIMIT ?",
-                [*patterns, limit]).fetchall()]
+            return [
+                (r[0], r[1])
+                for r in con.execute(
+                    f"SELECT seq, trace_id FROM spans WHERE {verify} ORDER BY seq DESC LIMIT ?", [*patterns, limit]
+                ).fetchall()
+            ]
         upto = _search.indexed_seq(con)
         terms = [_search.term(w) for w in indexed_words]
-        candidates = [r[0] for r in con.execute(
-            "SELECT seq FROM search_terms WHERE term IN (SELECT unnest(?::UINTEGER[])) GROUP BY seq "
-            "HAVING count(DISTINCT term) = ? ORDER BY seq DESC LIMIT ?",
-            [terms, len(terms), limit * 2 + 100]).fetchall()]
-        tail = con.execute(f"SELECT seq, trace_id FROM spans WHERE seq > ? AND {verify} ORDER BY seq DESC LIMIT ?",
-                           [upto, *patterns, limit]).fetchall()
+        candidates = [
+            r[0]
+            for r in con.execute(
+                "SELECT seq FROM search_terms WHERE term IN (SELECT unnest(?::UINTEGER[])) GROUP BY seq "
+                "HAVING count(DISTINCT term) = ? ORDER BY seq DESC LIMIT ?",
+                [terms, len(terms), limit * 2 + 100],
+            ).fetchall()
+        ]
+        tail = con.execute(
+            f"SELECT seq, trace_id FROM spans WHERE seq > ? AND {verify} ORDER BY seq DESC LIMIT ?",
+            [upto, *patterns, limit],
+        ).fetchall()
         found = [(r[0], r[1]) for r in tail]
         if candidates and len(found) < limit:
             # A semi-join, not a range: a rare word's candidates span the whole table.
-            found += [(r[0], r[1]) for r in con.execute(
-                f"SELECT seq, trace_id FROM spans WHERE seq IN (SELECT unnest(?::BIGINT[])) AND {verify} "
-                f"ORDER BY seq DESC LIMIT ?", [candidates, *patterns, limit - len(found)]).fetchall()]
+            found += [
+                (r[0], r[1])
+                for r in con.execute(
+                    f"SELECT seq, trace_id FROM spans WHERE seq IN (SELECT unnest(?::BIGINT[])) AND {verify} "
+                    f"ORDER BY seq DESC LIMIT ?",
+                    [candidates, *patterns, limit - len(found)],
+                ).fetchall()
+            ]
         return found
 
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
@@ -504,27 +607,37 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Row counts of every table, and the dropped-span total."""
         with self.connect() as con:
-            out = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in _TABLES}  # type: ignore[index]
-            dropped = con.execute(f"SELECT COALESCE(sum(count), 0) FROM {STORE}.dropped_spans").fetchall()[0][0] \
-                if self._has_store_table(con, "dropped_spans") else 0
+            out = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in _TABLES}
+            dropped = (
+                con.execute(f"SELECT COALESCE(sum(count), 0) FROM {STORE}.dropped_spans").fetchall()[0][0]
+                if self._has_store_table(con, "dropped_spans")
+                else 0
+            )
             out["dropped_spans"] = int(dropped)
             return out
 
     @staticmethod
     def _has_store_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-        return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
-                                "AND table_name = ?", [STORE, name]).fetchall()[0][0])  # type: ignore[index]
+        return bool(
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? AND table_name = ?",
+                [STORE, name],
+            ).fetchall()[0][0]
+        )
 
     # --- what users add: evaluations and annotations (never a change to span rows) -----
-    def annotate(self, trace_id: str, label: str, note: str = "", *, span_id: str | None = None,
-                 author: str | None = None) -> str:
+    def annotate(
+        self, trace_id: str, label: str, note: str = "", *, span_id: str | None = None, author: str | None = None
+    ) -> str:
         """Label a trace (or one of its spans) ``hallucination``, ``correct`` or ``other``,
         with a note. Returns the annotation id."""
         if label not in ANNOTATION_LABELS:
             raise ValueError(f"label must be one of {', '.join(ANNOTATION_LABELS)}, not {label!r}")
         annotation_id = uuid.uuid4().hex
-        self._write(f"INSERT INTO {STORE}.annotations VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                    [[annotation_id, trace_id, span_id, label, note, author]])
+        self._write(
+            f"INSERT INTO {STORE}.annotations VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [[annotation_id, trace_id, span_id, label, note, author]],
+        )
         return annotation_id
 
     def delete_annotation(self, annotation_id: str) -> bool:
@@ -538,11 +651,23 @@ class Store:
     def add_evaluations(self, rows: Sequence[dict[str, Any]], *, source: str = "check") -> int:
         """Store evaluation results: dicts with ``trace_id``, ``span_id``, ``name``, ``score``,
         ``label``, ``explanation`` and ``details`` (JSON-serialisable)."""
-        values = [[r["trace_id"], r["span_id"], r.get("name", "grounding"), r.get("score"), r.get("label"),
-                   r.get("explanation"), json.dumps(r.get("details"), default=str), source] for r in rows]
+        values = [
+            [
+                r["trace_id"],
+                r["span_id"],
+                r.get("name", "grounding"),
+                r.get("score"),
+                r.get("label"),
+                r.get("explanation"),
+                json.dumps(r.get("details"), default=str),
+                source,
+            ]
+            for r in rows
+        ]
         if values:
-            self._write(f"INSERT INTO {STORE}.evaluations VALUES (?, ?, NULL, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
-                        values)
+            self._write(
+                f"INSERT INTO {STORE}.evaluations VALUES (?, ?, NULL, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)", values
+            )
         return len(values)
 
     def _write(self, sql: str, rows: list[list[Any]]) -> None:
@@ -569,29 +694,48 @@ class Store:
         trace's span ids, parents and start times; attributes of post-processing spans). With
         ``unevaluated="grounding"``, only calls without such an evaluation yet.
         """
-        skip = ("AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ?)"
-                if unevaluated else "")
+        skip = (
+            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ?)"
+            if unevaluated
+            else ""
+        )
         params: list[Any] = [unevaluated] if unevaluated else []
         with self.connect() as con:
-            spans = _rows(con.execute(
-                f"SELECT s.trace_id, s.span_id, s.name, s.attributes FROM spans s WHERE s.span_type = 'llm' "
-                f"AND s.llm_parent_span_id IS NULL {skip} ORDER BY s.seq"
-                + (f" LIMIT {int(limit)}" if limit is not None else ""), params))
+            spans = _rows(
+                con.execute(
+                    f"SELECT s.trace_id, s.span_id, s.name, s.attributes FROM spans s WHERE s.span_type = 'llm' "
+                    f"AND s.llm_parent_span_id IS NULL {skip} ORDER BY s.seq"
+                    + (f" LIMIT {int(limit)}" if limit is not None else ""),
+                    params,
+                )
+            )
             if not spans:
                 return []
             traces = [sorted({s["trace_id"] for s in spans})]
-            docs = _rows(con.execute(
-                "SELECT trace_id, document_id, content, score FROM documents "
-                "WHERE list_contains(?, trace_id) ORDER BY seq, position", traces))
-            decisions = _rows(con.execute(
-                "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text FROM decisions "
-                "WHERE list_contains(?, trace_id) ORDER BY seq, position", traces))
+            docs = _rows(
+                con.execute(
+                    "SELECT trace_id, document_id, content, score FROM documents "
+                    "WHERE list_contains(?, trace_id) ORDER BY seq, position",
+                    traces,
+                )
+            )
+            decisions = _rows(
+                con.execute(
+                    "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text FROM decisions "
+                    "WHERE list_contains(?, trace_id) ORDER BY seq, position",
+                    traces,
+                )
+            )
             # Every span of those traces, once: the shape (which answer a decision applies to,
             # tracer/_delivered.py), and the attributes of tool, nested LLM and guardrail spans.
-            shape = _rows(con.execute(
-                "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
-                "CASE WHEN span_type IN ('tool', 'postprocess') OR llm_parent_span_id IS NOT NULL "
-                "THEN attributes END AS attributes FROM spans WHERE list_contains(?, trace_id) ORDER BY seq", traces))
+            shape = _rows(
+                con.execute(
+                    "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
+                    "CASE WHEN span_type IN ('tool', 'postprocess') OR llm_parent_span_id IS NOT NULL "
+                    "THEN attributes END AS attributes FROM spans WHERE list_contains(?, trace_id) ORDER BY seq",
+                    traces,
+                )
+            )
         tools: dict[str, list[dict[str, Any]]] = {}
         nested: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         for row in shape:

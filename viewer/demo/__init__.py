@@ -6,8 +6,7 @@ import os
 
 import tracer
 from tracer.store import StoreError
-from tracer.store._connect import try_open_write
-from tracer.store._connect import STORE
+from tracer.store._connect import STORE, try_open_write
 from tracer.store._schema import stored_version
 
 from .rag import QUESTIONS, Question, run

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MODEL = "gpt-4o-mini-2024-07-18"
 HOST = "stand-in.spyglass.local"
@@ -22,8 +23,14 @@ BASE_URL = f"http://{HOST}/v1"
 def _usage(messages: list[dict[str, Any]], text: str) -> dict[str, int]:
     prompt = sum(len(str(m.get("content") or "")) for m in messages) // 4 + 8
     completion = max(1, len(text) // 4)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+    return usage
 
 
 def _context_sentences(messages: list[dict[str, Any]]) -> dict[str, str]:
@@ -50,21 +57,31 @@ def answer(messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {"status": 500}
     if "order" in question and not tool_results:
         number = re.search(r"\d{3,}", question)
-        return {"tool_call": {"name": "lookup_order", "arguments": json.dumps({"order_id": number.group(0)
-                                                                              if number else "unknown"})}}
+        return {
+            "tool_call": {
+                "name": "lookup_order",
+                "arguments": json.dumps({"order_id": number.group(0) if number else "unknown"}),
+            }
+        }
     if tool_results:
         status = json.loads(str(tool_results[-1].get("content") or "{}"))
-        return {"content": f"Your order {status.get('order_id')} is {status.get('status')}; it should arrive "
-                           f"by {status.get('eta')}. [kb-orders]"}
+        return {
+            "content": f"Your order {status.get('order_id')} is {status.get('status')}; it should arrive "
+            f"by {status.get('eta')}. [kb-orders]"
+        }
     if "battery" in question and "kb-battery" in docs:
         # The scripted hallucination: 18 hours and Norway appear in no document.
-        return {"content": "The Lighthouse L2 uses a 4,000 mAh lithium-ion battery. A full charge lasts about "
-                           "18 hours, and the battery is made in Norway. [kb-battery]"}
+        return {
+            "content": "The Lighthouse L2 uses a 4,000 mAh lithium-ion battery. A full charge lasts about "
+            "18 hours, and the battery is made in Norway. [kb-battery]"
+        }
     if "password" in question:
         email = re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", _question(messages))
         who = email.group(0) if email else "your address"
-        return {"content": f"Open the app, tap Account, then Forgot password; a link will be sent to {who}. "
-                           f"It expires after 1 hour. [kb-reset]"}
+        return {
+            "content": f"Open the app, tap Account, then Forgot password; a link will be sent to {who}. "
+            f"It expires after 1 hour. [kb-reset]"
+        }
     if not docs:
         return {"content": "I could not find this in the documentation."}
     best_id, best = next(iter(docs.items()))
@@ -75,28 +92,47 @@ def _completion(body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
     messages = body.get("messages") or []
     created = int(time.time())
     if "tool_call" in reply:
-        message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_standin_1", "type": "function", "function": reply["tool_call"]}]}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_standin_1", "type": "function", "function": reply["tool_call"]}],
+        }
         finish, text = "tool_calls", reply["tool_call"]["arguments"]
     else:
         message, finish, text = {"role": "assistant", "content": reply["content"]}, "stop", reply["content"]
-    return {"id": f"chatcmpl-standin-{created}-{abs(hash(text)) % 10_000}", "object": "chat.completion",
-            "created": created, "model": MODEL, "system_fingerprint": "fp_standin",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-            "usage": _usage(messages, text)}
+    return {
+        "id": f"chatcmpl-standin-{created}-{abs(hash(text)) % 10_000}",
+        "object": "chat.completion",
+        "created": created,
+        "model": MODEL,
+        "system_fingerprint": "fp_standin",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": _usage(messages, text),
+    }
 
 
 def _sse(completion: dict[str, Any], include_usage: bool) -> bytes:
     """The same completion as server-sent chunks, a few words per chunk."""
     text = completion["choices"][0]["message"]["content"] or ""
     base = {k: completion[k] for k in ("id", "created", "model", "system_fingerprint")}
-    chunks = [{**base, "object": "chat.completion.chunk",
-               "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
+    chunks = [
+        {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        }
+    ]
     for piece in re.findall(r"\S+\s*", text):
-        chunks.append({**base, "object": "chat.completion.chunk",
-                       "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
-    chunks.append({**base, "object": "chat.completion.chunk",
-                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        chunks.append(
+            {
+                **base,
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
+        )
+    chunks.append(
+        {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    )
     if include_usage:
         chunks.append({**base, "object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]})
     lines = [f"data: {json.dumps(c)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
@@ -110,14 +146,23 @@ def handler(http: Any) -> Callable[[Any], Any]:
         body = json.loads(request.content or b"{}")
         reply = answer(body.get("messages") or [])
         if reply.get("status"):
-            return http.Response(reply["status"], json={"error": {
-                "message": "The stand-in server had an error while processing your request (scripted).",
-                "type": "server_error", "param": None, "code": None}})
+            return http.Response(
+                reply["status"],
+                json={
+                    "error": {
+                        "message": "The stand-in server had an error while processing your request (scripted).",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
         completion = _completion(body, reply)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return http.Response(200, content=_sse(completion, include_usage),
-                                 headers={"content-type": "text/event-stream"})
+            return http.Response(
+                200, content=_sse(completion, include_usage), headers={"content-type": "text/event-stream"}
+            )
         return http.Response(200, json=completion)
 
     return handle

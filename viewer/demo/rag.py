@@ -19,12 +19,21 @@ import tracer
 
 from ._corpus import DOCUMENTS
 
-SYSTEM_TEMPLATE = ("You are the support assistant of Lighthouse lamps. Answer only from the context below, "
-                   "cite the document id in brackets, and say so when the context does not answer.\n\n"
-                   "Context:\n{context}")
-TOOLS = [{"type": "function", "function": {
-    "name": "lookup_order", "description": "Look up the status of an order by its number",
-    "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}]
+SYSTEM_TEMPLATE = (
+    "You are the support assistant of Lighthouse lamps. Answer only from the context below, "
+    "cite the document id in brackets, and say so when the context does not answer.\n\n"
+    "Context:\n{context}"
+)
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup_order",
+            "description": "Look up the status of an order by its number",
+            "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+        },
+    }
+]
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -62,12 +71,21 @@ def retrieve(query: str, k: int = 3) -> list[dict[str, Any]]:
     scores = []
     for doc, words in zip(DOCUMENTS, docs):
         tf = Counter(words)
-        score = sum(math.log(1 + (len(docs) - df[w] + 0.5) / (df[w] + 0.5)) * tf[w] * 2.2
-                    / (tf[w] + 1.2 * (0.25 + 0.75 * len(words) / avg)) for w in set(_tokens(query)) if w in tf)
+        score = sum(
+            math.log(1 + (len(docs) - df[w] + 0.5) / (df[w] + 0.5))
+            * tf[w]
+            * 2.2
+            / (tf[w] + 1.2 * (0.25 + 0.75 * len(words) / avg))
+            for w in set(_tokens(query))
+            if w in tf
+        )
         scores.append((score, doc))
     ranked = sorted(scores, key=lambda s: -s[0])[:k]
-    return [{"id": d["id"], "content": d["content"], "score": round(s, 3), "metadata": d["metadata"]}
-            for s, d in ranked if s > 0]
+    return [
+        {"id": d["id"], "content": d["content"], "score": round(s, 3), "metadata": d["metadata"]}
+        for s, d in ranked
+        if s > 0
+    ]
 
 
 @tracer.trace_step(name="build_prompt")
@@ -81,8 +99,10 @@ def build_prompt(question: str, docs: list[dict[str, Any]], budget_chars: int = 
         if line:
             lines.append(line)
             used += len(line)
-    return [{"role": "system", "content": SYSTEM_TEMPLATE.format(context="\n".join(lines))},
-            {"role": "user", "content": question}]
+    return [
+        {"role": "system", "content": SYSTEM_TEMPLATE.format(context="\n".join(lines))},
+        {"role": "user", "content": question},
+    ]
 
 
 @tracer.trace_step(name="lookup_order", kind="tool")
@@ -94,9 +114,14 @@ def lookup_order(order_id: str) -> dict[str, str]:
 def pii_filter(text: str) -> str:
     emails = re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", text)
     if emails:
-        tracer.record_decision("pii_filter", verdict="block", action="replace_answer",
-                               reason=f"answer contains {len(emails)} e-mail address(es)", before=text,
-                               after="Sorry, I can't share that here.")
+        tracer.record_decision(
+            "pii_filter",
+            verdict="block",
+            action="replace_answer",
+            reason=f"answer contains {len(emails)} e-mail address(es)",
+            before=text,
+            after="Sorry, I can't share that here.",
+        )
         return "Sorry, I can't share that here."
     tracer.record_decision("pii_filter", verdict="pass", reason="no_pii_found")
     return text
@@ -122,11 +147,13 @@ class SupportBot:
 
     def _chat(self, messages: list[dict[str, Any]], stream: bool) -> Any:
         if not stream:
-            return self.client.chat.completions.create(model=self.model, messages=messages, tools=TOOLS,
-                                                       temperature=0.2)
+            return self.client.chat.completions.create(
+                model=self.model, messages=messages, tools=TOOLS, temperature=0.2
+            )
         parts = []
-        with self.client.chat.completions.create(model=self.model, messages=messages, stream=True,
-                                                 stream_options={"include_usage": True}) as chunks:
+        with self.client.chat.completions.create(
+            model=self.model, messages=messages, stream=True, stream_options={"include_usage": True}
+        ) as chunks:
             for chunk in chunks:
                 if chunk.choices and chunk.choices[0].delta.content:
                     parts.append(chunk.choices[0].delta.content)
@@ -158,8 +185,12 @@ def make_client() -> tuple[Any, str, str]:
     from ._standin import BASE_URL, handler
 
     http = _http_module(openai)
-    client = openai.OpenAI(api_key="stand-in-no-key", base_url=BASE_URL, max_retries=0,
-                           http_client=openai.DefaultHttpxClient(transport=http.MockTransport(handler(http))))
+    client = openai.OpenAI(
+        api_key="stand-in-no-key",
+        base_url=BASE_URL,
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(transport=http.MockTransport(handler(http))),
+    )
     return client, "gpt-4o-mini", "local stand-in (no OPENAI_API_KEY; not a real model)"
 
 
@@ -197,8 +228,13 @@ def _ask_all(questions: list[Question], echo: bool) -> int:
     bot = SupportBot(client, model)
     failed = 0
     for q in questions:
-        with tracer.trace_attributes(session_id=q.session, user_id=q.user, prompt_version=q.prompt_version,
-                                     tags=["demo"], metadata={"model_backend": backend}):
+        with tracer.trace_attributes(
+            session_id=q.session,
+            user_id=q.user,
+            prompt_version=q.prompt_version,
+            tags=["demo"],
+            metadata={"model_backend": backend},
+        ):
             try:
                 reply = bot.answer(q)
             except Exception as exc:  # the demo records failures on purpose; keep going
