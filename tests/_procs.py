@@ -107,7 +107,7 @@ if True:  # a fork context needs no __main__ guard
     else:
         procs = [ctx.Process(target=work, args=(k,)) for k in range(4)]
         for p in procs: p.start()
-        for p in procs: p.join()
+        for p in procs: p.join(timeout=60)
         assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert tracer.flush(timeout=60)
 """

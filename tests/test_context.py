@@ -136,7 +136,7 @@ def test_with_context_wrapped_function_can_run_concurrently(spans) -> None:
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            t.join(timeout=30)
         return sorted(threads_out)
 
     assert parent() == [0, 2, 4, 6]

@@ -167,7 +167,8 @@ def test_deterministic() -> None:
 
 
 def test_public_namespace() -> None:
-    assert grounding.__all__ == sorted(grounding.__all__)
+    # Sorted as ruff's RUF022 sorts (constants, classes, functions); ruff checks the order.
+    assert len(set(grounding.__all__)) == len(grounding.__all__)
     for name in grounding.__all__:
         assert hasattr(grounding, name)
 

@@ -40,11 +40,11 @@ def test_suite_passes_on_the_oldest_supported_openai(tmp_path: Path) -> None:
     venv = Path(os.environ.get("SPYGLASS_OLDEST_VENV", tmp_path / "venv"))
     py = venv / "bin" / "python"
     if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", *OLD_ENV], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *OLD_ENV], check=True, timeout=900)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)], check=True, timeout=900)
     version = subprocess.run(
-        [str(py), "-c", "import openai; print(openai.__version__)"], capture_output=True, text=True, check=True
+        [str(py), "-c", "import openai; print(openai.__version__)"], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     assert version == OLDEST.split("==")[1]
     proc = subprocess.run(
@@ -53,5 +53,6 @@ def test_suite_passes_on_the_oldest_supported_openai(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env={**os.environ, "SPYGLASS_OPENAI_OLDEST": ""},
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,14 +30,16 @@ def test_four_writers_and_a_reader_lose_nothing(db_path: Path) -> None:
     store = tracer.Store(db_path)
     reads = 0
     seen: list[int] = []
+    deadline = time.monotonic() + 300
     while any(w.poll() is None for w in writers):
+        assert time.monotonic() < deadline, "writers still running after 300 s"
         if db_path.exists():
             seen.append(store.counts()["spans"])  # must never raise a lock error
             store.list_traces(limit=20)
             reads += 1
         time.sleep(0.01)
     for w in writers:
-        _out, err = w.communicate()
+        _out, err = w.communicate(timeout=60)
         assert w.returncode == 0, err
         assert "Traceback" not in err
     assert reads > 5
@@ -63,7 +66,7 @@ def test_sigkill_of_a_writer_leaves_a_readable_store(db_path: Path) -> None:
     victim = start_writer(db_path, 1_000_000, "victim", env={"WRITER_PACE": "0.0001"})
     time.sleep(2.0)  # long enough for several batches to be ingested or spooled
     victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    victim.wait(timeout=30)
     assert victim.returncode == -signal.SIGKILL
     store = tracer.Store(db_path)
     counts = store.counts()
@@ -89,7 +92,7 @@ def test_reader_sees_spooled_spans_while_lock_is_held_elsewhere(db_path: Path, t
     ready = tmp_path / "ready"
     holder = subprocess.Popen(
         [
-            "python",
+            sys.executable,
             "-c",
             (
                 "import duckdb, sys, time, pathlib; c = duckdb.connect(sys.argv[1], read_only=True); "
@@ -100,7 +103,9 @@ def test_reader_sees_spooled_spans_while_lock_is_held_elsewhere(db_path: Path, t
         ]
     )
     try:
+        deadline = time.monotonic() + 60
         while not ready.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the read-only holder did not start"
             time.sleep(0.01)
         for i in range(1, 6):
             step(i)
@@ -111,7 +116,7 @@ def test_reader_sees_spooled_spans_while_lock_is_held_elsewhere(db_path: Path, t
         assert len(store.list_traces()) == 6
     finally:
         holder.kill()
-        holder.wait()
+        holder.wait(timeout=30)
     assert tracer.flush()
     assert _spool.pending(str(db_path)) == []
     assert _plain_count(db_path) == 6
@@ -183,6 +188,6 @@ def test_flush_returns_while_other_threads_keep_tracing(db_path: Path) -> None:
         assert tracer.stats().exported > before
     finally:
         stop.set()
-        worker.join()
+        worker.join(timeout=60)
     assert tracer.flush()
     tracer.configure(db=db_path)
