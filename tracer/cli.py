@@ -4,17 +4,35 @@ later ones (``view``, ``demo``, ``export``) plug in the same way."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import platform
 import sys
 from collections.abc import Callable
 
 from . import default_db_path
 from .store import Store, StoreError, _spool
+from .store._schema import SCHEMA_VERSION
 from .store.reader import TraceFilter
+from .version import __version__
 
 Command = Callable[[argparse.Namespace], int]
 VIEW_CHECK_TIMEOUT_S = 1.0  # `spyglass view` checks the store before serving; busy is not an error
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {}
+
+
+class MissingExtra(Exception):
+    """A subcommand needs an optional dependency that is not installed; the text says what to install."""
+
+
+def _require(module: str, extra: str, what: str) -> None:
+    # find_spec, not import: the check stays cheap and the import error of a broken install
+    # still surfaces where the module is really imported.
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtra(
+            f"{what} needs {module}, which is not installed. Install the {extra!r} extra:\n"
+            f"    {sys.executable} -m pip install 'spyglass[{extra}]'"
+        )
 
 
 def command(name: str, help: str, args: Callable[[argparse.ArgumentParser], None] = lambda p: None):
@@ -91,6 +109,7 @@ def _view_args(p: argparse.ArgumentParser) -> None:
 
 @command("view", "open the trace viewer (a local Streamlit app) on the store", _view_args)
 def _view(ns: argparse.Namespace) -> int:
+    _require("streamlit", "viewer", "spyglass view")
     from viewer._launch import run  # imported here: the other commands need no Streamlit
 
     # A missing, foreign, damaged or newer store: say so here (exit 2) rather than start a
@@ -106,7 +125,10 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 @command("demo", "write demo traces (a small RAG app calling the openai client) and open the viewer", _demo_args)
 def _demo(ns: argparse.Namespace) -> int:
-    from viewer.demo import DEFAULT_DEMO_DB, build_demo_store  # needs the openai extra
+    _require("openai", "openai", "spyglass demo")  # the demo app calls the real openai client
+    if not ns.no_view:
+        _require("streamlit", "viewer", "spyglass demo")  # checked before the store is written
+    from viewer.demo import DEFAULT_DEMO_DB, build_demo_store
 
     db = ns.db if ns.db_given else DEFAULT_DEMO_DB
     path = build_demo_store(db)
@@ -188,9 +210,15 @@ def _export(ns: argparse.Namespace) -> int:
     return 0
 
 
+def version_text() -> str:
+    """What a bug report needs: this release, the store schema it writes, the interpreter."""
+    return f"spyglass {__version__} (store schema {SCHEMA_VERSION}, Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="Trace LLM applications into a local DuckDB store.")
     parser.add_argument("--db", default=None, help="store path (default: $SPYGLASS_DB or ./spyglass.duckdb)")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_args, _fn) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
@@ -207,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[ns.command][2](ns)
     except StoreError as exc:  # a clear sentence, never a traceback, for a bad store
         print(f"spyglass: {' '.join(str(exc).split())}", file=sys.stderr)  # DuckDB's text may span lines
+        return 2
+    except MissingExtra as exc:
+        print(f"spyglass: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `spyglass export | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
