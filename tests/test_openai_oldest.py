@@ -44,7 +44,11 @@ def test_suite_passes_on_the_oldest_supported_openai(tmp_path: Path) -> None:
         subprocess.run([str(py), "-m", "pip", "install", "-q", *OLD_ENV], check=True, timeout=900)
         subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)], check=True, timeout=900)
     version = subprocess.run(
-        [str(py), "-c", "import openai; print(openai.__version__)"], capture_output=True, text=True, check=True, timeout=60
+        [str(py), "-c", "import openai; print(openai.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout.strip()
     assert version == OLDEST.split("==")[1]
     proc = subprocess.run(
