@@ -486,7 +486,8 @@ class _Walker:
         if isinstance(size, int) and size > self.max_items:  # big arrays: a summary, not a listing
             self.cut = True
             reshape = getattr(v, "reshape", None)
-            head = reshape(-1)[: self.max_items].tolist() if callable(reshape) else list(v.tolist())[: self.max_items]
+            flat: Any = reshape(-1) if callable(reshape) else None
+            head = flat[: self.max_items].tolist() if flat is not None else list(v.tolist())[: self.max_items]
             return {"shape": list(getattr(v, "shape", ())), "dtype": str(v.dtype), "head": self.walk(head, depth)}
         return self.walk(v.tolist(), depth)
 

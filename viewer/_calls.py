@@ -138,7 +138,7 @@ def where(spans: Sequence[Span]) -> str:
 
 
 def _sum(spans: Sequence[Span], key: str) -> Any:
-    values = [s.get(key) for s in spans if s.get(key) is not None]
+    values = [s[key] for s in spans if s.get(key) is not None]
     return sum(values) if values else None
 
 
