@@ -94,7 +94,8 @@ def _common_request(kw: Mapping[str, Any]) -> Pairs:
         yield A.GEN_AI_REQUEST_STOP_SEQUENCES, [stop]
     elif isinstance(stop, (list, tuple)) and stop:
         yield A.GEN_AI_REQUEST_STOP_SEQUENCES, [str(s) for s in stop]
-    yield A.GEN_AI_REQUEST_STREAM, kw.get("stream") is True
+    if kw.get("stream") is True:  # "if and only if the request is streaming": unset means not
+        yield A.GEN_AI_REQUEST_STREAM, True
     tier = kw.get("service_tier")
     extra = kw.get("extra_body")
     if not given(tier) and isinstance(extra, Mapping):
