@@ -271,11 +271,23 @@ def embeddings_request(kw: Mapping[str, Any]) -> Pairs:
     dims = kw.get("dimensions")
     if isinstance(dims, int):
         yield A.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, dims
-    yield A.OI_LLM_INVOCATION_PARAMETERS, _invocation_parameters(kw)
+    yield A.OI_EMBEDDING_INVOCATION_PARAMETERS, _invocation_parameters(kw)
+
+
+# OpenInference's per-input texts, for the first few inputs only: the SDK keeps 128 attributes a
+# span by default and makes room by dropping the *oldest* (gen_ai.operation.name first), so a
+# batch of hundreds must not add hundreds of keys. input.value holds the whole input anyway.
+MAX_EMBEDDING_TEXTS = 32
 
 
 def embeddings_request_content(kw: Mapping[str, Any]) -> Pairs:
-    yield A.OI_INPUT_VALUE, kw.get("input")
+    inp = kw.get("input")
+    yield A.OI_INPUT_VALUE, inp
+    # Texts only: token-id inputs (lists of ints) have no text to show, as in OpenInference.
+    texts = [inp] if isinstance(inp, str) else inp if isinstance(inp, list) else ()
+    if texts and all(isinstance(t, str) for t in texts):
+        for i, text in enumerate(texts[:MAX_EMBEDDING_TEXTS]):
+            yield A.oi_embedding_text(i), text
 
 
 def _dimensions(vector: Any) -> int | None:

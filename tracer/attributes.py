@@ -107,6 +107,14 @@ EXCEPTION_TYPE: Final = "exception.type"
 EXCEPTION_MESSAGE: Final = "exception.message"
 EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
+# --- GenAI client metrics (semantic-conventions-genai, docs/gen-ai/gen-ai-metrics.md) ---------
+# Instrument names, and the one attribute that only metrics carry (tracer/_metrics.py).
+GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+TOKEN_TYPE_INPUT: Final = "input"
+TOKEN_TYPE_OUTPUT: Final = "output"
+
 # --- OpenInference overlay -------------------------------------------------------------
 OI_SPAN_KIND: Final = "openinference.span.kind"
 OI_INPUT_VALUE: Final = "input.value"
@@ -123,6 +131,9 @@ OI_LLM_PROVIDER: Final = "llm.provider"
 OI_LLM_SYSTEM: Final = "llm.system"
 OI_LLM_INVOCATION_PARAMETERS: Final = "llm.invocation_parameters"
 OI_EMBEDDING_MODEL_NAME: Final = "embedding.model_name"
+OI_EMBEDDING_INVOCATION_PARAMETERS: Final = "embedding.invocation_parameters"
+OI_EMBEDDING_EMBEDDINGS: Final = "embedding.embeddings"  # prefix: embedding.embeddings.{i}.embedding.text
+OI_EMBEDDING_TEXT: Final = "embedding.text"
 OI_RETRIEVAL_DOCUMENTS: Final = "retrieval.documents"  # prefix: retrieval.documents.{i}.document.*
 OI_SESSION_ID: Final = SESSION_ID
 OI_USER_ID: Final = USER_ID
@@ -135,6 +146,11 @@ MIME_TEXT: Final = "text/plain"
 def oi_document(index: int, field: str) -> str:
     """OpenInference flattens documents: ``retrieval.documents.{i}.document.{field}``."""
     return f"{OI_RETRIEVAL_DOCUMENTS}.{index}.document.{field}"
+
+
+def oi_embedding_text(index: int) -> str:
+    """OpenInference flattens embedded texts: ``embedding.embeddings.{i}.embedding.text``."""
+    return f"{OI_EMBEDDING_EMBEDDINGS}.{index}.{OI_EMBEDDING_TEXT}"
 
 
 # OpenInference span kinds, keyed by our own span kinds below.
@@ -172,6 +188,10 @@ LLM_INNER_USAGE: Final = "spyglass.llm.inner_usage"  # True: a call nested in it
 # function's lone argument, captured as the input itself.
 CONTEXT_ARGUMENTS: Final = "spyglass.context.arguments"
 CONTEXT_WHOLE_INPUT: Final = "*"
+# record_decision writes a gen_ai.evaluation.result event (GEN_AI_EVALUATION_RESULT_EVENT) with
+# the conventions' gen_ai.evaluation.* attributes plus DECISION_VERDICT, which marks it as a
+# decision; DECISION_ACTION/BEFORE/AFTER ride along. DECISION_EVENT and DECISION_NAME/REASON/
+# SCORE are the shape written before (old spool files and apps): the store reads both.
 DECISION_EVENT: Final = "spyglass.decision"
 DECISION_NAME: Final = "spyglass.decision.name"
 DECISION_VERDICT: Final = "spyglass.decision.verdict"
