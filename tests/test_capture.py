@@ -406,7 +406,7 @@ def _assert_no_content(spans) -> None:
     assert llm.attributes[A.GEN_AI_REQUEST_MODEL] == "gpt-4o"
     assert llm.attributes[A.GEN_AI_USAGE_INPUT_TOKENS] == 10
     assert llm.attributes[A.STREAM_ITEMS] == 2
-    [decision] = [e for e in llm.events if e.name == A.DECISION_EVENT]
+    [decision] = [e for e in llm.events if e.name == A.GEN_AI_EVALUATION_RESULT_EVENT]
     assert decision.attributes[A.DECISION_VERDICT] == "modify"
     assert A.DECISION_BEFORE not in decision.attributes and A.DECISION_AFTER not in decision.attributes
 

@@ -220,13 +220,14 @@ def test_decision_is_an_event_on_the_current_span(spans, verdict: str) -> None:
     assert span.attributes[A.SPAN_TYPE] == "postprocess"
     assert span.attributes[A.OI_SPAN_KIND] == "GUARDRAIL"
     [event] = span.events
-    assert event.name == A.DECISION_EVENT
+    assert event.name == A.GEN_AI_EVALUATION_RESULT_EVENT
     assert dict(event.attributes) == {
-        A.DECISION_NAME: "toxicity",
+        A.GEN_AI_EVALUATION_NAME: "toxicity",
+        A.GEN_AI_EVALUATION_SCORE_LABEL: verdict,
         A.DECISION_VERDICT: verdict,
         A.DECISION_ACTION: "rewrite",
-        A.DECISION_REASON: "policy 4",
-        A.DECISION_SCORE: 0.25,
+        A.GEN_AI_EVALUATION_EXPLANATION: "policy 4",
+        A.GEN_AI_EVALUATION_SCORE_VALUE: 0.25,
         A.DECISION_BEFORE: "dirty",
         A.DECISION_AFTER: "clean",
     }
@@ -251,7 +252,7 @@ def test_decision_score_that_is_not_finite_is_left_out(spans) -> None:
     with tracer.span("step"):
         tracer.record_decision("g", "pass", score=float("nan"))
     [event] = spans.one("step").events
-    assert A.DECISION_SCORE not in event.attributes
+    assert A.GEN_AI_EVALUATION_SCORE_VALUE not in event.attributes and A.DECISION_SCORE not in event.attributes
 
 
 # --- through the store -----------------------------------------------------------------------------

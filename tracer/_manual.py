@@ -108,16 +108,27 @@ def record_decision(
     ``verdict`` is ``pass``, ``flag``, ``modify`` or ``block``. ``before``/``after`` hold the
     text when the step changed it (subject to content capture). Outside any span, the
     decision gets a span of its own so that it is not lost.
+
+    The decision is the GenAI conventions' ``gen_ai.evaluation.result`` event (name, verdict as
+    the score label, score, reason as the explanation), so any OpenTelemetry back end reads it
+    as an evaluation result; ``spyglass.decision.verdict`` marks it as a decision and
+    ``spyglass.decision.action`` / ``before`` / ``after`` carry what the conventions have no name
+    for (docs/schema.md, "decisions").
     """
     with guard("record_decision"):
         s = settings()
-        attrs: dict[str, Any] = {A.DECISION_NAME: _text(name, s), A.DECISION_VERDICT: _verdict(verdict)}
+        label = _verdict(verdict)
+        attrs: dict[str, Any] = {
+            A.GEN_AI_EVALUATION_NAME: _text(name, s),
+            A.GEN_AI_EVALUATION_SCORE_LABEL: label,
+            A.DECISION_VERDICT: label,
+        }
+        if score is not None and math.isfinite(float(score)):  # NaN is no score (and not JSON)
+            attrs[A.GEN_AI_EVALUATION_SCORE_VALUE] = float(score)
+        if reason is not None:  # not content, but it may quote some: bounded and scrubbed
+            attrs[A.GEN_AI_EVALUATION_EXPLANATION] = _text(reason, s)
         if action is not None:
             attrs[A.DECISION_ACTION] = _text(action, s)
-        if reason is not None:  # not content, but it may quote some: bounded and scrubbed
-            attrs[A.DECISION_REASON] = _text(reason, s)
-        if score is not None and math.isfinite(float(score)):  # NaN is no score (and not JSON)
-            attrs[A.DECISION_SCORE] = float(score)
         if s.capture_content:
             for key, text in ((A.DECISION_BEFORE, before), (A.DECISION_AFTER, after)):
                 if text is not None:
@@ -128,10 +139,10 @@ def record_decision(
                         attrs[key] = value
         current = trace.get_current_span()
         if current.is_recording():
-            current.add_event(A.DECISION_EVENT, attrs)
+            current.add_event(A.GEN_AI_EVALUATION_RESULT_EVENT, attrs)
             return
-        with span(f"decision {attrs[A.DECISION_NAME]}", kind=A.SPAN_TYPE_POSTPROCESS) as own:
-            own.otel_span.add_event(A.DECISION_EVENT, attrs)
+        with span(f"decision {attrs[A.GEN_AI_EVALUATION_NAME]}", kind=A.SPAN_TYPE_POSTPROCESS) as own:
+            own.otel_span.add_event(A.GEN_AI_EVALUATION_RESULT_EVENT, attrs)
 
 
 def _text(value: Any, s: Settings) -> str:

@@ -57,23 +57,32 @@ def _insert(con: duckdb.DuckDBPyConnection, c: str, base: int) -> None:
                      generate_subscripts(TRY_CAST(_documents AS JSON[]), 1) AS pos
               FROM _spyglass_batch WHERE _documents IS NOT NULL)""")
     d = _attr
+    # A decision is a gen_ai.evaluation.result event marked with spyglass.decision.verdict
+    # (tracer.record_decision), or a spyglass.decision event (what it wrote before: old spool
+    # files and apps), whose name, reason and score sit under spyglass.decision.* instead.
+    # Every other gen_ai.evaluation.result event is an evaluation: the grounding check's
+    # (it carries spyglass.evaluation.details) or one the app or another instrumentation recorded.
+    is_decision = f"(name = ? OR (name = ? AND {d(A.DECISION_VERDICT)} IS NOT NULL))"
     con.execute(
         f"""
         INSERT INTO {c}.decisions
         SELECT trace_id, span_id, seq,
                (row_number() OVER (PARTITION BY seq ORDER BY position) - 1)::INTEGER, time,
-               {d(A.DECISION_NAME)}, {d(A.DECISION_VERDICT)}, {d(A.DECISION_ACTION)}, {d(A.DECISION_REASON)},
-               TRY_CAST({d(A.DECISION_SCORE)} AS DOUBLE), {d(A.DECISION_BEFORE)}, {d(A.DECISION_AFTER)}
-        FROM {c}.events WHERE seq > ? AND name = ?""",
-        [base, A.DECISION_EVENT],
+               COALESCE({d(A.GEN_AI_EVALUATION_NAME)}, {d(A.DECISION_NAME)}), {d(A.DECISION_VERDICT)},
+               {d(A.DECISION_ACTION)}, COALESCE({d(A.GEN_AI_EVALUATION_EXPLANATION)}, {d(A.DECISION_REASON)}),
+               TRY_CAST(COALESCE({d(A.GEN_AI_EVALUATION_SCORE_VALUE)}, {d(A.DECISION_SCORE)}) AS DOUBLE),
+               {d(A.DECISION_BEFORE)}, {d(A.DECISION_AFTER)}
+        FROM {c}.events WHERE seq > ? AND {is_decision}""",
+        [base, A.DECISION_EVENT, A.GEN_AI_EVALUATION_RESULT_EVENT],
     )
     con.execute(
         f"""
         INSERT INTO {c}.evaluations
         SELECT trace_id, COALESCE({d(A.EVALUATION_SPAN_ID)}, span_id), seq, time, {d(A.GEN_AI_EVALUATION_NAME)},
                TRY_CAST({d(A.GEN_AI_EVALUATION_SCORE_VALUE)} AS DOUBLE), {d(A.GEN_AI_EVALUATION_SCORE_LABEL)},
-               {d(A.GEN_AI_EVALUATION_EXPLANATION)}, TRY_CAST({d(A.EVALUATION_DETAILS)} AS JSON), 'export'
-        FROM {c}.events WHERE seq > ? AND name = ?""",
+               {d(A.GEN_AI_EVALUATION_EXPLANATION)}, TRY_CAST({d(A.EVALUATION_DETAILS)} AS JSON),
+               CASE WHEN {d(A.EVALUATION_DETAILS)} IS NULL THEN 'span' ELSE 'export' END
+        FROM {c}.events WHERE seq > ? AND name = ? AND {d(A.DECISION_VERDICT)} IS NULL""",
         [base, A.GEN_AI_EVALUATION_RESULT_EVENT],
     )
     # Per-trace summary, merged with what earlier batches of the same trace contributed
