@@ -3,7 +3,8 @@
 Decorated calls and ``tracer.span()`` (:class:`tracer._call.Call`) and client integrations
 (:class:`integrations._core.Invocation`) are both :class:`SpanEnd` s: the first ending to
 :meth:`~SpanEnd._claim` the span records what it has and calls :meth:`~SpanEnd._end`, which
-records the exception if there is one and ends the span, also when recording failed.
+records the exception if there is one and ends the span, also when recording failed, and
+then gives the ended span to the GenAI metrics (tracer/_metrics.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from . import attributes as attrs
 from ._guard import guard
+from ._metrics import instruments
 from ._serialize import encodable, safe_str, scrub, truncate
 from ._settings import settings
 
@@ -89,8 +91,9 @@ class SpanEnd:
         return None
 
     def _end(self, exc: BaseException | None = None, end_ns: int | None = None) -> None:
-        """Record ``exc`` if given, then end the span (at ``end_ns``, else now). Called once,
-        by whoever claimed the span; the span ends even if recording the error failed."""
+        """Record ``exc`` if given, then end the span (at ``end_ns``, else now), then its
+        GenAI metrics if the app has a meter provider. Called once, by whoever claimed the
+        span; the span ends even if recording the error failed."""
         try:
             if exc is not None:
                 with guard("error capture"):
@@ -98,3 +101,7 @@ class SpanEnd:
         finally:
             with guard("span end"):
                 self.span.end(end_time=end_ns)
+            found = instruments()  # None at once while the app has no meter provider
+            if found is not None:
+                with guard("metrics"):
+                    found.record(self.span)
