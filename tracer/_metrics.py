@@ -84,12 +84,13 @@ class Instruments:
 
     def record(self, span: Any) -> None:
         """The duration and token counts of an ended span, if it is one of our model calls."""
-        attributes: Mapping[str, Any] | None = getattr(span, "attributes", None)  # SDK spans only
-        if not attributes:
+        found: Mapping[str, Any] | None = getattr(span, "attributes", None)  # SDK spans only
+        if not found:
             return
-        operation = _OPERATION_BY_SPAN_TYPE.get(attributes.get(attrs.SPAN_TYPE, ""))
+        operation = _OPERATION_BY_SPAN_TYPE.get(found.get(attrs.SPAN_TYPE, ""))
         if operation is None:
             return
+        attributes = _plain(found)
         point = {key: value for key in _POINT_KEYS if (value := attributes.get(key)) is not None}
         point.setdefault(attrs.GEN_AI_OPERATION_NAME, operation)
         context = trace.set_span_in_context(span)  # exemplars link to the span
@@ -103,6 +104,14 @@ class Instruments:
             count = attributes.get(key)
             if type(count) is int and count >= 0:  # not a bool, not a float a user passed
                 self.tokens.record(count, {**point, attrs.GEN_AI_TOKEN_TYPE: token_type}, context)
+
+
+def _plain(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A plain dict of the span's attributes. An SDK span hands out a read-only view of its
+    ``BoundedAttributes``, whose ``get`` is Python code that raises and catches a KeyError for
+    each missing key (most of ours are, on most spans); its ``copy()`` is one C dict copy."""
+    copy = getattr(attributes, "copy", None)
+    return copy() if copy is not None else dict(attributes)
 
 
 # The API keeps the provider the app set in a private global: None until set. Reading it is
