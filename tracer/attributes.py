@@ -2,10 +2,11 @@
 
 Three layers, in order of preference:
 
-1. OpenTelemetry GenAI semantic conventions v1.41.1 (``gen_ai.*``) and the general
-   registry (``error.type``, ``session.id``...). The Python semconv package marks its
-   ``gen_ai`` constants deprecated (they moved to a separate GenAI repository), so we pin
-   the strings here instead of importing them.
+1. OpenTelemetry GenAI semantic conventions (``gen_ai.*``), as released in their own
+   repository, open-telemetry/semantic-conventions-genai v0.1.0 (the first release after
+   they left semantic-conventions with v1.41), and the general registry (``error.type``,
+   ``session.id``...). The Python semconv package marks its ``gen_ai`` constants deprecated
+   (they moved), so we pin the strings here instead of importing them.
 2. A small OpenInference overlay (``openinference.span.kind``, ``input.value``...) so that
    Phoenix and other OpenInference readers understand our spans too.
 3. ``spyglass.*`` for what neither covers (decisions, trace-level tags, truncation markers).
@@ -17,7 +18,13 @@ from __future__ import annotations
 
 from typing import Final
 
-# --- OpenTelemetry GenAI semantic conventions (v1.41.1) -------------------------------
+# --- OpenTelemetry GenAI semantic conventions (semantic-conventions-genai v0.1.0) -------
+# Checked against github.com/open-telemetry/semantic-conventions-genai: CHANGELOG.md on main
+# (v0.1.0 the latest release; "Retrieval spans now use the new gen_ai.retrieval.top_k"), the
+# span tables of docs/gen-ai/gen-ai-spans.md at 9430220 (inference, retrieval, execute_tool; the
+# well-known values below; v0.1.0 splits them into client-inference.md, retrieval.md,
+# execute-tool.md) and model/gen-ai/gen-ai-input-messages.json at 7568a24 (role + parts).
+# docs/conventions.md, "What Spyglass emits", lists what each decorator writes.
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
@@ -47,6 +54,8 @@ GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
 GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
@@ -54,6 +63,7 @@ GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
 GEN_AI_RETRIEVAL_DOCUMENTS: Final = "gen_ai.retrieval.documents"
 GEN_AI_RETRIEVAL_QUERY_TEXT: Final = "gen_ai.retrieval.query.text"
+GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"  # on retrieval spans, not gen_ai.request.top_k
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
 GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
 GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
@@ -71,7 +81,8 @@ OP_RETRIEVAL: Final = "retrieval"
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
 
-# Well-known values of gen_ai.provider.name (v1.41.1) that the openai client can talk to.
+# Well-known values of gen_ai.provider.name: those the openai client can talk to, and those a
+# model's name gives away (tracer/_decorators.py, provider_for_model).
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
 PROVIDER_GROQ: Final = "groq"
@@ -80,6 +91,12 @@ PROVIDER_XAI: Final = "x_ai"
 PROVIDER_PERPLEXITY: Final = "perplexity"
 PROVIDER_MISTRAL: Final = "mistral_ai"
 PROVIDER_GEMINI: Final = "gcp.gemini"
+PROVIDER_ANTHROPIC: Final = "anthropic"
+PROVIDER_COHERE: Final = "cohere"
+
+# gen_ai.tool.type of a tool the application's own code runs (the conventions' examples also
+# name "extension" and "datastore").
+TOOL_TYPE_FUNCTION: Final = "function"
 
 # Well-known values of gen_ai.output.type.
 OUTPUT_TYPE_TEXT: Final = "text"
