@@ -139,7 +139,7 @@ def test_trace_step_kind_tool_records_the_tool_name(spans) -> None:
         return "sunny"
 
     lookup_weather("Paris")
-    a = attrs(spans.one("lookup_weather"))
+    a = attrs(spans.one("execute_tool lookup_weather"))
     assert a[A.SPAN_TYPE] == "tool"
     assert a[A.GEN_AI_OPERATION_NAME] == A.OP_EXECUTE_TOOL
     assert a[A.GEN_AI_TOOL_NAME] == "lookup_weather"

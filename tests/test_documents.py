@@ -133,7 +133,7 @@ def test_retriever_records_documents_in_both_conventions(spans) -> None:
         ]
 
     search("capital of France")
-    a = dict(spans.one("search").attributes)
+    a = dict(spans.one("retrieval kb").attributes)
     assert a[A.GEN_AI_OPERATION_NAME] == A.OP_RETRIEVAL
     assert a[A.GEN_AI_DATA_SOURCE_ID] == "kb"
     assert a[A.GEN_AI_RETRIEVAL_QUERY_TEXT] == "capital of France"

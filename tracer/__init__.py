@@ -14,7 +14,7 @@ local DuckDB file.
 from . import grounding
 from ._config import Stats, configure, default_db_path, flush, shutdown, stats
 from ._context import ContextThreadPoolExecutor, TraceAttributes, trace_attributes, with_context
-from ._decorators import trace_llm, trace_postprocess, trace_retriever, trace_step
+from ._decorators import trace_llm, trace_postprocess, trace_retriever, trace_step, trace_tool
 from ._documents import Document, normalize_documents
 from ._guard import set_raise_internal_errors
 from ._manual import SpanHandle, record_decision, record_usage, span
@@ -55,5 +55,6 @@ __all__ = [
     "trace_postprocess",
     "trace_retriever",
     "trace_step",
+    "trace_tool",
     "with_context",
 ]

@@ -22,6 +22,7 @@ from ._guard import guard
 from ._serialize import encodable, scrub, scrub_attribute, to_text
 from ._settings import Settings, settings
 from ._span_end import SpanEnd
+from .conventions._common import chat_messages
 from .version import __version__
 
 _SCOPE = "spyglass"
@@ -46,6 +47,14 @@ MAX_FLAT_DOCUMENTS = 25
 # results become documents; everything else is a plain output value. Hooks decide what is
 # content (skipped when content capture is off) and what is not.
 OutputHook = Callable[["Call", Any, Settings], None]
+# What a span type records of its input besides ``input.value`` (content, so only with capture
+# on): the GenAI keys its arguments map to. Given the arguments by name, the captured value and
+# its encoding (``to_text``'s result), which a hook reuses when it records the same value again.
+InputHook = Callable[["Spec", Span, dict[str, Any], Any, "Encoded", Settings], None]
+# Attributes of one call known before it runs and not content (a tool call's id, a retriever's
+# top_k): set when the span starts, capture on or off. ``None`` from it: nothing to add.
+StartHook = Callable[[tuple[Any, ...], Mapping[str, Any]], "dict[str, Any] | None"]
+Encoded = tuple[str, bool, bool]  # to_text(): (text, is_json, truncated)
 
 
 def set_tracer_provider(provider: trace.TracerProvider | None) -> None:
@@ -81,9 +90,21 @@ def explicit_tracer_provider() -> trace.TracerProvider | None:
     return _provider
 
 
-def set_content(span: Span, key: str, value: Any, s: Settings, mime_key: str | None = None, omitted: int = 0) -> None:
-    """Set a captured value on a span: serialised, bounded, scrubbed, user-redacted."""
-    text, is_json, cut = to_text(value, s, omitted)
+def set_content(
+    span: Span, key: str, value: Any, s: Settings, mime_key: str | None = None, omitted: int = 0
+) -> Encoded:
+    """Set a captured value on a span: serialised, bounded, scrubbed, user-redacted.
+
+    Returns the encoding, for :func:`set_encoded` to set the same value under another key
+    without serialising it again."""
+    encoded = to_text(value, s, omitted)
+    set_encoded(span, key, encoded, s, mime_key)
+    return encoded
+
+
+def set_encoded(span: Span, key: str, encoded: Encoded, s: Settings, mime_key: str | None = None) -> None:
+    """Set a value :func:`set_content` (or ``to_text``) encoded already; redacted for ``key``."""
+    text, is_json, cut = encoded
     if not _set_text(span, key, text, s):
         return
     if mime_key is not None:
@@ -111,10 +132,49 @@ def _mark_truncated(span: Span, key: str) -> None:
         span.set_attribute(A.TRUNCATED, names + (key,))
 
 
-class Spec:
-    """Everything about a decorated function that can be computed once, at decoration time."""
+_MISSING: Any = object()  # an argument neither given nor defaulted
 
-    __slots__ = ("capture_input", "capture_output", "context", "name", "output_hook", "params", "span_type", "static")
+
+class Arg:
+    """One argument of a call, found by name at decoration time: read by position, by
+    keyword, else its default (``_MISSING`` when it has none)."""
+
+    __slots__ = ("default", "index", "name")
+
+    def __init__(self, name: str, index: int | None, default: Any) -> None:
+        self.name = name
+        self.index = index
+        self.default = default
+
+    def get(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        index = self.index
+        if index is not None and index < len(args):
+            return args[index]
+        return kwargs.get(self.name, self.default)
+
+
+class Spec:
+    """Everything about a decorated function that can be computed once, at decoration time.
+
+    The hooks that read a span type's arguments (``start_hook``, ``input_hook``) are set by the
+    decorator once the Spec knows the signature (:meth:`arg`); ``input_hook`` defaults to the
+    span type's (:data:`_INPUT_HOOKS`).
+    """
+
+    __slots__ = (
+        "capture_input",
+        "capture_output",
+        "context",
+        "input_hook",
+        "name",
+        "output_hook",
+        "parameters",
+        "params",
+        "partial_hook",
+        "span_type",
+        "start_hook",
+        "static",
+    )
 
     def __init__(
         self,
@@ -140,12 +200,14 @@ class Spec:
         if fn is not None:
             self.static.setdefault(A.CODE_FUNCTION, getattr(fn, "__qualname__", name))
         self.params: tuple[str, ...] = ()
+        self.parameters: Mapping[str, inspect.Parameter] = {}
         if fn is not None:
             try:
                 sig = inspect.signature(fn)
             except (TypeError, ValueError):  # builtins and some C callables have none
                 sig = None
             if sig is not None:
+                self.parameters = sig.parameters
                 self.params = tuple(
                     p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                 )
@@ -159,6 +221,20 @@ class Spec:
         self.capture_input = capture_input
         self.capture_output = capture_output
         self.output_hook = output_hook or plain_output
+        # What a failed stream records of what it yielded: the output hook by default.
+        self.partial_hook: OutputHook = self.output_hook
+        self.start_hook: StartHook | None = None
+        # By span type, so that tracer.span(kind=...) records what the decorators do.
+        self.input_hook: InputHook | None = _INPUT_HOOKS.get(span_type)
+
+    def arg(self, *names: str) -> Arg | None:
+        """The first of ``names`` that is a named parameter of the function (not ``*args``/``**kwargs``)."""
+        for name in names:
+            p = self.parameters.get(name)
+            if p is not None and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                index = self.params.index(name) if name in self.params else None
+                return Arg(name, index, _MISSING if p.default is p.empty else p.default)
+        return None
 
     def named(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Arguments by name, without ``self``/``cls``.
@@ -185,22 +261,21 @@ class Spec:
         """Start the span (not yet current). If that fails, a :data:`NULL_CALL` that traces nothing."""
         with guard("span start"):
             s = settings()
-            span = _tracer.start_span(self.name, attributes=self.static)
+            attributes = self.static
+            if self.start_hook is not None:
+                with guard("argument attributes"):
+                    extra = self.start_hook(args, kwargs)
+                    if extra:
+                        attributes = {**attributes, **extra}
+            span = _tracer.start_span(self.name, attributes=attributes)
             call = Call(span, self, s)
             if s.capture_content and self.capture_input and span.is_recording():
                 with guard("input capture"):
                     named = self.named(args, kwargs)
                     value = next(iter(named.values())) if len(named) == 1 else named  # as inputs()
-                    set_content(span, A.OI_INPUT_VALUE, value, s, A.OI_INPUT_MIME_TYPE)
-                    if self.span_type == A.SPAN_TYPE_RETRIEVER and isinstance(value, str):
-                        span.set_attribute(A.GEN_AI_RETRIEVAL_QUERY_TEXT, value)
-                    elif self.span_type == A.SPAN_TYPE_LLM:
-                        context = context_arguments(named, self.context)
-                        if context:
-                            # One string, not a tuple: the SDK checks a sequence item by item (2 µs).
-                            span.set_attribute(
-                                A.CONTEXT_ARGUMENTS, A.CONTEXT_WHOLE_INPUT if value is not named else ",".join(context)
-                            )
+                    encoded = set_content(span, A.OI_INPUT_VALUE, value, s, A.OI_INPUT_MIME_TYPE)
+                    if self.input_hook is not None:
+                        self.input_hook(self, span, named, value, encoded, s)
             return call
         return NULL_CALL
 
@@ -299,7 +374,7 @@ class Call(SpanEnd):
                 with guard("stream capture"):
                     self._stream_attributes(False)
                     if self.count:
-                        self._output(self._stream_output(None))
+                        self._output(self._stream_output(None), self.spec.partial_hook)
         finally:
             self._end(exc)
 
@@ -308,9 +383,9 @@ class Call(SpanEnd):
         if self._claim():
             self._end()
 
-    def _output(self, result: Any) -> None:
+    def _output(self, result: Any, hook: OutputHook | None = None) -> None:
         if self.spec.capture_output and self.span.is_recording():
-            self.spec.output_hook(self, result, self.settings)
+            (hook or self.spec.output_hook)(self, result, self.settings)
 
 
 class _NullCall(Call):
@@ -377,10 +452,117 @@ def retriever_output(call: Call, result: Any, s: Settings) -> None:
     span.set_attribute(A.DOCUMENTS_COUNT, len(docs))  # not content: recorded even with capture off
     if not s.capture_content:
         return
-    set_content(span, A.GEN_AI_RETRIEVAL_DOCUMENTS, docs, s)
-    set_content(span, A.OI_OUTPUT_VALUE, docs, s, A.OI_OUTPUT_MIME_TYPE)
+    encoded = set_content(span, A.GEN_AI_RETRIEVAL_DOCUMENTS, docs, s)
+    set_encoded(span, A.OI_OUTPUT_VALUE, encoded, s, A.OI_OUTPUT_MIME_TYPE)
     for i, doc in enumerate(docs[:MAX_FLAT_DOCUMENTS]):
         span.set_attribute(A.oi_document(i, "id"), doc["id"] or str(i))
         set_content(span, A.oi_document(i, "content"), doc["content"], s)
         if doc["score"] is not None:
             span.set_attribute(A.oi_document(i, "score"), doc["score"])
+
+
+def tool_output(call: Call, result: Any, s: Settings) -> None:
+    """``output.value``, and the same text as ``gen_ai.tool.call.result`` (a result only when
+    the tool returned one: a failed stream's partial output goes through :func:`plain_output`)."""
+    if s.capture_content:
+        encoded = set_content(call.span, A.OI_OUTPUT_VALUE, result, s, A.OI_OUTPUT_MIME_TYPE, call.omitted)
+        if result is not None:
+            set_encoded(call.span, A.GEN_AI_TOOL_CALL_RESULT, encoded, s)
+
+
+# --- what the arguments of a call map to (input hooks, start hooks) --------------------------
+def llm_input(spec: Spec, span: Span, named: dict[str, Any], value: Any, encoded: Encoded, s: Settings) -> None:
+    """The arguments holding the answer's context, and chat messages as ``gen_ai.input.messages``.
+
+    System messages stay in the messages: the conventions keep ``gen_ai.system_instructions``
+    for instructions given apart from the chat history."""
+    context = context_arguments(named, spec.context)
+    if context:
+        # One string, not a tuple: the SDK checks a sequence item by item (2 µs).
+        span.set_attribute(A.CONTEXT_ARGUMENTS, A.CONTEXT_WHOLE_INPUT if value is not named else ",".join(context))
+    for candidate in named.values():
+        if _is_chat(candidate):
+            set_content(span, A.GEN_AI_INPUT_MESSAGES, chat_messages([_message(m) for m in candidate]), s)
+            return
+
+
+def _is_chat(value: Any) -> bool:
+    """A list of chat messages: dicts or objects (pydantic, the openai client's) with a ``role``."""
+    if type(value) is not list or not value:
+        return False
+    return all(isinstance(m.get("role") if isinstance(m, Mapping) else getattr(m, "role", None), str) for m in value)
+
+
+def _message(message: Any) -> Mapping[str, Any]:
+    if isinstance(message, Mapping):
+        return message
+    dump = getattr(message, "model_dump", None)  # pydantic models, the openai client's messages
+    if callable(dump):
+        dumped = dump(exclude_none=True)
+        if isinstance(dumped, Mapping):
+            return dumped
+    return {
+        k: getattr(message, k) for k in ("role", "content", "name", "tool_calls", "tool_call_id") if hasattr(message, k)
+    }
+
+
+# Arguments a retriever's query is taken from, in this order; else its only string argument.
+QUERY_ARGUMENTS = ("query", "question", "q", "text")
+
+
+def retriever_input(spec: Spec, span: Span, named: dict[str, Any], value: Any, encoded: Encoded, s: Settings) -> None:
+    """``gen_ai.retrieval.query.text``: the query argument (the same text as ``input.value``
+    when it is the only argument, encoded once)."""
+    query = next((v for v in map(named.get, QUERY_ARGUMENTS) if isinstance(v, str)), None)
+    if query is None:
+        strings = [v for v in named.values() if isinstance(v, str)]
+        if len(strings) != 1:
+            return
+        query = strings[0]
+    if query is value:
+        set_encoded(span, A.GEN_AI_RETRIEVAL_QUERY_TEXT, encoded, s)
+    else:
+        set_content(span, A.GEN_AI_RETRIEVAL_QUERY_TEXT, query, s)
+
+
+def top_k_start(top_k: Arg) -> StartHook:
+    """``gen_ai.retrieval.top_k`` from the argument ``top_k`` (given or defaulted), when an int."""
+
+    def start(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+        value = top_k.get(args, kwargs)
+        return {A.GEN_AI_RETRIEVAL_TOP_K: value} if type(value) is int else None
+
+    return start
+
+
+def tool_call_id_start(call_id: Arg) -> StartHook:
+    """``gen_ai.tool.call.id`` from the argument ``call_id`` (a string or an int)."""
+
+    def start(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+        value = call_id.get(args, kwargs)
+        if (type(value) is str and value) or type(value) is int:
+            return {A.GEN_AI_TOOL_CALL_ID: str(value)}
+        return None
+
+    return start
+
+
+def tool_input(call_id: Arg | None) -> InputHook:
+    """``gen_ai.tool.call.arguments``: the arguments by name, an object as the conventions
+    expect, without the one holding the call id (the model did not write it)."""
+    skip = call_id.name if call_id is not None else None
+
+    def hook(spec: Spec, span: Span, named: dict[str, Any], value: Any, encoded: Encoded, s: Settings) -> None:
+        if skip is not None and skip in named:
+            arguments = {k: v for k, v in named.items() if k != skip}
+        elif value is named:  # two arguments or more: the same text as input.value
+            set_encoded(span, A.GEN_AI_TOOL_CALL_ARGUMENTS, encoded, s)
+            return
+        else:
+            arguments = named
+        set_content(span, A.GEN_AI_TOOL_CALL_ARGUMENTS, arguments, s)
+
+    return hook
+
+
+_INPUT_HOOKS: dict[str, InputHook] = {A.SPAN_TYPE_LLM: llm_input, A.SPAN_TYPE_RETRIEVER: retriever_input}

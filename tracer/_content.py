@@ -47,18 +47,22 @@ def output_text(attributes: Mapping[str, Any]) -> str | None:
 
 
 def question_text(attributes: Mapping[str, Any]) -> str | None:
-    """The last user message, else a ``question``/``query`` argument of a decorated function."""
-    messages = _json(attributes.get(A.GEN_AI_INPUT_MESSAGES))
-    if isinstance(messages, list):
-        for message in reversed(messages):
-            if isinstance(message, Mapping) and message.get("role") == "user" and (text := _parts_text(message)):
-                return text
+    """A ``question``/``query`` argument of a decorated function, else the last user message,
+    else the decorated function's lone string argument.
+
+    The argument first: a function given the question and the earlier turns has the history
+    in ``gen_ai.input.messages``, whose last user message is the previous question."""
     value = attributes.get(A.OI_INPUT_VALUE)
-    if attributes.get(A.OI_INPUT_MIME_TYPE) == A.MIME_JSON:
+    json_input = attributes.get(A.OI_INPUT_MIME_TYPE) == A.MIME_JSON
+    if json_input:
         args = _json(value)
         if isinstance(args, Mapping):
             for key in ("question", "query", "prompt", "q"):
                 if isinstance(args.get(key), str):
                     return args[key]
-        return None
-    return value if isinstance(value, str) else None
+    messages = _json(attributes.get(A.GEN_AI_INPUT_MESSAGES))
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, Mapping) and message.get("role") == "user" and (text := _parts_text(message)):
+                return text
+    return value if isinstance(value, str) and not json_input else None

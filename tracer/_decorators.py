@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from . import attributes as A
-from ._call import Call, Spec, llm_output, plain_output, retriever_output
+from ._call import (
+    Call,
+    Spec,
+    llm_output,
+    plain_output,
+    retriever_output,
+    tool_call_id_start,
+    tool_input,
+    tool_output,
+    top_k_start,
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -194,6 +205,117 @@ def _name(fn: Callable[..., Any], name: str | None) -> str:
     return qualname.rsplit("<locals>.", 1)[-1]
 
 
+# gen_ai.provider.name from a model name that plainly belongs to one vendor's API (the
+# conventions' well-known values only). Not inferred: names with a gateway or host in them
+# ("openai/gpt-4o", "claude-3@2024" on Vertex, "mistral:7b" on Ollama; Bedrock's
+# "anthropic.claude-3" matches no prefix) and open-weights models any host may serve
+# ("gpt-oss-20b"). The "ft:" of OpenAI fine-tunes and the "open-" of Mistral's open models
+# are read past.
+_PROVIDER_BY_PREFIX = (
+    (("gpt-", "chatgpt-", "text-embedding-3-", "text-embedding-ada-"), A.PROVIDER_OPENAI),
+    (("claude-",), A.PROVIDER_ANTHROPIC),
+    (("gemini-",), A.PROVIDER_GEMINI),
+    (("mistral-", "mixtral-", "codestral-", "ministral-", "pixtral-"), A.PROVIDER_MISTRAL),
+    (("command-",), A.PROVIDER_COHERE),
+)
+_O_SERIES = re.compile(r"o\d(?:-|$)")  # OpenAI's o1, o3-mini, o4-mini-2025-04-16
+_OPEN_WEIGHTS = ("gpt-oss",)
+
+
+def provider_for_model(model: Any) -> str | None:
+    """The provider a model name plainly belongs to (``gpt-4o``: ``openai``), else ``None``."""
+    if not isinstance(model, str):
+        return None
+    name = model.strip().lower()
+    if name.startswith("ft:"):  # ft:gpt-4o-mini:org:suffix:id
+        name = name[3:].split(":", 1)[0]
+    if any(c in name for c in "/@:"):
+        return None
+    name = name.removeprefix("open-")
+    if _O_SERIES.match(name):
+        return A.PROVIDER_OPENAI
+    if name.startswith(_OPEN_WEIGHTS):
+        return None
+    for prefixes, provider in _PROVIDER_BY_PREFIX:
+        if (name + "-").startswith(prefixes):
+            return provider
+    return None
+
+
+def _inference(static: dict[str, Any], operation: str) -> dict[str, Any]:
+    """Inference (LLM and embeddings) spans: the operation, and the provider the model's name
+    gives when none was given (never in place of one)."""
+    static.setdefault(A.GEN_AI_OPERATION_NAME, operation)
+    if static.get(A.GEN_AI_PROVIDER_NAME) is None:
+        static[A.GEN_AI_PROVIDER_NAME] = provider_for_model(static.get(A.GEN_AI_REQUEST_MODEL))
+    return static
+
+
+def _llm_spec(
+    f: Callable[..., Any],
+    name: str,
+    static: dict[str, Any],
+    capture_input: bool,
+    capture_output: bool,
+    context: Sequence[str] | None = None,
+) -> Spec:
+    static = _inference(static, A.OP_CHAT)
+    return Spec(f, name, A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output, context)
+
+
+# The arguments a retriever's top_k, and a tool call's id, are read from (the first found).
+TOP_K_ARGUMENTS = ("top_k", "k", "n_results", "limit")
+CALL_ID_ARGUMENTS = ("tool_call_id", "call_id")
+
+
+def _retriever_spec(
+    f: Callable[..., Any], name: str | None, static: dict[str, Any], capture_input: bool, capture_output: bool
+) -> Spec:
+    static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_RETRIEVAL)
+    source = static.get(A.GEN_AI_DATA_SOURCE_ID)
+    # The conventions name a retrieval span "retrieval {gen_ai.data_source.id}". Without a data
+    # source, the function's name says more than "retrieval" alone (and keeps two retrievers of
+    # one trace apart); an explicit name= wins.
+    span_name = name or (f"{A.OP_RETRIEVAL} {source}" if source else _name(f, None))
+    spec = Spec(f, span_name, A.SPAN_TYPE_RETRIEVER, static, capture_input, capture_output, retriever_output)
+    top_k = spec.arg(*TOP_K_ARGUMENTS)
+    if top_k is not None:
+        spec.start_hook = top_k_start(top_k)
+    return spec
+
+
+def _tool_spec(
+    f: Callable[..., Any],
+    name: str | None,
+    static: dict[str, Any],
+    capture_input: bool,
+    capture_output: bool,
+    description: str | None = None,
+) -> Spec:
+    tool = str(static.get(A.GEN_AI_TOOL_NAME) or _name(f, name))
+    static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
+    static.setdefault(A.GEN_AI_TOOL_NAME, tool)
+    static.setdefault(A.GEN_AI_TOOL_TYPE, A.TOOL_TYPE_FUNCTION)
+    if description:
+        static[A.GEN_AI_TOOL_DESCRIPTION] = description
+    else:
+        static.setdefault(A.GEN_AI_TOOL_DESCRIPTION, _first_line(getattr(f, "__doc__", None)))
+    spec = Spec(f, f"{A.OP_EXECUTE_TOOL} {tool}", A.SPAN_TYPE_TOOL, static, capture_input, capture_output, tool_output)
+    spec.partial_hook = plain_output  # a tool that failed returned no result
+    call_id = spec.arg(*CALL_ID_ARGUMENTS)
+    if call_id is not None:
+        spec.start_hook = tool_call_id_start(call_id)
+    spec.input_hook = tool_input(call_id)
+    return spec
+
+
+def _first_line(doc: str | None) -> str | None:
+    if not doc:
+        return None
+    line = doc.strip().split("\n", 1)[0].strip()
+    return line or None
+
+
 @overload
 def trace_llm(fn: _F) -> _F: ...
 @overload
@@ -227,8 +349,13 @@ def trace_llm(
 ) -> Any:
     """Trace a function that calls a language model.
 
-    The arguments become the span's input, a returned string becomes the output message.
-    Usage and cost can be added from inside with :func:`record_usage`.
+    The arguments become the span's input, a returned string becomes the output message; an
+    argument holding chat messages (dicts or message objects with a ``role``) becomes
+    ``gen_ai.input.messages``. Usage and cost can be added from inside with :func:`record_usage`.
+
+    ``provider`` (``gen_ai.provider.name``) is required by the conventions: when not given, it
+    is read from the model's name where that is plain (``gpt-4o``: ``openai``, ``claude-*``:
+    ``anthropic``...), else from the instrumented client call made inside, once it ends.
 
     Arguments that hold documents (lists of dicts with a content key, passages, LangChain
     ``Document``s, ``(doc, score)`` pairs) are the answer's context: shown in the Context
@@ -249,9 +376,7 @@ def trace_llm(
         }
         # Named after the user's function, as every other decorator: the operation and the
         # model are attributes, and the client span inside already reads "chat <model>".
-        return Spec(
-            f, _name(f, name), A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output, context=names
-        )
+        return _llm_spec(f, _name(f, name), static, capture_input, capture_output, names)
 
     return _decorator(fn, spec)
 
@@ -265,11 +390,42 @@ def trace_retriever(
     capture_output: bool = True,
     attributes: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Trace a retrieval step; its result is normalised into documents ``{id, content, score, metadata}``."""
+    """Trace a retrieval step; its result is normalised into documents ``{id, content, score, metadata}``.
+
+    ``data_source`` is ``gen_ai.data_source.id`` and names the span ``retrieval {data_source}``
+    (else the span is named after the function). An int argument named ``top_k``, ``k``,
+    ``n_results`` or ``limit`` is ``gen_ai.retrieval.top_k``; the argument named ``query``,
+    ``question``, ``q`` or ``text`` (else the only string argument) is the query text.
+    """
 
     def spec(f: Callable[..., Any]) -> Spec:
-        static = {A.GEN_AI_OPERATION_NAME: A.OP_RETRIEVAL, A.GEN_AI_DATA_SOURCE_ID: data_source, **(attributes or {})}
-        return Spec(f, _name(f, name), A.SPAN_TYPE_RETRIEVER, static, capture_input, capture_output, retriever_output)
+        static = {A.GEN_AI_DATA_SOURCE_ID: data_source, **(attributes or {})}
+        return _retriever_spec(f, name, static, capture_input, capture_output)
+
+    return _decorator(fn, spec)
+
+
+def trace_tool(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Any:
+    """Trace a tool the application runs for a model (a function tool): an ``execute_tool`` span.
+
+    ``name`` is the tool's name (default: the function's), and the span is named
+    ``execute_tool {name}``. ``description`` (default: the docstring's first line) is
+    ``gen_ai.tool.description``. An argument named ``tool_call_id`` or ``call_id`` is the id
+    of the model's tool call (``gen_ai.tool.call.id``) and is left out of the arguments. With
+    content capture on, the arguments and the result are ``gen_ai.tool.call.arguments`` and
+    ``gen_ai.tool.call.result``. The result is a tool result the grounding check reads.
+    """
+
+    def spec(f: Callable[..., Any]) -> Spec:
+        return _tool_spec(f, name, dict(attributes or {}), capture_input, capture_output, description)
 
     return _decorator(fn, spec)
 
@@ -308,16 +464,25 @@ def trace_step(
     attributes: Mapping[str, Any] | None = None,
 ) -> Any:
     """Trace any pipeline step. ``kind`` is one of ``step``, ``tool``, ``embedding``, ``llm``,
-    ``retriever``, ``postprocess``."""
+    ``retriever``, ``postprocess``.
+
+    ``kind="tool"`` is :func:`trace_tool` (``name`` is the tool's name), ``kind="retriever"``
+    and ``kind="llm"`` record what :func:`trace_retriever` and :func:`trace_llm` do;
+    ``kind="embedding"`` is an ``embeddings`` operation, its provider read from
+    ``gen_ai.request.model`` in ``attributes`` when that names it."""
     if kind not in A.OI_KIND_BY_SPAN_TYPE:
         raise ValueError(f"unknown span kind {kind!r}; expected one of {sorted(A.OI_KIND_BY_SPAN_TYPE)}")
-    hooks = {A.SPAN_TYPE_LLM: llm_output, A.SPAN_TYPE_RETRIEVER: retriever_output}
 
     def spec(f: Callable[..., Any]) -> Spec:
         static = dict(attributes or {})
         if kind == A.SPAN_TYPE_TOOL:
-            static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
-            static.setdefault(A.GEN_AI_TOOL_NAME, _name(f, name))
-        return Spec(f, _name(f, name), kind, static, capture_input, capture_output, hooks.get(kind, plain_output))
+            return _tool_spec(f, name, static, capture_input, capture_output)
+        if kind == A.SPAN_TYPE_RETRIEVER:
+            return _retriever_spec(f, name, static, capture_input, capture_output)
+        if kind == A.SPAN_TYPE_LLM:
+            return _llm_spec(f, _name(f, name), static, capture_input, capture_output)
+        if kind == A.SPAN_TYPE_EMBEDDING:
+            _inference(static, A.OP_EMBEDDINGS)
+        return Spec(f, _name(f, name), kind, static, capture_input, capture_output, plain_output)
 
     return _decorator(fn, spec)

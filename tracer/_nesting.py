@@ -10,6 +10,12 @@ nearest enclosing LLM span, which is the logical call. That enclosing span gets
 them ends having reported usage, ``spyglass.llm.inner_usage``: their usage is the call's, and
 its own is not added again. The store turns both into columns and the
 ``traces`` summary counts by them (docs/schema.md, "One call, counted once").
+
+The same link fills in an attribute the conventions require on inference spans,
+``gen_ai.provider.name``: a ``@trace_llm`` function given no provider (and no model that names
+one) takes the provider of the first client call inside that reports one, when that call ends.
+Only our own spans, only while they have none: a provider given or read from the model is
+never replaced.
 """
 
 from __future__ import annotations
@@ -66,10 +72,18 @@ def on_end(span: ReadableSpan) -> None:
         return
     _owner.pop(ctx.span_id, None)
     owner = _enclosing.pop(ctx.span_id, None) if _enclosing else None
+    if owner is None or not owner.is_recording():
+        return
+    attributes = span.attributes or {}
     # A nested call that reported usage: the enclosing call's own is not added again. One that
     # reported none (a stream without usage, a peer that records none) leaves it counted.
-    if owner is not None and owner.is_recording() and _has_usage(span.attributes or {}):
+    if _has_usage(attributes):
         owner.set_attribute(A.LLM_INNER_USAGE, True)
+    provider = attributes.get(A.GEN_AI_PROVIDER_NAME)
+    if provider:
+        own = owner.attributes or {}
+        if A.SPAN_TYPE in own and not own.get(A.GEN_AI_PROVIDER_NAME):  # ours, and none given
+            owner.set_attribute(A.GEN_AI_PROVIDER_NAME, provider)
 
 
 # Where usage sits flat, in the conventions we read: found with lookups, on the app's thread.
