@@ -119,7 +119,10 @@ def _convert(item: Any, depth: int) -> Document:
         metadata = _as_dict(getattr(item, "metadata", None))
         doc_id = getattr(item, "id", None) or metadata.get("id")
         return Document(
-            id=_id(doc_id), content=safe_str(getattr(item, "page_content", "")), score=_score(metadata.get("score")), metadata=metadata
+            id=_id(doc_id),
+            content=safe_str(getattr(item, "page_content", "")),
+            score=_score(metadata.get("score")),
+            metadata=metadata,
         )
     get_content = getattr(item, "get_content", None)  # LlamaIndex BaseNode / TextNode
     if callable(get_content):
