@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._openai_compat import given
 
@@ -47,7 +47,7 @@ def _plain(part: Any) -> dict[str, Any]:
     if isinstance(part, Mapping):
         return dict(part)
     dump = getattr(part, "model_dump", None)
-    return dump(exclude_none=True) if callable(dump) else {"value": part}
+    return cast("dict[str, Any]", dump(exclude_none=True)) if callable(dump) else {"value": part}
 
 
 def _image(url: str) -> dict[str, Any]:

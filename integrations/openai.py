@@ -84,7 +84,7 @@ except ImportError:  # pragma: no cover - exercised when the package is absent
     _Base = object
 
 
-class OpenAIInstrumentor(_Base):
+class OpenAIInstrumentor(_Base):  # pyright: ignore[reportGeneralTypeIssues] - object when the package is absent
     """The same patches behind OpenTelemetry's ``BaseInstrumentor`` interface."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

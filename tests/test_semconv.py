@@ -324,6 +324,17 @@ def test_trace_step_kind_tool_is_trace_tool(spans) -> None:
     assert attrs(second)[A.GEN_AI_TOOL_CALL_ID] == "0"  # the default
 
 
+def test_span_kind_tool_is_an_execute_tool_span(spans) -> None:
+    with tracer.span("lookup", kind="tool", input={"order_id": "48213"}) as s:
+        s.set_output({"status": "shipped"})
+    a = attrs(spans.one("execute_tool lookup"))
+    assert a[A.GEN_AI_OPERATION_NAME] == A.OP_EXECUTE_TOOL
+    assert a[A.GEN_AI_TOOL_NAME] == "lookup"
+    assert a[A.GEN_AI_TOOL_TYPE] == A.TOOL_TYPE_FUNCTION
+    assert json.loads(a[A.GEN_AI_TOOL_CALL_RESULT]) == {"status": "shipped"}
+    assert set(a) <= WRITTEN
+
+
 def test_tool_description_and_arguments_of_several_parameters(spans) -> None:
     @tracer.trace_tool(name="convert", description="Convert an amount.")
     def fx(amount: float, currency: str) -> float:

@@ -11,12 +11,12 @@ from typing import Any
 from opentelemetry import trace
 
 from . import attributes as A
-from ._call import Call, Spec, llm_output, plain_output, retriever_output, set_content
+from ._call import Call, Spec, llm_output, plain_output, retriever_output, set_content, tool_output
 from ._guard import guard, logger
 from ._serialize import encodable, safe_str, scrub, scrub_attribute, to_text
 from ._settings import Settings, settings
 
-_OUTPUT_HOOKS = {A.SPAN_TYPE_LLM: llm_output, A.SPAN_TYPE_RETRIEVER: retriever_output}
+_OUTPUT_HOOKS = {A.SPAN_TYPE_LLM: llm_output, A.SPAN_TYPE_RETRIEVER: retriever_output, A.SPAN_TYPE_TOOL: tool_output}
 _SEVERITY = {"pass": 0, "modify": 1, "flag": 2, "block": 3}
 _warned_verdicts: set[str] = set()
 _MAX_WARNED_VERDICTS = 100
@@ -79,14 +79,24 @@ class SpanHandle:
 def span(
     name: str, *, kind: str = A.SPAN_TYPE_STEP, input: Any = None, attributes: Mapping[str, Any] | None = None
 ) -> SpanHandle:
-    """``with tracer.span("rerank", kind="step", input=query) as s: ...; s.set_output(x)``."""
+    """``with tracer.span("rerank", kind="step", input=query) as s: ...; s.set_output(x)``.
+
+    With ``kind="tool"``, ``name`` is the tool's name and the span is ``execute_tool {name}``,
+    as from :func:`trace_tool`; the output set is the tool's result (``gen_ai.tool.call.result``).
+    """
     if kind not in A.OI_KIND_BY_SPAN_TYPE:
         raise ValueError(f"unknown span kind {kind!r}; expected one of {sorted(A.OI_KIND_BY_SPAN_TYPE)}")
+    static = dict(attributes or {})
+    if kind == A.SPAN_TYPE_TOOL:
+        static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
+        static.setdefault(A.GEN_AI_TOOL_NAME, name)
+        static.setdefault(A.GEN_AI_TOOL_TYPE, A.TOOL_TYPE_FUNCTION)
+        name = f"{A.OP_EXECUTE_TOOL} {static[A.GEN_AI_TOOL_NAME]}"
     spec = Spec(
         None,
         name,
         kind,
-        dict(attributes or {}),
+        static,
         capture_input=input is not None,
         output_hook=_OUTPUT_HOOKS.get(kind, plain_output),
     )

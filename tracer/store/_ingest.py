@@ -30,7 +30,7 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, catalog: str, table: pa.Table, 
     if table.num_rows == 0:
         return 0
     if base is None:
-        base = con.execute(f"SELECT COALESCE(max(seq), 0) FROM {catalog}.spans").fetchall()[0][0]
+        base = int(con.execute(f"SELECT COALESCE(max(seq), 0) FROM {catalog}.spans").fetchall()[0][0])
     seq = pa.array(range(base + 1, base + 1 + table.num_rows), type=pa.int64())
     con.register("_spyglass_batch", table.add_column(0, "seq", seq))
     try:
