@@ -39,6 +39,20 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def instrumented() -> Iterator[Any]:
+    """An ``openai.OpenAI`` client on Spyglass's openai integration, uninstrumented afterwards."""
+    import openai
+
+    from integrations import openai as spy_openai
+
+    spy_openai.instrument()
+    try:
+        yield openai.OpenAI(api_key="test", max_retries=0)
+    finally:
+        spy_openai.uninstrument()
+
+
+@pytest.fixture
 def configured(db_path: Path) -> Iterator[Path]:
     """A process configured to trace into a fresh store in a tmp dir."""
     tracer.configure(db=db_path)

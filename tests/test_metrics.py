@@ -64,15 +64,6 @@ def reader(no_meter_provider: None) -> Iterator[InMemoryMetricReader]:
     provider.shutdown()
 
 
-@pytest.fixture
-def instrumented() -> Iterator[openai.OpenAI]:
-    spy_openai.instrument()
-    try:
-        yield openai.OpenAI(api_key="test", max_retries=0)
-    finally:
-        spy_openai.uninstrument()
-
-
 def collected(reader: InMemoryMetricReader) -> dict[str, Metric]:
     """Spyglass's metrics by name (the reader may hold other scopes' too)."""
     data = reader.get_metrics_data()

@@ -24,7 +24,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 from pydantic import BaseModel
 
 import tracer
-from integrations import openai as spy_openai
 from tracer import _call
 from tracer import attributes as A
 from tracer._content import question_text
@@ -261,15 +260,6 @@ def test_only_spyglass_spans_learn_the_provider(spans) -> None:
     with outer_tracer.start_as_current_span("agent llm", attributes={A.GEN_AI_OPERATION_NAME: A.OP_CHAT}):
         _client_call(A.PROVIDER_OPENAI)
     assert A.GEN_AI_PROVIDER_NAME not in attrs(spans.one("agent llm"))
-
-
-@pytest.fixture
-def instrumented() -> Iterator[openai.OpenAI]:
-    spy_openai.instrument()
-    try:
-        yield openai.OpenAI(api_key="test", max_retries=0)
-    finally:
-        spy_openai.uninstrument()
 
 
 def test_provider_from_the_instrumented_openai_client_inside(spans, instrumented: openai.OpenAI) -> None:
