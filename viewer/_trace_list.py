@@ -3,6 +3,7 @@ traces (newest first), and a way to open one."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections.abc import Sequence
 from functools import partial
@@ -267,8 +268,11 @@ def render(path: str, flt: TraceFilter) -> None:
     text = st.text_input(
         "Search prompts, outputs and documents", key="f_text", placeholder="whole words, all required; press Enter"
     )
-    if text.strip():
-        flt.text = text.strip()
+    # A copy, never ``flt`` itself: Enter in this box reruns only the page's fragment
+    # (app.py), which gets the same filter object again; a search written into it stayed
+    # there after the box was cleared.
+    flt = dataclasses.replace(flt, text=text.strip() or None)
+    if flt.text:
         _data.refresh_search_index(path)
     size = int(st.session_state.get("page_size", DEFAULT_PAGE_SIZE))
     page = int(st.session_state.get("page_no", 1))
