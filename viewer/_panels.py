@@ -23,7 +23,7 @@ from tracer import attributes as A
 from tracer._content import output_text
 from tracer._evidence import answer
 
-from . import _calls, _context_panel, _hints
+from . import _calls, _context_panel, _hints, _labels
 from . import _context as C
 from . import _elsewhere as E
 from . import _grounding as G
@@ -363,7 +363,7 @@ def _heading(span: Mapping[str, Any], calls: Calls) -> str:
     bits = [str(span.get("span_type") or "span")]
     if _calls.is_llm(span) and attrs.get(A.GEN_AI_OPERATION_NAME):
         bits.append(str(attrs[A.GEN_AI_OPERATION_NAME]))
-    bits += [f"status {span.get('status_code')}", f"span id {span.get('span_id')}"]
+    bits += [f"status {_labels.status(span.get('status_code'))}", f"span id {span.get('span_id')}"]
     model = _calls.model(span) if _calls.is_llm(span) else span.get("model")
     if model:
         bits.append(f"model {model}")

@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from . import _annotate, _calls, _data, _nav, _panels, _replay_panel
+from . import _annotate, _calls, _data, _labels, _nav, _panels, _replay_panel
 from . import _grounding as G
 from . import _outcome as O
 from ._calls import Calls
@@ -110,7 +110,7 @@ def _summary(t: dict[str, Any]) -> None:
     for col, (label, value) in zip(
         cols,
         [
-            ("status", t.get("status_code") or "?"),
+            ("status", _labels.status(t.get("status_code"))),
             ("duration", f"{float(t.get('duration_ms') or 0):,.1f} ms"),
             ("spans", f"{t.get('span_count') or 0}"),
             ("LLM calls", f"{t.get('llm_count') or 0}"),
@@ -119,6 +119,7 @@ def _summary(t: dict[str, Any]) -> None:
         ],
     ):
         col.metric(label, value)
+    service, service_help = _labels.service(t.get("service_name"))
     facts = {
         "trace id": t.get("trace_id"),
         "start (UTC)": t.get("start_time"),
@@ -127,9 +128,9 @@ def _summary(t: dict[str, Any]) -> None:
         "prompt version": t.get("prompt_version"),
         "models": ", ".join(t.get("models") or []),
         "tags": ", ".join(t.get("tags") or []),
-        "service": t.get("service_name"),
+        "service": service,
     }
-    st.text("  ·  ".join(f"{k}: {v}" for k, v in facts.items() if v not in (None, "")))
+    st.text("  ·  ".join(f"{k}: {v}" for k, v in facts.items() if v not in (None, "")), help=service_help)
 
 
 def _verdicts(data: dict[str, Any], calls: Calls) -> None:

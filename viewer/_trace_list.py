@@ -15,7 +15,7 @@ import streamlit as st
 
 from tracer import TraceFilter
 
-from . import _data, _nav
+from . import _data, _labels, _nav
 from . import _outcome as O
 from ._safe import md
 
@@ -131,7 +131,7 @@ def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             {
                 "time (UTC)": r.get("start_time"),
                 "root": r.get("root_name") or "(root span not ended yet)",
-                "status": r.get("status_code"),
+                "status": _labels.status(r.get("status_code")),
                 "duration (ms)": r.get("duration_ms"),
                 "LLM calls": r.get("llm_count"),
                 "tokens": (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0),
@@ -175,7 +175,7 @@ def _label(row: dict[str, Any]) -> str:
     models = [m for m in row.get("models") or [] if m != row.get("root_name")]
     if models:
         bits.append(", ".join(models[:2]) + (" …" if len(models) > 2 else ""))
-    bits.append(str(row.get("status_code")))
+    bits.append(_labels.status(row.get("status_code")))
     if O.of_row(row) != O.DELIVERED:
         bits.append(O.of_row(row))
     return " · ".join([*bits, str(row.get("trace_id"))[:12]])

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._labels import status
+
 
 @dataclass(frozen=True)
 class Node:
@@ -69,7 +71,7 @@ def waterfall(nodes: Sequence[Node]) -> list[dict[str, Any]]:
                 "span_id": n.span_id,
                 "name": s.get("name"),
                 "type": s.get("span_type") or "other",
-                "status": s.get("status_code") or "UNSET",
+                "status": status(s.get("status_code")),
                 "start_ms": round(offset, 3),
                 "end_ms": round(offset + max(duration, 0.001), 3),
                 "duration_ms": round(duration, 3),

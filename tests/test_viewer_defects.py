@@ -1,0 +1,148 @@
+"""Issue 10's viewer defects, each in the screen a user saw it on (AppTest, on stores written
+by the real tracer), and the model filter they depend on (``Store``, real DuckDB):
+
+- successful spans read ``status UNSET``;
+- the service reads ``unknown_service:python`` when the app named none;
+- the model facet splits ``gpt-4o-mini`` from its dated snapshot ``gpt-4o-mini-2024-07-18``;
+- the per-model charts are single dots on a month-named axis;
+- the compare screen's rank column reads ``None``.
+
+The search box that did not reset is a browser test (``test_viewer_defects_browser.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import tracer
+
+from . import _viewer_store as vs
+
+# LLM calls at fixed times, all within one hour of one day: a chart bucketed by day (or
+# hour) has one point per model. (model reported, minutes after T0, input tokens.)
+T0 = _dt.datetime(2025, 6, 1, 10, 0, tzinfo=_dt.timezone.utc)
+CALLS = [
+    ("gpt-4o-mini", 0, 10),
+    ("gpt-4o-mini-2024-07-18", 10, 20),
+    ("gpt-4o-mini", 20, 30),
+    ("gpt-4o-mini-2024-07-18", 30, 40),
+    ("gpt-4o-2024-08-06", 5, 50),
+    ("gpt-4o-2024-08-06", 15, 60),
+    ("claude-3-5-sonnet-20241022", 25, 70),
+]
+
+
+def _write_calls(path: Path) -> None:
+    """Each call one trace, as an instrumented client writes it (gen_ai.* keys), at its time."""
+    with vs.no_export_grounding():
+        provider = tracer.configure(db=path)
+    otel = provider.get_tracer("tests.viewer_defects")
+    for model, minutes, tokens in CALLS:
+        start = int((T0 + _dt.timedelta(minutes=minutes)).timestamp() * 1e9)
+        span = otel.start_span(
+            f"chat {model}",
+            start_time=start,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": model,
+                "gen_ai.usage.input_tokens": tokens,
+                "gen_ai.usage.output_tokens": 1,
+            },
+        )
+        span.end(end_time=start + 2_000_000)
+    assert tracer.flush()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    path = tmp_path_factory.mktemp("defects") / "spyglass.duckdb"
+    return path, vs.build(path)
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("defects-calls") / "spyglass.duckdb"
+    _write_calls(path)
+    return path
+
+
+def _frame(at: AppTest, column: str) -> Any:
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def _charts(at: AppTest) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each Vega-Lite chart drawn: its spec and its data rows (sent as Arrow IPC)."""
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        rows: list[dict[str, Any]] = []
+        for ds in chart.proto.datasets:
+            rows += pa.ipc.open_stream(ds.data.data).read_all().to_pylist()
+        out.append((spec, rows))
+    return out
+
+
+def _chart(at: AppTest, title: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    return next((spec, rows) for spec, rows in _charts(at) if spec.get("title") == title)
+
+
+# --- status: a span that ended without error reads OK --------------------------------------
+def test_a_span_that_ended_without_error_reads_ok_in_list_tree_and_detail(
+    built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, ids = built
+    stored = {s["name"]: s["status_code"] for s in tracer.Store(path).get_trace(ids["rag_pipeline"])["spans"]}  # type: ignore[index]
+    assert stored["chat gpt-4o"] == "UNSET"  # what OpenTelemetry records for success: it stays so
+
+    at = vs.run(vs.app_on(path, monkeypatch))
+    shown = dict(zip(_frame(at, "status")["root"], _frame(at, "status")["status"]))
+    assert shown["rag_pipeline"] == "OK" and shown["failing_pipeline"] == "ERROR"
+
+    at = vs.run(vs.app_on(path, monkeypatch), trace=ids["rag_pipeline"])
+    heading = next(t.value for t in at.text if t.value.startswith("llm · chat"))
+    assert "status OK" in heading, heading
+    _, waterfall = next((s, r) for s, r in _charts(at) if any("span_id" in row for row in r))
+    assert {row["status"] for row in waterfall} == {"OK"}
+    assert "UNSET" not in vs.texts(at)
+
+    at = vs.run(vs.app_on(path, monkeypatch), trace=ids["failing_pipeline"])
+    heading = next(t.value for t in at.text if t.value.startswith("llm"))
+    assert "status ERROR" in heading
+    _, waterfall = next((s, r) for s, r in _charts(at) if any("span_id" in row for row in r))
+    assert {row["status"] for row in waterfall} == {"ERROR"}
+
+
+def test_status_labels() -> None:
+    from viewer import _labels
+
+    assert [_labels.status(c) for c in ("UNSET", "OK", "ERROR", None)] == ["OK", "OK", "ERROR", "?"]
+
+
+# --- service: OpenTelemetry's placeholder is not a name ------------------------------------
+def test_a_trace_of_an_app_that_named_no_service_says_so(
+    built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, ids = built
+    trace = tracer.Store(path).get_trace(ids["rag_pipeline"])["trace"]  # type: ignore[index]
+    assert trace["service_name"] == "unknown_service:python"  # the OTel SDK's placeholder, stored as is
+    at = vs.run(vs.app_on(path, monkeypatch), trace=ids["rag_pipeline"])
+    facts = next(t for t in at.text if t.value.startswith("trace id:"))
+    assert "unknown_service" not in vs.texts(at)
+    assert "service: —" in facts.value
+    assert "OTEL_SERVICE_NAME" in facts.help and "service_name=" in facts.help
+
+
+def test_service_labels() -> None:
+    from viewer import _labels
+
+    assert _labels.service("kb-app") == ("kb-app", None)
+    for placeholder in ("unknown_service:python", "unknown_service", "", None):
+        shown, help_text = _labels.service(placeholder)
+        assert shown == "—" and help_text and "OTEL_SERVICE_NAME" in help_text
