@@ -22,6 +22,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tracer
+from tracer import TraceFilter
 
 from . import _viewer_store as vs
 
@@ -146,3 +147,58 @@ def test_service_labels() -> None:
     for placeholder in ("unknown_service:python", "unknown_service", "", None):
         shown, help_text = _labels.service(placeholder)
         assert shown == "—" and help_text and "OTEL_SERVICE_NAME" in help_text
+
+
+# --- models: a dated snapshot is grouped under its base model ------------------------------
+def test_base_model() -> None:
+    from tracer.store.reader import base_model
+
+    assert base_model("gpt-4o-mini-2024-07-18") == "gpt-4o-mini"
+    assert base_model("claude-3-5-sonnet-20241022") == "claude-3-5-sonnet"
+    assert base_model("gpt-4-0613") == "gpt-4"
+    for plain in ("gpt-4o-mini", "gpt-4o", "o1", "gpt-3.5-turbo-16k", "-2024-07-18", "gemini-1.5-pro-002"):
+        assert base_model(plain) == plain
+
+
+def _roots(store: tracer.Store, flt: TraceFilter) -> list[str]:
+    return sorted(str(t["root_name"]) for t in store.list_traces(flt, limit=100))
+
+
+def test_model_filter_matches_a_base_model_and_its_snapshots(calls: Path) -> None:
+    store = tracer.Store(calls)
+    assert store.count_traces(TraceFilter(model="gpt-4o-mini")) == 4
+    assert (
+        _roots(store, TraceFilter(model="gpt-4o-mini"))
+        == ["chat gpt-4o-mini"] * 2 + ["chat gpt-4o-mini-2024-07-18"] * 2
+    )
+    # the exact snapshot still selects itself only
+    assert _roots(store, TraceFilter(model="gpt-4o-mini-2024-07-18")) == ["chat gpt-4o-mini-2024-07-18"] * 2
+    # a base model that no span reports by that name: its snapshots; never another model's
+    assert _roots(store, TraceFilter(model="gpt-4o")) == ["chat gpt-4o-2024-08-06"] * 2
+    assert _roots(store, TraceFilter(model="claude-3-5-sonnet")) == ["chat claude-3-5-sonnet-20241022"]
+    assert store.count_traces(TraceFilter(model="gpt-4")) == 0
+    assert store.count_traces(TraceFilter(model="gpt-4o-mini-2024")) == 0
+    # the other filters still AND with it
+    assert store.count_traces(TraceFilter(model="gpt-4o-mini", min_duration_ms=1e6)) == 0
+
+
+def test_model_facet_offers_each_base_model_with_its_snapshots(calls: Path) -> None:
+    assert tracer.Store(calls).facets()["models"] == [
+        "claude-3-5-sonnet",
+        "claude-3-5-sonnet-20241022",
+        "gpt-4o",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini",
+        "gpt-4o-mini-2024-07-18",
+    ]
+
+
+def test_model_filter_in_the_viewer_groups_snapshots(calls: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = vs.run(vs.app_on(calls, monkeypatch))
+    options = at.selectbox(key="f_model").options
+    mini = options.index(next(o for o in options if o.startswith("gpt-4o-mini ")))
+    assert "snapshot" in options[mini] and options[mini + 1].endswith("gpt-4o-mini-2024-07-18")
+    at.selectbox(key="f_model").set_value("gpt-4o-mini").run()
+    assert sorted(_frame(at, "root")["root"]) == ["chat gpt-4o-mini"] * 2 + ["chat gpt-4o-mini-2024-07-18"] * 2
+    at.selectbox(key="f_model").set_value("gpt-4o-mini-2024-07-18").run()
+    assert list(_frame(at, "root")["root"]) == ["chat gpt-4o-mini-2024-07-18"] * 2

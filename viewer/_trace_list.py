@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from tracer import TraceFilter
+from tracer.store.reader import base_model
 
 from . import _data, _labels, _nav
 from . import _outcome as O
@@ -28,10 +29,37 @@ HALLUC_SUSPECTED, HALLUC_NOT = "suspected", "not suspected"
 
 
 # --- sidebar filters ---------------------------------------------------------------------
-def _choice(label: str, options: Sequence[str], key: str, *, typed: bool = False) -> str | None:
+def _choice(
+    label: str, options: Sequence[str], key: str, *, typed: bool = False, labels: dict[str, str] | None = None
+) -> str | None:
     shown = [ANY, *list(options)[:MAX_OPTIONS]]
-    value = st.selectbox(label, shown, key=key, accept_new_options=typed)
+    fmt = (lambda v: labels.get(v, v)) if labels else str
+    value = st.selectbox(label, shown, key=key, accept_new_options=typed, format_func=fmt)
     return None if value in (None, "", ANY) else str(value)
+
+
+def model_options(models: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The model facet in order, each base model followed by its dated snapshots, and how
+    those read: the base (it selects them all, ``TraceFilter.model``) says so, a snapshot is
+    indented under it (and can still be chosen alone)."""
+    snapshots: dict[str, list[str]] = {}
+    for m in models:
+        if base_model(m) != m and base_model(m) in models:
+            snapshots.setdefault(base_model(m), []).append(m)
+    grouped = {m for group in snapshots.values() for m in group}
+    order: list[str] = []
+    labels: dict[str, str] = {}
+    for m in models:
+        if m in grouped:
+            continue
+        order.append(m)
+        if m in snapshots:
+            n = len(snapshots[m])
+            labels[m] = f"{m} (and {n} dated snapshot{'s' if n != 1 else ''})"
+            for snap in snapshots[m]:
+                order.append(snap)
+                labels[snap] = f"\u00a0\u00a0└\u00a0{snap}"  # non-breaking: a select box drops plain leading spaces
+    return order, labels
 
 
 def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
@@ -74,7 +102,8 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
         help="suspected: the grounding check found unsupported sentences, or someone "
         "annotated the trace as a hallucination",
     )
-    model = _choice("Model", facets.get("models", []), "f_model")
+    models, model_labels = model_options(facets.get("models", []))
+    model = _choice("Model", models, "f_model", labels=model_labels)
     span_type = _choice("Span kind", facets.get("span_types", []), "f_kind")
     prompt_version = _choice("Prompt version", facets.get("prompt_versions", []), "f_prompt")
     session = _choice("Session", facets.get("sessions", []), "f_session", typed=True)

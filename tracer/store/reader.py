@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -90,6 +91,23 @@ SPAN_SUMMARY_COLUMNS = (
 
 OUTCOMES = ("delivered", "modified", "blocked")
 
+# A dated snapshot of a model: its base name, then the date it was pinned on. OpenAI's
+# "gpt-4o-mini-2024-07-18" (and the older "gpt-4-0613"), Anthropic's "claude-3-5-sonnet-20241022",
+# Mistral's "mistral-large-2407". A provider reports the snapshot that answered where the app
+# asked for the base name: a model filter for the base name covers its snapshots. The same
+# pattern in Python and in DuckDB's RE2.
+_DATE_SUFFIX = r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4})"
+_SNAPSHOT = rf"(.+){_DATE_SUFFIX}"
+# Joins a trace's models into one string for one regular expression (the ASCII unit
+# separator: no model name holds it). No list lambda: its syntax changed between DuckDB 1.x and 2.
+_MODEL_SEP = chr(31)
+
+
+def base_model(name: str) -> str:
+    """``gpt-4o-mini`` for ``gpt-4o-mini-2024-07-18``; a name with no date suffix unchanged."""
+    found = re.fullmatch(_SNAPSHOT, name)
+    return found.group(1) if found else name
+
 
 @dataclass
 class TraceFilter:
@@ -98,7 +116,7 @@ class TraceFilter:
     since: _dt.datetime | None = None
     until: _dt.datetime | None = None
     status: str | None = None  # "ERROR" or "OK"
-    model: str | None = None
+    model: str | None = None  # this model or a dated snapshot of it ("gpt-4o-mini" matches "gpt-4o-mini-2024-07-18")
     span_type: str | None = None  # llm, retriever, postprocess, step, tool, embedding
     prompt_version: str | None = None
     session_id: str | None = None
@@ -128,7 +146,14 @@ class TraceFilter:
         if self.status:
             add("status_code = ?", self.status.upper())
         if self.model:
-            add("list_contains(models, ?)", self.model)
+            # The model itself, or a dated snapshot of it (never "gpt-4o-mini" for "gpt-4o").
+            snapshot = f"(^|{_MODEL_SEP}){re.escape(self.model)}{_DATE_SUFFIX}({_MODEL_SEP}|$)"
+            add(
+                "(list_contains(models, ?) OR regexp_matches(array_to_string(models, ?), ?))",
+                self.model,
+                _MODEL_SEP,
+                snapshot,
+            )
         if self.span_type:
             add("list_contains(span_types, ?)", self.span_type)
         if self.prompt_version:
@@ -422,8 +447,15 @@ class Store:
                 )
                 return [r[0] for r in con.execute(sql).fetchall()]
 
+            # Each base model beside its dated snapshots, even when no span named it (OpenAI
+            # reports the snapshot that answered): choosing it selects them all.
+            models = (
+                f"WITH m AS (SELECT DISTINCT unnest(models) AS v FROM traces) SELECT DISTINCT v FROM "
+                f"(SELECT v FROM m UNION ALL SELECT regexp_extract(v, '^{_SNAPSHOT}$', 1) FROM m) "
+                f"WHERE v IS NOT NULL AND v <> '' ORDER BY v{limit}"
+            )
             return {
-                "models": distinct_list("models"),
+                "models": [r[0] for r in con.execute(models).fetchall()],
                 "span_types": distinct_list("span_types"),
                 "prompt_versions": distinct("prompt_version"),
                 "sessions": distinct("session_id"),
