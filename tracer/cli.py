@@ -107,6 +107,18 @@ def _view_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
 
 
+def _port_refused(host: str, port: int) -> bool:
+    """Say why no server can listen on ``host:port`` now (True), before anything is written."""
+    from viewer._launch import PortUnavailable, check_port
+
+    try:
+        check_port(host, port)
+    except PortUnavailable as exc:
+        print(f"spyglass: {exc}", file=sys.stderr)
+        return True
+    return False
+
+
 @command("view", "open the trace viewer (a local Streamlit app) on the store", _view_args)
 def _view(ns: argparse.Namespace) -> int:
     _require("streamlit", "viewer", "spyglass view")
@@ -115,12 +127,30 @@ def _view(ns: argparse.Namespace) -> int:
     # A missing, foreign, damaged or newer store: say so here (exit 2) rather than start a
     # server whose every page says it. A store that is only busy opens fine once it is free.
     Store(ns.db, timeout=VIEW_CHECK_TIMEOUT_S).check()
+    if _port_refused(ns.host, ns.port):  # e.g. another `spyglass view` on it: Streamlit would only fail later
+        return 2
     return run(ns.db, host=ns.host, port=ns.port)
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
     _view_args(p)
     p.add_argument("--no-view", action="store_true", help="only write the demo store, do not open the viewer")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the demo store even when it holds annotations or traces the demo did not write",
+    )
+
+
+def _confirm(question: str) -> bool:
+    """Ask on a terminal; anywhere else (a script, CI) the answer is no."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        return input().strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 @command("demo", "write demo traces (a small RAG app calling the openai client) and open the viewer", _demo_args)
@@ -128,10 +158,18 @@ def _demo(ns: argparse.Namespace) -> int:
     _require("openai", "openai", "spyglass demo")  # the demo app calls the real openai client
     if not ns.no_view:
         _require("streamlit", "viewer", "spyglass demo")  # checked before the store is written
-    from viewer.demo import DEFAULT_DEMO_DB, build_demo_store
+        if _port_refused(ns.host, ns.port):  # likewise: a demo already serving there keeps its store
+            return 2
+    from viewer.demo import DEFAULT_DEMO_DB, DemoStoreHoldsWork, build_demo_store
 
     db = ns.db if ns.db_given else DEFAULT_DEMO_DB
-    path = build_demo_store(db)
+    try:
+        path = build_demo_store(db, force=ns.force)
+    except DemoStoreHoldsWork as exc:
+        # Never without asking: on a terminal, ask; elsewhere, refuse (exit 2) and say how to proceed.
+        if not _confirm(f"{exc.path} holds {exc.what} that `spyglass demo` did not write. Delete them?"):
+            raise
+        path = build_demo_store(db, force=True)
     print(f"demo traces written to {path}")
     if ns.no_view:
         return 0
