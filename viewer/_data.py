@@ -85,7 +85,7 @@ def reading(path: str) -> Iterator[None]:
             f"or start the viewer with `spyglass view --db PATH`; then press Refresh.",
         ) from None
     except ForeignStoreError as exc:
-        raise Problem("error", f"This file is not a Spyglass store: {md(exc, 400)}") from None
+        raise Problem("error", f"This path is not a Spyglass store: {md(exc, 400)}") from None  # a directory, too
     except DamagedStoreError as exc:
         raise Problem("error", f"This store is damaged and cannot be read: {md(exc, 400)}") from None
     except NewerSchemaError as exc:
