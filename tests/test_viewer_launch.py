@@ -321,6 +321,33 @@ def test_the_server_dies_with_its_parent_even_on_sigkill(store: Path) -> None:
         assert _until(lambda: not healthy(port), 5)
 
 
+def test_a_server_that_ignores_the_signal_is_killed_after_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from viewer import _launch
+
+    monkeypatch.setattr(_launch, "STOP_TIMEOUT_S", 0.5)
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert stubborn.stdout is not None and stubborn.stdout.readline() == b"1\n"  # its handler is in place
+        started = time.monotonic()
+        assert _launch._stop(stubborn, signal.SIGTERM) == 143
+        assert 0.5 <= time.monotonic() - started < 3
+        assert stubborn.returncode == -signal.SIGKILL
+    finally:
+        if stubborn.poll() is None:
+            stubborn.kill()
+        stubborn.wait(timeout=10)
+        if stubborn.stdout is not None:
+            stubborn.stdout.close()
+
+
 # --- C: a bad store, refused before serving; a permanent error never says Refresh ---------------
 @pytest.mark.parametrize("case", ["missing", "text file", "directory"])
 def test_view_on_a_bad_store_exits_2_and_serves_nothing(case: str, tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ APP_PATH = Path(__file__).resolve().parent / "app.py"
 DEFAULT_HOST = "127.0.0.1"  # this machine only: traces hold prompts, documents and user data
 DEFAULT_PORT = 8501
 STOP_TIMEOUT_S = 5.0  # Streamlit stops in about 0.5 s after SIGINT or SIGTERM
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+_KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -146,7 +147,12 @@ def _signal_server(proc: subprocess.Popen[bytes], signum: int) -> None:
     if proc.poll() is not None:
         return  # already reaped: its group id may belong to someone else by now
     try:
-        os.killpg(proc.pid, signum)
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signum)
+        elif signum == _KILL:  # Windows: no process groups, and no SIGKILL but terminate()
+            proc.kill()
+        else:
+            proc.send_signal(signum)
     except ProcessLookupError:
         pass
 
@@ -178,7 +184,7 @@ def _stop(proc: subprocess.Popen[bytes], signum: int) -> int:
     except (subprocess.TimeoutExpired, _Stop, KeyboardInterrupt):
         for sig in _STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)  # nothing left to interrupt but the last wait
-        _signal_server(proc, signal.SIGKILL)
+        _signal_server(proc, _KILL)
         proc.wait()  # a SIGKILLed process is reaped at once
     return 128 + signum
 
