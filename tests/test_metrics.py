@@ -23,7 +23,7 @@ from opentelemetry.util._once import Once
 
 import tracer
 from integrations import openai as spy_openai
-from tracer import _guard, _metrics
+from tracer import _call, _guard, _metrics
 from tracer import attributes as attrs
 
 from .openai_support import REPLAY, USER_ONLY_PROMPT, cassettes_dir, clients, json_response
@@ -279,6 +279,83 @@ def test_openai_embeddings_record_input_tokens_only(
     point = duration(found)
     assert dict(point.attributes or {}) == common
     assert point.sum == seconds(spans.one("embeddings text-embedding-3-small"))
+
+
+def test_an_embedding_step_around_the_openai_call_counts_the_call_once(
+    reader: InMemoryMetricReader, spans: Any, instrumented: openai.OpenAI
+) -> None:
+    @tracer.trace_step(kind="embedding")
+    def embed(text: str) -> list[float]:
+        with REPLAY.use_cassette(str(cassettes_dir() / "test_embeddings_no_content.yaml")):
+            reply = instrumented.embeddings.create(input=text, model="text-embedding-3-small")
+        tracer.record_usage(input_tokens=6)  # reported again by the app
+        return list(reply.data[0].embedding)
+
+    @tracer.trace_llm(model="gpt-4o-mini")
+    def answer(question: str) -> str:  # an embedding made inside an LLM call is not its answer
+        embed(question)
+        tracer.record_usage(input_tokens=20, output_tokens=3)
+        return "ok"
+
+    answer("This is a test for embeddings")
+    outer, step, inner = spans.one("answer"), spans.one("embed"), spans.one("embeddings text-embedding-3-small")
+    assert step.attributes[attrs.LLM_INNER_USAGE] is True
+    assert attrs.LLM_PARENT_SPAN_ID not in (step.attributes or {})  # an embedding is not inside the LLM call
+    assert attrs.LLM_INNER_CALLS not in (outer.attributes or {})
+    found = collected(reader)
+    by_operation = {
+        (p.attributes["gen_ai.operation.name"], p.attributes["gen_ai.token.type"]): (p.sum, p.count)
+        for p in points(found, TOKEN_USAGE)
+    }
+    assert by_operation == {("embeddings", "input"): (6, 1), ("chat", "input"): (20, 1), ("chat", "output"): (3, 1)}
+    durations = {p.attributes["gen_ai.operation.name"]: (p.sum, p.count) for p in points(found, DURATION)}
+    assert durations == {"embeddings": (seconds(inner), 1), "chat": (seconds(outer), 1)}
+
+
+def test_a_call_made_through_openinference_inside_a_trace_llm_is_counted_once(
+    reader: InMemoryMetricReader, spans: Any
+) -> None:
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=_call.tracer_provider())
+    try:
+
+        @tracer.trace_llm(model="gpt-4o-mini")
+        def answer(question: str) -> str:
+            client = openai.OpenAI(api_key="test", max_retries=0)
+            with REPLAY.use_cassette(str(cassettes_dir() / "test_chat_completion_with_content.yaml")):
+                reply = client.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT)
+            return reply.choices[0].message.content or ""
+
+        answer("Say this is a test")
+    finally:
+        instrumentor.uninstrument()
+    inner = next(
+        s for s in spans if s.instrumentation_scope and s.instrumentation_scope.name.startswith("openinference.")
+    )
+    assert spans.one("answer").attributes[attrs.LLM_INNER_USAGE] is True
+    found = collected(reader)
+    assert {k: v[1:] for k, v in tokens(found).items()} == {"input": (12, 1), "output": (5, 1)}
+    point = duration(found)
+    assert point.count == 1 and point.sum == seconds(inner)
+
+
+def test_an_api_without_bucket_advice_still_gets_histograms() -> None:
+    made: list[dict[str, Any]] = []
+
+    class OldMeter:  # opentelemetry-api < 1.30: create_histogram takes no advisory
+        def create_histogram(self, name: str, unit: str = "", description: str = "") -> str:
+            made.append({"name": name, "unit": unit})
+            return name
+
+    class OldProvider:
+        def get_meter(self, *args: Any, **kwargs: Any) -> OldMeter:
+            return OldMeter()
+
+    found = _metrics.Instruments(OldProvider())  # type: ignore[arg-type]
+    assert (found.tokens, found.duration) == (TOKEN_USAGE, DURATION)
+    assert made == [{"name": TOKEN_USAGE, "unit": "{token}"}, {"name": DURATION, "unit": "s"}]
 
 
 def test_an_embedding_step_without_an_operation_name_is_embeddings(reader: InMemoryMetricReader, spans: Any) -> None:

@@ -196,6 +196,10 @@ def test_openinference_keys_are_the_installed_packages_own(spans) -> None:
         ("gpt-oss-20b", None),  # open weights
         ("openai/gpt-4o", None),  # through a gateway
         ("mistral:7b", None),  # an Ollama tag
+        ("mixtral-8x7b-32768", None),  # open weights (Groq's name)
+        ("mistral-7b-instruct-v0.2", None),  # open weights
+        ("mistral", None),  # an Ollama model
+        ("gpt-35-turbo", None),  # Azure's name only
     ],
 )
 def test_provider_is_read_from_the_model_name_at_span_start(spans, model: str, provider: str | None) -> None:
@@ -245,14 +249,54 @@ def test_provider_comes_from_the_client_call_inside_when_none_is_known(spans) ->
     assert a[A.LLM_INNER_CALLS] == 3
 
 
-def test_a_provider_the_model_gave_is_not_replaced_by_the_client_call(spans) -> None:
-    @tracer.trace_llm(model="gpt-4o")
+def test_a_provider_guessed_from_the_model_gives_way_to_the_client_call(spans) -> None:
+    @tracer.trace_llm(model="gpt-4o")  # "openai" from the name; the call goes to Azure
     def answer(question: str) -> str:
         _client_call(A.PROVIDER_AZURE_OPENAI)
+        _client_call(A.PROVIDER_OPENAI, "chat again")  # the first call that says wins
+        return "ok"
+
+    @tracer.trace_llm(model="gpt-4o")
+    def alone(question: str) -> str:  # nothing inside: the guess stands
         return "ok"
 
     answer("q")
-    assert attrs(spans.one("answer"))[A.GEN_AI_PROVIDER_NAME] == A.PROVIDER_OPENAI
+    alone("q")
+    assert attrs(spans.one("answer"))[A.GEN_AI_PROVIDER_NAME] == A.PROVIDER_AZURE_OPENAI
+    assert attrs(spans.one("alone"))[A.GEN_AI_PROVIDER_NAME] == A.PROVIDER_OPENAI
+
+
+def test_provider_from_an_openinference_or_older_client_span(spans) -> None:
+    @tracer.trace_llm
+    def via_openinference(question: str) -> str:
+        span_attrs = {A.OI_SPAN_KIND: "LLM", A.OI_LLM_PROVIDER: "openai"}
+        with _call.tracer_for("openinference.instrumentation.openai", "1").start_as_current_span(
+            "x", attributes=span_attrs
+        ):
+            pass
+        return "ok"
+
+    @tracer.trace_llm
+    def via_gen_ai_system(question: str) -> str:
+        span_attrs = {A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.GEN_AI_SYSTEM: "OpenAI"}
+        with _call.tracer_for("old-openllmetry", "1").start_as_current_span("y", attributes=span_attrs):
+            pass
+        return "ok"
+
+    via_openinference("q")
+    via_gen_ai_system("q")
+    assert attrs(spans.one("via_openinference"))[A.GEN_AI_PROVIDER_NAME] == "openai"
+    assert attrs(spans.one("via_gen_ai_system"))[A.GEN_AI_PROVIDER_NAME] == "openai"
+
+
+def test_a_tool_method_is_named_by_the_function_not_the_class(spans) -> None:
+    class Tools:
+        @tracer.trace_tool
+        def lookup(self, order_id: str) -> str:
+            return "shipped"
+
+    Tools().lookup("1")
+    assert attrs(spans.one("execute_tool lookup"))[A.GEN_AI_TOOL_NAME] == "lookup"
 
 
 def test_only_spyglass_spans_learn_the_provider(spans) -> None:

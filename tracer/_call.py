@@ -16,6 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
+from . import _nesting
 from . import attributes as A
 from ._documents import context_arguments, is_one_shot, normalize_documents
 from ._guard import guard
@@ -165,6 +166,7 @@ class Spec:
         "capture_input",
         "capture_output",
         "context",
+        "guessed_provider",
         "input_hook",
         "name",
         "output_hook",
@@ -224,6 +226,8 @@ class Spec:
         # What a failed stream records of what it yielded: the output hook by default.
         self.partial_hook: OutputHook = self.output_hook
         self.start_hook: StartHook | None = None
+        # gen_ai.provider.name was read from the model's name: a client call inside may correct it.
+        self.guessed_provider = False
         # By span type, so that tracer.span(kind=...) records what the decorators do.
         self.input_hook: InputHook | None = _INPUT_HOOKS.get(span_type)
 
@@ -268,6 +272,8 @@ class Spec:
                     if extra:
                         attributes = {**attributes, **extra}
             span = _tracer.start_span(self.name, attributes=attributes)
+            if self.guessed_provider:
+                _nesting.provider_guessed(span)
             call = Call(span, self, s)
             if s.capture_content and self.capture_input and span.is_recording():
                 with guard("input capture"):

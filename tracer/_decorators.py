@@ -215,11 +215,32 @@ _PROVIDER_BY_PREFIX = (
     (("gpt-", "chatgpt-", "text-embedding-3-", "text-embedding-ada-"), A.PROVIDER_OPENAI),
     (("claude-",), A.PROVIDER_ANTHROPIC),
     (("gemini-",), A.PROVIDER_GEMINI),
-    (("mistral-", "mixtral-", "codestral-", "ministral-", "pixtral-"), A.PROVIDER_MISTRAL),
+    # Mistral's API names only: "mixtral-8x7b" and "mistral-7b-instruct" are open weights that
+    # Groq, Ollama or a local server may serve under the same name.
+    (
+        (
+            "mistral-large-",
+            "mistral-medium-",
+            "mistral-small-",
+            "mistral-tiny-",
+            "mistral-embed-",
+            "mistral-saba-",
+            "mistral-ocr-",
+            "codestral-",
+            "ministral-",
+            "pixtral-",
+            "magistral-",
+            "devstral-",
+        ),
+        A.PROVIDER_MISTRAL,
+    ),
     (("command-",), A.PROVIDER_COHERE),
 )
 _O_SERIES = re.compile(r"o\d(?:-|$)")  # OpenAI's o1, o3-mini, o4-mini-2025-04-16
-_OPEN_WEIGHTS = ("gpt-oss",)
+# Open weights any host serves, and Azure's own names ("gpt-35-turbo" exists only there, where
+# the client call inside says azure.ai.openai).
+_NOT_INFERRED = ("gpt-oss", "gpt-35-")
+_MISTRAL_OPEN = ("open-mistral-", "open-mixtral-", "open-codestral-")  # Mistral's API names for them
 
 
 def provider_for_model(model: Any) -> str | None:
@@ -231,10 +252,11 @@ def provider_for_model(model: Any) -> str | None:
         name = name[3:].split(":", 1)[0]
     if any(c in name for c in "/@:"):
         return None
-    name = name.removeprefix("open-")
+    if (name + "-").startswith(_MISTRAL_OPEN):
+        return A.PROVIDER_MISTRAL
     if _O_SERIES.match(name):
         return A.PROVIDER_OPENAI
-    if name.startswith(_OPEN_WEIGHTS):
+    if name.startswith(_NOT_INFERRED):
         return None
     for prefixes, provider in _PROVIDER_BY_PREFIX:
         if (name + "-").startswith(prefixes):
@@ -242,13 +264,14 @@ def provider_for_model(model: Any) -> str | None:
     return None
 
 
-def _inference(static: dict[str, Any], operation: str) -> dict[str, Any]:
+def _inference(static: dict[str, Any], operation: str) -> bool:
     """Inference (LLM and embeddings) spans: the operation, and the provider the model's name
-    gives when none was given (never in place of one)."""
+    gives when none was given (never in place of one). True when the provider is that guess."""
     static.setdefault(A.GEN_AI_OPERATION_NAME, operation)
     if static.get(A.GEN_AI_PROVIDER_NAME) is None:
         static[A.GEN_AI_PROVIDER_NAME] = provider_for_model(static.get(A.GEN_AI_REQUEST_MODEL))
-    return static
+        return static[A.GEN_AI_PROVIDER_NAME] is not None
+    return False
 
 
 def _llm_spec(
@@ -259,8 +282,10 @@ def _llm_spec(
     capture_output: bool,
     context: Sequence[str] | None = None,
 ) -> Spec:
-    static = _inference(static, A.OP_CHAT)
-    return Spec(f, name, A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output, context)
+    guessed = _inference(static, A.OP_CHAT)
+    spec = Spec(f, name, A.SPAN_TYPE_LLM, static, capture_input, capture_output, llm_output, context)
+    spec.guessed_provider = guessed
+    return spec
 
 
 # The arguments a retriever's top_k, and a tool call's id, are read from (the first found).
@@ -292,7 +317,8 @@ def _tool_spec(
     capture_output: bool,
     description: str | None = None,
 ) -> Spec:
-    tool = str(static.get(A.GEN_AI_TOOL_NAME) or _name(f, name))
+    # The function's own name, not Class.method: the model calls a tool by a name without dots.
+    tool = str(static.get(A.GEN_AI_TOOL_NAME) or name or getattr(f, "__name__", None) or _name(f, None))
     static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
     static.setdefault(A.GEN_AI_TOOL_NAME, tool)
     static.setdefault(A.GEN_AI_TOOL_TYPE, A.TOOL_TYPE_FUNCTION)
@@ -481,8 +507,9 @@ def trace_step(
             return _retriever_spec(f, name, static, capture_input, capture_output)
         if kind == A.SPAN_TYPE_LLM:
             return _llm_spec(f, _name(f, name), static, capture_input, capture_output)
-        if kind == A.SPAN_TYPE_EMBEDDING:
-            _inference(static, A.OP_EMBEDDINGS)
-        return Spec(f, _name(f, name), kind, static, capture_input, capture_output, plain_output)
+        guessed = kind == A.SPAN_TYPE_EMBEDDING and _inference(static, A.OP_EMBEDDINGS)
+        spec = Spec(f, _name(f, name), kind, static, capture_input, capture_output, plain_output)
+        spec.guessed_provider = guessed
+        return spec
 
     return _decorator(fn, spec)

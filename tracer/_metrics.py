@@ -33,6 +33,7 @@ from opentelemetry.metrics import Histogram, MeterProvider, NoOpHistogram, NoOpM
 
 from . import attributes as attrs
 from ._guard import guard
+from .conventions import canonical, span_type
 from .version import __version__
 
 _SCOPE: Final = "spyglass"
@@ -69,17 +70,15 @@ class Instruments:
 
     def __init__(self, provider: MeterProvider) -> None:
         meter = provider.get_meter(_SCOPE, __version__)
-        self.tokens: Histogram = meter.create_histogram(
+        self.tokens = _histogram(
+            meter,
             attrs.GEN_AI_CLIENT_TOKEN_USAGE,
-            unit="{token}",
-            description="Number of input and output tokens used.",
-            explicit_bucket_boundaries_advisory=TOKEN_USAGE_BUCKETS,
+            "{token}",
+            "Number of input and output tokens used.",
+            TOKEN_USAGE_BUCKETS,
         )
-        self.duration: Histogram = meter.create_histogram(
-            attrs.GEN_AI_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        self.duration = _histogram(
+            meter, attrs.GEN_AI_CLIENT_OPERATION_DURATION, "s", "GenAI operation duration.", DURATION_BUCKETS
         )
 
     def record(self, span: Any) -> None:
@@ -90,7 +89,18 @@ class Instruments:
         operation = _OPERATION_BY_SPAN_TYPE.get(found.get(attrs.SPAN_TYPE, ""))
         if operation is None:
             return
-        attributes = _plain(found)
+        self._record(span, _plain(found), operation)
+
+    def record_foreign(self, span: Any) -> None:
+        """A call another instrumentation made inside one of ours, read through its convention
+        (tracer/conventions). Only for instrumentations that record no metrics themselves: the
+        enclosing span of ours leaves the call to the nested one (see the module docstring)."""
+        attributes = dict(canonical(span.attributes or {}, span.events or ()))
+        operation = _OPERATION_BY_SPAN_TYPE.get(span_type(attributes) or "")
+        if operation is not None:
+            self._record(span, attributes, operation)
+
+    def _record(self, span: Any, attributes: Mapping[str, Any], operation: str) -> None:
         point = {key: value for key in _POINT_KEYS if (value := attributes.get(key)) is not None}
         point.setdefault(attrs.GEN_AI_OPERATION_NAME, operation)
         context = trace.set_span_in_context(span)  # exemplars link to the span
@@ -104,6 +114,16 @@ class Instruments:
             count = attributes.get(key)
             if type(count) is int and count >= 0:  # not a bool, not a float a user passed
                 self.tokens.record(count, {**point, attrs.GEN_AI_TOKEN_TYPE: token_type}, context)
+
+
+def _histogram(meter: Any, name: str, unit: str, description: str, buckets: tuple[float, ...]) -> Histogram:
+    try:
+        histogram: Histogram = meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
+        )
+    except TypeError:  # opentelemetry-api < 1.30 has no advisory: the SDK's default buckets then
+        histogram = meter.create_histogram(name, unit=unit, description=description)
+    return histogram
 
 
 def _plain(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -137,7 +157,13 @@ _cache: tuple[object, Instruments | None] = (_UNREAD if OTEL_PYTHON_METER_PROVID
 
 def instruments() -> Instruments | None:
     """The instruments on the app's meter provider; ``None``, at once, while it has set none."""
-    provider = _state._METER_PROVIDER if _state is not None else metrics.get_meter_provider()
+    if _state is not None:
+        provider = _state._METER_PROVIDER
+    else:
+        try:  # loads OTEL_PYTHON_METER_PROVIDER on first use, which may fail: never the app's call
+            provider = metrics.get_meter_provider()
+        except Exception:
+            return None
     seen, found = _cache
     if provider is seen:
         return found
