@@ -429,6 +429,36 @@ def _s(sid: str, parent: str | None, kind: str, name: str, ms: int = 0, **extra:
     }
 
 
+def test_a_decorator_given_chat_messages_shows_and_replays_the_request_the_client_sent() -> None:
+    from viewer import _replay as R
+
+    def msgs(*texts: str) -> str:
+        return json.dumps([{"role": "user", "parts": [{"type": "text", "content": t}]} for t in texts])
+
+    # @trace_llm(model=...) def answer(history): adds the system prompt and documents, then calls.
+    outer_attrs = {
+        **DEMO_SPAN,
+        A.GEN_AI_INPUT_MESSAGES: msgs("the question"),  # its arguments
+        A.LLM_INNER_CALLS: 1,
+        A.LLM_INNER_USAGE: True,
+    }
+    spans = [
+        _s("d", None, "llm", "answer", attributes=outer_attrs),
+        _s(
+            "c",
+            "d",
+            "llm",
+            "chat gpt-4o-mini",
+            1,
+            attributes={**DEMO_SPAN, A.GEN_AI_INPUT_MESSAGES: msgs("system + docs", "the question")},
+        ),
+    ]
+    got = _calls.borrowed(_calls.Calls(spans), spans[0])
+    assert got is not None and got.content is not None and got.content["span_id"] == "c"
+    assert "client call inside" in (R.unavailable(outer_attrs, {"OPENAI_API_KEY": "k"}) or "")
+    assert R.unavailable(spans[1]["attributes"], {"OPENAI_API_KEY": "k"}) is None
+
+
 def test_logical_calls_from_the_tree_from_the_attribute_and_from_the_columns() -> None:
     msgs = {
         A.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": "q"}]}]),

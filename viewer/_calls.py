@@ -143,21 +143,20 @@ def _sum(spans: Sequence[Span], key: str) -> Any:
 
 
 def borrowed(calls: Calls, span: Span) -> Borrowed | None:
-    """For an LLM span without messages or without usage of its own that has LLM spans nested
-    in it: the nested span to show messages from, and the nested spans to take usage from.
-    ``None`` when the span has what it needs (or nothing is nested in it)."""
+    """For an LLM span that has LLM spans nested in it: the nested span to show messages from
+    (the request the client really sent: a decorated function's own messages are its
+    arguments, before it added the system prompt and the documents), and the nested spans to
+    take usage from when it has none of its own. ``None`` when nothing is nested in it."""
     if not is_llm(span):
         return None
     inner = calls.inner(str(span["span_id"]))
     if not inner:
         return None
-    content = None
-    if not has_messages(span):
-        # The call that produced the answer: the last nested one with messages (a tool loop
-        # ends on it), preferring one with output.
-        with_msgs = [s for s in inner if has_messages(s)]
-        answered = [s for s in with_msgs if has_output_messages(s)]
-        content = (answered or with_msgs)[-1] if with_msgs else None
+    # The call that produced the answer: the last nested one with messages (a tool loop ends
+    # on it), preferring one with output.
+    with_msgs = [s for s in inner if has_messages(s)]
+    answered = [s for s in with_msgs if has_output_messages(s)]
+    content = (answered or with_msgs)[-1] if with_msgs else None
     usage: tuple[Span, ...] = ()
     if not has_usage(span):
         usage = tuple(s for s in inner if calls.usage_counted(s) and has_usage(s))

@@ -59,6 +59,8 @@ def unavailable(attrs: Mapping[str, Any], env: Mapping[str, str] | None = None) 
         or attrs.get(A.OPENAI_API_TYPE, A.OPENAI_API_TYPE_CHAT_COMPLETIONS) != A.OPENAI_API_TYPE_CHAT_COMPLETIONS
     ):
         return "Only OpenAI chat-completions calls can be replayed."
+    if attrs.get(A.LLM_INNER_CALLS):
+        return "The request was sent by the client call inside this one: replay that span (in the tree below it)."
     if not isinstance(parse_json(attrs.get(A.GEN_AI_INPUT_MESSAGES)), list):
         return "The prompt was not captured on this span (content capture off, or cut by the capture limit)."
     if importlib.util.find_spec("openai") is None:
