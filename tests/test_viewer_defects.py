@@ -22,7 +22,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tracer
-from tracer import TraceFilter
+from tracer import TraceFilter, attributes
 
 from . import _viewer_store as vs
 
@@ -55,6 +55,7 @@ def _write_calls(path: Path) -> None:
                 "gen_ai.request.model": model,
                 "gen_ai.usage.input_tokens": tokens,
                 "gen_ai.usage.output_tokens": 1,
+                attributes.COST_USD: tokens / 1e6,
             },
         )
         span.end(end_time=start + 2_000_000)
@@ -91,7 +92,11 @@ def _charts(at: AppTest) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
 
 
 def _chart(at: AppTest, title: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    return next((spec, rows) for spec, rows in _charts(at) if spec.get("title") == title)
+    def text(spec: dict[str, Any]) -> Any:
+        t = spec.get("title")
+        return t.get("text") if isinstance(t, dict) else t
+
+    return next((spec, rows) for spec, rows in _charts(at) if text(spec) == title)
 
 
 # --- status: a span that ended without error reads OK --------------------------------------
@@ -202,3 +207,41 @@ def test_model_filter_in_the_viewer_groups_snapshots(calls: Path, monkeypatch: p
     assert sorted(_frame(at, "root")["root"]) == ["chat gpt-4o-mini"] * 2 + ["chat gpt-4o-mini-2024-07-18"] * 2
     at.selectbox(key="f_model").set_value("gpt-4o-mini-2024-07-18").run()
     assert list(_frame(at, "root")["root"]) == ["chat gpt-4o-mini-2024-07-18"] * 2
+
+
+# --- charts: a time bucket the data fills, lines with more than one point ------------------
+def test_per_model_charts_over_half_an_hour_use_minute_buckets(calls: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = vs.run(vs.app_on(calls, monkeypatch))  # "all time": the calls span 30 minutes
+    for title in ("Tokens per model", "Cost ($) per model"):
+        spec, rows = _chart(at, title)
+        if title.startswith("Tokens"):
+            per_model: dict[str, int] = {}
+            for row in rows:
+                per_model[row["model"]] = per_model.get(row["model"], 0) + 1
+            assert per_model["gpt-4o-mini-2024-07-18"] == 2 and per_model["gpt-4o-mini"] == 2, rows
+            assert len({row["bucket"] for row in rows}) == len(CALLS)  # one minute bucket each
+        assert spec["mark"]["type"] == "line"
+        x = spec["encoding"]["x"]
+        assert x["type"] == "temporal" and x["axis"]["format"] == "%H:%M"
+        # ticks on round minutes inside the data, so no label names a time between two buckets
+        assert [(v["hours"], v["minutes"]) for v in x["axis"]["values"]] == [(10, 0), (10, 10), (10, 20), (10, 30)]
+
+
+def test_a_chart_of_calls_with_no_cost_is_no_chart() -> None:
+    from viewer._trace_list import usage_chart
+
+    rows = [
+        {"bucket": _dt.datetime(2025, 6, 1, 10, m), "model": "m", "tokens": 5, "cost_usd": None, "calls": 1}
+        for m in (0, 10)
+    ]
+    assert usage_chart(rows, "cost_usd", "Cost ($) per model", "minute") is None  # "no data for this chart"
+    assert usage_chart(rows, "tokens", "Tokens per model", "minute") is not None
+
+
+def test_per_model_charts_of_calls_in_one_minute_are_bars(
+    built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = vs.run(vs.app_on(built[0], monkeypatch))  # every trace written within a second
+    spec, rows = _chart(at, "Tokens per model")
+    assert spec["mark"]["type"] == "bar"
+    assert {row["model"] for row in rows} == {"gpt-4o", "gpt-4o-mini"}

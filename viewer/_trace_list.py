@@ -40,8 +40,8 @@ def _choice(
 
 def model_options(models: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The model facet in order, each base model followed by its dated snapshots, and how
-    those read: the base (it selects them all, ``TraceFilter.model``) says so, a snapshot is
-    indented under it (and can still be chosen alone)."""
+    those read: the base (it selects them all, ``TraceFilter.model``) counts them, a snapshot
+    is indented under it (and can still be chosen alone)."""
     snapshots: dict[str, list[str]] = {}
     for m in models:
         if base_model(m) != m and base_model(m) in models:
@@ -55,7 +55,7 @@ def model_options(models: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         order.append(m)
         if m in snapshots:
             n = len(snapshots[m])
-            labels[m] = f"{m} (and {n} dated snapshot{'s' if n != 1 else ''})"
+            labels[m] = f"{m} (+{n} snapshot{'s' if n != 1 else ''})"
             for snap in snapshots[m]:
                 order.append(snap)
                 labels[snap] = f"\u00a0\u00a0└\u00a0{snap}"  # non-breaking: a select box drops plain leading spaces
@@ -251,29 +251,99 @@ def latency_chart(durations: Sequence[float]) -> alt.Chart | None:
     )
 
 
-def usage_chart(rows: Sequence[dict[str, Any]], field: str, title: str) -> alt.Chart | None:
-    if not rows:
+# Per bucket: the next finer one, the axis and tooltip format, and the size of one step.
+FINER = {"day": "hour", "hour": "minute"}
+TIME_FORMATS = {"minute": "%H:%M", "hour": "%d %b %H:%M", "day": "%d %b %Y"}
+WHEN_FORMATS = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
+BUCKET_SIZE = {"minute": _dt.timedelta(minutes=1), "hour": _dt.timedelta(hours=1), "day": _dt.timedelta(days=1)}
+# Fewer buckets than this read as dots rather than a trend: the charts try a finer bucket.
+MIN_POINTS = 4
+MAX_TICKS = 6
+NICE_STEPS = {"minute": (1, 2, 5, 10, 15, 30, 60, 120), "hour": (1, 2, 3, 6, 12, 24, 48), "day": (1, 2, 7, 14, 28)}
+
+
+def usage_chart(rows: Sequence[dict[str, Any]], field: str, title: str, bucket: str = "day") -> alt.Chart | None:
+    """``field`` per model over time: lines over ``bucket``-wide steps (UTC), or, when every
+    row falls in one bucket, a bar per model (a line of one point is a lone dot)."""
+    data = pd.DataFrame([r for r in rows if r.get(field) is not None])
+    if data.empty:
         return None
-    data = pd.DataFrame(rows)
+    fmt = TIME_FORMATS[bucket]
+    starts = sorted(set(data["bucket"]))
+    if len(starts) == 1:
+        when = pd.Timestamp(starts[0]).strftime(WHEN_FORMATS[bucket])
+        return (
+            alt.Chart(data, title=alt.TitleParams(title, subtitle=f"{when} UTC ({bucket})"))
+            .mark_bar()
+            .encode(
+                x=alt.X(f"{field}:Q", title=None),
+                y=alt.Y("model:N", title=None, axis=alt.Axis(labelLimit=200)),
+                color=alt.Color("model:N", legend=None),
+                tooltip=["model:N", f"{field}:Q", "calls:Q"],
+            )
+            .properties(height=180)
+        )
     return (
         alt.Chart(data, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("bucket:T", title=None),
+            x=alt.X(
+                "bucket:T",
+                title=f"UTC, per {bucket}",
+                scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format=fmt, values=_ticks(starts[0], starts[-1], bucket), labelOverlap=True),
+            ),
             y=alt.Y(f"{field}:Q", title=None),
-            color=alt.Color("model:N"),
-            tooltip=["bucket:T", "model:N", f"{field}:Q", "calls:Q"],
+            color=alt.Color("model:N", legend=alt.Legend(labelLimit=120, title=None)),
+            tooltip=[
+                alt.Tooltip("utcyearmonthdatehoursminutes(bucket):T", title=f"{bucket} (UTC)", format=fmt),
+                "model:N",
+                f"{field}:Q",
+                "calls:Q",
+            ],
         )
         .properties(height=180)
     )
 
 
-def _chart_data(path: str, flt: TraceFilter) -> tuple[list[float], list[dict[str, Any]]]:
+def _ticks(first: Any, last: Any, bucket: str) -> list[alt.DateTime]:
+    """At most ``MAX_TICKS`` axis ticks in ``[first, last]``, on round multiples of the bucket
+    (10:00, 10:10...; UTC), so that a label never names a time between two buckets.
+    DateTime objects: Vega-Lite ignores plain numbers as ticks of a time axis."""
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    size = BUCKET_SIZE[bucket]
+    steps = (last - first) / size
+    every = next((n for n in NICE_STEPS[bucket] if steps / n <= MAX_TICKS - 1), -(-int(steps) // (MAX_TICKS - 1)))
+    unit = every * size
+    epoch = pd.Timestamp(0)
+    t = epoch + -(-(first - epoch) // unit) * unit  # the first multiple of the step at or after first
+    out = []
+    while t <= last:
+        out.append(alt.DateTime(year=t.year, month=t.month, date=t.day, hours=t.hour, minutes=t.minute, utc=True))
+        t += unit
+    return out
+
+
+def usage_over_time(path: str, flt: TraceFilter, key: str) -> tuple[str, list[dict[str, Any]]]:
+    """The usage rows and their bucket: the filter's time range suggests one (``bucket_for``);
+    when the matching calls fill fewer than ``MIN_POINTS`` of them (everything happened within
+    one day of an "all time" range), a finer one. Each step is bounded: data that fills fewer
+    than four days fills at most 96 hours."""
+    bucket = _data.bucket_for(flt.since, flt.until)
+    rows = _data.usage(path, key, flt, bucket)
+    while bucket in FINER and len({r["bucket"] for r in rows}) < MIN_POINTS:
+        bucket = FINER[bucket]
+        rows = _data.usage(path, key, flt, bucket)
+    return bucket, rows
+
+
+def _chart_data(path: str, flt: TraceFilter) -> tuple[list[float], list[dict[str, Any]], str]:
     key = repr(flt)
-    return _data.durations(path, key, flt), _data.usage(path, key, flt, _data.bucket_for(flt.since, flt.until))
+    bucket, usage = usage_over_time(path, flt, key)
+    return _data.durations(path, key, flt), usage, bucket
 
 
-def _charts(durations: list[float], usage: list[dict[str, Any]]) -> None:
+def _charts(durations: list[float], usage: list[dict[str, Any]], bucket: str) -> None:
     with st.expander("Summary charts", expanded=True):
         cols = st.columns(3)
         latency = latency_chart(durations)
@@ -281,8 +351,8 @@ def _charts(durations: list[float], usage: list[dict[str, Any]]) -> None:
             cols,
             (
                 latency,
-                usage_chart(usage, "tokens", "Tokens per model"),
-                usage_chart(usage, "cost_usd", "Cost ($) per model"),
+                usage_chart(usage, "tokens", "Tokens per model", bucket),
+                usage_chart(usage, "cost_usd", "Cost ($) per model", bucket),
             ),
         ):
             with col:
@@ -310,7 +380,7 @@ def render(path: str, flt: TraceFilter) -> None:
         if total and not rows:  # the filter shrank the list under the saved page: back to page 1
             page = 1
             total, rows = _data.trace_page(path, flt, limit=size, offset=0)
-        charts = _chart_data(path, flt) if total else ([], [])
+        charts = _chart_data(path, flt) if total else ([], [], "day")
     if total == 0:
         if flt == TraceFilter(text=flt.text) and not flt.text:
             st.info(
