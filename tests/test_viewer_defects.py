@@ -245,3 +245,16 @@ def test_per_model_charts_of_calls_in_one_minute_are_bars(
     spec, rows = _chart(at, "Tokens per model")
     assert spec["mark"]["type"] == "bar"
     assert {row["model"] for row in rows} == {"gpt-4o", "gpt-4o-mini"}
+
+
+# --- compare: a document on one side only has no rank on the other -------------------------
+def test_compare_shows_no_none_for_a_missing_rank(
+    built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, ids = built
+    at = vs.run(vs.app_on(path, monkeypatch), compare=f"{ids['rag_pipeline']},{ids['xss_pipeline']}")
+    context = _frame(at, "rank A")
+    assert list(context["document"]) == ["d1", "d2", "d3"]  # only the rag trace retrieved any
+    assert not context.isna().any().any(), context.to_dict("records")  # Streamlit draws a null as "None"
+    assert list(context["rank B"]) == ["—"] * 3
+    assert list(context["rank A"]) == ["1", "2", "3"]

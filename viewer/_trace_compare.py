@@ -38,6 +38,24 @@ def deltas_table(a: C.Side, b: C.Side) -> pd.DataFrame:
     )
 
 
+NO_RANK = "—"
+
+
+def context_table(a: C.Side, b: C.Side) -> pd.DataFrame:
+    """``C.context_diff`` as shown: a document on one side only has no rank on the other,
+    shown as ``—`` (a null cell reads "None" in a Streamlit table)."""
+    return pd.DataFrame(
+        [
+            {**r, "rank A": _rank(r["rank A"]), "rank B": _rank(r["rank B"])}
+            for r in C.context_diff(a.documents, b.documents)
+        ]
+    )
+
+
+def _rank(rank: int | None) -> str:
+    return NO_RANK if rank is None else str(rank)
+
+
 def _side(name: str, trace_id: str, side: C.Side) -> None:
     t = side.trace
     with st.container(border=True, key=f"compare-{name.lower()}"):
@@ -93,9 +111,9 @@ def render(path: str, a: str, b: str) -> None:
     st.dataframe(deltas_table(sa, sb), hide_index=True, key="compare-deltas")
     _diff("Output", C.text_diff(sa.output, sb.output, names=("A", "B")), "same output")
     st.markdown("**Context**")
-    rows = C.context_diff(sa.documents, sb.documents)
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare-context")
+    context = context_table(sa, sb)
+    if len(context):
+        st.dataframe(context, hide_index=True, key="compare-context")
     else:
         st.caption("no retrieved documents in either trace")
     _diff("Prompt", C.text_diff(sa.prompt, sb.prompt, names=("A", "B")), "same prompt")
