@@ -15,13 +15,23 @@ from pathlib import Path
 HEAVY = ["streamlit", "pandas", "altair", "tornado", "openai"]
 
 
+class Failed(Exception):
+    pass
+
+
+def check(ok: object, what: object) -> None:
+    """An explicit check, not ``assert``: it must hold under ``python -O`` too."""
+    if not ok:
+        raise Failed(str(what))
+
+
 def main() -> int:
     present = [m for m in HEAVY if importlib.util.find_spec(m) is not None]
-    assert not present, f"a plain install pulled in {present}"
+    check(not present, f"a plain install pulled in {present}")
 
     import tracer
 
-    assert "site-packages" in tracer.__file__, f"tested the checkout, not the install: {tracer.__file__}"
+    check("site-packages" in tracer.__file__, f"tested the checkout, not the install: {tracer.__file__}")
     db = Path(tempfile.mkdtemp()) / "light.duckdb"
     tracer.configure(db=db)
 
@@ -37,29 +47,36 @@ def main() -> int:
     def rag(question: str) -> str:
         return answer(question, search(question))
 
-    assert rag("How long does the battery last?") == "The X2 battery lasts 12 hours."
-    assert tracer.flush(timeout=30), "the spans did not reach the store"
+    check(
+        rag("How long does the battery last?") == "The X2 battery lasts 12 hours.",
+        'rag("How long does the battery last?") == "The X2 battery lasts 12 hours."',
+    )
+    check(tracer.flush(timeout=30), "the spans did not reach the store")
     store = tracer.Store(db)
     traces = store.list_traces()
-    assert len(traces) == 1 and traces[0]["span_count"] == 3, traces
+    check(len(traces) == 1 and traces[0]["span_count"] == 3, traces)
     loaded = [m for m in HEAVY if m in sys.modules]
-    assert not loaded, f"tracing imported {loaded}"
+    check(not loaded, f"tracing imported {loaded}")
 
     cli = [str(Path(sys.executable).parent / "spyglass")]
     version = subprocess.run([*cli, "--version"], capture_output=True, text=True, timeout=60)
-    assert version.returncode == 0 and version.stdout.startswith(f"spyglass {tracer.__version__}"), version
+    check(version.returncode == 0 and version.stdout.startswith(f"spyglass {tracer.__version__}"), version)
     listed = subprocess.run([*cli, "--db", str(db), "traces"], capture_output=True, text=True, timeout=60)
-    assert listed.returncode == 0 and "rag" in listed.stdout, listed
+    check(listed.returncode == 0 and "rag" in listed.stdout, listed)
     for args in (["info"], ["check"], ["export"]):  # the store commands need no extra either
         done = subprocess.run([*cli, "--db", str(db), *args], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done)
+        check(done.returncode == 0 and "Traceback" not in done.stderr, (args, done))
     for args, extra in ((["view"], "viewer"), (["demo"], "openai"), (["demo", "--no-view"], "openai")):
         done = subprocess.run([*cli, "--db", str(db), *args], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 2, (args, done)
-        assert f"'spyglass[{extra}]'" in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        check(done.returncode == 2, (args, done))
+        check(f"'spyglass[{extra}]'" in done.stderr and "Traceback" not in done.stderr, (args, done.stderr))
     print(f"light install: {len(traces)} trace stored in {db}; view/demo name the extra to install")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Failed as exc:
+        print(f"light install check failed: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -50,7 +50,8 @@ def build_plain(path: Path, traces: int = TRACES, batch_traces: int = 12_500) ->
         t = time.perf_counter_ns()
         table = gen.batch(k)
         t1 = time.perf_counter_ns()
-        assert writer.write(table) == "ingested"
+        outcome = writer.write(table)
+        assert outcome.stored == table.num_rows and not outcome.spooled, outcome
         write_ns += time.perf_counter_ns() - t1
         gen_ns += t1 - t
         done += k

@@ -339,6 +339,9 @@ class StoreGenerator:
                 "scope": "spyglass",
                 "_events": events,
                 "_documents": documents,
+                # Schema v5: no call here is nested in another (one LLM span per logical call).
+                "llm_parent_span_id": None,
+                "usage_counted": True,
             }
             for k, v in values.items():
                 cols[k].append(v)
@@ -509,14 +512,16 @@ class StoreGenerator:
         events = None
         if r.random() < 0.08:
             verdict = r.choices([v for v, _ in VERDICTS], weights=[w for _, w in VERDICTS])[0]
+            # The event record_decision() writes (gen_ai.evaluation.result, marked as a decision).
             decision = {
-                "spyglass.decision.name": r.choice(("toxicity", "pii", "groundedness")),
+                "gen_ai.evaluation.name": r.choice(("toxicity", "pii", "groundedness")),
+                "gen_ai.evaluation.score.label": verdict,
+                "gen_ai.evaluation.explanation": tx.text(60),
+                "gen_ai.evaluation.score.value": round(r.random(), 3),
                 "spyglass.decision.verdict": verdict,
-                "spyglass.decision.reason": tx.text(60),
-                "spyglass.decision.score": round(r.random(), 3),
             }
             events = dumps(
-                [{"time_us": starts[4] + durations[4] // 2, "name": "spyglass.decision", "attributes": decision}]
+                [{"time_us": starts[4] + durations[4] // 2, "name": "gen_ai.evaluation.result", "attributes": decision}]
             )
         row(
             ids[4],
