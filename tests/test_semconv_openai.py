@@ -453,6 +453,44 @@ def test_decisions_evaluations_and_third_party_results_through_the_store(configu
     assert names == [A.GEN_AI_EVALUATION_RESULT_EVENT] * 3 + [A.DECISION_EVENT]
 
 
+def test_another_tools_grounding_evaluation_is_not_taken_for_ours(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import trace
+
+    from tracer import _dataset
+    from viewer import _grounding
+
+    monkeypatch.setenv("SPYGLASS_GROUNDING", "false")  # no result of ours: only theirs
+    tracer.configure(db=db_path)
+
+    @tracer.trace_llm(model="m")
+    def answer(q: str, docs: list[Any]) -> str:
+        theirs = {
+            **THIRD_PARTY,
+            A.GEN_AI_EVALUATION_NAME: "grounding",
+            A.GEN_AI_EVALUATION_SCORE_LABEL: "hallucination",
+        }
+        trace.get_current_span().add_event(A.GEN_AI_EVALUATION_RESULT_EVENT, theirs)
+        return "The lamp battery lasts 12 hours."
+
+    with tracer.span("rag"):
+        answer("How long does the battery last?", [{"id": "kb-1", "content": "The lamp battery lasts 12 hours."}])
+    assert tracer.flush()
+    store = tracer.Store(db_path)
+    [summary] = store.list_traces()
+    detail = store.get_trace(summary["trace_id"])
+    [row] = detail["evaluations"]
+    assert (row["name"], row["label"], row["source"]) == ("grounding", "hallucination", "span")
+    span_id = next(s["span_id"] for s in detail["spans"] if s["name"] == "answer")
+    assert _grounding.for_span(detail["evaluations"], span_id) is None  # not shown as our check's
+    assert _grounding.for_trace(detail["evaluations"]) is None
+    assert [s["span_id"] for s in store.llm_spans(unevaluated="grounding")] == [span_id]  # spyglass check runs
+    assert [r["label"] for r in _dataset.rows(store)] == [None]  # not exported as our label
+    assert [e["source"] for e in store.evaluations("grounding", source="span")] == ["span"]
+    assert store.evaluations("grounding", source="export") == []
+
+
 def _without_ids(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("trace_id", "span_id", "time")}
 

@@ -29,7 +29,9 @@ def _labels(store: Store) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str
     annotated: dict[str, dict[str, Any]] = {}
     for a in store.annotations():  # oldest first: later ones win
         annotated[a["span_id"] or a["trace_id"]] = a
-    evaluated = {e["span_id"]: e for e in store.evaluations("grounding")}
+    # The grounding check's results only: another tool's evaluation event named "grounding" is
+    # stored with source 'span' and is not ours to export as our label.
+    evaluated = {e["span_id"]: e for e in store.evaluations("grounding") if e.get("source") != "span"}
     return annotated, evaluated
 
 

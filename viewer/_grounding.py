@@ -171,11 +171,16 @@ def from_details(
     )
 
 
+def _ours(row: Mapping[str, Any]) -> bool:
+    """The grounding check's result, not another tool's evaluation event of the same name."""
+    return row.get("name") == EVALUATION_NAME and row.get("source") != "span"
+
+
 def for_span(evaluations: Iterable[Mapping[str, Any]], span_id: str) -> Grounding | None:
     """The newest grounding result of one span (rows of ``get_trace()['evaluations']``, oldest first)."""
     newest = None
     for row in evaluations:
-        if row.get("name") == EVALUATION_NAME and row.get("span_id") == span_id:
+        if _ours(row) and row.get("span_id") == span_id:
             newest = row
     if newest is None:
         return None
@@ -189,7 +194,7 @@ def for_span(evaluations: Iterable[Mapping[str, Any]], span_id: str) -> Groundin
 
 def for_trace(evaluations: Iterable[Mapping[str, Any]]) -> Grounding | None:
     """The trace's worst grounding result (a suspected one first, then the lowest score)."""
-    each = (for_span([r], str(r.get("span_id"))) for r in evaluations if r.get("name") == EVALUATION_NAME)
+    each = (for_span([r], str(r.get("span_id"))) for r in evaluations if _ours(r))
     found = [g for g in each if g is not None]
     if not found:
         return None

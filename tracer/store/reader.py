@@ -727,7 +727,8 @@ class Store:
         ``unevaluated="grounding"``, only calls without such an evaluation yet.
         """
         skip = (
-            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ?)"
+            # Another tool's evaluation of the same name (source 'span') is not our check's.
+            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ? AND e.source <> 'span')"
             if unevaluated
             else ""
         )
@@ -793,10 +794,13 @@ class Store:
         with self.connect() as con:
             return _rows(con.execute("SELECT * FROM annotations ORDER BY created_at"))
 
-    def evaluations(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Every evaluation (of one ``name``, e.g. ``grounding``), oldest first."""
+    def evaluations(self, name: str | None = None, *, source: str | None = None) -> list[dict[str, Any]]:
+        """Every evaluation (of one ``name``, e.g. ``grounding``; from one ``source``: ``export``
+        and ``check`` are the grounding check's, ``span`` another tool's event), oldest first."""
         with self.connect() as con:
             where, params = ("WHERE name = ?", [name]) if name else ("", [])
+            if source is not None:
+                where, params = f"{where} {'AND' if where else 'WHERE'} source = ?", [*params, source]
             return _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM evaluations {where} ORDER BY time", params))
 
     def ingest_pending(self, timeout: float = 10.0) -> bool:
