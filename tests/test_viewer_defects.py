@@ -137,7 +137,8 @@ def test_a_trace_of_an_app_that_named_no_service_says_so(
 ) -> None:
     path, ids = built
     trace = tracer.Store(path).get_trace(ids["rag_pipeline"])["trace"]  # type: ignore[index]
-    assert trace["service_name"] == "unknown_service:python"  # the OTel SDK's placeholder, stored as is
+    # The OTel SDK's placeholder (unknown_service:<the interpreter's name>), stored as is.
+    assert trace["service_name"].startswith("unknown_service:")
     at = vs.run(vs.app_on(path, monkeypatch), trace=ids["rag_pipeline"])
     facts = next(t for t in at.text if t.value.startswith("trace id:"))
     assert "unknown_service" not in vs.texts(at)
