@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
 
@@ -31,6 +32,23 @@ def _raise_internal_errors() -> Iterator[None]:
     set_raise_internal_errors(True)
     yield
     _settings.reset_settings()
+
+
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE") if hasattr(signal, n))
+
+
+@pytest.fixture(autouse=True)
+def _signals_left_as_found() -> Iterator[None]:
+    """A test (or the code under test) that leaves a signal ignored breaks later tests far away:
+    every child process inherits SIG_IGN across exec (a SIGTERMed app that never exits)."""
+    before = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    yield
+    after = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    changed = {signal.Signals(sig).name: (before[sig], after[sig]) for sig in _SIGNALS if after[sig] != before[sig]}
+    for sig in _SIGNALS:
+        if before[sig] is not None:
+            signal.signal(sig, before[sig])
+    assert not changed, f"signal dispositions changed by this test: {changed}"
 
 
 @pytest.fixture

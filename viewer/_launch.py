@@ -182,10 +182,16 @@ def _stop(proc: subprocess.Popen[bytes], signum: int) -> int:
         _signal_server(proc, signum)
         proc.wait(timeout=STOP_TIMEOUT_S)
     except (subprocess.TimeoutExpired, _Stop, KeyboardInterrupt):
-        for sig in _STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)  # nothing left to interrupt but the last wait
-        _signal_server(proc, _KILL)
-        proc.wait()  # a SIGKILLed process is reaped at once
+        # Nothing left to interrupt but the last wait; put back after it: a signal left ignored
+        # here would be ignored by every process started from this one later (exec keeps SIG_IGN).
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
+        try:
+            _signal_server(proc, _KILL)
+            proc.wait()  # a SIGKILLed process is reaped at once
+        finally:
+            for sig, before in previous.items():
+                if before is not None:
+                    signal.signal(sig, before)
     return 128 + signum
 
 
