@@ -37,18 +37,28 @@ def _raise_internal_errors() -> Iterator[None]:
 _SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE") if hasattr(signal, n))
 
 
+def _inherited() -> tuple[frozenset[int], frozenset[int]]:
+    """What a child process inherits across exec: the ignored signals and the blocked ones (a
+    Python handler is reset to the default by exec, so Spyglass's own SIGTERM handler is not)."""
+    ignored = frozenset(sig for sig in _SIGNALS if signal.getsignal(sig) == signal.SIG_IGN)
+    blocked = (
+        frozenset(signal.pthread_sigmask(signal.SIG_BLOCK, [])) if hasattr(signal, "pthread_sigmask") else frozenset()
+    )
+    return ignored, blocked
+
+
 @pytest.fixture(autouse=True)
 def _signals_left_as_found() -> Iterator[None]:
-    """A test (or the code under test) that leaves a signal ignored breaks later tests far away:
-    every child process inherits SIG_IGN across exec (a SIGTERMed app that never exits)."""
-    before = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    """A test (or the code under test) that leaves a signal ignored or blocked breaks later
+    tests far away: every child process inherits it (a SIGTERMed app that never exits)."""
+    before = _inherited()
     yield
-    after = {sig: signal.getsignal(sig) for sig in _SIGNALS}
-    changed = {signal.Signals(sig).name: (before[sig], after[sig]) for sig in _SIGNALS if after[sig] != before[sig]}
-    for sig in _SIGNALS:
-        if before[sig] is not None:
-            signal.signal(sig, before[sig])
-    assert not changed, f"signal dispositions changed by this test: {changed}"
+    after = _inherited()
+    for sig in after[0] - before[0]:
+        signal.signal(sig, signal.SIG_DFL)
+    if after[1] != before[1] and hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_SETMASK, before[1])
+    assert after == before, f"signals left ignored or blocked by this test: {after} (before: {before})"
 
 
 @pytest.fixture
