@@ -54,17 +54,20 @@ def test_trace_list_newest_first_with_columns_and_flags(app: AppTest) -> None:
     at = run(app)
     assert roots(at) == ["warmup_probe", "failing_pipeline", "slow_step", "xss_pipeline", "rag_pipeline"]
     df = at.dataframe[0].value
-    assert list(df.columns) == [
+    assert list(df.columns) == list(_trace_list.DEFAULT_COLUMNS) == [
         "time (UTC)",
         "root",
+        "question",
+        "answer",
         "status",
+        "flags",
+        "grounding",
+        "annotation",
+        "hallucination",
         "duration (ms)",
         "LLM calls",
         "tokens",
         "cost ($)",
-        "models",
-        "flags",
-        "hallucination",
         "trace id",
     ]
     rows = {r["root"]: r for r in df.to_dict("records")}
@@ -72,7 +75,7 @@ def test_trace_list_newest_first_with_columns_and_flags(app: AppTest) -> None:
     assert rows["xss_pipeline"]["flags"] == "flagged"
     assert rows["failing_pipeline"]["flags"] == "error" and rows["failing_pipeline"]["status"] == "ERROR"
     assert rows["rag_pipeline"]["tokens"] == 150 and rows["rag_pipeline"]["LLM calls"] == 1
-    assert rows["rag_pipeline"]["models"] == "gpt-4o"
+    assert "models" not in rows["rag_pipeline"]  # hidden by default; tests/test_viewer_list_columns.py shows it
     assert rows["rag_pipeline"]["cost ($)"] == pytest.approx(0.002)
     assert "5 traces" in at.caption[-1].value or any("5 traces" in c.value for c in at.caption)
     # the summary charts: latency histogram, tokens and cost per model

@@ -116,6 +116,15 @@ def trace_page(path: str, flt: TraceFilter, *, limit: int, offset: int) -> tuple
     return total, rows
 
 
+def previews(path: str, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What the preview columns of one page of traces are made of (``Store.trace_previews``:
+    one call for the whole page, never a query per row), read as the panels read it."""
+    found = store(path).trace_previews(trace_ids)
+    for data in found.values():
+        readable(data)
+    return found
+
+
 @st.cache_data(ttl=FACETS_TTL_S, show_spinner=False)
 def facets(path: str) -> dict[str, list[str]]:
     return store(path).facets(max_values=MAX_OPTIONS)

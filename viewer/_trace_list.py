@@ -16,7 +16,7 @@ import streamlit as st
 from tracer import TraceFilter
 from tracer.store.reader import base_model
 
-from . import _data, _labels, _nav
+from . import _data, _labels, _nav, _preview
 from . import _outcome as O
 from ._safe import md
 
@@ -152,48 +152,110 @@ def hallucination(row: dict[str, Any]) -> str:
     return HALLUC_SUSPECTED if outcome == O.DELIVERED else f"{HALLUC_SUSPECTED} ({outcome})"
 
 
-def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The page's rows as displayed. "LLM calls", tokens and cost are the ``traces`` summary's:
-    a ``@trace_llm`` function around an instrumented client counts once (docs/schema.md)."""
-    return pd.DataFrame(
-        [
+# What a reader scans first on the left; the numbers, then the id (300 px wide) last.
+COLUMNS = (
+    "time (UTC)",
+    "root",
+    "question",
+    "answer",
+    "status",
+    "flags",
+    "grounding",
+    "annotation",
+    "hallucination",
+    "duration (ms)",
+    "LLM calls",
+    "tokens",
+    "cost ($)",
+    "models",
+    "trace id",
+)
+# The chooser starts with every column but the models (the sidebar's model filter names
+# them, and the trace's detail lists them).
+DEFAULT_COLUMNS = tuple(c for c in COLUMNS if c != "models")
+COLUMNS_KEY, SAVED_COLUMNS_KEY = "f_columns", "list_columns"
+
+
+def _tokens(row: dict[str, Any]) -> int | None:
+    found = [int(row[k]) for k in ("input_tokens", "output_tokens") if row.get(k) is not None]
+    return sum(found) if found else None
+
+
+def table(rows: Sequence[dict[str, Any]], previews: dict[str, _preview.Preview] | None = None) -> pd.DataFrame:
+    """The page's rows as displayed, every column (the chooser picks which are shown).
+    "LLM calls", tokens and cost are the ``traces`` summary's: a ``@trace_llm`` function
+    around an instrumented client counts once (docs/schema.md). A missing number stays
+    missing (``None``; shown empty), never 0. ``previews``: by trace id (``_preview``)."""
+    previews = previews or {}
+    none = _preview.Preview()
+    out = []
+    for r in rows:
+        p = previews.get(str(r.get("trace_id")), none)
+        out.append(
             {
                 "time (UTC)": r.get("start_time"),
                 "root": r.get("root_name") or "(root span not ended yet)",
+                "question": p.question,
+                "answer": p.answer,
                 "status": _labels.status(r.get("status_code")),
                 "duration (ms)": r.get("duration_ms"),
                 "LLM calls": r.get("llm_count"),
-                "tokens": (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0),
+                "tokens": _tokens(r),
                 "cost ($)": r.get("cost_usd"),
                 "models": ", ".join(r.get("models") or []),
                 "flags": ", ".join(flags(r)),
                 "hallucination": hallucination(r),
+                "grounding": p.grounding,
+                "annotation": p.annotation,
                 "trace id": r.get("trace_id"),
             }
-            for r in rows
-        ],
-        columns=[
-            "time (UTC)",
-            "root",
-            "status",
-            "duration (ms)",
-            "LLM calls",
-            "tokens",
-            "cost ($)",
-            "models",
-            "flags",
-            "hallucination",
-            "trace id",
-        ],
-    )
+        )
+    df = pd.DataFrame(out, columns=list(COLUMNS))
+    # Nullable integers: a trace without usage reads as missing, not as 0 or NaN-as-float.
+    for column in ("LLM calls", "tokens"):
+        df[column] = df[column].astype("Int64")
+    return df
 
 
+# Widths in pixels where a column's text must show whole: the flags ("error, blocked,
+# modified, flagged") and the 32 hex digits of a trace id (read, compared and copied).
 _COLUMNS = {
     "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    "question": st.column_config.TextColumn(width=260, help="the question asked, else the trace's input"),
+    "answer": st.column_config.TextColumn(
+        width=260, help="what the user received: after post-processing, when it blocked or changed the answer"
+    ),
     "duration (ms)": st.column_config.NumberColumn(format="%.1f"),
+    "tokens": st.column_config.NumberColumn(format="%d"),
     "cost ($)": st.column_config.NumberColumn(format="%.5f"),
-    "trace id": st.column_config.TextColumn(width="small"),
+    "flags": st.column_config.TextColumn(width=250),
+    "grounding": st.column_config.TextColumn(help="the trace's worst grounding result and its score"),
+    "annotation": st.column_config.TextColumn(help="the newest human label of the trace (and how many more)"),
+    "trace id": st.column_config.TextColumn(width=300),
 }
+
+
+def chosen_columns() -> list[str]:
+    """The chooser's columns, in the table's order. Kept under a key of its own: Streamlit
+    forgets a widget's value while the widget is not drawn (a trace is open)."""
+    if COLUMNS_KEY not in st.session_state:
+        st.session_state[COLUMNS_KEY] = list(st.session_state.get(SAVED_COLUMNS_KEY, DEFAULT_COLUMNS))
+    with st.popover("Columns", help="choose the list's columns"):
+        st.multiselect("Columns", COLUMNS, key=COLUMNS_KEY, on_change=_save_columns, placeholder="choose columns")
+    picked = set(st.session_state[COLUMNS_KEY]) or set(DEFAULT_COLUMNS)
+    return [c for c in COLUMNS if c in picked]
+
+
+def _save_columns() -> None:
+    st.session_state[SAVED_COLUMNS_KEY] = list(st.session_state[COLUMNS_KEY])
+
+
+def styled(df: pd.DataFrame) -> Any:
+    """The frame with missing values shown empty: Streamlit draws a grey "None" otherwise
+    (https://github.com/streamlit/streamlit/issues/7360). The values stay numbers, so a
+    column still sorts as numbers."""
+    formats = {"duration (ms)": "{:.1f}", "tokens": "{:,}", "LLM calls": "{:d}", "cost ($)": "{:.5f}"}
+    return df.style.format({c: f for c, f in formats.items() if c in df.columns}, na_rep="")
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -375,11 +437,13 @@ def render(path: str, flt: TraceFilter) -> None:
         _data.refresh_search_index(path)
     size = int(st.session_state.get("page_size", DEFAULT_PAGE_SIZE))
     page = int(st.session_state.get("page_no", 1))
-    with _data.snapshot(path):  # one connection for the count, the page and the charts
+    with _data.snapshot(path):  # one connection for the count, the page, its previews and the charts
         total, rows = _data.trace_page(path, flt, limit=size, offset=(page - 1) * size)
         if total and not rows:  # the filter shrank the list under the saved page: back to page 1
             page = 1
             total, rows = _data.trace_page(path, flt, limit=size, offset=0)
+        ids = [str(r["trace_id"]) for r in rows]
+        found = _data.previews(path, ids) if ids else {}
         charts = _chart_data(path, flt) if total else ([], [], "day")
     if total == 0:
         if flt == TraceFilter(text=flt.text) and not flt.text:
@@ -391,14 +455,17 @@ def render(path: str, flt: TraceFilter) -> None:
             st.info("No trace matches these filters.")
         return
     pages = max(1, -(-total // size))
-    st.caption(f"{total:,} trace{'s' if total != 1 else ''} · page {page:,} of {pages:,} · newest first")
-    shown = table(rows)
-    ids = [str(r["trace_id"]) for r in rows]
+    info, choose = st.columns([6, 1], vertical_alignment="center")
+    info.caption(f"{total:,} trace{'s' if total != 1 else ''} · page {page:,} of {pages:,} · newest first")
+    with choose:
+        columns = chosen_columns()
+    previews = {trace_id: _preview.of_trace(data) for trace_id, data in found.items()}
+    shown = table(rows, previews)[columns]
     table_key = f"traces-{hash(repr(flt))}-{page}-{size}"
     # Callbacks, not return values: they run before the next script run, which then draws the
     # trace (or the page) at once instead of drawing this list again first.
     st.dataframe(
-        shown,
+        styled(shown),
         hide_index=True,
         column_config=_COLUMNS,
         on_select=partial(_open_selected_row, table_key, ids),
