@@ -250,14 +250,6 @@ def _save_columns() -> None:
     st.session_state[SAVED_COLUMNS_KEY] = list(st.session_state[COLUMNS_KEY])
 
 
-def styled(df: pd.DataFrame) -> Any:
-    """The frame with missing values shown empty: Streamlit draws a grey "None" otherwise
-    (https://github.com/streamlit/streamlit/issues/7360). The values stay numbers, so a
-    column still sorts as numbers."""
-    formats = {"duration (ms)": "{:.1f}", "tokens": "{:,}", "LLM calls": "{:d}", "cost ($)": "{:.5f}"}
-    return df.style.format({c: f for c, f in formats.items() if c in df.columns}, na_rep="")
-
-
 def _label(row: dict[str, Any]) -> str:
     """A picker's option: time, root span (a function name), its models, status, outcome, id."""
     start = row.get("start_time")
@@ -465,8 +457,10 @@ def render(path: str, flt: TraceFilter) -> None:
     # Callbacks, not return values: they run before the next script run, which then draws the
     # trace (or the page) at once instead of drawing this list again first.
     st.dataframe(
-        styled(shown),
+        shown,
         hide_index=True,
+        # Empty, not Streamlit's grey "None", where a trace has no cost or tokens.
+        placeholder="",
         column_config=_COLUMNS,
         on_select=partial(_open_selected_row, table_key, ids),
         selection_mode="single-row",
