@@ -54,22 +54,26 @@ def test_trace_list_newest_first_with_columns_and_flags(app: AppTest) -> None:
     at = run(app)
     assert roots(at) == ["warmup_probe", "failing_pipeline", "slow_step", "xss_pipeline", "rag_pipeline"]
     df = at.dataframe[0].value
-    assert list(df.columns) == list(_trace_list.DEFAULT_COLUMNS) == [
-        "time (UTC)",
-        "root",
-        "question",
-        "answer",
-        "status",
-        "flags",
-        "grounding",
-        "annotation",
-        "hallucination",
-        "duration (ms)",
-        "LLM calls",
-        "tokens",
-        "cost ($)",
-        "trace id",
-    ]
+    assert (
+        list(df.columns)
+        == list(_trace_list.DEFAULT_COLUMNS)
+        == [
+            "time (UTC)",
+            "root",
+            "question",
+            "answer",
+            "status",
+            "flags",
+            "grounding",
+            "annotation",
+            "hallucination",
+            "duration (ms)",
+            "LLM calls",
+            "tokens",
+            "cost ($)",
+            "trace id",
+        ]
+    )
     rows = {r["root"]: r for r in df.to_dict("records")}
     assert rows["rag_pipeline"]["flags"] == "blocked"
     assert rows["xss_pipeline"]["flags"] == "flagged"
