@@ -434,12 +434,16 @@ class Store:
             ).fetchall()
             if not ranges:
                 return {}
-            # An OR of narrow ranges, inside the page's overall range: DuckDB prunes row groups
-            # by it (an IN list of trace ids alone scans the whole table; measured 10x slower).
-            each = " OR ".join("(seq BETWEEN ? AND ? AND trace_id = ?)" for _ in ranges)
-            by_seq = f"seq BETWEEN ? AND ? AND ({each})"
+            # Narrow seq ranges ORed, inside the page's overall range, then the trace ids:
+            # DuckDB prunes row groups by the ranges. Measured on 1M spans, 50 traces: 13 ms,
+            # against 32 ms for ``(seq BETWEEN ? AND ? AND trace_id = ?)`` ORed per trace and
+            # 500 ms for the ids alone (a full scan).
+            each = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
+            by_seq = f"seq BETWEEN ? AND ? AND ({each}) AND list_contains(?, trace_id)"
+            found = [r[0] for r in ranges]
             params = [min(r[1] for r in ranges), max(r[2] for r in ranges)]
-            params += [v for trace_id, lo, hi in ranges for v in (lo, hi, trace_id)]
+            params += [v for _, lo, hi in ranges for v in (lo, hi)]
+            params.append(found)
             spans = _rows(
                 con.execute(
                     "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
@@ -451,7 +455,6 @@ class Store:
             decisions = _rows(
                 con.execute(f"SELECT * EXCLUDE (seq) FROM decisions WHERE {by_seq} ORDER BY seq, position", params)
             )
-            found = [r[0] for r in ranges]
             # Evaluations written later by `spyglass check` lie outside the seq range; annotations have none.
             evaluations = _rows(
                 con.execute(
