@@ -29,7 +29,7 @@ from . import _search, _spool
 from ._connect import STORE, StoreBusy, open_read, open_write, store_error
 from ._ingest import ingest_batch
 from ._rows import conform
-from ._schema import SCHEMA_VERSION, migrate, stored_version
+from ._schema import SCHEMA_VERSION, StoreError, migrate, stored_version
 from ._writer import StoreWriter
 
 _TABLES = ("spans", "events", "documents", "decisions", "traces", "search_terms", "evaluations", "annotations")
@@ -233,6 +233,10 @@ def _store_errors(path: str) -> Iterator[None]:
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+class AnnotationNotFound(StoreError):
+    """No annotation has this id (a wrong id, or one deleted meanwhile)."""
 
 
 class Store:
@@ -743,13 +747,33 @@ class Store:
         )
         return annotation_id
 
+    def update_annotation(self, annotation_id: str, *, label: str | None = None, note: str | None = None) -> None:
+        """Change the label and/or the note of one annotation (its id, trace, span, author and
+        time stay). Raises :class:`AnnotationNotFound` for an id no annotation has."""
+        if label is None and note is None:
+            raise ValueError("give a label or a note to change")
+        if label is not None and label not in ANNOTATION_LABELS:
+            raise ValueError(f"label must be one of {', '.join(ANNOTATION_LABELS)}, not {label!r}")
+        sets = [f"{column} = ?" for column, value in (("label", label), ("note", note)) if value is not None]
+        values = [value for value in (label, note) if value is not None]
+        sql = f"UPDATE {STORE}.annotations SET {', '.join(sets)} WHERE id = ?"
+        if not self._change_annotation(annotation_id, sql, [*values, annotation_id]):
+            raise AnnotationNotFound(f"no annotation {annotation_id!r} in {self.path} (deleted meanwhile?)")
+
     def delete_annotation(self, annotation_id: str) -> bool:
         """Remove one annotation (a label given by mistake). True if it existed."""
+        return self._change_annotation(annotation_id, f"DELETE FROM {STORE}.annotations WHERE id = ?", [annotation_id])
+
+    def _change_annotation(self, annotation_id: str, sql: str, params: list[Any]) -> bool:
+        # Read first: an unknown id on a missing or refused store raises what every read
+        # raises, and never creates a file. The write then checks again inside its own
+        # transaction, so an annotation deleted meanwhile by another process is reported.
         with self.connect() as con:
             found = con.execute("SELECT count(*) FROM annotations WHERE id = ?", [annotation_id]).fetchall()[0][0]
-        if found:
-            self._write(f"DELETE FROM {STORE}.annotations WHERE id = ?", [[annotation_id]])
-        return bool(found)
+        if not found:
+            return False
+        exists = f"SELECT count(*) FROM {STORE}.annotations WHERE id = ?"
+        return self._write(sql, [params], only_if=(exists, [annotation_id]))
 
     def add_evaluations(self, rows: Sequence[dict[str, Any]], *, source: str = "check") -> int:
         """Store evaluation results: dicts with ``trace_id``, ``span_id``, ``name``, ``score``,
@@ -773,7 +797,9 @@ class Store:
             )
         return len(values)
 
-    def _write(self, sql: str, rows: list[list[Any]]) -> None:
+    def _write(self, sql: str, rows: list[list[Any]], *, only_if: tuple[str, list[Any]] | None = None) -> bool:
+        """Run ``sql`` over ``rows`` in one transaction under the write lock. With ``only_if``
+        (a count query), only when it counts a row inside that transaction; False when not."""
         con = open_write(self.path, self.timeout)
         if con is None:
             raise StoreBusy(f"{self.path} stayed locked by another process for {self.timeout:.0f} s")
@@ -781,8 +807,12 @@ class Store:
             with _store_errors(self.path):
                 migrate(con, STORE, self.path)
                 con.execute("BEGIN TRANSACTION")
+                if only_if is not None and not con.execute(*only_if).fetchall()[0][0]:
+                    con.execute("ROLLBACK")
+                    return False
                 con.executemany(sql, rows)
                 con.execute("COMMIT")
+                return True
         finally:
             con.close()
 
