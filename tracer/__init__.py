@@ -19,11 +19,21 @@ from ._documents import Document, normalize_documents
 from ._guard import set_raise_internal_errors
 from ._manual import SpanHandle, record_decision, record_usage, span
 from ._settings import Settings
-from .store import DamagedStoreError, ForeignStoreError, NewerSchemaError, Store, StoreBusy, StoreError, StoreNotFound
+from .store import (
+    AnnotationNotFound,
+    DamagedStoreError,
+    ForeignStoreError,
+    NewerSchemaError,
+    Store,
+    StoreBusy,
+    StoreError,
+    StoreNotFound,
+)
 from .store.reader import TraceFilter
 from .version import __version__
 
 __all__ = [
+    "AnnotationNotFound",
     "ContextThreadPoolExecutor",
     "DamagedStoreError",
     "Document",

@@ -3,10 +3,11 @@
 from ._connect import StoreBusy, StoreNotFound
 from ._exporter import DuckDBSpanExporter
 from ._schema import SCHEMA_VERSION, DamagedStoreError, ForeignStoreError, NewerSchemaError, StoreError
-from .reader import Store
+from .reader import AnnotationNotFound, Store
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AnnotationNotFound",
     "DamagedStoreError",
     "DuckDBSpanExporter",
     "ForeignStoreError",
