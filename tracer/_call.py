@@ -467,6 +467,15 @@ def retriever_output(call: Call, result: Any, s: Settings) -> None:
             span.set_attribute(A.oi_document(i, "score"), doc["score"])
 
 
+def tool_span(static: dict[str, Any], tool: str) -> str:
+    """An ``execute_tool`` span's attributes (into ``static``, never over ones given) and its
+    name, ``execute_tool {gen_ai.tool.name}``: for decorated tools and ``span(kind="tool")``."""
+    static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
+    static.setdefault(A.GEN_AI_TOOL_NAME, tool)
+    static.setdefault(A.GEN_AI_TOOL_TYPE, A.TOOL_TYPE_FUNCTION)
+    return f"{A.OP_EXECUTE_TOOL} {static[A.GEN_AI_TOOL_NAME]}"
+
+
 def tool_output(call: Call, result: Any, s: Settings) -> None:
     """``output.value``, and the same text as ``gen_ai.tool.call.result`` (a result only when
     the tool returned one: a failed stream's partial output goes through :func:`plain_output`)."""

@@ -24,6 +24,7 @@ from ._call import (
     tool_call_id_start,
     tool_input,
     tool_output,
+    tool_span,
     top_k_start,
 )
 
@@ -318,15 +319,12 @@ def _tool_spec(
     description: str | None = None,
 ) -> Spec:
     # The function's own name, not Class.method: the model calls a tool by a name without dots.
-    tool = str(static.get(A.GEN_AI_TOOL_NAME) or name or getattr(f, "__name__", None) or _name(f, None))
-    static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
-    static.setdefault(A.GEN_AI_TOOL_NAME, tool)
-    static.setdefault(A.GEN_AI_TOOL_TYPE, A.TOOL_TYPE_FUNCTION)
+    span_name = tool_span(static, str(name or getattr(f, "__name__", None) or _name(f, None)))
     if description:
         static[A.GEN_AI_TOOL_DESCRIPTION] = description
     else:
         static.setdefault(A.GEN_AI_TOOL_DESCRIPTION, _first_line(getattr(f, "__doc__", None)))
-    spec = Spec(f, f"{A.OP_EXECUTE_TOOL} {tool}", A.SPAN_TYPE_TOOL, static, capture_input, capture_output, tool_output)
+    spec = Spec(f, span_name, A.SPAN_TYPE_TOOL, static, capture_input, capture_output, tool_output)
     spec.partial_hook = plain_output  # a tool that failed returned no result
     call_id = spec.arg(*CALL_ID_ARGUMENTS)
     if call_id is not None:

@@ -11,7 +11,7 @@ from typing import Any
 from opentelemetry import trace
 
 from . import attributes as A
-from ._call import Call, Spec, llm_output, plain_output, retriever_output, set_content, tool_output
+from ._call import Call, Spec, llm_output, plain_output, retriever_output, set_content, tool_output, tool_span
 from ._guard import guard, logger
 from ._serialize import encodable, safe_str, scrub, scrub_attribute, to_text
 from ._settings import Settings, settings
@@ -88,10 +88,7 @@ def span(
         raise ValueError(f"unknown span kind {kind!r}; expected one of {sorted(A.OI_KIND_BY_SPAN_TYPE)}")
     static = dict(attributes or {})
     if kind == A.SPAN_TYPE_TOOL:
-        static.setdefault(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL)
-        static.setdefault(A.GEN_AI_TOOL_NAME, name)
-        static.setdefault(A.GEN_AI_TOOL_TYPE, A.TOOL_TYPE_FUNCTION)
-        name = f"{A.OP_EXECUTE_TOOL} {static[A.GEN_AI_TOOL_NAME]}"
+        name = tool_span(static, name)
     spec = Spec(
         None,
         name,
