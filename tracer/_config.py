@@ -78,7 +78,7 @@ def configure(
     max_value_chars: int | None = None,
     redact: RedactHook | None = None,
     tracer_provider: TracerProvider | None = None,
-    instrument: Iterable[str] = (),
+    instrument: str | Iterable[str] = (),
     max_queue_size: int = 32_768,
     schedule_delay: float = 0.5,
     grounding: bool | None = None,
@@ -88,7 +88,8 @@ def configure(
     """Start tracing into a DuckDB store and return the ``TracerProvider`` in use.
 
     Calling it again replaces the store and settings (spans queued for the old store are
-    flushed to it first). ``instrument=["openai"]`` also patches those client libraries.
+    flushed to it first). ``instrument=["openai"]`` also patches those libraries;
+    ``instrument="auto"`` patches every supported one that is installed (docs/integrations.md).
     A store that is not a Spyglass file, has a newer schema or is damaged raises a
     ``StoreError`` subclass here; a store that cannot be written right now never raises.
     ``grounding`` (default on; ``SPYGLASS_GROUNDING=false`` turns it off) checks each LLM
@@ -98,6 +99,7 @@ def configure(
     matches are replaced by ``[REDACTED]``, besides the built-in token shapes.
     """
     with _state.lock:
+        chosen = _integrations(instrument)  # an unknown name fails here, before anything changed
         path = os.path.abspath(os.fspath(db) if db is not None else default_db_path())
         set_settings(
             Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars, redact=redact)
@@ -135,10 +137,17 @@ def configure(
             provider.add_span_processor(_state.processor)
             _state.provider = provider
         _install_exit_hooks()
-        for name in instrument:
-            module = importlib.import_module(f"integrations.{name}")
-            module.instrument()  # follows the provider set above, like the decorators
+        for integration in chosen:
+            importlib.import_module(integration.module).instrument()  # follows the provider set above
         return provider
+
+
+def _integrations(names: str | Iterable[str]) -> list[Any]:
+    if not names:
+        return []
+    from integrations import _registry  # the capture layer, imported only when asked for
+
+    return _registry.resolve(names)
 
 
 def _provider(explicit: TracerProvider | None, service_name: str | None) -> TracerProvider:

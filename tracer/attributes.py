@@ -335,3 +335,15 @@ LF_REQUEST_DATA: Final = "request_data"
 LF_RESPONSE_DATA: Final = "response_data"
 LF_EVENTS: Final = "events"  # JSON list of {"event.name": "gen_ai.user.message", "content"...}
 LF_ASSISTANT_EVENT: Final = "gen_ai.assistant.message"  # the answer's entry in LF_EVENTS
+
+# --- Integrations beyond openai (integrations/<name>.py): each integration's own keys --------
+# One block per integration, so that each is edited on its own. Prefer the GenAI names above;
+# what they lack goes under spyglass.<integration>.*.
+
+# anthropic
+
+# langchain
+
+# llama_index
+
+# vector stores (chroma, qdrant)
