@@ -478,15 +478,23 @@ class RawStreamResponseProxy(wrapt.ObjectProxy):
 
 
 # --- patching -------------------------------------------------------------------------------
+WrapperFactory = Callable[[TracerSource, Endpoint, Adapter, Switch], Callable[..., Any]]
+
+
 @dataclass(frozen=True)
 class Target:
-    """One method to patch: ``module.cls.method``. Missing ones (older clients) are skipped."""
+    """One method to patch: ``module.cls.method``. Missing ones (older clients) are skipped.
+
+    ``wrap`` replaces the default wrapper factory (:func:`sync_wrapper` / :func:`async_wrapper`)
+    for a method that needs its own shell: positional arguments to bind, a stream manager
+    to wrap. Patching, reverting and the off switch stay the same for it."""
 
     module: str
     cls: str
     method: str
     endpoint: Endpoint
     is_async: bool
+    wrap: WrapperFactory | None = None
 
 
 @dataclass
@@ -521,7 +529,7 @@ class Patcher:
                 if owner is None:
                     continue
                 original = owner.__dict__.get(target.method, _MISSING)
-                factory = async_wrapper if target.is_async else sync_wrapper
+                factory = target.wrap or (async_wrapper if target.is_async else sync_wrapper)
                 wrapper = wrapt.FunctionWrapper(
                     getattr(owner, target.method), factory(tracers, target.endpoint, adapter, switch)
                 )
