@@ -341,9 +341,45 @@ LF_ASSISTANT_EVENT: Final = "gen_ai.assistant.message"  # the answer's entry in 
 # what they lack goes under spyglass.<integration>.*.
 
 # anthropic
+# gen_ai.provider.name of the cloud platforms' Anthropic clients (the conventions' values).
+PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+# OpenInference's cache-write count (openinference-semantic-conventions), beside the read one.
+OI_LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE: Final = "llm.token_count.prompt_details.cache_write"
+# The API's own stop_reason (end_turn, tool_use, pause_turn...); finish_reasons holds it mapped
+# onto the conventions' vocabulary (stop, length, tool_call, content_filter).
+ANTHROPIC_RESPONSE_STOP_REASON: Final = "spyglass.anthropic.response.stop_reason"
+ANTHROPIC_REQUEST_THINKING_BUDGET: Final = "spyglass.anthropic.request.thinking.budget_tokens"  # no GenAI name
 
 # langchain
 
 # llama_index
 
 # vector stores (chroma, qdrant)
+# OpenTelemetry database conventions (general registry, docs/registry/attributes/db.md, all
+# Stable but returned_rows): neither store is a well-known db.system.name value, and custom
+# values are allowed, so each is named by its product.
+DB_SYSTEM_NAME: Final = "db.system.name"
+DB_COLLECTION_NAME: Final = "db.collection.name"
+DB_OPERATION_NAME: Final = "db.operation.name"  # the client method: query, query_points, search...
+DB_OPERATION_BATCH_SIZE: Final = "db.operation.batch.size"  # only for 2 queries or more, as the registry says
+DB_RESPONSE_RETURNED_ROWS: Final = "db.response.returned_rows"  # Development: documents returned, all queries
+DB_SYSTEM_CHROMA: Final = "chroma"
+DB_SYSTEM_QDRANT: Final = "qdrant"
+# What a document's score is: Chroma returns distances (lower is closer); Qdrant returns its
+# "score", higher is closer for Cosine and Dot collections but a distance for Euclid and
+# Manhattan ones (the client does not say which without asking the server).
+RETRIEVAL_SCORE_KIND: Final = "spyglass.retrieval.score_kind"
+SCORE_KIND_DISTANCE: Final = "distance"
+SCORE_KIND_QDRANT: Final = "qdrant_score"
+RETRIEVAL_DISTANCE_METRIC: Final = "spyglass.retrieval.distance_metric"  # chroma: l2 | cosine | ip
+# What the query was: text | embedding | image | uri (chroma); text | embedding |
+# sparse_embedding | multi_embedding | point_id | <query model> (qdrant). Only text is stored.
+RETRIEVAL_QUERY_KIND: Final = "spyglass.retrieval.query.kind"
+QUERY_KIND_TEXT: Final = "text"
+QUERY_KIND_EMBEDDING: Final = "embedding"
+QUERY_KIND_MIXED: Final = "mixed"  # a batch of queries of different kinds
+# A call with several queries is one span; its documents are listed query after query, each
+# with DOCUMENT_QUERY_INDEX in its metadata, and this holds how many each query returned.
+RETRIEVAL_RESULT_COUNTS: Final = "spyglass.retrieval.result_counts"
+DOCUMENT_QUERY_INDEX: Final = "spyglass.query_index"  # a key in a document's metadata, not a span attribute
