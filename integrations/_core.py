@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -159,7 +159,7 @@ class Invocation(SpanEnd):
     # --- what the call returned ----------------------------------------------------------
     def returned(self, result: Any) -> Any:
         """Wrap a stream so it ends the span later; otherwise record the response now."""
-        with guard("openai response"):
+        with guard("integration response"):
             adapter = self.adapter
             if adapter.is_stream(result):
                 return SyncStreamProxy(result, self)
@@ -183,7 +183,7 @@ class Invocation(SpanEnd):
             return attrs
         _collect(attrs, self.endpoint.response(response))
         if self.capture:
-            with guard("openai output capture"):
+            with guard("integration output capture"):
                 _capture(attrs, self.endpoint.response_content(response), self.settings)
         _collect(attrs, _pricing.cost_attributes(attrs))
         return attrs
@@ -192,7 +192,7 @@ class Invocation(SpanEnd):
         if not self._claim():
             return
         try:
-            with guard("openai response attributes"):
+            with guard("integration response attributes"):
                 attrs = self._response_attributes(response)
                 self.span.set_attributes(attrs)
                 if A.ERROR_TYPE in attrs:  # the API answered, but with a failed response
@@ -210,7 +210,7 @@ class Invocation(SpanEnd):
             self._end(exc, self.last_ns if how == A.STREAM_END_ABANDONED else None)
 
     def _stream_attributes(self, state: StreamState, how: str, exc: BaseException | None) -> None:
-        with guard("openai stream attributes"):
+        with guard("integration stream attributes"):
             attrs = self._response_attributes(state.result(how))
             attrs[A.STREAM_END] = how
             attrs[A.STREAM_ITEMS] = self.chunks
@@ -235,7 +235,7 @@ def start(
     tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, instance: Any, kwargs: Mapping[str, Any]
 ) -> Invocation | None:
     """Start the span for a call, or return ``None`` (and let the call run bare)."""
-    with guard("openai span start"):
+    with guard("integration span start"):
         tracer = tracers()
         s = settings()
         attrs: dict[str, Any] = {
@@ -251,7 +251,7 @@ def start(
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns)
         inv = Invocation(span, endpoint, adapter, s, kwargs, start_ns)
         if s.capture_content and span.is_recording():
-            with guard("openai input capture"):
+            with guard("integration input capture"):
                 content: dict[str, Any] = {}
                 _capture(content, endpoint.request_content(kwargs), s)
                 span.set_attributes(content)
@@ -269,46 +269,77 @@ class Switch:
         self.on = True
 
 
-def _bypass(switch: Switch) -> bool:
+def bypass(switch: Switch) -> bool:
+    """True when a wrapper should just call through: switched off, or inside a patched call."""
     return not switch.on or otel_context.get_value(_INSIDE) is True
+
+
+def inside_call() -> bool:
+    """True while a patched call runs (in its context): its span is the one for this call."""
+    return otel_context.get_value(_INSIDE) is True
+
+
+def run_sync(
+    tracers: TracerSource,
+    endpoint: Endpoint,
+    adapter: Adapter,
+    instance: Any,
+    kwargs: Mapping[str, Any],
+    call: Callable[[], Any],
+) -> Any:
+    """``call()`` under a span for ``endpoint``: the body of every sync wrapper, also for calls
+    made later than the patched method returned (a stream manager's request)."""
+    inv = start(tracers, endpoint, adapter, instance, kwargs)
+    if inv is None:
+        return call()
+    token = otel_context.attach(inv.ctx)
+    try:
+        result = call()
+    except BaseException as exc:
+        inv.fail(exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    return inv.returned(result)
+
+
+async def run_async(
+    tracers: TracerSource,
+    endpoint: Endpoint,
+    adapter: Adapter,
+    instance: Any,
+    kwargs: Mapping[str, Any],
+    call: Callable[[], Awaitable[Any]],
+) -> Any:
+    """The async twin of :func:`run_sync`."""
+    inv = start(tracers, endpoint, adapter, instance, kwargs)
+    if inv is None:
+        return await call()
+    token = otel_context.attach(inv.ctx)
+    try:
+        result = await call()
+    except BaseException as exc:
+        inv.fail(exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    return inv.returned(result)
 
 
 def sync_wrapper(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _bypass(switch):
+        if bypass(switch):
             return wrapped(*args, **kwargs)
-        inv = start(tracers, endpoint, adapter, instance, kwargs)
-        if inv is None:
-            return wrapped(*args, **kwargs)
-        token = otel_context.attach(inv.ctx)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            inv.fail(exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        return inv.returned(result)
+        return run_sync(tracers, endpoint, adapter, instance, kwargs, lambda: wrapped(*args, **kwargs))
 
     return wrapper
 
 
 def async_wrapper(tracers: TracerSource, endpoint: Endpoint, adapter: Adapter, switch: Switch) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _bypass(switch):
+        if bypass(switch):
             return await wrapped(*args, **kwargs)
-        inv = start(tracers, endpoint, adapter, instance, kwargs)
-        if inv is None:
-            return await wrapped(*args, **kwargs)
-        token = otel_context.attach(inv.ctx)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            inv.fail(exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        return inv.returned(result)
+        return await run_async(tracers, endpoint, adapter, instance, kwargs, lambda: wrapped(*args, **kwargs))
 
     return wrapper
 
@@ -334,7 +365,7 @@ class _StreamProxy(wrapt.ObjectProxy):
             inv.first_ns = now
         inv.last_ns = now
         inv.chunks += 1
-        with guard("openai stream chunk"):
+        with guard("integration stream chunk"):
             self._self_state.add(chunk)
 
     def _self_end(self, how: str, exc: BaseException | None = None) -> None:
@@ -463,7 +494,7 @@ class RawStreamResponseProxy(wrapt.ObjectProxy):
         if self._self_stream is not None and parsed is self._self_parsed:
             return self._self_stream
         inv = self._self_inv
-        with guard("openai raw stream"):
+        with guard("integration raw stream"):
             if not inv.ended and (inv.adapter.is_stream(parsed) or inv.adapter.is_async_stream(parsed)):
                 proxy_type = SyncStreamProxy if inv.adapter.is_stream(parsed) else AsyncStreamProxy
                 self._self_stream, self._self_parsed = proxy_type(parsed, inv), parsed
@@ -473,7 +504,7 @@ class RawStreamResponseProxy(wrapt.ObjectProxy):
     def __del__(self) -> None:
         inv = getattr(self, "_self_inv", None)
         if inv is not None and not inv.ended and getattr(self, "_self_stream", None) is None:
-            with guard("openai raw stream"):  # never parsed: nothing was read from the stream
+            with guard("integration raw stream"):  # never parsed: nothing was read from the stream
                 inv.finish_stream(inv.endpoint.stream_state(inv.kwargs, False), A.STREAM_END_ABANDONED)
 
 
@@ -483,7 +514,8 @@ WrapperFactory = Callable[[TracerSource, Endpoint, Adapter, Switch], Callable[..
 
 @dataclass(frozen=True)
 class Target:
-    """One method to patch: ``module.cls.method``. Missing ones (older clients) are skipped.
+    """One method to patch: ``module.cls.method``, or the module-level function
+    ``module.method`` when ``cls`` is ``""``. Missing ones (older clients) are skipped.
 
     ``wrap`` replaces the default wrapper factory (:func:`sync_wrapper` / :func:`async_wrapper`)
     for a method that needs its own shell: positional arguments to bind, a stream manager
@@ -499,7 +531,7 @@ class Target:
 
 @dataclass
 class _Applied:
-    owner: type
+    owner: Any  # a class, or a module for a module-level function
     name: str
     original: Any  # what ``owner.__dict__[name]`` held, or _MISSING if it was inherited
     wrapper: Any
@@ -543,19 +575,26 @@ class Patcher:
         self.switch = None
         applied, self.applied = self.applied, []
         for item in reversed(applied):
-            with guard(f"unpatch {item.owner.__qualname__}.{item.name}"):
+            with guard(f"unpatch {_name(item.owner)}.{item.name}"):
                 _restore(item)
 
 
-def _resolve(target: Target) -> type | None:
+def _resolve(target: Target) -> Any:
+    """The class (or, for ``cls=""``, the module) holding the method, or ``None``."""
     try:
         module = importlib.import_module(target.module)
     except ImportError:
         return None
+    if not target.cls:
+        return module if callable(module.__dict__.get(target.method)) else None
     owner = getattr(module, target.cls, None)
     if not isinstance(owner, type) or not hasattr(owner, target.method):
         return None
     return owner
+
+
+def _name(owner: Any) -> str:
+    return str(getattr(owner, "__qualname__", None) or owner.__name__)  # a class, or a module
 
 
 def _restore(item: _Applied) -> None:
@@ -564,7 +603,7 @@ def _restore(item: _Applied) -> None:
         # Someone patched on top of us; removing ours would drop theirs. Ours is switched off.
         logger.warning(
             "spyglass: %s.%s was re-patched by someone else; leaving it in place (disabled)",
-            item.owner.__qualname__,
+            _name(item.owner),
             item.name,
         )
         return

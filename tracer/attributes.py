@@ -352,6 +352,26 @@ ANTHROPIC_RESPONSE_STOP_REASON: Final = "spyglass.anthropic.response.stop_reason
 ANTHROPIC_REQUEST_THINKING_BUDGET: Final = "spyglass.anthropic.request.thinking.budget_tokens"  # no GenAI name
 
 # langchain
+# The run a span stands for (LangChain's run_id, as LangSmith shows it) and its run type when
+# LangChain gives one (prompt, parser, retriever...).
+LANGCHAIN_RUN_ID: Final = "spyglass.langchain.run_id"
+LANGCHAIN_RUN_TYPE: Final = "spyglass.langchain.run_type"
+# LangChain's ``ls_provider`` names -> gen_ai.provider.name well-known values (others pass through).
+LANGCHAIN_PROVIDERS: Final = {
+    "openai": PROVIDER_OPENAI,
+    "azure": PROVIDER_AZURE_OPENAI,
+    "anthropic": PROVIDER_ANTHROPIC,
+    "groq": PROVIDER_GROQ,
+    "deepseek": PROVIDER_DEEPSEEK,
+    "xai": PROVIDER_XAI,
+    "perplexity": PROVIDER_PERPLEXITY,
+    "mistralai": PROVIDER_MISTRAL,
+    "google_genai": PROVIDER_GEMINI,
+    "cohere": PROVIDER_COHERE,
+    "google_vertexai": "gcp.vertex_ai",
+    "amazon_bedrock": "aws.bedrock",
+    "bedrock": "aws.bedrock",
+}
 
 # llama_index
 
