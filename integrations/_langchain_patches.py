@@ -1,0 +1,206 @@
+"""What the LangChain integration patches, in one table, and how each patch is undone.
+
+Three kinds of patch, all in ``langchain_core``:
+
+* ``BaseCallbackManager.__init__``: every callback manager LangChain makes (one per run and
+  per child run) gets our handler, as an inheritable handler, unless it has it already. This
+  is how OpenInference and LangSmith see every run without the app passing ``callbacks=``.
+* ``runnables.config._set_config_context``: LangChain runs the body of a chain, a lambda, a
+  sequence step, a parallel branch or a tool in a *copy* of the caller's ``contextvars``
+  context, made by ``set_config_context`` (it sets LangSmith's current run in it the same
+  way). We make the run's span current in that copy. The token is never detached, and
+  needs not be: the copy is LangChain's, private to that run's body, and dropped after it.
+  Whatever runs inside (a ``@trace_llm`` function, an instrumented client) nests under the
+  run, in threads (``batch``, ``RunnableParallel``) and asyncio tasks alike, and nothing
+  leaks into the caller's context.
+* Chat models and LLMs run their body in the caller's context (no copy), so
+  ``BaseChatModel._generate_with_cache`` / ``_agenerate_with_cache`` and
+  ``BaseLLM._generate_helper`` / ``_agenerate_helper`` (private methods, present from
+  langchain-core 0.3.50 to 1.8 at least; every provider's ``invoke``, ``batch`` and
+  ``generate`` go through them) get a wrapper that makes the run's span current around the
+  provider call and detaches it in the same frame, so in the same context. A client call
+  inside (``ChatOpenAI`` -> openai, with our openai integration on) is then a child of the
+  LangChain LLM span, and the nesting marks (tracer/_nesting.py) count them as one call.
+
+Each patch is reverted on its own; one somebody else wrapped again after us is left in place,
+switched off (the handler's switch turns every wrapper into a pass-through).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+from opentelemetry import context as otel_context
+
+from tracer._guard import guard, logger
+
+from ._langchain_handler import SpyglassCallbackHandler, _Run
+
+__all__ = ["TARGETS", "Applied", "Target", "apply", "revert"]
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str
+    owner: str | None  # a class in ``module``; None: a function of the module itself
+    name: str
+    factory: Callable[[SpyglassCallbackHandler], Wrapper]
+
+
+@dataclass
+class Applied:
+    owner: Any
+    name: str
+    original: Any
+    wrapper: Any
+
+
+_MISSING = object()
+
+
+# --- wrappers ----------------------------------------------------------------------------------
+def _add_handler(handler: SpyglassCallbackHandler) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = wrapped(*args, **kwargs)
+        with guard("langchain callback manager"):
+            if handler.active and not any(h is handler for h in instance.inheritable_handlers):
+                instance.add_handler(handler, True)
+        return result
+
+    return wrapper
+
+
+def _parent_run(handler: SpyglassCallbackHandler, config: Any) -> _Run | None:
+    callbacks = config.get("callbacks") if isinstance(config, Mapping) else None
+    return handler.run(getattr(callbacks, "parent_run_id", None))
+
+
+def _config_context(handler: SpyglassCallbackHandler) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = wrapped(*args, **kwargs)
+        with guard("langchain run context"):
+            run = _parent_run(handler, args[0] if args else kwargs.get("config"))
+            if run is not None:
+                # In LangChain's private copy of the context (see the module docstring): no detach.
+                otel_context.attach(run.ctx)
+        return result
+
+    return wrapper
+
+
+def _run_of(handler: SpyglassCallbackHandler, managers: Any) -> _Run | None:
+    """The span of the one run a model call serves (``run_manager``, or a list of one)."""
+    if isinstance(managers, Sequence):
+        if len(managers) != 1:
+            return None  # several prompts in one provider call: no single parent to give it
+        managers = managers[0]
+    return handler.run(getattr(managers, "run_id", None))
+
+
+def _find(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _model_call(index: int, name: str, is_async: bool) -> Callable[[SpyglassCallbackHandler], Wrapper]:
+    """Make the run's span current around a model's provider call; the run manager(s) are
+    the argument ``name`` (position ``index`` when passed positionally)."""
+
+    def factory(handler: SpyglassCallbackHandler) -> Wrapper:
+        def current(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Run | None:
+            with guard("langchain model context"):
+                return _run_of(handler, _find(args, kwargs, index, name))
+            return None
+
+        if is_async:
+
+            async def async_wrapper(
+                wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+            ) -> Any:
+                run = current(args, kwargs)
+                if run is None:
+                    return await wrapped(*args, **kwargs)
+                token = otel_context.attach(run.ctx)
+                try:
+                    return await wrapped(*args, **kwargs)
+                finally:
+                    otel_context.detach(token)
+
+            return async_wrapper
+
+        def sync_wrapper(
+            wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            run = current(args, kwargs)
+            if run is None:
+                return wrapped(*args, **kwargs)
+            token = otel_context.attach(run.ctx)
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                otel_context.detach(token)
+
+        return sync_wrapper
+
+    return factory
+
+
+_CHAT = "langchain_core.language_models.chat_models"
+_LLMS = "langchain_core.language_models.llms"
+TARGETS: tuple[Target, ...] = (
+    Target("langchain_core.callbacks.base", "BaseCallbackManager", "__init__", _add_handler),
+    Target("langchain_core.runnables.config", None, "_set_config_context", _config_context),
+    # _generate_with_cache(self, messages, stop=None, run_manager=None, **kwargs)
+    Target(_CHAT, "BaseChatModel", "_generate_with_cache", _model_call(2, "run_manager", False)),
+    Target(_CHAT, "BaseChatModel", "_agenerate_with_cache", _model_call(2, "run_manager", True)),
+    # _generate_helper(self, prompts, stop, run_managers, *, new_arg_supported, **kwargs)
+    Target(_LLMS, "BaseLLM", "_generate_helper", _model_call(2, "run_managers", False)),
+    Target(_LLMS, "BaseLLM", "_agenerate_helper", _model_call(2, "run_managers", True)),
+)
+
+
+# --- applying and reverting ---------------------------------------------------------------------
+def _owner(target: Target) -> Any:
+    try:
+        module = importlib.import_module(target.module)
+    except ImportError:
+        return None
+    owner = module if target.owner is None else getattr(module, target.owner, None)
+    if owner is None or not callable(getattr(owner, target.name, None)):
+        return None
+    return owner
+
+
+def apply(handler: SpyglassCallbackHandler, targets: Sequence[Target] = TARGETS) -> list[Applied]:
+    """Patch every target that exists here; a missing one (another release) is skipped."""
+    applied: list[Applied] = []
+    for target in targets:
+        with guard(f"patch {target.module}.{target.owner or ''}.{target.name}"):
+            owner = _owner(target)
+            if owner is None:
+                logger.debug("spyglass: %s.%s.%s not found; not patched", target.module, target.owner, target.name)
+                continue
+            original = vars(owner).get(target.name, _MISSING)
+            wrapper = wrapt.FunctionWrapper(getattr(owner, target.name), target.factory(handler))
+            setattr(owner, target.name, wrapper)
+            applied.append(Applied(owner, target.name, original, wrapper))
+    return applied
+
+
+def revert(applied: Sequence[Applied]) -> None:
+    """Undo :func:`apply`, each patch on its own, in reverse order."""
+    for item in reversed(applied):
+        with guard(f"unpatch {item.name}"):
+            if vars(item.owner).get(item.name, _MISSING) is not item.wrapper:
+                # Someone wrapped it after us; removing ours would drop theirs. Ours is inert.
+                logger.warning("spyglass: %s.%s was re-patched by someone else; left in place", item.owner, item.name)
+                continue
+            if item.original is _MISSING:
+                delattr(item.owner, item.name)
+            else:
+                setattr(item.owner, item.name, item.original)

@@ -1,0 +1,121 @@
+"""Trace LangChain (``langchain-core >= 0.3.50``) runs as Spyglass spans.
+
+    import tracer
+    from integrations import langchain as spy_langchain
+
+    tracer.configure()
+    spy_langchain.instrument()       # idempotent; uninstrument() puts every original back
+    chain.invoke({"question": "..."})
+
+Every run LangChain makes becomes a span, parented by LangChain's own run tree
+(``run_id`` / ``parent_run_id``), sync, async, ``batch`` and parallel branches alike:
+
+* retrievers -> retriever spans (query, documents with id, content, metadata, score), what
+  ``@tracer.trace_retriever`` records, so the Context panel and the grounding check read them;
+* chat models and LLMs -> LLM spans: messages, answer, model, provider, usage, cost;
+* chains and LCEL runnables (sequences, lambdas, prompts, parsers, parallel maps) -> step spans;
+* tools -> ``execute_tool`` spans.
+
+**Why callbacks, not the runnable layer.** Every run, whatever its class (a provider's chat
+model, a community retriever, a user's ``BaseTool``), reports to LangChain's callback system
+with its run id, its parent's run id, its inputs and outputs. Patching runnables would mean
+one patch per method per class family, and subclasses that override ``invoke`` would escape
+it. So a :class:`~integrations._langchain_handler.SpyglassCallbackHandler` is added to every
+callback manager (``BaseCallbackManager.__init__`` is wrapped, as OpenInference does). A few
+small patches (``_langchain_patches.py``) make each run's span *current* while its body runs,
+which callbacks alone cannot do safely; that is what nests an instrumented client call (our
+openai integration under ``ChatOpenAI``) inside the LangChain LLM span, counted as one call.
+
+``opentelemetry-instrument`` finds :class:`LangChainInstrumentor` through the
+``opentelemetry_instrumentor`` entry point.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.trace import TracerProvider
+
+from tracer._call import tracer_for
+from tracer._guard import guard
+from tracer.version import __version__
+
+from ._core import Switch, fixed_tracer
+
+__all__ = ["SUPPORTED", "LangChainInstrumentor", "instrument", "is_instrumented", "uninstrument"]
+
+SUPPORTED = ("langchain-core >= 0.3.50",)
+_SCOPE = "spyglass.integrations.langchain"
+_lock = threading.Lock()
+_state: dict[str, Any] = {}  # "switch", "handler", "applied" while instrumented
+
+
+def instrument(tracer_provider: TracerProvider | None = None) -> None:
+    """Trace every LangChain run from now on. A second call does nothing (``uninstrument()``
+    first to switch tracer providers). Spans go to ``tracer_provider``; without one, to the
+    provider Spyglass's decorators use at the time of each run (``tracer.configure()``'s,
+    ``tracer.testing.capture_spans()``'s, or the global one)."""
+    with _lock:
+        if _state:
+            return
+        with guard("langchain instrument"):
+            from . import _langchain_patches as patches
+            from ._langchain_handler import SpyglassCallbackHandler
+
+            tracers = (
+                functools.partial(tracer_for, _SCOPE, __version__)
+                if tracer_provider is None
+                else fixed_tracer(tracer_provider.get_tracer(_SCOPE, __version__))
+            )
+            switch = Switch()
+            handler = SpyglassCallbackHandler(tracers, switch)
+            _state.update(switch=switch, handler=handler, applied=patches.apply(handler))
+
+
+def uninstrument() -> None:
+    """Put every patched function back. The handler stays in callback managers made before
+    (a chain built and kept by the app): it is switched off, traces nothing new, and still
+    ends the spans of runs that were running. Safe to call when not instrumented."""
+    with _lock:
+        if not _state:
+            return
+        from . import _langchain_patches as patches
+
+        state = dict(_state)
+        _state.clear()
+        state["switch"].on = False
+        patches.revert(state["applied"])
+
+
+def is_instrumented() -> bool:
+    return bool(_state)
+
+
+try:  # optional: only ``opentelemetry-instrument`` needs it
+    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor as _Base  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - exercised when the package is absent
+    _Base = object
+
+
+class LangChainInstrumentor(_Base):  # pyright: ignore[reportGeneralTypeIssues] - object when the package is absent
+    """The same instrumentation behind OpenTelemetry's ``BaseInstrumentor`` interface."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return SUPPORTED
+
+    def _instrument(self, **kwargs: Any) -> None:
+        instrument(tracer_provider=kwargs.get("tracer_provider"))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        uninstrument()
+
+    if _Base is object:  # without opentelemetry-instrumentation: the same two verbs
+
+        def instrument(self, **kwargs: Any) -> None:
+            self._instrument(**kwargs)
+
+        def uninstrument(self, **kwargs: Any) -> None:
+            self._uninstrument(**kwargs)
