@@ -70,6 +70,9 @@ def _output_type(kw: Mapping[str, Any]) -> str | None:
     fmt = kw.get("output_format")  # beta structured outputs; a type for parse()/stream()
     if not given(fmt):
         fmt = get(get(kw, "output_config"), "format")
+    if not given(fmt):  # clients older than the parameter: sent through extra_body
+        extra = get(kw, "extra_body")
+        fmt = get(extra, "output_format") or get(get(extra, "output_config"), "format")
     if not given(fmt):
         return None
     if isinstance(fmt, type) or get(fmt, "type") in ("json_schema", "json"):
