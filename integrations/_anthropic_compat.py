@@ -16,6 +16,10 @@ against anthropic 0.40.0 and 2.15.0 (the supported range is ``anthropic>=0.40``)
   call, nested in ours; we make it return ``None`` there, which the SDK treats as "no span"
   (the path a client built with ``open_telemetry=False`` takes).
 * ``anthropic._legacy_response.LegacyAPIResponse`` (0.x): what ``with_raw_response`` returns.
+  In 2.x it returns ``anthropic.APIResponse``, the type ``with_streaming_response`` returns
+  too; the request header ``X-Stainless-Raw-Response: raw`` (anthropic/_constants.py) tells
+  the first (body read, ``parse()`` cached) from the second (body unread: never parsed by us).
+  The async ``AsyncAPIResponse`` parses only when awaited: its span keeps the request only.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ except ImportError:  # pragma: no cover - depends on the installed client
 STREAM_TYPES: tuple[type, ...] = (anthropic.Stream,)
 ASYNC_STREAM_TYPES: tuple[type, ...] = (anthropic.AsyncStream,)
 RAW_RESPONSE_TYPES: tuple[type, ...] = (_LegacyAPIResponse,) if isinstance(_LegacyAPIResponse, type) else ()
+_API_RESPONSE = getattr(anthropic, "APIResponse", None)
+_RAW_HEADER = "X-Stainless-Raw-Response"  # private constant, see the docstring
 # ``NOT_GIVEN`` / ``omit``: "no value" markers a caller may pass explicitly.
 _SENTINELS = frozenset(
     t for t in (getattr(anthropic, "NotGiven", None), getattr(anthropic, "Omit", None)) if isinstance(t, type)
@@ -118,7 +124,12 @@ class AnthropicAdapter:
 
     @staticmethod
     def is_raw_response(result: Any) -> bool:
-        return bool(RAW_RESPONSE_TYPES) and isinstance(result, RAW_RESPONSE_TYPES)
+        if RAW_RESPONSE_TYPES and isinstance(result, RAW_RESPONSE_TYPES):
+            return True
+        if isinstance(_API_RESPONSE, type) and isinstance(result, _API_RESPONSE):
+            request: Any = getattr(result, "http_request", None)
+            return request is not None and request.headers.get(_RAW_HEADER) == "raw"
+        return False
 
 
 # --- stream managers (messages.stream()) -------------------------------------------------------

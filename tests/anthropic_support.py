@@ -139,7 +139,7 @@ Handler = Callable[[Any], Any]
 API_KEY = "sk-ant-api03-SECRETKEY0123456789abcdefghijklmnop"
 
 
-def clients(handler: Handler, **kwargs: Any) -> tuple[anthropic.Anthropic, anthropic.AsyncAnthropic]:
+def clients(handler: Handler, **kwargs: Any) -> tuple[Any, Any]:
     """A sync and an async client whose HTTP goes to ``handler(request) -> response``."""
     kwargs.setdefault("api_key", API_KEY)
     kwargs.setdefault("max_retries", 0)
