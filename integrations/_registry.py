@@ -62,8 +62,7 @@ def resolve(names: str | Iterable[str]) -> list[Integration]:
     unknown = [n for n in asked if n != AUTO and n not in INTEGRATIONS]
     if unknown:
         raise ValueError(
-            f"unknown integration(s) {', '.join(map(repr, unknown))}; "
-            f"known: {', '.join([AUTO, *INTEGRATIONS])}"
+            f"unknown integration(s) {', '.join(map(repr, unknown))}; known: {', '.join([AUTO, *INTEGRATIONS])}"
         )
     chosen: list[str] = []
     for name in asked:
