@@ -8,20 +8,24 @@ parent is the span of the parent run (else whatever span is current: the user's 
 retrievers, steps and tools record exactly what ``@trace_retriever``, ``@trace_step`` and
 ``@trace_tool`` record, and every span ends through :class:`tracer._span_end.SpanEnd`.
 
-The handler never makes its spans current itself: a start callback and its end callback do
-not run in the same ``contextvars`` context (LangChain runs async end callbacks in a copy,
-``callbacks.manager.shielded``), so a token attached at the start could not be detached at the
-end, and the span would stay current in the caller's context. ``_langchain_patches.py`` makes
-them current where LangChain runs a run's body.
+A start callback and its end callback do not run in the same ``contextvars`` context
+(LangChain runs async end callbacks in a copy, ``callbacks.manager.shielded``), so a token
+attached at the start could not be detached at the end, and the span would stay current in
+the caller's context. So the handler makes a span current only inside a :class:`Slot`: a
+scope that one of our wrappers (``_langchain_patches.py``) opened around a model's stream or a
+retriever's ``invoke``, in the wrapper's own frame, which detaches the token when it leaves.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from types import TracebackType
 from typing import Any
 from uuid import UUID
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -40,7 +44,7 @@ try:
 except ImportError:  # pragma: no cover - the module is only imported with langchain-core installed
     BaseCallbackHandler = object  # type: ignore[assignment,misc]
 
-__all__ = ["SpyglassCallbackHandler"]
+__all__ = ["Slot", "SpyglassCallbackHandler"]
 
 
 class _Run(Call):
@@ -52,6 +56,45 @@ class _Run(Call):
         super().__init__(span, spec, s)
         self.start_ns = start_ns
         self.first_ns: int | None = None
+
+
+class Slot:
+    """A call one of our wrappers is running (a model's stream, a retriever's ``invoke``).
+
+    While the wrapper is :meth:`active`, the first run of ``span_type`` that starts (the call's
+    own run: its start callback runs synchronously inside the call, in the same context) is
+    made current, until the wrapper leaves: the token is attached and detached in one context.
+    A generator's wrapper is active around each step, so the span is current while the
+    generator runs, never while its consumer does."""
+
+    __slots__ = ("run", "span_type", "tokens")
+
+    def __init__(self, span_type: str) -> None:
+        self.span_type = span_type
+        self.run: _Run | None = None
+        self.tokens: list[tuple[Token[Slot | None], object | None]] = []
+
+    def __enter__(self) -> Slot:
+        var = _SLOT.set(self)
+        self.tokens.append((var, otel_context.attach(self.run.ctx) if self.run is not None else None))
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        var, token = self.tokens.pop()
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        _SLOT.reset(var)
+
+    def claim(self, run: _Run) -> None:
+        """``run`` started inside: current from now until the wrapper leaves this step."""
+        if self.run is None and self.tokens and run.spec.span_type == self.span_type:
+            self.run = run
+            var, token = self.tokens[-1]
+            if token is None:
+                self.tokens[-1] = (var, otel_context.attach(run.ctx))
+
+
+_SLOT: ContextVar[Slot | None] = ContextVar("spyglass_langchain_slot", default=None)
 
 
 def _llm_output(call: Call, response: Any, s: Settings) -> None:
@@ -146,6 +189,9 @@ class SpyglassCallbackHandler(BaseCallbackHandler):
             start_ns = time.time_ns()
             span = self._tracers().start_span(name, context=ctx, kind=kind, attributes=attrs, start_time=start_ns)
             run = self._runs[run_id] = _Run(span, spec, settings(), start_ns)
+            slot = _SLOT.get()
+            if slot is not None:
+                slot.claim(run)
             return run
         return None
 

@@ -21,6 +21,12 @@ Three kinds of patch, all in ``langchain_core``:
   provider call and detaches it in the same frame, so in the same context. A client call
   inside (``ChatOpenAI`` -> openai, with our openai integration on) is then a child of the
   LangChain LLM span, and the nesting marks (tracer/_nesting.py) count them as one call.
+* ``stream`` / ``astream`` of chat models and LLMs, and ``invoke`` / ``ainvoke`` of
+  retrievers, start their run inside the call, so there is no run to look up beforehand: the
+  wrapper opens a :class:`~integrations._langchain_handler.Slot`, the run's start callback
+  claims it, and the wrapper detaches the span when it leaves (for a stream, around each
+  step of the generator, so the span is never current in the consumer's code). An
+  embedding call inside a retriever nests under the retriever span.
 
 Each patch is reverted on its own; one somebody else wrapped again after us is left in place,
 switched off (the handler's switch turns every wrapper into a pass-through).
@@ -29,16 +35,17 @@ switched off (the handler's switch turns every wrapper into a pass-through).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import wrapt
 from opentelemetry import context as otel_context
 
+from tracer import attributes as A
 from tracer._guard import guard, logger
 
-from ._langchain_handler import SpyglassCallbackHandler, _Run
+from ._langchain_handler import Slot, SpyglassCallbackHandler, _Run
 
 __all__ = ["TARGETS", "Applied", "Target", "apply", "revert"]
 
@@ -150,6 +157,90 @@ def _model_call(index: int, name: str, is_async: bool) -> Callable[[SpyglassCall
     return factory
 
 
+def _slot_call(span_type: str, is_async: bool) -> Callable[[SpyglassCallbackHandler], Wrapper]:
+    """A call that starts its own run (a retriever's ``invoke``): inside a :class:`Slot`."""
+
+    def factory(handler: SpyglassCallbackHandler) -> Wrapper:
+        if is_async:
+
+            async def async_wrapper(
+                wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+            ) -> Any:
+                with Slot(span_type):
+                    return await wrapped(*args, **kwargs)
+
+            return async_wrapper
+
+        def sync_wrapper(
+            wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            with Slot(span_type):
+                return wrapped(*args, **kwargs)
+
+        return sync_wrapper
+
+    return factory
+
+
+def _steps(gen: Generator[Any, Any, Any], slot: Slot) -> Generator[Any, Any, Any]:
+    """``gen`` step by step, each step inside ``slot``; send/throw/close forwarded, as the
+    decorators' generator shell does (tracer/_decorators.py)."""
+    step: Callable[[Any], Any] = gen.send
+    arg: Any = None
+    while True:
+        with slot:
+            try:
+                item = step(arg)
+            except StopIteration as stop:
+                return stop.value
+        try:
+            arg = yield item
+            step = gen.send
+        except GeneratorExit:
+            with slot:
+                gen.close()
+            raise
+        except BaseException as exc:  # thrown in by the consumer: pass it on
+            step, arg = gen.throw, exc
+
+
+async def _asteps(agen: AsyncGenerator[Any, Any], slot: Slot) -> AsyncGenerator[Any, Any]:
+    step: Callable[[Any], Any] = agen.asend
+    arg: Any = None
+    while True:
+        with slot:
+            try:
+                item = await step(arg)
+            except StopAsyncIteration:
+                return
+        try:
+            arg = yield item
+            step = agen.asend
+        except GeneratorExit:
+            with slot:
+                await agen.aclose()
+            raise
+        except BaseException as exc:
+            step, arg = agen.athrow, exc
+
+
+def _stream(is_async: bool) -> Callable[[SpyglassCallbackHandler], Wrapper]:
+    """A model's ``stream`` / ``astream``: its run starts at the first step, inside a Slot."""
+
+    def factory(handler: SpyglassCallbackHandler) -> Wrapper:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            result = wrapped(*args, **kwargs)
+            if is_async and isinstance(result, AsyncGenerator):
+                return _asteps(result, Slot(A.SPAN_TYPE_LLM))
+            if not is_async and isinstance(result, Generator):
+                return _steps(result, Slot(A.SPAN_TYPE_LLM))
+            return result  # not a generator (a subclass's own stream): as it is
+
+        return wrapper
+
+    return factory
+
+
 _CHAT = "langchain_core.language_models.chat_models"
 _LLMS = "langchain_core.language_models.llms"
 TARGETS: tuple[Target, ...] = (
@@ -161,6 +252,12 @@ TARGETS: tuple[Target, ...] = (
     # _generate_helper(self, prompts, stop, run_managers, *, new_arg_supported, **kwargs)
     Target(_LLMS, "BaseLLM", "_generate_helper", _model_call(2, "run_managers", False)),
     Target(_LLMS, "BaseLLM", "_agenerate_helper", _model_call(2, "run_managers", True)),
+    Target(_CHAT, "BaseChatModel", "stream", _stream(False)),
+    Target(_CHAT, "BaseChatModel", "astream", _stream(True)),
+    Target(_LLMS, "BaseLLM", "stream", _stream(False)),
+    Target(_LLMS, "BaseLLM", "astream", _stream(True)),
+    Target("langchain_core.retrievers", "BaseRetriever", "invoke", _slot_call(A.SPAN_TYPE_RETRIEVER, False)),
+    Target("langchain_core.retrievers", "BaseRetriever", "ainvoke", _slot_call(A.SPAN_TYPE_RETRIEVER, True)),
 )
 
 
