@@ -243,6 +243,15 @@ def reset_prices() -> None:
         _rebuild()
 
 
+def _reset() -> None:
+    """As in a fresh process: no overrides, the environment not read yet (tests)."""
+    global _replaced, _genai_code, _genai_env, _env_read, _table
+    with _lock:
+        _code.clear()
+        _file.clear()
+        _replaced, _genai_code, _genai_env, _env_read, _table = False, None, False, False, None
+
+
 def use_genai_prices(enabled: bool = True) -> bool:
     """Ask genai-prices (``pip install 'spyglass[prices]'``) for the models the tables miss, or
     stop asking it (``SPYGLASS_GENAI_PRICES=1`` switches it on from the environment). Imports
@@ -377,7 +386,7 @@ def _probe(model: str, provider_id: str | None) -> Price:
 def price_for(model: str, provider: str | None = None) -> Price | None:
     """The price of ``model`` (as a span names it), or ``None`` when no source has one.
     ``provider`` (``gen_ai.provider.name``) only steers genai-prices between providers."""
-    table = _current()
+    table = _table if _table is not None else _current()
     key = (model, provider)
     hit = table.cache.get(key, table.cache)
     if hit is not table.cache:
@@ -403,20 +412,17 @@ def cost_usd(
     """USD for one call. ``input_tokens`` counts all input, the cache reads (``cached_tokens``)
     and writes (``cache_creation_tokens``) included; parts larger than the whole are cut to it."""
     read = min(max(cached_tokens, 0), input_tokens)
-    write = min(max(cache_creation_tokens, 0), input_tokens - read)
+    rest = input_tokens - read
     read_rate = price.input if price.cached_input is None else price.cached_input
-    write_rate = price.input if price.cache_write is None else price.cache_write
-    return (
-        (input_tokens - read - write) * price.input
-        + read * read_rate
-        + write * write_rate
-        + output_tokens * price.output
-    ) / 1e6
+    total = rest * price.input + read * read_rate + output_tokens * price.output
+    if cache_creation_tokens > 0:  # only Anthropic-style usage has them: the common path skips this
+        write_rate = price.input if price.cache_write is None else price.cache_write
+        total += min(cache_creation_tokens, rest) * (write_rate - price.input)
+    return total / 1e6
 
 
-def _count(attrs: Mapping[str, Any], key: str) -> int:
-    value = attrs.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _count(value: object) -> int:
+    return value if type(value) is int else 0  # not bool, not a float from a buggy caller
 
 
 def cost_attributes(attrs: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -426,22 +432,25 @@ def cost_attributes(attrs: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     input_tokens = attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS)
     if not isinstance(input_tokens, int):
         return
-    models = [m for m in (attrs.get(A.GEN_AI_RESPONSE_MODEL), attrs.get(A.GEN_AI_REQUEST_MODEL)) if isinstance(m, str)]
-    if not models:
+    response, request = attrs.get(A.GEN_AI_RESPONSE_MODEL), attrs.get(A.GEN_AI_REQUEST_MODEL)
+    model = response if isinstance(response, str) else request
+    if not isinstance(model, str):
         return
     provider = attrs.get(A.GEN_AI_PROVIDER_NAME)
     provider = provider if isinstance(provider, str) else None
-    price = next((p for p in (price_for(m, provider) for m in dict.fromkeys(models)) if p is not None), None)
+    price = price_for(model, provider)
+    if price is None and isinstance(request, str) and request != model:
+        price = price_for(request, provider)
     if price is None:
-        yield A.COST_MISSING_PRICE, models[0]
+        yield A.COST_MISSING_PRICE, model
         return
     yield (
         A.COST_USD,
         cost_usd(
             price,
             input_tokens,
-            _count(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS),
-            _count(attrs, A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-            _count(attrs, A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+            _count(attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS)),
+            _count(attrs.get(A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
+            _count(attrs.get(A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)),
         ),
     )
