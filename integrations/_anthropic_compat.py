@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import anthropic
 
 from tracer import attributes as A
+
+from ._core import ClientAttributes
 
 try:  # private module, gone in 2.x; see the docstring
     from anthropic._legacy_response import LegacyAPIResponse as _LegacyAPIResponse  # type: ignore[import-not-found]
@@ -52,18 +53,12 @@ _PROVIDER_BY_CLIENT_MODULE = (
     ("anthropic.lib.bedrock", A.PROVIDER_AWS_BEDROCK),
     ("anthropic.lib.vertex", A.PROVIDER_GCP_VERTEX_AI),
 )
-_server_cache: dict[int, tuple[Any, Mapping[str, Any]]] = {}
-
 # Name-mangled private attribute of every stream manager class; see the docstring.
 _MANAGER_REQUEST = "_{cls}__api_request"
 
 
 def given(value: Any) -> bool:
     return value is not None and type(value) not in _SENTINELS
-
-
-def client_of(resource: Any) -> Any:
-    return getattr(resource, "_client", None)  # private, see the docstring
 
 
 def _provider(client: Any) -> str:
@@ -74,39 +69,21 @@ def _provider(client: Any) -> str:
     return A.PROVIDER_ANTHROPIC
 
 
-def client_attributes(resource: Any) -> Mapping[str, Any]:
-    """Provider, server address and port of the client behind ``resource`` (cached per URL)."""
-    client = client_of(resource)
-    if client is None:
-        return {
-            A.GEN_AI_PROVIDER_NAME: A.PROVIDER_ANTHROPIC,
-            A.OI_LLM_PROVIDER: "anthropic",
-            A.OI_LLM_SYSTEM: "anthropic",
-        }
-    url = getattr(client, "base_url", None)
-    key = id(url)
-    hit = _server_cache.get(key)
-    if hit is not None and hit[0] is url:
-        return hit[1]
+def _provider_attributes(client: Any, host: str) -> Mapping[str, Any]:
     provider = _provider(client)
-    attrs: dict[str, Any] = {
+    return {
         A.GEN_AI_PROVIDER_NAME: provider,
         A.OI_LLM_PROVIDER: {A.PROVIDER_AWS_BEDROCK: "aws", A.PROVIDER_GCP_VERTEX_AI: "google"}.get(
             provider, "anthropic"
         ),
         A.OI_LLM_SYSTEM: "anthropic",
     }
-    parts = urlsplit(str(url)) if url is not None else None
-    host = (parts.hostname or "") if parts else ""
-    if host:
-        attrs[A.SERVER_ADDRESS] = host
-        port = parts.port if parts else None
-        attrs[A.SERVER_PORT] = port if port is not None else (80 if parts and parts.scheme == "http" else 443)
-    if len(_server_cache) > 256:
-        _server_cache.clear()
-    # The URL object is kept alive by the cache entry, so its id cannot be reused meanwhile.
-    _server_cache[key] = (url, attrs)
-    return attrs
+
+
+client_attributes = ClientAttributes(
+    {A.GEN_AI_PROVIDER_NAME: A.PROVIDER_ANTHROPIC, A.OI_LLM_PROVIDER: "anthropic", A.OI_LLM_SYSTEM: "anthropic"},
+    _provider_attributes,
+)
 
 
 class AnthropicAdapter:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -86,6 +87,41 @@ class Adapter(Protocol):
     def is_async_stream(self, result: Any, /) -> bool: ...
 
     def is_raw_response(self, result: Any, /) -> bool: ...
+
+
+class ClientAttributes:
+    """``Adapter.client_attributes`` for an SDK whose resources hold their client in ``_client``
+    (openai's and anthropic's, both Stainless-generated): the provider, from ``provider(client,
+    host)``, and the server address and port, cached per base URL (computed once per client,
+    not per call)."""
+
+    def __init__(self, fallback: Mapping[str, Any], provider: Callable[[Any, str], Mapping[str, Any]]) -> None:
+        self._fallback = fallback  # a resource without a client (never seen; kept safe)
+        self._provider = provider
+        self._cache: dict[int, tuple[Any, Mapping[str, Any]]] = {}
+
+    def __call__(self, resource: Any) -> Mapping[str, Any]:
+        client = getattr(resource, "_client", None)  # private: the SDKs keep it there
+        if client is None:
+            return self._fallback
+        url = getattr(client, "base_url", None)
+        key = id(url)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is url:
+            return hit[1]
+        parts = urlsplit(str(url)) if url is not None else None
+        host = (parts.hostname or "") if parts else ""
+        attrs = dict(self._provider(client, host))
+        if host:
+            attrs[A.SERVER_ADDRESS] = host
+            port = parts.port if parts else None
+            attrs[A.SERVER_PORT] = port if port is not None else (80 if parts and parts.scheme == "http" else 443)
+        if len(self._cache) > 256:
+            self._cache.clear()
+        # The URL object is kept alive by the cache entry, so its id cannot be reused meanwhile.
+        # (A URL object belongs to one client, or to copies of it made by ``with_options``.)
+        self._cache[key] = (url, attrs)
+        return attrs
 
 
 class _Sink:

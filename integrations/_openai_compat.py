@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import openai
 
 from tracer import attributes as A
+
+from ._core import ClientAttributes
 
 try:  # private module; see the docstring
     from openai._legacy_response import LegacyAPIResponse as _LegacyAPIResponse
@@ -58,18 +59,11 @@ _OI_PROVIDER = {
     A.PROVIDER_PERPLEXITY: "perplexity",
 }
 
-_server_cache: dict[int, tuple[Any, Mapping[str, Any]]] = {}
-
-
 _SENTINELS = frozenset(SENTINEL_TYPES)
 
 
 def given(value: Any) -> bool:
     return value is not None and type(value) not in _SENTINELS
-
-
-def client_of(resource: Any) -> Any:
-    return getattr(resource, "_client", None)  # private, see the docstring
 
 
 def provider_for(client: Any, host: str) -> str:
@@ -81,34 +75,19 @@ def provider_for(client: Any, host: str) -> str:
     return A.PROVIDER_OPENAI
 
 
-def client_attributes(resource: Any) -> Mapping[str, Any]:
-    """Provider, server address and port of the client behind ``resource`` (cached per URL)."""
-    client = client_of(resource)
-    if client is None:
-        return {A.GEN_AI_PROVIDER_NAME: A.PROVIDER_OPENAI, A.OI_LLM_PROVIDER: "openai", A.OI_LLM_SYSTEM: "openai"}
-    url = getattr(client, "base_url", None)
-    key = id(url)
-    hit = _server_cache.get(key)
-    if hit is not None and hit[0] is url:
-        return hit[1]
-    parts = urlsplit(str(url)) if url is not None else None
-    host = (parts.hostname or "") if parts else ""
+def _provider_attributes(client: Any, host: str) -> Mapping[str, Any]:
     provider = provider_for(client, host)
-    attrs: dict[str, Any] = {
+    return {
         A.GEN_AI_PROVIDER_NAME: provider,
         A.OI_LLM_PROVIDER: _OI_PROVIDER.get(provider, provider),
         A.OI_LLM_SYSTEM: "openai",
     }
-    if host:
-        attrs[A.SERVER_ADDRESS] = host
-        port = parts.port if parts else None
-        attrs[A.SERVER_PORT] = port if port is not None else (80 if parts and parts.scheme == "http" else 443)
-    if len(_server_cache) > 256:
-        _server_cache.clear()
-    # The URL object is kept alive by the cache entry, so its id cannot be reused meanwhile.
-    # (A URL object belongs to one client, or to copies of it made by ``with_options``.)
-    _server_cache[key] = (url, attrs)
-    return attrs
+
+
+client_attributes = ClientAttributes(
+    {A.GEN_AI_PROVIDER_NAME: A.PROVIDER_OPENAI, A.OI_LLM_PROVIDER: "openai", A.OI_LLM_SYSTEM: "openai"},
+    _provider_attributes,
+)
 
 
 class OpenAIAdapter:

@@ -20,26 +20,22 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind, TracerProvider
+from opentelemetry.trace import SpanKind
 
 from tracer import attributes as A
-from tracer._call import Call, Spec, retriever_output, set_content, set_encoded, tracer_for
+from tracer._call import Call, Spec, retriever_output, set_content, set_encoded
 from tracer._guard import guard
 from tracer._settings import settings
-from tracer.version import __version__
 
-from ._core import Endpoint, Patcher, Switch, Target, TracerSource, WrapperFactory, fixed_tracer
+from ._core import Endpoint, Switch, Target, TracerSource, WrapperFactory
 
 __all__ = [
     "Doc",
-    "Instrumentor",
-    "Integration",
     "Method",
     "Request",
     "Store",
@@ -315,66 +311,3 @@ def _factory(method: Method, is_async: bool) -> WrapperFactory:
 def targets(module: str, cls: str, methods: Mapping[str, Method], is_async: bool) -> list[Target]:
     """The core's patch table for ``module.cls``: one Target per method, with its own wrapper."""
     return [Target(module, cls, name, _ENDPOINT, is_async, wrap=_factory(m, is_async)) for name, m in methods.items()]
-
-
-# --- instrument / uninstrument ---------------------------------------------------------------
-class Integration:
-    """One store's patches, applied once and reverted together (a store module's
-    ``instrument()`` / ``uninstrument()`` / ``is_instrumented()`` are these three)."""
-
-    def __init__(self, scope: str, store: Store, table: Sequence[Target]) -> None:
-        self.scope = scope
-        self.store = store
-        self.table = tuple(table)
-        self._lock = threading.Lock()
-        self._patcher = Patcher()
-
-    def instrument(self, tracer_provider: TracerProvider | None = None) -> None:
-        with self._lock:
-            if self._patcher.active:
-                return
-            tracers = (
-                functools.partial(tracer_for, self.scope, __version__)
-                if tracer_provider is None
-                else fixed_tracer(tracer_provider.get_tracer(self.scope, __version__))
-            )
-            self._patcher.apply(self.table, tracers, self.store)
-
-    def uninstrument(self) -> None:
-        with self._lock:
-            self._patcher.revert()
-
-    @property
-    def active(self) -> bool:
-        return self._patcher.active
-
-
-try:  # optional: only ``opentelemetry-instrument`` needs it
-    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor as _Base  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - exercised when the package is absent
-    _Base = object
-
-
-class Instrumentor(_Base):  # pyright: ignore[reportGeneralTypeIssues] - object when the package is absent
-    """A store's patches behind OpenTelemetry's ``BaseInstrumentor`` interface; a store module
-    subclasses it with its :class:`Integration` and the versions it supports."""
-
-    integration: ClassVar[Integration]
-    supported: ClassVar[tuple[str, ...]]
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return self.supported
-
-    def _instrument(self, **kwargs: Any) -> None:
-        self.integration.instrument(tracer_provider=kwargs.get("tracer_provider"))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self.integration.uninstrument()
-
-    if _Base is object:  # without opentelemetry-instrumentation: the same two verbs
-
-        def instrument(self, **kwargs: Any) -> None:
-            self._instrument(**kwargs)
-
-        def uninstrument(self, **kwargs: Any) -> None:
-            self._uninstrument(**kwargs)

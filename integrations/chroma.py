@@ -27,7 +27,8 @@ from opentelemetry.trace import TracerProvider
 
 from tracer import attributes as A
 
-from ._vectorstore import Doc, Instrumentor, Integration, Method, Request, Store, document, targets
+from ._instrumentor import Instrumentor, PatchSet, Verbs
+from ._vectorstore import Doc, Method, Request, Store, document, targets
 
 __all__ = ["ChromaInstrumentor", "instrument", "is_instrumented", "uninstrument"]
 
@@ -123,7 +124,7 @@ TARGETS = [
 
 
 # --- instrument / uninstrument -------------------------------------------------------------
-_integration = Integration("spyglass.integrations.chroma", Store(A.DB_SYSTEM_CHROMA, A.SCORE_KIND_DISTANCE), TARGETS)
+_integration = PatchSet("spyglass.integrations.chroma", TARGETS, Store(A.DB_SYSTEM_CHROMA, A.SCORE_KIND_DISTANCE))
 
 
 def instrument(tracer_provider: TracerProvider | None = None) -> None:
@@ -145,5 +146,5 @@ def is_instrumented() -> bool:
 class ChromaInstrumentor(Instrumentor):
     """The same patches behind OpenTelemetry's ``BaseInstrumentor`` interface."""
 
-    integration = _integration
+    verbs = Verbs(instrument, uninstrument)
     supported = SUPPORTED

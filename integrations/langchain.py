@@ -32,18 +32,15 @@ openai integration under ``ChatOpenAI``) inside the LangChain LLM span, counted 
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
-from tracer._call import tracer_for
 from tracer._guard import guard
-from tracer.version import __version__
 
-from ._core import Switch, fixed_tracer
+from ._core import Switch
+from ._instrumentor import Instrumentor, Verbs, tracer_source
 
 __all__ = ["SUPPORTED", "LangChainInstrumentor", "instrument", "is_instrumented", "uninstrument"]
 
@@ -65,11 +62,7 @@ def instrument(tracer_provider: TracerProvider | None = None) -> None:
             from . import _langchain_patches as patches
             from ._langchain_handler import SpyglassCallbackHandler
 
-            tracers = (
-                functools.partial(tracer_for, _SCOPE, __version__)
-                if tracer_provider is None
-                else fixed_tracer(tracer_provider.get_tracer(_SCOPE, __version__))
-            )
+            tracers = tracer_source(_SCOPE, tracer_provider)
             switch = Switch()
             handler = SpyglassCallbackHandler(tracers, switch)
             _state.update(switch=switch, handler=handler, applied=patches.apply(handler))
@@ -94,28 +87,8 @@ def is_instrumented() -> bool:
     return bool(_state)
 
 
-try:  # optional: only ``opentelemetry-instrument`` needs it
-    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor as _Base  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - exercised when the package is absent
-    _Base = object
-
-
-class LangChainInstrumentor(_Base):  # pyright: ignore[reportGeneralTypeIssues] - object when the package is absent
+class LangChainInstrumentor(Instrumentor):
     """The same instrumentation behind OpenTelemetry's ``BaseInstrumentor`` interface."""
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return SUPPORTED
-
-    def _instrument(self, **kwargs: Any) -> None:
-        instrument(tracer_provider=kwargs.get("tracer_provider"))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        uninstrument()
-
-    if _Base is object:  # without opentelemetry-instrumentation: the same two verbs
-
-        def instrument(self, **kwargs: Any) -> None:
-            self._instrument(**kwargs)
-
-        def uninstrument(self, **kwargs: Any) -> None:
-            self._uninstrument(**kwargs)
+    verbs = Verbs(instrument, uninstrument)
+    supported = SUPPORTED

@@ -20,18 +20,15 @@ messages, output, usage and cost, query embeddings as embedding spans. See docs/
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
-from tracer._call import tracer_for
 from tracer._guard import guard
-from tracer.version import __version__
 
-from ._core import Switch, fixed_tracer
+from ._core import Switch
+from ._instrumentor import Instrumentor, Verbs, tracer_source
 
 __all__ = ["SUPPORTED", "LlamaIndexInstrumentor", "instrument", "is_instrumented", "uninstrument"]
 
@@ -56,11 +53,7 @@ def instrument(tracer_provider: TracerProvider | None = None) -> None:
 
         from ._llama_index_handlers import EventHandler, SpanHandler
 
-        tracers = (
-            functools.partial(tracer_for, _SCOPE, __version__)
-            if tracer_provider is None
-            else fixed_tracer(tracer_provider.get_tracer(_SCOPE, __version__))
-        )
+        tracers = tracer_source(_SCOPE, tracer_provider)
         switch = Switch()
         spans = SpanHandler(tracers, switch)
         events = EventHandler(spans, switch)
@@ -96,28 +89,8 @@ def is_instrumented() -> bool:
     return _installed is not None
 
 
-try:  # optional: only ``opentelemetry-instrument`` needs it
-    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor as _Base  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - exercised when the package is absent
-    _Base = object
-
-
-class LlamaIndexInstrumentor(_Base):  # pyright: ignore[reportGeneralTypeIssues] - object when the package is absent
+class LlamaIndexInstrumentor(Instrumentor):
     """The same handlers behind OpenTelemetry's ``BaseInstrumentor`` interface."""
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return SUPPORTED
-
-    def _instrument(self, **kwargs: Any) -> None:
-        instrument(tracer_provider=kwargs.get("tracer_provider"))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        uninstrument()
-
-    if _Base is object:  # without opentelemetry-instrumentation: the same two verbs
-
-        def instrument(self, **kwargs: Any) -> None:
-            self._instrument(**kwargs)
-
-        def uninstrument(self, **kwargs: Any) -> None:
-            self._uninstrument(**kwargs)
+    verbs = Verbs(instrument, uninstrument)
+    supported = SUPPORTED

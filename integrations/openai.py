@@ -18,17 +18,9 @@ Covered, sync and async: ``chat.completions.create`` / ``parse`` / ``stream``,
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Collection
-from typing import Any
-
 from opentelemetry.trace import TracerProvider
 
-from tracer._call import tracer_for
-from tracer.version import __version__
-
-from ._core import Patcher, fixed_tracer
+from ._instrumentor import Instrumentor, PatchSet, Verbs
 from ._openai_compat import OpenAIAdapter
 from ._openai_targets import TARGETS
 from ._pricing import DEFAULT_PRICES, Price, prices, reset_prices, set_prices
@@ -46,9 +38,7 @@ __all__ = [
 ]
 
 SUPPORTED = ("openai >= 1.40",)
-_SCOPE = "spyglass.integrations.openai"
-_lock = threading.Lock()
-_patcher = Patcher()
+_patches = PatchSet("spyglass.integrations.openai", TARGETS, OpenAIAdapter())
 
 
 def instrument(tracer_provider: TracerProvider | None = None) -> None:
@@ -57,49 +47,20 @@ def instrument(tracer_provider: TracerProvider | None = None) -> None:
     decorators use at the time of each call (the one ``tracer.configure()`` set up, the one
     ``tracer.testing.capture_spans()`` listens on, or else the global one), so that they nest
     and are captured together."""
-    with _lock:
-        if _patcher.active:
-            return
-        tracers = (
-            functools.partial(tracer_for, _SCOPE, __version__)
-            if tracer_provider is None
-            else fixed_tracer(tracer_provider.get_tracer(_SCOPE, __version__))
-        )
-        _patcher.apply(TARGETS, tracers, OpenAIAdapter())
+    _patches.instrument(tracer_provider)
 
 
 def uninstrument() -> None:
     """Put every patched method back exactly as it was. Safe to call when not instrumented."""
-    with _lock:
-        _patcher.revert()
+    _patches.uninstrument()
 
 
 def is_instrumented() -> bool:
-    return _patcher.active
+    return _patches.active
 
 
-try:  # optional: only ``opentelemetry-instrument`` needs it
-    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor as _Base  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - exercised when the package is absent
-    _Base = object
-
-
-class OpenAIInstrumentor(_Base):  # pyright: ignore[reportGeneralTypeIssues] - object when the package is absent
+class OpenAIInstrumentor(Instrumentor):
     """The same patches behind OpenTelemetry's ``BaseInstrumentor`` interface."""
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return SUPPORTED
-
-    def _instrument(self, **kwargs: Any) -> None:
-        instrument(tracer_provider=kwargs.get("tracer_provider"))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        uninstrument()
-
-    if _Base is object:  # without opentelemetry-instrumentation: the same two verbs
-
-        def instrument(self, **kwargs: Any) -> None:
-            self._instrument(**kwargs)
-
-        def uninstrument(self, **kwargs: Any) -> None:
-            self._uninstrument(**kwargs)
+    verbs = Verbs(instrument, uninstrument)
+    supported = SUPPORTED

@@ -32,7 +32,8 @@ from opentelemetry.trace import TracerProvider
 
 from tracer import attributes as A
 
-from ._vectorstore import Doc, Instrumentor, Integration, Method, Request, Store, document, targets
+from ._instrumentor import Instrumentor, PatchSet, Verbs
+from ._vectorstore import Doc, Method, Request, Store, document, targets
 
 __all__ = [
     "DEFAULT_PAYLOAD_KEYS",
@@ -176,7 +177,7 @@ TARGETS = [
 
 
 # --- instrument / uninstrument -------------------------------------------------------------
-_integration = Integration("spyglass.integrations.qdrant", Store(A.DB_SYSTEM_QDRANT, A.SCORE_KIND_QDRANT), TARGETS)
+_integration = PatchSet("spyglass.integrations.qdrant", TARGETS, Store(A.DB_SYSTEM_QDRANT, A.SCORE_KIND_QDRANT))
 
 
 def instrument(tracer_provider: TracerProvider | None = None) -> None:
@@ -198,5 +199,5 @@ def is_instrumented() -> bool:
 class QdrantInstrumentor(Instrumentor):
     """The same patches behind OpenTelemetry's ``BaseInstrumentor`` interface."""
 
-    integration = _integration
+    verbs = Verbs(instrument, uninstrument)
     supported = SUPPORTED
