@@ -5,8 +5,7 @@ client's own transport (``httpx2`` for anthropic 2.x, ``httpx`` before)."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,49 +13,45 @@ import anthropic
 import pytest
 import vcr
 import yaml  # type: ignore[import-untyped]
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from integrations import _pricing
 from tracer import attributes as A
 
-REPO = Path(__file__).resolve().parent.parent
+from . import _recorded
+from ._recorded import REPO, Handler, Spans, attrs, dump, event_stream, transport_module
+
+# The helpers the tests import (REPO, Spans, attrs and dump come from tests/_recorded.py).
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "API_KEY",
+    "MODEL",
+    "REPLAY",
+    "REPO",
+    "USER",
+    "Spans",
+    "attrs",
+    "cassettes_dir",
+    "check_cost",
+    "clients",
+    "dump",
+    "error_body",
+    "expected_cost",
+    "http",
+    "json_response",
+    "message",
+    "recorded_bodies",
+    "sse",
+    "stream_events",
+]
+
+
 ANTHROPIC_VERSION = tuple(int(p) for p in anthropic.__version__.split(".")[:2])
-
-try:  # anthropic 2.x sends through httpx2; older clients through httpx
-    import httpx2 as _http
-
-    if not issubclass(anthropic.DefaultHttpxClient, _http.Client):
-        raise ImportError  # noqa: TRY004 - falls through to the older transport below
-except ImportError:  # pragma: no cover - depends on the installed client
-    import httpx as _http  # type: ignore[no-redef]
-
-http = _http
-
-CONTENT_KEYS = (
-    A.GEN_AI_INPUT_MESSAGES,
-    A.GEN_AI_OUTPUT_MESSAGES,
-    A.GEN_AI_SYSTEM_INSTRUCTIONS,
-    A.GEN_AI_TOOL_DEFINITIONS,
-    A.OI_LLM_INVOCATION_PARAMETERS,
-)
+http = transport_module(anthropic.DefaultHttpxClient)
 
 
 def cassettes_dir() -> Path:
-    """``../shared/cassettes/anthropic`` next to the repo (``SPYGLASS_SHARED`` overrides the
-    ``shared`` folder). Missing: skip, except under ``CI=true`` where that is a failure."""
-    shared = Path(os.environ.get("SPYGLASS_SHARED") or REPO.parent / "shared")
-    folder = shared / "cassettes" / "anthropic"
-    if not folder.is_dir():
-        reason = (
-            f"recorded Anthropic cassettes not found at {folder} (set SPYGLASS_SHARED to the folder "
-            f"holding cassettes/anthropic)"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return folder
+    """``../shared/cassettes/anthropic`` (see tests/_recorded.py)."""
+    return _recorded.cassettes_dir("anthropic", "Anthropic")
 
 
 # INDEX.md: method and path only (bodies drift between client versions; the beta call's
@@ -68,48 +63,6 @@ def recorded_bodies(cassette: Path) -> list[dict[str, Any]]:
     """The JSON request bodies the cassette recorded, in order."""
     data = yaml.safe_load(cassette.read_text())
     return [json.loads(i["request"]["body"]) for i in data["interactions"]]
-
-
-class Spans:
-    """A private tracer provider with an in-memory exporter, for exact span assertions."""
-
-    def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider()
-        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-
-    def finished(self) -> list[ReadableSpan]:
-        return list(self.exporter.get_finished_spans())
-
-    def one(self) -> ReadableSpan:
-        spans = self.finished()
-        assert len(spans) == 1, [s.name for s in spans]
-        return spans[0]
-
-    def clear(self) -> None:
-        self.exporter.clear()
-
-
-def attrs(span: ReadableSpan) -> dict[str, Any]:
-    """Span attributes with the JSON content attributes decoded."""
-    out: dict[str, Any] = dict(span.attributes or {})
-    for key in CONTENT_KEYS:
-        if key in out:
-            out[key] = json.loads(out[key])
-    if out.get(A.OI_INPUT_MIME_TYPE) == A.MIME_JSON:
-        out[A.OI_INPUT_VALUE] = json.loads(out[A.OI_INPUT_VALUE])
-    if out.get(A.OI_OUTPUT_MIME_TYPE) == A.MIME_JSON:
-        out[A.OI_OUTPUT_VALUE] = json.loads(out[A.OI_OUTPUT_VALUE])
-    return out
-
-
-def dump(value: Any) -> Any:
-    """What a call returned, comparable across runs: pydantic models dumped, lists recursed."""
-    if isinstance(value, list):
-        return [dump(v) for v in value]
-    if hasattr(value, "model_dump"):
-        return (type(value).__name__, value.model_dump())
-    return value
 
 
 def expected_cost(model: str, input_total: int, output: int, read: int = 0, creation: int = 0) -> float | None:
@@ -135,7 +88,6 @@ def check_cost(a: dict[str, Any], model: str, input_total: int, output: int, rea
 
 
 # --- synthetic responses (no recording covers these) ---------------------------------------
-Handler = Callable[[Any], Any]
 API_KEY = "sk-ant-api03-SECRETKEY0123456789abcdefghijklmnop"
 
 
@@ -160,23 +112,8 @@ def error_body(kind: str, message: str) -> dict[str, Any]:
 def sse(events: Iterable[dict[str, Any]], *, fail_after: int | None = None) -> Any:
     """A ``text/event-stream`` response in the Messages API's framing; ``fail_after=k`` drops the
     connection after k events."""
-    items = list(events)
-
-    def body() -> Iterator[bytes]:
-        for i, event in enumerate(items):
-            if fail_after is not None and i == fail_after:
-                raise http.ReadError("connection dropped (synthetic)")
-            yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-
-    class Stream(http.SyncByteStream, http.AsyncByteStream):
-        def __iter__(self) -> Iterator[bytes]:
-            return body()
-
-        async def __aiter__(self) -> Any:
-            for chunk in body():
-                yield chunk
-
-    return http.Response(200, headers={"content-type": "text/event-stream"}, stream=Stream())
+    frames = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
+    return event_stream(http, frames, fail_after=fail_after)
 
 
 MODEL = "claude-sonnet-4-5-20250929"

@@ -5,32 +5,39 @@ openai 3.x, ``httpx`` before)."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import openai
-import pytest
 import vcr
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tracer import attributes as A
+from . import _recorded
+from ._recorded import REPO, Handler, Spans, attrs, dump, event_stream, transport_module
 
-REPO = Path(__file__).resolve().parent.parent
+# The helpers the tests import (REPO, Spans, attrs and dump come from tests/_recorded.py).
+__all__ = [
+    "OPENAI_VERSION",
+    "REPLAY",
+    "REPO",
+    "USER_ONLY_PROMPT",
+    "WEATHER_TOOL",
+    "WEATHER_TOOL_PROMPT",
+    "Spans",
+    "attrs",
+    "cassettes_dir",
+    "chat_chunks",
+    "chat_completion",
+    "clients",
+    "dump",
+    "http",
+    "json_response",
+    "sse",
+]
+
+
 OPENAI_VERSION = tuple(int(p) for p in openai.__version__.split(".")[:2])
-
-try:  # openai 3.x sends through httpx2; older clients through httpx
-    import httpx2 as _http
-
-    if not issubclass(openai.DefaultHttpxClient, _http.Client):
-        raise ImportError  # noqa: TRY004 - falls through to the older transport below
-except ImportError:  # pragma: no cover - depends on the installed client
-    import httpx as _http  # type: ignore[no-redef]
-
-http = _http
+http = transport_module(openai.DefaultHttpxClient)
 
 USER_ONLY_PROMPT = [{"role": "user", "content": "Say this is a test"}]
 WEATHER_TOOL_PROMPT = [
@@ -51,29 +58,10 @@ WEATHER_TOOL = {
     },
 }
 
-CONTENT_KEYS = (
-    A.GEN_AI_INPUT_MESSAGES,
-    A.GEN_AI_OUTPUT_MESSAGES,
-    A.GEN_AI_SYSTEM_INSTRUCTIONS,
-    A.GEN_AI_TOOL_DEFINITIONS,
-    A.OI_LLM_INVOCATION_PARAMETERS,
-)
-
 
 def cassettes_dir() -> Path:
-    """``../shared/cassettes/openai`` next to the repo (``SPYGLASS_SHARED`` overrides the
-    ``shared`` folder). Missing: skip, except under ``CI=true`` where that is a failure."""
-    shared = Path(os.environ.get("SPYGLASS_SHARED") or REPO.parent / "shared")
-    folder = shared / "cassettes" / "openai"
-    if not folder.is_dir():
-        reason = (
-            f"recorded OpenAI cassettes not found at {folder} (set SPYGLASS_SHARED to the folder "
-            f"holding cassettes/openai)"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return folder
+    """``../shared/cassettes/openai`` (see tests/_recorded.py)."""
+    return _recorded.cassettes_dir("openai", "OpenAI")
 
 
 def _listify_scalar_headers(response: dict[str, Any]) -> dict[str, Any]:
@@ -90,50 +78,7 @@ REPLAY = vcr.VCR(
 )
 
 
-class Spans:
-    """A private tracer provider with an in-memory exporter, for exact span assertions."""
-
-    def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider()
-        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-
-    def finished(self) -> list[ReadableSpan]:
-        return list(self.exporter.get_finished_spans())
-
-    def one(self) -> ReadableSpan:
-        spans = self.finished()
-        assert len(spans) == 1, [s.name for s in spans]
-        return spans[0]
-
-    def clear(self) -> None:
-        self.exporter.clear()
-
-
-def attrs(span: ReadableSpan) -> dict[str, Any]:
-    """Span attributes with the JSON content attributes decoded."""
-    out = dict(span.attributes or {})
-    for key in CONTENT_KEYS:
-        if key in out:
-            out[key] = json.loads(out[key])
-    if out.get(A.OI_INPUT_MIME_TYPE) == A.MIME_JSON:
-        out[A.OI_INPUT_VALUE] = json.loads(out[A.OI_INPUT_VALUE])
-    if out.get(A.OI_OUTPUT_MIME_TYPE) == A.MIME_JSON:
-        out[A.OI_OUTPUT_VALUE] = json.loads(out[A.OI_OUTPUT_VALUE])
-    return out
-
-
-def dump(value: Any) -> Any:
-    """What a call returned, comparable across runs: pydantic models dumped, lists recursed."""
-    if isinstance(value, list):
-        return [dump(v) for v in value]
-    if hasattr(value, "model_dump"):
-        return (type(value).__name__, value.model_dump())
-    return value
-
-
 # --- synthetic responses (no recording covers these) ---------------------------------------
-Handler = Callable[[Any], Any]
 
 
 def clients(handler: Handler, **kwargs: Any) -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
@@ -152,28 +97,14 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def sse(events: Iterable[Any], *, done: bool = True, fail_after: int | None = None) -> Any:
     """A ``text/event-stream`` response; ``fail_after=k`` drops the connection after k events."""
-    items = list(events)
-
-    def body() -> Iterator[bytes]:
-        for i, event in enumerate(items):
-            if fail_after is not None and i == fail_after:
-                raise http.ReadError("connection dropped (synthetic)")
-            if isinstance(event, tuple):  # (event name, data): the Responses API's framing
-                yield f"event: {event[0]}\ndata: {json.dumps(event[1])}\n\n".encode()
-            else:
-                yield f"data: {json.dumps(event)}\n\n".encode()
-        if done:
-            yield b"data: [DONE]\n\n"
-
-    class Stream(http.SyncByteStream, http.AsyncByteStream):  # type: ignore[misc]
-        def __iter__(self) -> Iterator[bytes]:
-            return body()
-
-        async def __aiter__(self) -> Any:
-            for chunk in body():
-                yield chunk
-
-    return http.Response(200, headers={"content-type": "text/event-stream"}, stream=Stream())
+    frames = [
+        # (event name, data): the Responses API's framing; else chat completions' data-only one
+        f"event: {e[0]}\ndata: {json.dumps(e[1])}\n\n".encode()
+        if isinstance(e, tuple)
+        else f"data: {json.dumps(e)}\n\n".encode()
+        for e in events
+    ]
+    return event_stream(http, [*frames, b"data: [DONE]\n\n"] if done else frames, fail_after=fail_after)
 
 
 def chat_completion(
