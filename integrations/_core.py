@@ -545,7 +545,8 @@ class RawStreamResponseProxy(wrapt.ObjectProxy):
 
 
 # --- patching -------------------------------------------------------------------------------
-WrapperFactory = Callable[[TracerSource, Endpoint, Adapter, Switch], Callable[..., Any]]
+# (tracers, the target's endpoint, what Patcher.apply was given as its adapter, the off switch)
+WrapperFactory = Callable[[TracerSource, Any, Any, Switch], Callable[..., Any]]
 
 
 @dataclass(frozen=True)
@@ -560,8 +561,8 @@ class Target:
     module: str
     cls: str
     method: str
-    endpoint: Endpoint
-    is_async: bool
+    endpoint: Endpoint | None = None  # what the default wrappers record; unused by a ``wrap`` that needs none
+    is_async: bool = False
     wrap: WrapperFactory | None = None
 
 
@@ -587,7 +588,7 @@ class Patcher:
     def active(self) -> bool:
         return self.switch is not None
 
-    def apply(self, targets: Iterable[Target], tracers: TracerSource, adapter: Adapter) -> None:
+    def apply(self, targets: Iterable[Target], tracers: TracerSource, adapter: Adapter | Any) -> None:
         if self.switch is not None:
             return
         switch = self.switch = Switch()
@@ -597,10 +598,7 @@ class Patcher:
                 if owner is None:
                     continue
                 original = owner.__dict__.get(target.method, _MISSING)
-                factory = target.wrap or (async_wrapper if target.is_async else sync_wrapper)
-                wrapper = wrapt.FunctionWrapper(
-                    getattr(owner, target.method), factory(tracers, target.endpoint, adapter, switch)
-                )
+                wrapper = wrapt.FunctionWrapper(getattr(owner, target.method), _shell(target, tracers, adapter, switch))
                 setattr(owner, target.method, wrapper)
                 self.applied.append(_Applied(owner, target.method, original, wrapper))
 
@@ -613,6 +611,14 @@ class Patcher:
         for item in reversed(applied):
             with guard(f"unpatch {_name(item.owner)}.{item.name}"):
                 _restore(item)
+
+
+def _shell(target: Target, tracers: TracerSource, adapter: Any, switch: Switch) -> Callable[..., Any]:
+    if target.wrap is not None:
+        return target.wrap(tracers, target.endpoint, adapter, switch)
+    if target.endpoint is None:
+        raise ValueError(f"{target.module}.{target.cls}.{target.method}: a Target needs an endpoint or a wrap")
+    return (async_wrapper if target.is_async else sync_wrapper)(tracers, target.endpoint, adapter, switch)
 
 
 def _resolve(target: Target) -> Any:

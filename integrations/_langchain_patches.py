@@ -34,41 +34,33 @@ switched off (the handler's switch turns every wrapper into a pass-through).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import wrapt
 from opentelemetry import context as otel_context
 
 from tracer import attributes as A
-from tracer._guard import guard, logger
+from tracer._guard import guard
 
+from ._core import Switch, Target, TracerSource, WrapperFactory
 from ._langchain_handler import Slot, SpyglassCallbackHandler, _Run
 
-__all__ = ["TARGETS", "Applied", "Target", "apply", "revert"]
+__all__ = ["TARGETS"]
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-@dataclass(frozen=True)
-class Target:
-    module: str
-    owner: str | None  # a class in ``module``; None: a function of the module itself
-    name: str
-    factory: Callable[[SpyglassCallbackHandler], Wrapper]
+def _given_handler(factory: Callable[[SpyglassCallbackHandler], Wrapper]) -> WrapperFactory:
+    """The core's wrapper factory for a patch that needs only the handler (Patcher.apply's adapter)."""
+
+    def make(tracers: TracerSource, endpoint: Any, handler: Any, switch: Switch) -> Wrapper:
+        return factory(handler)
+
+    return make
 
 
-@dataclass
-class Applied:
-    owner: Any
-    name: str
-    original: Any
-    wrapper: Any
-
-
-_MISSING = object()
+def _target(module: str, owner: str | None, name: str, factory: Callable[[SpyglassCallbackHandler], Wrapper]) -> Target:
+    return Target(module, owner or "", name, wrap=_given_handler(factory))
 
 
 # --- wrappers ----------------------------------------------------------------------------------
@@ -244,60 +236,18 @@ def _stream(is_async: bool) -> Callable[[SpyglassCallbackHandler], Wrapper]:
 _CHAT = "langchain_core.language_models.chat_models"
 _LLMS = "langchain_core.language_models.llms"
 TARGETS: tuple[Target, ...] = (
-    Target("langchain_core.callbacks.base", "BaseCallbackManager", "__init__", _add_handler),
-    Target("langchain_core.runnables.config", None, "_set_config_context", _config_context),
+    _target("langchain_core.callbacks.base", "BaseCallbackManager", "__init__", _add_handler),
+    _target("langchain_core.runnables.config", None, "_set_config_context", _config_context),
     # _generate_with_cache(self, messages, stop=None, run_manager=None, **kwargs)
-    Target(_CHAT, "BaseChatModel", "_generate_with_cache", _model_call(2, "run_manager", False)),
-    Target(_CHAT, "BaseChatModel", "_agenerate_with_cache", _model_call(2, "run_manager", True)),
+    _target(_CHAT, "BaseChatModel", "_generate_with_cache", _model_call(2, "run_manager", False)),
+    _target(_CHAT, "BaseChatModel", "_agenerate_with_cache", _model_call(2, "run_manager", True)),
     # _generate_helper(self, prompts, stop, run_managers, *, new_arg_supported, **kwargs)
-    Target(_LLMS, "BaseLLM", "_generate_helper", _model_call(2, "run_managers", False)),
-    Target(_LLMS, "BaseLLM", "_agenerate_helper", _model_call(2, "run_managers", True)),
-    Target(_CHAT, "BaseChatModel", "stream", _stream(False)),
-    Target(_CHAT, "BaseChatModel", "astream", _stream(True)),
-    Target(_LLMS, "BaseLLM", "stream", _stream(False)),
-    Target(_LLMS, "BaseLLM", "astream", _stream(True)),
-    Target("langchain_core.retrievers", "BaseRetriever", "invoke", _slot_call(A.SPAN_TYPE_RETRIEVER, False)),
-    Target("langchain_core.retrievers", "BaseRetriever", "ainvoke", _slot_call(A.SPAN_TYPE_RETRIEVER, True)),
+    _target(_LLMS, "BaseLLM", "_generate_helper", _model_call(2, "run_managers", False)),
+    _target(_LLMS, "BaseLLM", "_agenerate_helper", _model_call(2, "run_managers", True)),
+    _target(_CHAT, "BaseChatModel", "stream", _stream(False)),
+    _target(_CHAT, "BaseChatModel", "astream", _stream(True)),
+    _target(_LLMS, "BaseLLM", "stream", _stream(False)),
+    _target(_LLMS, "BaseLLM", "astream", _stream(True)),
+    _target("langchain_core.retrievers", "BaseRetriever", "invoke", _slot_call(A.SPAN_TYPE_RETRIEVER, False)),
+    _target("langchain_core.retrievers", "BaseRetriever", "ainvoke", _slot_call(A.SPAN_TYPE_RETRIEVER, True)),
 )
-
-
-# --- applying and reverting ---------------------------------------------------------------------
-def _owner(target: Target) -> Any:
-    try:
-        module = importlib.import_module(target.module)
-    except ImportError:
-        return None
-    owner = module if target.owner is None else getattr(module, target.owner, None)
-    if owner is None or not callable(getattr(owner, target.name, None)):
-        return None
-    return owner
-
-
-def apply(handler: SpyglassCallbackHandler, targets: Sequence[Target] = TARGETS) -> list[Applied]:
-    """Patch every target that exists here; a missing one (another release) is skipped."""
-    applied: list[Applied] = []
-    for target in targets:
-        with guard(f"patch {target.module}.{target.owner or ''}.{target.name}"):
-            owner = _owner(target)
-            if owner is None:
-                logger.debug("spyglass: %s.%s.%s not found; not patched", target.module, target.owner, target.name)
-                continue
-            original = vars(owner).get(target.name, _MISSING)
-            wrapper = wrapt.FunctionWrapper(getattr(owner, target.name), target.factory(handler))
-            setattr(owner, target.name, wrapper)
-            applied.append(Applied(owner, target.name, original, wrapper))
-    return applied
-
-
-def revert(applied: Sequence[Applied]) -> None:
-    """Undo :func:`apply`, each patch on its own, in reverse order."""
-    for item in reversed(applied):
-        with guard(f"unpatch {item.name}"):
-            if vars(item.owner).get(item.name, _MISSING) is not item.wrapper:
-                # Someone wrapped it after us; removing ours would drop theirs. Ours is inert.
-                logger.warning("spyglass: %s.%s was re-patched by someone else; left in place", item.owner, item.name)
-                continue
-            if item.original is _MISSING:
-                delattr(item.owner, item.name)
-            else:
-                setattr(item.owner, item.name, item.original)

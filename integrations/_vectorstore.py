@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from tracer._call import Call, Spec, retriever_output, set_content, set_encoded
 from tracer._guard import guard
 from tracer._settings import settings
 
-from ._core import Endpoint, Switch, Target, TracerSource, WrapperFactory
+from ._core import Switch, Target, TracerSource, WrapperFactory
 
 __all__ = [
     "Doc",
@@ -90,9 +90,7 @@ class Method:
 @dataclass(frozen=True)
 class Store:
     """What is common to every call of one store: ``db.system.name`` and what its scores mean.
-
-    It is also the :class:`integrations._core.Adapter` the core's ``Patcher`` asks for: a
-    vector store returns no streams and no raw responses."""
+    Handed to each target's wrapper through ``Patcher.apply``."""
 
     system: str
     score_kind: str
@@ -100,35 +98,7 @@ class Store:
     def client_attributes(self, instance: Any, /) -> Mapping[str, Any]:
         return {A.DB_SYSTEM_NAME: self.system, A.RETRIEVAL_SCORE_KIND: self.score_kind}
 
-    def is_stream(self, result: Any, /) -> bool:
-        return False
 
-    def is_async_stream(self, result: Any, /) -> bool:
-        return False
-
-    def is_raw_response(self, result: Any, /) -> bool:
-        return False
-
-
-def _nothing(_: Any) -> Iterable[tuple[str, Any]]:
-    return ()
-
-
-def _no_stream(_: Mapping[str, Any], __: bool) -> Any:
-    raise TypeError("vector-store calls return no streams")
-
-
-# The core's Target wants an Endpoint. Ours only names the kind of span: what is read from a
-# call is in its Method, which the Target's own wrapper closes over.
-_ENDPOINT = Endpoint(
-    operation=A.OP_RETRIEVAL,
-    span_type=A.SPAN_TYPE_RETRIEVER,
-    request=_nothing,
-    request_content=_nothing,
-    response=_nothing,
-    response_content=_nothing,
-    stream_state=_no_stream,
-)
 # The decorators' retriever spec: its output hook stores documents as @trace_retriever does.
 # Its name is unused (each span is named after its collection when it starts).
 _SPEC = Spec(None, A.OP_RETRIEVAL, A.SPAN_TYPE_RETRIEVER, {}, output_hook=retriever_output)
@@ -302,7 +272,7 @@ def _async(tracers: TracerSource, store: Store, method: Method, switch: Switch) 
 def _factory(method: Method, is_async: bool) -> WrapperFactory:
     shell = _async if is_async else _sync
 
-    def make(tracers: TracerSource, endpoint: Endpoint, adapter: Any, switch: Switch) -> Callable[..., Any]:
+    def make(tracers: TracerSource, endpoint: Any, adapter: Any, switch: Switch) -> Callable[..., Any]:
         return shell(tracers, adapter, method, switch)  # adapter: the Store given to Patcher.apply
 
     return make
@@ -310,4 +280,4 @@ def _factory(method: Method, is_async: bool) -> WrapperFactory:
 
 def targets(module: str, cls: str, methods: Mapping[str, Method], is_async: bool) -> list[Target]:
     """The core's patch table for ``module.cls``: one Target per method, with its own wrapper."""
-    return [Target(module, cls, name, _ENDPOINT, is_async, wrap=_factory(m, is_async)) for name, m in methods.items()]
+    return [Target(module, cls, name, is_async=is_async, wrap=_factory(m, is_async)) for name, m in methods.items()]

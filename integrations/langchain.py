@@ -33,13 +33,12 @@ openai integration under ``ChatOpenAI``) inside the LangChain LLM span, counted 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
 from tracer._guard import guard
 
-from ._core import Switch
+from ._core import Patcher, Switch
 from ._instrumentor import Instrumentor, Verbs, tracer_source
 
 __all__ = ["SUPPORTED", "LangChainInstrumentor", "instrument", "is_instrumented", "uninstrument"]
@@ -47,7 +46,8 @@ __all__ = ["SUPPORTED", "LangChainInstrumentor", "instrument", "is_instrumented"
 SUPPORTED = ("langchain-core >= 0.3.50",)
 _SCOPE = "spyglass.integrations.langchain"
 _lock = threading.Lock()
-_state: dict[str, Any] = {}  # "switch", "handler", "applied" while instrumented
+_patcher = Patcher()
+_handler_switch: Switch | None = None  # the handler's, while instrumented
 
 
 def instrument(tracer_provider: TracerProvider | None = None) -> None:
@@ -55,36 +55,33 @@ def instrument(tracer_provider: TracerProvider | None = None) -> None:
     first to switch tracer providers). Spans go to ``tracer_provider``; without one, to the
     provider Spyglass's decorators use at the time of each run (``tracer.configure()``'s,
     ``tracer.testing.capture_spans()``'s, or the global one)."""
+    global _handler_switch
     with _lock:
-        if _state:
+        if _patcher.active:
             return
         with guard("langchain instrument"):
-            from . import _langchain_patches as patches
             from ._langchain_handler import SpyglassCallbackHandler
+            from ._langchain_patches import TARGETS
 
             tracers = tracer_source(_SCOPE, tracer_provider)
-            switch = Switch()
-            handler = SpyglassCallbackHandler(tracers, switch)
-            _state.update(switch=switch, handler=handler, applied=patches.apply(handler))
+            _handler_switch = Switch()
+            _patcher.apply(TARGETS, tracers, SpyglassCallbackHandler(tracers, _handler_switch))
 
 
 def uninstrument() -> None:
     """Put every patched function back. The handler stays in callback managers made before
     (a chain built and kept by the app): it is switched off, traces nothing new, and still
     ends the spans of runs that were running. Safe to call when not instrumented."""
+    global _handler_switch
     with _lock:
-        if not _state:
-            return
-        from . import _langchain_patches as patches
-
-        state = dict(_state)
-        _state.clear()
-        state["switch"].on = False
-        patches.revert(state["applied"])
+        if _handler_switch is not None:
+            _handler_switch.on = False
+            _handler_switch = None
+        _patcher.revert()
 
 
 def is_instrumented() -> bool:
-    return bool(_state)
+    return _patcher.active
 
 
 class LangChainInstrumentor(Instrumentor):
