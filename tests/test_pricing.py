@@ -447,3 +447,24 @@ def test_switched_on_without_genai_prices_installed() -> None:
     )  # fmt: skip
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
     assert "pip install 'spyglass[prices]'" in run.stderr
+
+
+def test_configure_reads_the_prices_file_before_anything_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracer
+
+    db = tmp_path / "s.duckdb"
+    monkeypatch.setenv(_pricing.PRICES_ENV, str(tmp_path / "nope.json"))
+    with pytest.raises(ValueError, match="nope.json"):
+        tracer.configure(db=db)
+    assert not db.exists()
+    good = tmp_path / "p.json"
+    good.write_text('{"my-model": {"input": 1.0}}')
+    monkeypatch.setenv(_pricing.PRICES_ENV, str(good))
+    try:
+        tracer.configure(db=db)
+        good.unlink()  # read at configure(): the first lookup does not go back to the file
+        assert price_for("my-model") == Price(1.0)
+    finally:
+        tracer.shutdown()

@@ -97,9 +97,12 @@ def configure(
     ``exit_timeout`` (default 10 s, ``SPYGLASS_EXIT_TIMEOUT``): how long exit and SIGTERM wait
     for queued spans before spooling the rest. ``secret_patterns``: regular expressions whose
     matches are replaced by ``[REDACTED]``, besides the built-in token shapes.
+    ``SPYGLASS_PRICES`` (a JSON or TOML price file) is read here; one that cannot be used
+    raises ``ValueError`` naming it.
     """
     with _state.lock:
         chosen = _integrations(instrument)  # an unknown name fails here, before anything changed
+        _read_prices()  # so does a bad SPYGLASS_PRICES file; and no traced call reads it later
         path = os.path.abspath(os.fspath(db) if db is not None else default_db_path())
         set_settings(
             Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars, redact=redact)
@@ -148,6 +151,12 @@ def _integrations(names: str | Iterable[str]) -> list[Any]:
     from integrations import _registry  # the capture layer, imported only when asked for
 
     return _registry.resolve(names)
+
+
+def _read_prices() -> None:
+    from integrations import _pricing  # read here, at start-up, not in the first priced call
+
+    _pricing.configure_from_env()
 
 
 def _provider(explicit: TracerProvider | None, service_name: str | None) -> TracerProvider:
