@@ -23,6 +23,7 @@ from tracer import attributes as A
 from . import _anthropic_messages as M
 from ._anthropic_compat import given
 from ._anthropic_messages import get
+from ._usage import count, usage_pairs
 
 Pairs = Iterator[tuple[str, Any]]
 
@@ -54,10 +55,6 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _invocation_parameters(kw: Mapping[str, Any]) -> str:
     params = {key: kw[key] for key in _INVOCATION_KEYS if given(kw.get(key))}
     fmt = kw.get("output_format")
@@ -85,7 +82,7 @@ def _common_request(kw: Mapping[str, Any], max_tokens_key: str) -> Pairs:
     if isinstance(model, str):
         yield A.GEN_AI_REQUEST_MODEL, model
         yield A.OI_LLM_MODEL_NAME, model
-    limit = _int(kw.get(max_tokens_key))
+    limit = count(kw.get(max_tokens_key))
     if limit is not None:
         yield A.GEN_AI_REQUEST_MAX_TOKENS, limit
     for key, attr in _SCALARS:
@@ -103,25 +100,14 @@ def _common_request(kw: Mapping[str, Any], max_tokens_key: str) -> Pairs:
 def _usage(usage: Any) -> Pairs:
     if usage is None:
         return
-    own = _int(get(usage, "input_tokens"))
-    read = _int(get(usage, "cache_read_input_tokens"))
-    creation = _int(get(usage, "cache_creation_input_tokens"))
-    out = _int(get(usage, "output_tokens"))
+    own = count(get(usage, "input_tokens"))
+    read = count(get(usage, "cache_read_input_tokens"))
+    creation = count(get(usage, "cache_creation_input_tokens"))
+    out = count(get(usage, "output_tokens"))
+    # Anthropic's input_tokens leaves the cached parts out; the conventions' input count has them.
     total_in = None if own is None else own + (read or 0) + (creation or 0)
-    if total_in is not None:
-        yield A.GEN_AI_USAGE_INPUT_TOKENS, total_in
-        yield A.OI_LLM_TOKEN_COUNT_PROMPT, total_in
-    if read is not None:
-        yield A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, read
-        yield A.OI_LLM_TOKEN_COUNT_PROMPT_CACHE_READ, read
-    if creation is not None:
-        yield A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, creation
-        yield A.OI_LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE, creation
-    if out is not None:
-        yield A.GEN_AI_USAGE_OUTPUT_TOKENS, out
-        yield A.OI_LLM_TOKEN_COUNT_COMPLETION, out
-    if total_in is not None and out is not None:
-        yield A.OI_LLM_TOKEN_COUNT_TOTAL, total_in + out
+    total = total_in + out if total_in is not None and out is not None else None
+    yield from usage_pairs(input=total_in, output=out, total=total, cache_read=read, cache_creation=creation)
 
 
 def _response_ids(r: Any) -> Pairs:
@@ -153,7 +139,7 @@ def _output_value(message: dict[str, Any]) -> Any:
 def messages_request(kw: Mapping[str, Any]) -> Pairs:
     yield from _common_request(kw, "max_tokens")
     yield A.GEN_AI_OUTPUT_TYPE, _output_type(kw)
-    budget = _int(get(get(kw, "thinking"), "budget_tokens"))
+    budget = count(get(get(kw, "thinking"), "budget_tokens"))
     if budget is not None:
         yield A.ANTHROPIC_REQUEST_THINKING_BUDGET, budget
 

@@ -17,6 +17,8 @@ from tracer import attributes as A
 from tracer._serialize import scrub
 from tracer.conventions._common import chat_message, text_part
 
+from ._usage import count, usage_pairs
+
 __all__ = [
     "chat_input_messages",
     "llm_request",
@@ -40,10 +42,6 @@ def _get(obj: Any, key: str) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(key)
     return getattr(obj, key, None)
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value: Any) -> bool:
@@ -123,7 +121,7 @@ def llm_request(metadata: Mapping[str, Any], params: Mapping[str, Any]) -> Pairs
     if _number(temperature):
         yield A.GEN_AI_REQUEST_TEMPERATURE, temperature
     limit = metadata.get("ls_max_tokens", params.get("max_tokens"))
-    if _int(limit) is not None:
+    if count(limit) is not None:
         yield A.GEN_AI_REQUEST_MAX_TOKENS, limit
     stop = metadata.get("ls_stop", params.get("stop"))
     if isinstance(stop, str):
@@ -146,28 +144,15 @@ def _generation(response: Any) -> Any:
 
 def _usage(usage: Any) -> Pairs:
     """``AIMessage.usage_metadata``: LangChain's standard usage, cache and reasoning included."""
-    inp, out = _int(_get(usage, "input_tokens")), _int(_get(usage, "output_tokens"))
-    if inp is not None:
-        yield A.GEN_AI_USAGE_INPUT_TOKENS, inp
-        yield A.OI_LLM_TOKEN_COUNT_PROMPT, inp
-    if out is not None:
-        yield A.GEN_AI_USAGE_OUTPUT_TOKENS, out
-        yield A.OI_LLM_TOKEN_COUNT_COMPLETION, out
-    total = _int(_get(usage, "total_tokens"))
-    if total is not None:
-        yield A.OI_LLM_TOKEN_COUNT_TOTAL, total
     details = _get(usage, "input_token_details")
-    cache_read = _int(_get(details, "cache_read"))
-    if cache_read is not None:
-        yield A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cache_read
-        yield A.OI_LLM_TOKEN_COUNT_PROMPT_CACHE_READ, cache_read
-    cache_creation = _int(_get(details, "cache_creation"))
-    if cache_creation is not None:
-        yield A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, cache_creation
-    reasoning = _int(_get(_get(usage, "output_token_details"), "reasoning"))
-    if reasoning is not None:
-        yield A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, reasoning
-        yield A.OI_LLM_TOKEN_COUNT_COMPLETION_REASONING, reasoning
+    yield from usage_pairs(
+        input=count(_get(usage, "input_tokens")),
+        output=count(_get(usage, "output_tokens")),
+        total=count(_get(usage, "total_tokens")),
+        cache_read=count(_get(details, "cache_read")),
+        cache_creation=count(_get(details, "cache_creation")),
+        reasoning=count(_get(_get(usage, "output_token_details"), "reasoning")),
+    )
 
 
 def _legacy_usage(llm_output: Any) -> Pairs:

@@ -22,6 +22,8 @@ from tracer._decorators import provider_for_model
 from tracer._serialize import safe_str
 from tracer.conventions._common import chat_message, chat_messages
 
+from ._usage import count, usage_pairs
+
 __all__ = [
     "Role",
     "chat_input",
@@ -228,10 +230,6 @@ def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _usage(response: Any) -> Pairs:
     """Token counts where LlamaIndex LLMs leave them: the client's response (``raw.usage``,
     openai's or anthropic's field names), else ``additional_kwargs`` (llama-index-llms-openai
@@ -240,25 +238,18 @@ def _usage(response: Any) -> Pairs:
     for holder in (_get(raw, "usage") if raw is not None else None, getattr(response, "additional_kwargs", None)):
         if holder is None:
             continue
-        inp = _int(_get(holder, "prompt_tokens"))
+        inp = count(_get(holder, "prompt_tokens"))
         if inp is None:
-            inp = _int(_get(holder, "input_tokens"))
-        out = _int(_get(holder, "completion_tokens"))
+            inp = count(_get(holder, "input_tokens"))
+        out = count(_get(holder, "completion_tokens"))
         if out is None:
-            out = _int(_get(holder, "output_tokens"))
+            out = count(_get(holder, "output_tokens"))
         if inp is None and out is None:
             continue
-        if inp is not None:
-            yield A.GEN_AI_USAGE_INPUT_TOKENS, inp
-            yield A.OI_LLM_TOKEN_COUNT_PROMPT, inp
-        if out is not None:
-            yield A.GEN_AI_USAGE_OUTPUT_TOKENS, out
-            yield A.OI_LLM_TOKEN_COUNT_COMPLETION, out
-        total = _int(_get(holder, "total_tokens"))
+        total = count(_get(holder, "total_tokens"))
         if total is None and inp is not None and out is not None:
             total = inp + out
-        if total is not None:
-            yield A.OI_LLM_TOKEN_COUNT_TOTAL, total
+        yield from usage_pairs(input=inp, output=out, total=total)
         return
 
 

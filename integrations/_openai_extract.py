@@ -18,6 +18,7 @@ from tracer import attributes as A
 from . import _openai_messages as M
 from ._openai_compat import given
 from ._openai_messages import get
+from ._usage import count, usage_pairs
 
 Pairs = Iterator[tuple[str, Any]]
 
@@ -108,24 +109,13 @@ def _common_request(kw: Mapping[str, Any]) -> Pairs:
 def _usage(usage: Any, input_key: str, output_key: str, input_details: str, output_details: str) -> Pairs:
     if usage is None:
         return
-    inp, out = get(usage, input_key), get(usage, output_key)
-    if isinstance(inp, int):
-        yield A.GEN_AI_USAGE_INPUT_TOKENS, inp
-        yield A.OI_LLM_TOKEN_COUNT_PROMPT, inp
-    if isinstance(out, int):
-        yield A.GEN_AI_USAGE_OUTPUT_TOKENS, out
-        yield A.OI_LLM_TOKEN_COUNT_COMPLETION, out
-    total = get(usage, "total_tokens")
-    if isinstance(total, int):
-        yield A.OI_LLM_TOKEN_COUNT_TOTAL, total
-    cached = get(get(usage, input_details), "cached_tokens")
-    if isinstance(cached, int):
-        yield A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached
-        yield A.OI_LLM_TOKEN_COUNT_PROMPT_CACHE_READ, cached
-    reasoning = get(get(usage, output_details), "reasoning_tokens")
-    if isinstance(reasoning, int):
-        yield A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, reasoning
-        yield A.OI_LLM_TOKEN_COUNT_COMPLETION_REASONING, reasoning
+    yield from usage_pairs(
+        input=count(get(usage, input_key)),
+        output=count(get(usage, output_key)),
+        total=count(get(usage, "total_tokens")),
+        cache_read=count(get(get(usage, input_details), "cached_tokens")),
+        reasoning=count(get(get(usage, output_details), "reasoning_tokens")),
+    )
 
 
 def _response_ids(r: Any) -> Pairs:
