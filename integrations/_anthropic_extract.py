@@ -67,9 +67,6 @@ def _output_type(kw: Mapping[str, Any]) -> str | None:
     fmt = kw.get("output_format")  # beta structured outputs; a type for parse()/stream()
     if not given(fmt):
         fmt = get(get(kw, "output_config"), "format")
-    if not given(fmt):  # clients older than the parameter: sent through extra_body
-        extra = get(kw, "extra_body")
-        fmt = get(extra, "output_format") or get(get(extra, "output_config"), "format")
     if not given(fmt):
         return None
     if isinstance(fmt, type) or get(fmt, "type") in ("json_schema", "json"):
@@ -136,7 +133,17 @@ def _output_value(message: dict[str, Any]) -> Any:
 
 
 # --- messages (create, parse, stream; beta too) --------------------------------------------
+def _with_extra_body(kw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The request as the API receives it: on clients older than a parameter (``thinking``
+    before 0.47, ``output_format``...), apps send it through ``extra_body``."""
+    extra = kw.get("extra_body")
+    if not isinstance(extra, Mapping) or not extra:
+        return kw
+    return {**extra, **{k: v for k, v in kw.items() if given(v)}}
+
+
 def messages_request(kw: Mapping[str, Any]) -> Pairs:
+    kw = _with_extra_body(kw)
     yield from _common_request(kw, "max_tokens")
     yield A.GEN_AI_OUTPUT_TYPE, _output_type(kw)
     budget = count(get(get(kw, "thinking"), "budget_tokens"))

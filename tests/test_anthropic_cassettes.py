@@ -320,6 +320,10 @@ def _body(method: Any, body: dict[str, Any], mode: str) -> dict[str, Any]:
             body["extra_body"] = {"output_format": fmt}
         if "betas" in params:
             body["betas"] = ["structured-outputs-2025-11-13"]
+    params = inspect.signature(method).parameters
+    newer = [k for k in body if k not in params and k != "extra_body"]  # e.g. thinking before 0.47
+    if newer and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        body["extra_body"] = {**body.get("extra_body", {}), **{k: body.pop(k) for k in newer}}
     return body
 
 
