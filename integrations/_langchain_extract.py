@@ -27,6 +27,7 @@ __all__ = [
     "prompt_messages",
     "provider_name",
     "run_name",
+    "tool_call_id",
     "tool_result",
 ]
 
@@ -221,9 +222,19 @@ def llm_response_content(response: Any) -> Pairs:
 
 
 # --- tools -----------------------------------------------------------------------------------
+def _is_tool_message(output: Any) -> bool:
+    return _get(output, "type") == "tool" and hasattr(output, "content")
+
+
+def tool_call_id(output: Any) -> str | None:
+    """The call id of a ``ToolMessage`` a tool returned, if it is one and has an id."""
+    call_id = getattr(output, "tool_call_id", None) if _is_tool_message(output) else None
+    return call_id if isinstance(call_id, str) and call_id else None
+
+
 def tool_result(output: Any) -> Any:
     """What a tool returned: a ``ToolMessage``'s content (a tool invoked with a tool call
     answers with one), else the output itself."""
-    if _get(output, "type") == "tool" and hasattr(output, "content"):
+    if _is_tool_message(output):
         return output.content
     return output

@@ -115,6 +115,13 @@ def _llm_output(call: Call, response: Any, s: Settings) -> None:
 
 
 def _tool_output(call: Call, output: Any, s: Settings) -> None:
+    # langchain-core 0.3 (0.3.60 still) does not pass ``tool_call_id`` to on_tool_start, as
+    # 1.x does: there the call id is only in the ToolMessage a tool call answers with. Read it
+    # there when the start had none; with 1.x the start's id stands.
+    if A.GEN_AI_TOOL_CALL_ID not in (getattr(call.span, "attributes", None) or {}):
+        call_id = X.tool_call_id(output)
+        if call_id is not None:
+            call.span.set_attribute(A.GEN_AI_TOOL_CALL_ID, call_id)
     tool_output(call, X.tool_result(output), s)
 
 
