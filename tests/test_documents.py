@@ -15,6 +15,7 @@ import tracer
 from tracer import attributes as A
 from tracer._call import MAX_FLAT_DOCUMENTS
 from tracer._documents import context_arguments, normalize_documents
+from tracer._evidence import unique
 
 
 # Stand-ins for the libraries' classes: same attributes, none of the dependencies.
@@ -348,3 +349,20 @@ def test_which_arguments_of_an_llm_function_are_its_context(arguments: dict, con
 
 def test_named_context_arguments_are_taken_as_given() -> None:
     assert context_arguments({"q": "x", "style": "terse"}, ("style", "missing")) == ("style",)
+
+
+def test_evidence_tells_documents_apart_by_text_then_by_id() -> None:
+    """The same text under another id (a framework's ranks around a store's ids) is one
+    document, the first kept; without text (content capture off) the id tells them apart;
+    tool results keep their ids, so two tools answering the same are two results."""
+    docs = [
+        {"id": "kb-1", "content": "The battery lasts 12 hours."},
+        {"id": "0", "content": "The battery lasts 12 hours."},
+        {"id": "a", "content": None},
+        {"id": "b", "content": None},
+        {"id": "a", "content": None},
+        {"id": "tool:search", "content": "ok"},
+        {"id": "tool:lookup", "content": "ok"},
+        {"id": "tool:search", "content": "not ok"},
+    ]
+    assert [d["id"] for d in unique(docs)] == ["kb-1", "a", "b", "tool:search", "tool:lookup", "tool:search#2"]

@@ -133,14 +133,19 @@ def evidence(
 
 
 def unique(documents: Iterable[Mapping[str, Any]]) -> list[Doc]:
-    """``documents`` without repeats (same id, same content), in order. A tool that returned
-    two different results gets ``tool:<name>#2`` for the second, so a sentence can say which;
-    the viewer numbers the tool results it lists the same way, with this function."""
+    """``documents`` without repeats, in order. A retrieved document repeats when its text
+    does, whatever its id: a framework retriever around an instrumented store query returns
+    the store's documents again, often under ranks ("0", "1") instead of the store's ids, and
+    the first seen (the store's: its span ends first) is kept. Documents without text (content
+    capture off) and tool results repeat only with the same id too: two tools answering "ok"
+    are two results. A tool that returned two different results gets ``tool:<name>#2`` for the
+    second, so a sentence can say which; the viewer numbers the tool results it lists the same
+    way, with this function."""
     seen: set[tuple[str, str]] = set()
     out: list[Doc] = []
     for doc in documents:
-        doc_id = doc.get("id", doc.get("document_id"))
-        key = (str(doc_id), str(doc.get("content")))
+        doc_id, content = str(doc.get("id", doc.get("document_id"))), doc.get("content")
+        key = ("", content) if content and not doc_id.startswith(TOOL_PREFIX) else (doc_id, str(content))
         if key not in seen:
             seen.add(key)
             out.append(dict(doc))

@@ -615,11 +615,15 @@ class Store:
                 "trace": summary,
                 "spans": spans,
                 # A document retrieved and then passed to the LLM function is there twice (the
-                # retriever's and the call's context): listed once, where it first appeared.
+                # retriever's and the call's context), and a framework retriever around a store
+                # query returns the store's documents again, often under other ids: listed once,
+                # where it first appeared, by text (by id as well when there is no text), as the
+                # grounding check counts them (tracer._evidence.unique).
                 "documents": _rows(
                     con.execute(
                         f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} QUALIFY row_number() OVER "
-                        f"(PARTITION BY document_id, content ORDER BY seq, position) = 1 ORDER BY seq, position",
+                        "(PARTITION BY CASE WHEN coalesce(content, '') = '' THEN document_id END, content "
+                        "ORDER BY seq, position) = 1 ORDER BY seq, position",
                         rng,
                     )
                 ),
