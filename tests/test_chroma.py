@@ -3,7 +3,13 @@ written here (Chroma's default one downloads a model), spans in memory or in a r
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +180,90 @@ def test_a_batch_is_one_span_with_each_querys_documents_marked(collection: Any, 
         (result["ids"][1][1], 1),
     ]
     assert docs[0]["metadata"] == {**META[docs[0]["id"]], A.DOCUMENT_QUERY_INDEX: 0}
+
+
+# --- the async client, on a real local server ---------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """``chroma run`` on 127.0.0.1 with a temporary path: AsyncHttpClient only talks HTTP.
+    The CLI of this interpreter's chromadb is run, not whichever ``chroma`` is first on PATH,
+    so that client and server are one release."""
+    if not hasattr(chromadb, "AsyncHttpClient"):
+        pytest.skip(f"chromadb {chromadb.__version__} has no AsyncHttpClient (AsyncCollection)")
+    scripts = {e.name for e in importlib.metadata.distribution("chromadb").entry_points}
+    if "chroma" not in scripts:
+        pytest.skip("this chromadb has no `chroma` CLI to run a local server")
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    # argv[0] as the console script sets it: 1.x hands the whole argv to its Rust CLI.
+    code = "import sys; from chromadb.cli.cli import app; sys.argv[0] = 'chroma'; app()"
+    args = ["run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)]
+    with open(folder / "server.log", "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", code, *args],
+            cwd=folder,  # 0.5's CLI writes chroma.log into the working directory
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+    try:
+        deadline = time.monotonic() + 90  # about 5 s here; far more on a loaded machine
+        while True:
+            assert server.poll() is None, (folder / "server.log").read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "chroma run did not listen within 90 s"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield "127.0.0.1", port
+    finally:
+        server.terminate()  # 1.x shuts down gracefully on SIGTERM, in a few seconds
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+
+
+async def test_the_async_client_on_a_local_server(
+    chroma_server: tuple[str, int], instrumented: None, spans: Any
+) -> None:
+    from chromadb.api.models.AsyncCollection import AsyncCollection
+    from chromadb.config import Settings
+
+    host, port = chroma_server
+    client = await chromadb.AsyncHttpClient(host=host, port=port, settings=Settings(anonymized_telemetry=False))
+    name = f"kb-{uuid.uuid4().hex[:8]}"
+    col = await client.create_collection(name, embedding_function=WordCounts(), metadata={"hnsw:space": "cosine"})
+    assert isinstance(col, AsyncCollection)
+    await col.add(ids=list(DOCS), documents=list(DOCS.values()), metadatas=[META[i] for i in DOCS])
+    result = await col.query(query_texts=["How many hours does the battery last?"], n_results=2)
+    await col.query(query_texts=["battery hours", "refund days"], n_results=1)
+    await client.delete_collection(name)
+    with pytest.raises(Exception) as raised:
+        await col.query(query_texts=["battery"], n_results=1)
+    one, batch, failed = spans
+    assert result["distances"] is not None  # included by default
+    ids, distances = result["ids"][0], result["distances"][0]
+    assert ids[0] == "kb-battery" and len(ids) == 2
+    assert _docs(one) == [
+        {"id": i, "content": DOCS[i], "score": d, "metadata": META[i]} for i, d in zip(ids, distances, strict=True)
+    ]
+    assert one.name == f"retrieval {name}" and one.kind is SpanKind.CLIENT
+    attrs = dict(one.attributes)
+    assert attrs[A.DB_SYSTEM_NAME] == "chroma" and attrs[A.DB_OPERATION_NAME] == "query"
+    assert attrs[A.GEN_AI_RETRIEVAL_TOP_K] == 2 and attrs[A.RETRIEVAL_DISTANCE_METRIC] == "cosine"
+    assert attrs[A.GEN_AI_RETRIEVAL_QUERY_TEXT] == "How many hours does the battery last?"
+    assert batch.attributes[A.DB_OPERATION_BATCH_SIZE] == 2 and batch.attributes[A.RETRIEVAL_RESULT_COUNTS] == (1, 1)
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes[A.ERROR_TYPE] == type(raised.value).__qualname__
 
 
 # --- what the call returns and raises --------------------------------------------------------
@@ -368,15 +458,17 @@ def test_a_store_query_inside_a_decorated_retriever_is_not_counted_twice(collect
     assert [d["document_id"] for d in trace["documents"]] == found_ids
 
 
-def test_a_wrapper_that_drops_the_ids_makes_the_documents_count_twice(collection: Any, db_path: Path) -> None:
-    """The known limit: evidence and the trace's documents are de-duplicated by (id, content).
-    A framework document without the store's id (ranked "0", "1"...) is another document."""
+def test_a_wrapper_that_drops_the_ids_still_counts_each_document_once(collection: Any, db_path: Path) -> None:
+    """A framework retriever that returns the store's texts without the store's ids (ranked
+    "0", "1"...) repeats the same documents: the grounding check and the trace's documents
+    (the viewer's Context panel) count them once, under the store's id. Documents are told
+    apart by their text; by id only when there is none (content capture off)."""
     tracer.configure(db=db_path, instrument=["chroma"])
     try:
 
         @tracer.trace_retriever
         def retrieve(question: str) -> list[str]:
-            return collection.query(query_texts=[question], n_results=1)["documents"][0]
+            return collection.query(query_texts=[question], n_results=2)["documents"][0]
 
         @tracer.trace_llm(model="m")
         def answer(question: str) -> str:
@@ -387,5 +479,14 @@ def test_a_wrapper_that_drops_the_ids_makes_the_documents_count_twice(collection
         assert tracer.flush()
     finally:
         spy_chroma.uninstrument()
-    [evaluation] = tracer.Store(db_path).evaluations("grounding")
-    assert json.loads(evaluation["details"])["document_ids"] == ["kb-battery", "0"]
+    store = tracer.Store(db_path)
+    [evaluation] = store.evaluations("grounding")
+    store_ids = json.loads(evaluation["details"])["document_ids"]
+    assert len(store_ids) == 2 and "0" not in store_ids and "kb-battery" in store_ids
+    trace = store.get_trace(evaluation["trace_id"])
+    assert trace is not None
+    assert [d["document_id"] for d in trace["documents"]] == store_ids
+    # Both spans keep what they returned: the de-duplication is in what is counted and listed.
+    with store.connect() as con:
+        rows = con.execute("SELECT document_id FROM documents").fetchall()
+    assert sorted(r[0] for r in rows) == sorted([*store_ids, "0", "1"])

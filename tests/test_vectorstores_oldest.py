@@ -35,7 +35,9 @@ QDRANT_EXTRA = ["pytest-timeout>=2.3"]
 @opt_in(CHROMA_FLAG)
 def test_suite_passes_on_the_oldest_supported_chroma(tmp_path: Path) -> None:
     out = run_oldest(CHROMA_FLAG, "chromadb", CHROMA_OLDEST, CHROMA_EXTRA, ["tests/test_chroma.py"], tmp_path)
-    assert " passed" in out and " skipped" not in out, out[-2000:]
+    # 0.5.0 has no AsyncHttpClient / AsyncCollection: the async test, alone, skips there.
+    skipped = [line for line in out.splitlines() if line.startswith("SKIPPED")]
+    assert " passed" in out and all("no AsyncHttpClient" in line for line in skipped), out[-2000:]
 
 
 @opt_in(QDRANT_FLAG)
