@@ -116,6 +116,8 @@ def test_browser_the_flagged_answer_shows_context_prompt_output_and_decision(
     context, prompt = _panel(page, "context"), _panel(page, "prompt")
     output, decisions = _panel(page, "output"), _panel(page, "decisions")
     assert TEXT["kb-warranty"] in context and "kb-warranty" in context and "in prompt: exact match" in context
+    # LlamaIndex keeps the similarity scores; LangChain's as_retriever() drops them.
+    assert ("no score" in context) == (name == "langchain") and ("score 0." in context) == (name == "llama_index")
     assert question in prompt and TEXT["kb-warranty"] in prompt
     assert PLANTED[question] in output and "numbers in no document" in output
     assert "tone_guard" in decisions and "PASS" in decisions

@@ -52,8 +52,9 @@ def trace_documents(data: Mapping[str, Any], node: Node, calls: Calls | None = N
 
 
 def _document(d: M.Document) -> None:
-    score = "-" if d.score is None else f"{d.score:.3f}"
-    st.markdown(f"**#{d.rank}** · {md(d.id or '?', 80)} · score {score} · {_match_label(d)}")
+    # Many retrievers return no score (LangChain's as_retriever() drops the store's): say so.
+    score = "no score" if d.score is None else f"score {d.score:.3f}"
+    st.markdown(f"**#{d.rank}** · {md(d.id or '?', 80)} · {score} · {_match_label(d)}")
     st.text(d.content)
     if d.metadata not in (None, {}, ""):
         st.code(M.to_display(d.metadata), language="json")
