@@ -1,9 +1,10 @@
-"""The Chroma and Qdrant tests against the OLDEST supported clients (chromadb 0.5.0,
-qdrant-client 1.10.0), each in a venv of its own.
+"""The Chroma and Qdrant tests against the OLDEST supported clients (chromadb 0.5.0, and
+0.5.1 for its async client; qdrant-client 1.10.0), each in a venv of its own.
 
 Slow (a venv and a pip install each), so opt-in, one variable per store:
 
     SPYGLASS_CHROMA_OLDEST=1 python -m pytest tests/test_vectorstores_oldest.py -q -k chroma
+    SPYGLASS_CHROMA_ASYNC_OLDEST=1 python -m pytest tests/test_vectorstores_oldest.py -q -k async
     SPYGLASS_QDRANT_OLDEST=1 python -m pytest tests/test_vectorstores_oldest.py -q -k qdrant
 
 ``<variable>_VENV=/path`` reuses a venv built before. The newest supported releases are the
@@ -27,6 +28,10 @@ CHROMA_EXTRA = [
     "pyarrow>=14,<26",
     "pytest-timeout>=2.3",  # the suite's [tool.pytest.ini_options] timeout
 ]
+# The first release with AsyncHttpClient / AsyncCollection: the async test runs there too
+# (against 0.5.1's own ``chroma run``, its uvicorn server). A flag of its own: a venv each.
+CHROMA_ASYNC_FLAG = "SPYGLASS_CHROMA_ASYNC_OLDEST"
+CHROMA_ASYNC_OLDEST = "0.5.1"
 QDRANT_FLAG = "SPYGLASS_QDRANT_OLDEST"
 QDRANT_OLDEST = "1.10.0"
 QDRANT_EXTRA = ["pytest-timeout>=2.3"]
@@ -38,6 +43,13 @@ def test_suite_passes_on_the_oldest_supported_chroma(tmp_path: Path) -> None:
     # 0.5.0 has no AsyncHttpClient / AsyncCollection: the async test, alone, skips there.
     skipped = [line for line in out.splitlines() if line.startswith("SKIPPED")]
     assert " passed" in out and all("no AsyncHttpClient" in line for line in skipped), out[-2000:]
+
+
+@opt_in(CHROMA_ASYNC_FLAG)
+def test_suite_passes_on_the_oldest_chroma_with_an_async_client(tmp_path: Path) -> None:
+    files = ["tests/test_chroma.py"]
+    out = run_oldest(CHROMA_ASYNC_FLAG, "chromadb", CHROMA_ASYNC_OLDEST, CHROMA_EXTRA, files, tmp_path)
+    assert " passed" in out and " skipped" not in out, out[-2000:]
 
 
 @opt_in(QDRANT_FLAG)
