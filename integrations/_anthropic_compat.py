@@ -1,7 +1,8 @@
 """Everything we know about the ``anthropic`` package's own types, including its private parts.
 
-Every reach into an anthropic private attribute or module is HERE and nowhere else. Checked
-against anthropic 0.40.0 and 2.15.0 (the supported range is ``anthropic>=0.40``):
+Every reach into an anthropic private attribute or module is HERE and nowhere else. Read in
+anthropic 0.40.0 and 2.15.0, tested on 0.45.0 and 2.15.0 (the supported range is
+``anthropic>=0.45``: before it, a ``messages.stream()`` span gets no response data):
 
 * ``SyncAPIResource._client`` / ``AsyncAPIResource._client``: the client behind
   ``client.messages`` (anthropic/_resource.py, unchanged 0.x … 2.15).

@@ -12,7 +12,10 @@ Three kinds of patch, all in ``langchain_core``:
   needs not be: the copy is LangChain's, private to that run's body, and dropped after it.
   Whatever runs inside (a ``@trace_llm`` function, an instrumented client) nests under the
   run, in threads (``batch``, ``RunnableParallel``) and asyncio tasks alike, and nothing
-  leaks into the caller's context.
+  leaks into the caller's context. This is what bounds the supported versions: before
+  langchain-core 0.3.46 (no public ``set_config_context`` yet) ``runnables/base.py`` imports
+  ``_set_config_context`` by name, so the patch misses lambdas and parallel branches (2 of
+  the 23 tests fail on 0.3.45; 0.3.46 and 0.3.50, the claimed bound, pass them all).
 * Chat models and LLMs run their body in the caller's context (no copy), so
   ``BaseChatModel._generate_with_cache`` / ``_agenerate_with_cache`` and
   ``BaseLLM._generate_helper`` / ``_agenerate_helper`` (private methods, present from

@@ -1,4 +1,4 @@
-"""Trace every call of the ``anthropic`` client (``anthropic>=0.40``) as a GenAI span.
+"""Trace every call of the ``anthropic`` client (``anthropic>=0.45``) as a GenAI span.
 
     import anthropic, tracer
     from integrations import anthropic as spy_anthropic
@@ -29,7 +29,7 @@ from ._instrumentor import Instrumentor, PatchSet, Verbs
 
 __all__ = ["AnthropicInstrumentor", "instrument", "is_instrumented", "uninstrument"]
 
-SUPPORTED = ("anthropic >= 0.40",)
+SUPPORTED = ("anthropic >= 0.45",)
 _patches = PatchSet("spyglass.integrations.anthropic", TARGETS, AnthropicAdapter())
 
 
