@@ -8,7 +8,7 @@
     collection = chromadb.EphemeralClient().get_collection("docs", embedding_function=...)
     collection.query(query_texts=["What is the refund window?"], n_results=3)
 
-Covered: ``Collection.query`` and ``AsyncCollection.query`` (``AsyncHttpClient``), on every
+Covered: ``Collection.query`` and ``AsyncCollection.query`` (``AsyncHttpClient``, from 0.5.1), on every
 client (ephemeral, persistent, HTTP). Each call is one span ``retrieval <collection>`` with the
 query text, ``n_results`` as ``gen_ai.retrieval.top_k``, and the documents (id, text, metadata,
 and the *distance* as score: lower is closer, ``spyglass.retrieval.score_kind = "distance"``).
