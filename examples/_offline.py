@@ -1,17 +1,21 @@
-"""The offline stand-ins shared by the RAG examples: a knowledge base, a word-hashing
-embedding and a scripted "model". Nothing here is a real model; it lets the examples run
-with no API key and no download, and plants one hallucination for the viewer to find.
+"""What the RAG examples share: offline stand-ins (a knowledge base, a word-hashing embedding
+and a scripted "model"), the app's guardrail, and the command line. Nothing here is a real
+model; it lets the examples run with no API key and no download, and plants one
+hallucination for the viewer to find.
 
-Swap them for your own embedding and model: the tracing does not change.
+Swap the stand-ins for your own embedding and model: the tracing does not change.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 import zlib
 
-__all__ = ["KB", "PLANTED", "QUESTIONS", "embed", "stand_in_answer", "usage"]
+import tracer
+
+__all__ = ["KB", "PLANTED", "QUESTIONS", "arguments", "embed", "report", "stand_in_answer", "tone_guard", "usage"]
 
 # (id, text, metadata): a product's support articles.
 KB: list[tuple[str, str, dict[str, str]]] = [
@@ -100,3 +104,28 @@ def stand_in_answer(question: str, context: str) -> str:
 def usage(prompt: str, answer: str) -> tuple[int, int]:
     """Token counts as a provider would report them (roughly: words * 4/3)."""
     return len(_words(prompt)) * 4 // 3, len(_words(answer)) * 4 // 3
+
+
+@tracer.trace_postprocess
+def tone_guard(answer: str) -> str:
+    """A guardrail that checks wording, not facts: why a made-up answer gets through."""
+    if "guarantee" in answer.lower():
+        tracer.record_decision("tone_guard", verdict="modify", reason="promises a guarantee", before=answer)
+        return answer.replace("guarantee", "aim")
+    tracer.record_decision("tone_guard", verdict="pass", reason="no promises or blame in the wording")
+    return answer
+
+
+def arguments(doc: str, real_model: str, argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--db", help="store to write (default: ./spyglass.duckdb, or $SPYGLASS_DB)")
+    parser.add_argument("--openai", action="store_true", help=f"answer with {real_model} (needs OPENAI_API_KEY)")
+    return parser.parse_args(argv)
+
+
+def report(db: str | None) -> None:
+    """Waits for the spans to be stored, then says what the grounding check found."""
+    tracer.flush()
+    verdicts = [e["label"] for e in tracer.Store(db or tracer.default_db_path()).evaluations("grounding")]
+    print(f"grounding verdicts: {', '.join(verdicts)}")
+    print(f"Open the viewer:  spyglass view{f' --db {db}' if db else ''}")

@@ -18,10 +18,9 @@ decision; the grounding check runs as spans are stored.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from _offline import KB, QUESTIONS, embed, stand_in_answer, usage
+from _offline import KB, QUESTIONS, arguments, embed, report, stand_in_answer, tone_guard, usage
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -79,16 +78,6 @@ def format_docs(docs: list[Document]) -> str:
     return "\n\n".join(d.page_content for d in docs)
 
 
-@tracer.trace_postprocess
-def tone_guard(answer: str) -> str:
-    """A guardrail that checks wording, not facts: why a made-up answer gets through."""
-    if "guarantee" in answer.lower():
-        tracer.record_decision("tone_guard", verdict="modify", reason="promises a guarantee", before=answer)
-        return answer.replace("guarantee", "aim")
-    tracer.record_decision("tone_guard", verdict="pass", reason="no promises or blame in the wording")
-    return answer
-
-
 def build_chain(model: Runnable[Any, Any]) -> Runnable[Any, str]:
     store = InMemoryVectorStore(WordEmbeddings())
     store.add_documents([Document(text, id=doc_id, metadata=meta) for doc_id, text, meta in KB])
@@ -116,19 +105,13 @@ def chat_model(use_openai: bool) -> Runnable[Any, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", help="store to write (default: ./spyglass.duckdb, or $SPYGLASS_DB)")
-    parser.add_argument("--openai", action="store_true", help="answer with ChatOpenAI (needs OPENAI_API_KEY)")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__ or "", "ChatOpenAI", argv)
     tracer.configure(db=args.db, service_name="langchain-rag-example", instrument=["langchain"])
     chain = build_chain(chat_model(args.openai))
     with tracer.trace_attributes(session_id="langchain-example", tags=["example", "langchain"]):
         for question in QUESTIONS:
             print(f"Q: {question}\nA: {answer_question(chain, question)}\n")
-    tracer.flush()
-    verdicts = [e["label"] for e in tracer.Store(args.db or tracer.default_db_path()).evaluations("grounding")]
-    print(f"grounding verdicts: {', '.join(verdicts)}")
-    print(f"Open the viewer:  spyglass view{f' --db {args.db}' if args.db else ''}")
+    report(args.db)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,10 @@ check runs as spans are stored.
 
 from __future__ import annotations
 
-import argparse
 import re
 from typing import Any
 
-from _offline import KB, QUESTIONS, embed, stand_in_answer, usage
+from _offline import KB, QUESTIONS, arguments, embed, report, stand_in_answer, tone_guard, usage
 from llama_index.core import Settings, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
@@ -73,16 +72,6 @@ class StandInLLM(CustomLLM):
         yield self.complete(prompt, formatted, **kwargs)
 
 
-@tracer.trace_postprocess
-def tone_guard(answer: str) -> str:
-    """A guardrail that checks wording, not facts: why a made-up answer gets through."""
-    if "guarantee" in answer.lower():
-        tracer.record_decision("tone_guard", verdict="modify", reason="promises a guarantee", before=answer)
-        return answer.replace("guarantee", "aim")
-    tracer.record_decision("tone_guard", verdict="pass", reason="no promises or blame in the wording")
-    return answer
-
-
 @tracer.trace_step
 def answer_question(engine: BaseQueryEngine, question: str) -> str:
     """The app's own function around the query engine: its trace is named after it."""
@@ -104,19 +93,13 @@ def language_model(use_openai: bool) -> LLM:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", help="store to write (default: ./spyglass.duckdb, or $SPYGLASS_DB)")
-    parser.add_argument("--openai", action="store_true", help="answer with OpenAI (needs OPENAI_API_KEY)")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__ or "", "LlamaIndex's OpenAI LLM", argv)
     engine = build_engine(language_model(args.openai))  # before configure: indexing is not a trace
     tracer.configure(db=args.db, service_name="llamaindex-rag-example", instrument=["llama_index"])
     with tracer.trace_attributes(session_id="llamaindex-example", tags=["example", "llama-index"]):
         for question in QUESTIONS:
             print(f"Q: {question}\nA: {answer_question(engine, question)}\n")
-    tracer.flush()
-    verdicts = [e["label"] for e in tracer.Store(args.db or tracer.default_db_path()).evaluations("grounding")]
-    print(f"grounding verdicts: {', '.join(verdicts)}")
-    print(f"Open the viewer:  spyglass view{f' --db {args.db}' if args.db else ''}")
+    report(args.db)
 
 
 if __name__ == "__main__":
