@@ -66,11 +66,16 @@ def main() -> int:
     for args in (["info"], ["check"], ["export"]):  # the store commands need no extra either
         done = subprocess.run([*cli, "--db", str(db), *args], capture_output=True, text=True, timeout=120)
         check(done.returncode == 0 and "Traceback" not in done.stderr, (args, done))
-    for args, extra in ((["view"], "viewer"), (["demo"], "openai"), (["demo", "--no-view"], "openai")):
+    for args, extra in (
+        (["view"], "viewer"),
+        (["demo"], "openai"),
+        (["demo", "--no-view"], "openai"),
+        (["collect"], "collect"),
+    ):
         done = subprocess.run([*cli, "--db", str(db), *args], capture_output=True, text=True, timeout=60)
         check(done.returncode == 2, (args, done))
         check(f"'spyglass[{extra}]'" in done.stderr and "Traceback" not in done.stderr, (args, done.stderr))
-    print(f"light install: {len(traces)} trace stored in {db}; view/demo name the extra to install")
+    print(f"light install: {len(traces)} trace stored in {db}; view/demo/collect name the extra to install")
     return 0
 
 

@@ -197,6 +197,55 @@ class _ProgressBar:
         )
 
 
+def _collect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=4318, help="port (default 4318, OTLP/HTTP's)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument(
+        "--token", default=None, help="bearer token senders must give (default: $SPYGLASS_COLLECT_TOKEN, else none)"
+    )
+
+
+@command("collect", "receive OTLP/HTTP traces from any app, in any language, into the store", _collect_args)
+def _collect(ns: argparse.Namespace) -> int:
+    _require("opentelemetry.proto", "collect", "spyglass collect")
+    import signal
+    import threading
+
+    from .otlp import Receiver
+
+    token = ns.token or os.environ.get("SPYGLASS_COLLECT_TOKEN") or None
+    if ns.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"spyglass collect: WARNING: listening on {ns.host}, reachable from other machines; "
+            + (
+                "senders must give the bearer token."
+                if token
+                else "anyone who can reach it can write traces (--token)."
+            ),
+            file=sys.stderr,
+        )
+    try:
+        receiver = Receiver(ns.db, host=ns.host, port=ns.port, token=token).start()
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        print(f"spyglass: cannot listen on {ns.host}:{ns.port}: {exc.strerror or exc}; try --port", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"spyglass collect: receiving OTLP/HTTP traces on {receiver.url}, writing to {ns.db}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    counts = receiver.stop()
+    dropped = sum(counts.dropped.values())
+    print(
+        f"spyglass collect: stopped; {counts.accepted} spans accepted, {counts.stored} stored, "
+        f"{counts.spooled} spooled for the next writer, {dropped} dropped, {counts.rejected} rejected in "
+        f"accepted requests, {counts.refused_requests + counts.busy_requests} requests refused",
+        flush=True,
+    )
+    return 0 if dropped == 0 else 1
+
+
 def _check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=_positive, default=200, help="results written per write (default 200)")
 

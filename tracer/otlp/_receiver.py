@@ -1,0 +1,281 @@
+"""``spyglass collect``: an OTLP/HTTP trace receiver in front of a Spyglass store.
+
+Requests are parsed on the HTTP server's threads and their spans put on one bounded queue;
+one writer thread takes everything queued and hands it to the same exporter in-process spans
+go through (:class:`tracer.store._exporter.DuckDBSpanExporter`: the writer's locking and
+spooling, the export-time grounding check). So several receivers, apps writing in-process
+and viewers reading can share one store file, as in-process writers do.
+
+The answers follow the OTLP/HTTP spec: 200 once the spans are queued (with
+``partial_success`` for spans left out), 400 for a body that does not parse, 413 over the
+size limit, 415 for another media type, 503 with ``Retry-After`` while the queue is full or
+the receiver is stopping, 401 without the bearer token when one is set. A span is either
+queued, and then stored by :meth:`Receiver.stop` at the latest, or its request was answered
+with an error: never dropped silently.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace import ReadableSpan
+
+from .._guard import logger
+from ..store._exporter import DuckDBSpanExporter
+from ._decode import JSON, PROTOBUF, BadRequest, Decoded, TooLarge, UnsupportedMediaType, decode, inflate, media_type
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "TRACES_PATH", "Counts", "Receiver"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4318  # OTLP/HTTP's registered port
+TRACES_PATH = "/v1/traces"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # compressed or not; the Collector's default is 20 MiB
+MAX_QUEUED_SPANS = 100_000  # received, not yet written: the memory bound
+WRITE_BATCH_SPANS = 8_192  # the most one write takes (the SDK's BatchSpanProcessor exports 512)
+RETRY_AFTER_S = 2
+
+
+@dataclass
+class Counts:
+    """What the receiver did since it started (``spyglass collect`` prints it at exit)."""
+
+    requests: int = 0
+    accepted: int = 0  # spans queued
+    rejected: int = 0  # spans left out of an accepted request (partial_success)
+    refused_requests: int = 0  # 4xx other than 503 / 5xx: nothing of theirs queued
+    busy_requests: int = 0  # 503: queue full or stopping
+    stored: int = 0
+    spooled: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+class _Queue:
+    """Spans waiting for the writer, bounded by their number."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.batches: deque[list[ReadableSpan]] = deque()
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def offer(self, spans: list[ReadableSpan]) -> bool:
+        with self.cond:
+            if self.closed or self.size + len(spans) > self.limit:
+                return False
+            self.batches.append(spans)
+            self.size += len(spans)
+            self.cond.notify()
+            return True
+
+    def take(self, most: int, wait: float) -> list[ReadableSpan] | None:
+        """Up to ``most`` spans (whole requests; at least one); ``None`` once closed and empty."""
+        with self.cond:
+            while not self.batches:
+                if self.closed:
+                    return None
+                self.cond.wait(wait)
+            out: list[ReadableSpan] = []
+            while self.batches and (not out or len(out) + len(self.batches[0]) <= most):
+                batch = self.batches.popleft()
+                self.size -= len(batch)
+                out.extend(batch)
+            return out
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+class Receiver:
+    """An OTLP/HTTP receiver writing into the store at ``db``. :meth:`start`, then
+    :meth:`stop` (which writes everything accepted before returning)."""
+
+    def __init__(
+        self,
+        db: str,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        token: str | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_queued_spans: int = MAX_QUEUED_SPANS,
+        grounding: bool = True,
+    ) -> None:
+        self.exporter = DuckDBSpanExporter(db, grounding=grounding)
+        self.exporter.writer.validate()  # a foreign or newer store fails here, before serving
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+        self.counts = Counts()
+        self._counts_lock = threading.Lock()
+        self._queue = _Queue(max_queued_spans)
+        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        self._server.daemon_threads = True
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://{host}:{port}{TRACES_PATH}"
+
+    def start(self) -> Receiver:
+        for target, name in ((self._server.serve_forever, "server"), (self._write_loop, "writer")):
+            thread = threading.Thread(target=target, name=f"spyglass-collect-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 60.0) -> Counts:
+        """Stop answering (new requests get 503), write everything accepted, close the store."""
+        self._stopping = True
+        self._server.shutdown()  # waits for serve_forever; requests being handled finish
+        self._server.server_close()
+        self._queue.close()
+        writer = self._threads[1] if len(self._threads) > 1 else None
+        if writer is not None:
+            writer.join(timeout)
+        self.exporter.close(timeout, may_drain=writer is None or not writer.is_alive())
+        return self.counts
+
+    # --- the writer thread ---------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while True:
+            spans = self._queue.take(WRITE_BATCH_SPANS, wait=0.5)
+            if spans is None:
+                return
+            outcome = None
+            try:
+                outcome = self.exporter.write_batch(spans)
+            except Exception:  # never lose the thread: count the batch as dropped, go on
+                logger.exception("spyglass collect: writing %d spans failed", len(spans))
+            with self._counts_lock:
+                if outcome is None:
+                    self.counts.dropped["write failed"] = self.counts.dropped.get("write failed", 0) + len(spans)
+                    continue
+                self.counts.stored += outcome.stored
+                self.counts.spooled += outcome.spooled
+                for reason, n in outcome.dropped.items():
+                    self.counts.dropped[reason] = self.counts.dropped.get(reason, 0) + n
+
+    # --- one request (on a server thread) ------------------------------------------------
+    def handle(self, headers: Any, read: Any) -> tuple[int, dict[str, str], bytes]:
+        """``(status, headers, body)`` for a POST to the traces path."""
+        # Errors are answered in the request's encoding when it names one we know.
+        kind = JSON if (headers.get("Content-Type") or "").lower().startswith(JSON) else PROTOBUF
+        with self._counts_lock:
+            self.counts.requests += 1
+        if self.token is not None and not _bearer_matches(headers.get("Authorization"), self.token):
+            return self._refuse(401, "missing or wrong bearer token", kind)
+        try:
+            kind = media_type(headers.get("Content-Type"))
+            length = headers.get("Content-Length")
+            if length is None:
+                return self._refuse(411, "Content-Length is required", kind)
+            try:
+                size = int(length)
+            except ValueError:
+                return self._refuse(400, f"bad Content-Length {length!r}", kind)
+            if size > self.max_body_bytes:
+                return self._refuse(413, f"the body is over {self.max_body_bytes} bytes", kind)
+            body = inflate(read(size), headers.get("Content-Encoding"), self.max_body_bytes)
+            decoded = decode(body, kind)
+        except UnsupportedMediaType as exc:
+            return self._refuse(415, str(exc), kind)
+        except TooLarge as exc:
+            return self._refuse(413, str(exc), kind)
+        except BadRequest as exc:
+            return self._refuse(400, str(exc), kind)
+        if self._stopping or not self._queue.offer(decoded.spans):
+            with self._counts_lock:
+                self.counts.busy_requests += 1
+            status, hdrs, body = _status_reply(503, "the receiver is busy; retry later", kind)
+            return status, {**hdrs, "Retry-After": str(RETRY_AFTER_S)}, body
+        with self._counts_lock:
+            self.counts.accepted += len(decoded.spans)
+            self.counts.rejected += decoded.rejected
+        return 200, {"Content-Type": kind}, _success(decoded, kind)
+
+    def _refuse(self, status: int, message: str, kind: str) -> tuple[int, dict[str, str], bytes]:
+        with self._counts_lock:
+            self.counts.refused_requests += 1
+        return _status_reply(status, message, kind)
+
+
+def _bearer_matches(header: str | None, token: str) -> bool:
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _success(decoded: Decoded, kind: str) -> bytes:
+    response = ExportTraceServiceResponse()
+    if decoded.rejected:
+        response.partial_success.rejected_spans = decoded.rejected
+        response.partial_success.error_message = "; ".join(decoded.errors)
+    if kind == JSON:
+        return json_format.MessageToJson(response, indent=None).encode()
+    return response.SerializeToString()
+
+
+def _status_reply(status: int, message: str, kind: str) -> tuple[int, dict[str, str], bytes]:
+    """An error answer: a ``google.rpc.Status`` as the spec says, in the request's encoding."""
+    rpc = status_pb2.Status(code=_GRPC_CODES.get(status, 2), message=message)
+    if kind == JSON:
+        return status, {"Content-Type": JSON}, json.dumps({"code": rpc.code, "message": message}).encode()
+    return status, {"Content-Type": PROTOBUF}, rpc.SerializeToString()
+
+
+# The gRPC status code matching each HTTP answer (what google.rpc.Status.code holds).
+_GRPC_CODES = {400: 3, 401: 16, 411: 3, 413: 8, 415: 3, 503: 14, 404: 5, 405: 12}
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the SDK exporters reuse their connection
+        server_version = "spyglass-collect"
+
+        def do_POST(self) -> None:
+            if self.path.split("?")[0] != TRACES_PATH:
+                self.close_connection = True  # its body is not read
+                self._reply(*_status_reply(404, f"only {TRACES_PATH} is served here", PROTOBUF))
+                return
+            status, headers, body = receiver.handle(self.headers, self.rfile.read)
+            if status != 200 and status != 503:
+                self.close_connection = True  # the body may not have been read
+            self._reply(status, headers, body)
+
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] == "/health":
+                self._reply(200, {"Content-Type": "text/plain"}, b"ok\n")
+            else:
+                self._reply(*_status_reply(405 if self.path == TRACES_PATH else 404, "POST traces here", PROTOBUF))
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("spyglass collect: " + format, *args)
+
+    return Handler
