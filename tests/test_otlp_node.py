@@ -121,11 +121,6 @@ def _run_app(node: str, url: str, protocol: str) -> dict[str, Any]:
         timeout=APP_TIMEOUT_S,
         cwd=APP_DIR,
     )
-    if proc.returncode != 0 and "Length Required" in proc.stderr:
-        # The JS exporters stream their body (Transfer-Encoding: chunked, no Content-Length) and
-        # the receiver answers 411. Only this symptom is expected to fail; remove once it reads
-        # chunked bodies (then the test passes as it stands: verified on a receiver patched so).
-        pytest.xfail("spyglass collect refuses chunked request bodies (411), which is how Node's exporters send")
     assert proc.returncode == 0, f"the Node app failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result

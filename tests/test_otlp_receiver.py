@@ -257,6 +257,42 @@ def test_oversized_bodies_get_413_unread_and_a_gzip_bomb_too(db_path: Path) -> N
     assert (counts.refused_requests, counts.stored) == (2, 2)
 
 
+def _raw(receiver: Receiver, head: bytes, body: bytes) -> bytes:
+    """Send bytes as they are (for chunked bodies, cut or not), return the status line."""
+    import socket
+
+    with socket.create_connection(receiver.address, timeout=30) as sock:
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)
+        return sock.makefile("rb").readline()
+
+
+def test_chunked_bodies_as_the_javascript_exporters_send_them(db_path: Path) -> None:
+    r = Receiver(str(db_path), port=0, max_body_bytes=64 * 1024).start()
+    try:
+        body = proto_body(made_spans(3))
+        host, port = r.address
+        con = http.client.HTTPConnection(host, port, timeout=30)
+        pieces = [body[i : i + 100] for i in range(0, len(body), 100)]
+        con.request("POST", "/v1/traces", body=iter(pieces), headers={"Content-Type": PROTOBUF}, encode_chunked=True)
+        assert con.getresponse().status == 200
+        con.close()
+        head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        chunked = head + b"Transfer-Encoding: chunked\r\n\r\n"
+        cut = f"{len(body):x}\r\n".encode() + body[:50]  # the sender went away mid-chunk
+        assert b" 400 " in _raw(r, chunked, cut)
+        assert b" 400 " in _raw(r, chunked, b"zz\r\n" + body + b"\r\n0\r\n\r\n")  # not a size
+        big = b"".join(f"{8192:x}\r\n".encode() + b"\0" * 8192 + b"\r\n" for _ in range(9))
+        assert b" 413 " in _raw(r, chunked, big + b"0\r\n\r\n")  # 72 KiB over the 64 KiB limit
+        assert b" 400 " in _raw(r, head + b"Transfer-Encoding: gzip\r\n\r\n", body)
+        assert b" 411 " in _raw(r, head + b"\r\n", b"")  # neither length nor chunks
+        short = head + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        assert b" 400 " in _raw(r, short, body[:-10])  # shorter than it says
+    finally:
+        counts = r.stop()
+    assert (counts.stored, counts.refused_requests) == (3, 6)
+
+
 def test_spans_with_invalid_ids_are_reported_in_partial_success(receiver: Receiver, db_path: Path) -> None:
     request = encode_spans(made_spans(4))
     spans = request.resource_spans[0].scope_spans[0].spans

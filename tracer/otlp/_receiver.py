@@ -22,7 +22,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf import json_format
 from google.rpc import status_pb2
@@ -42,6 +42,14 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # compressed or not; the Collector's default 
 MAX_QUEUED_SPANS = 100_000  # received, not yet written: the memory bound
 WRITE_BATCH_SPANS = 8_192  # the most one write takes (the SDK's BatchSpanProcessor exports 512)
 RETRY_AFTER_S = 2
+
+
+class _Body(Protocol):
+    """The request's body stream (the handler's ``rfile``)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def readline(self, size: int, /) -> bytes: ...
 
 
 @dataclass
@@ -174,7 +182,7 @@ class Receiver:
                     self.counts.dropped[reason] = self.counts.dropped.get(reason, 0) + n
 
     # --- one request (on a server thread) ------------------------------------------------
-    def handle(self, headers: Any, read: Any) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, headers: Any, body_file: _Body) -> tuple[int, dict[str, str], bytes]:
         """``(status, headers, body)`` for a POST to the traces path."""
         # Errors are answered in the request's encoding when it names one we know.
         kind = JSON if (headers.get("Content-Type") or "").lower().startswith(JSON) else PROTOBUF
@@ -184,16 +192,10 @@ class Receiver:
             return self._refuse(401, "missing or wrong bearer token", kind)
         try:
             kind = media_type(headers.get("Content-Type"))
-            length = headers.get("Content-Length")
-            if length is None:
-                return self._refuse(411, "Content-Length is required", kind)
-            try:
-                size = int(length)
-            except ValueError:
-                return self._refuse(400, f"bad Content-Length {length!r}", kind)
-            if size > self.max_body_bytes:
-                return self._refuse(413, f"the body is over {self.max_body_bytes} bytes", kind)
-            body = inflate(read(size), headers.get("Content-Encoding"), self.max_body_bytes)
+            raw = _read_body(headers, body_file, self.max_body_bytes)
+            if raw is None:
+                return self._refuse(411, "Content-Length or Transfer-Encoding: chunked is required", kind)
+            body = inflate(raw, headers.get("Content-Encoding"), self.max_body_bytes)
             decoded = decode(body, kind)
         except UnsupportedMediaType as exc:
             return self._refuse(415, str(exc), kind)
@@ -215,6 +217,54 @@ class Receiver:
         with self._counts_lock:
             self.counts.refused_requests += 1
         return _status_reply(status, message, kind)
+
+
+def _read_body(headers: Any, body_file: _Body, limit: int) -> bytes | None:
+    """The request body, by ``Content-Length`` or chunked (as the JavaScript SDK's exporters
+    send it); ``None`` when the request gives neither. Never reads more than ``limit`` bytes."""
+    coding = (headers.get("Transfer-Encoding") or "").strip().lower()
+    if coding:  # it takes precedence over Content-Length (RFC 9112, 6.3)
+        if coding != "chunked":
+            raise BadRequest(f"unsupported Transfer-Encoding {coding!r}")
+        return _read_chunked(body_file, limit)
+    length = headers.get("Content-Length")
+    if length is None:
+        return None
+    try:
+        size = int(length)
+    except ValueError:
+        raise BadRequest(f"bad Content-Length {length!r}") from None
+    if size > limit:
+        raise TooLarge(f"the body is over {limit} bytes")
+    body = body_file.read(size)
+    if len(body) != size:
+        raise BadRequest("the body is shorter than its Content-Length")
+    return body
+
+
+def _read_chunked(body_file: _Body, limit: int) -> bytes:
+    out = bytearray()
+    while True:
+        line = body_file.readline(1024)
+        if not line.endswith(b"\n"):
+            raise BadRequest("the chunked body is cut short or malformed")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)  # a size, then optional extensions
+        except ValueError:
+            raise BadRequest("the chunked body has a bad chunk size") from None
+        if size == 0:
+            while True:  # trailers, up to the empty line that ends the body
+                trailer = body_file.readline(8192)
+                if not trailer.endswith(b"\n"):
+                    raise BadRequest("the chunked body is cut short or malformed")
+                if trailer in (b"\r\n", b"\n"):
+                    return bytes(out)
+        if len(out) + size > limit:
+            raise TooLarge(f"the body is over {limit} bytes")
+        chunk = body_file.read(size)
+        if len(chunk) != size or body_file.readline(3) not in (b"\r\n", b"\n"):
+            raise BadRequest("the chunked body is cut short or malformed")
+        out += chunk
 
 
 def _bearer_matches(header: str | None, token: str) -> bool:
@@ -254,7 +304,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True  # its body is not read
                 self._reply(*_status_reply(404, f"only {TRACES_PATH} is served here", PROTOBUF))
                 return
-            status, headers, body = receiver.handle(self.headers, self.rfile.read)
+            status, headers, body = receiver.handle(self.headers, self.rfile)
             if status != 200 and status != 503:
                 self.close_connection = True  # the body may not have been read
             self._reply(status, headers, body)
