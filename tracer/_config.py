@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry._logs import LoggerProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -84,6 +85,7 @@ def configure(
     grounding: bool | None = None,
     exit_timeout: float | None = None,
     secret_patterns: Iterable[str] | None = None,
+    logger_provider: LoggerProvider | None = None,
 ) -> TracerProvider:
     """Start tracing into a DuckDB store and return the ``TracerProvider`` in use.
 
@@ -93,7 +95,9 @@ def configure(
     A store that is not a Spyglass file, has a newer schema or is damaged raises a
     ``StoreError`` subclass here; a store that cannot be written right now never raises.
     ``grounding`` (default on; ``SPYGLASS_GROUNDING=false`` turns it off) checks each LLM
-    answer against its trace's retrieved documents on the export thread.
+    answer against its trace's retrieved documents on the export thread; each result is stored,
+    and also emitted as a ``gen_ai.evaluation.result`` log-based event through
+    ``logger_provider`` (default: the global one, if the app set any) for other back ends.
     ``exit_timeout`` (default 10 s, ``SPYGLASS_EXIT_TIMEOUT``): how long exit and SIGTERM wait
     for queued spans before spooling the rest. ``secret_patterns``: regular expressions whose
     matches are replaced by ``[REDACTED]``, besides the built-in token shapes.
@@ -115,7 +119,7 @@ def configure(
             grounding = _grounding_from_env()
         if exit_timeout is None:
             exit_timeout = _exit_timeout_from_env()
-        exporter = DuckDBSpanExporter(path, grounding=grounding)
+        exporter = DuckDBSpanExporter(path, grounding=grounding, logger_provider=logger_provider)
         _check_store(exporter)
         provider = _provider(tracer_provider, service_name)
         set_tracer_provider(provider)  # our decorators start their spans on it

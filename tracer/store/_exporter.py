@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from opentelemetry._logs import LoggerProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._evaluate import ExportTimeGrounding
+from .._evaluation_events import EvaluationEvents
 from .._forklock import ForkLock
 from .._guard import guard, logger
 from .._outcome import STORE_REFUSED, UNENCODABLE, UNWRITABLE, Outcome
@@ -28,12 +30,21 @@ def _always() -> bool:
 
 
 class DuckDBSpanExporter(SpanExporter):
-    def __init__(self, path: str, *, drain_timeout: float = 30.0, grounding: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        drain_timeout: float = 30.0,
+        grounding: bool = True,
+        logger_provider: LoggerProvider | None = None,
+    ) -> None:
         self.writer = StoreWriter(path)
         self.drain_timeout = drain_timeout
         self._shutdown = False
         # Check LLM answers against their trace's documents here, on the export thread.
         self._grounding = ExportTimeGrounding() if grounding else None
+        # Its results also leave as OTel log-based events, for other back ends (see the module).
+        self._events = EvaluationEvents(logger_provider)
         self._ground_until: float | None = None
         # The processor's worker and anyone calling ``export`` directly may export at once;
         # a fork waits for the batch being exported (see _forklock.py).
@@ -52,6 +63,7 @@ class DuckDBSpanExporter(SpanExporter):
             events = None
             if self._grounding is not None:
                 events = self._grounding.observe(spans, until=self._ground_until)  # guarded inside
+                self._events.publish(spans, events)  # guarded inside
             table, left_out = convert(spans, events)
             if not claim():
                 return None
