@@ -156,6 +156,28 @@ def test_an_app_on_the_plain_sdk_with_openinference_lands_in_the_store_and_is_ch
     assert json.loads(verdict["details"])["sentences"][0]["best_document_id"] == "kb-test"
 
 
+def test_the_viewer_shows_a_received_trace_like_an_in_process_one(
+    receiver: Receiver, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from . import _viewer_store as vs
+
+    app = REPO / "tests" / "otlp_apps" / "python_openinference.py"
+    proc = subprocess.run(
+        [sys.executable, str(app), receiver.url, str(cassettes_dir())], capture_output=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    receiver.stop()
+    [summary] = tracer.Store(db_path).list_traces()
+    at = vs.run(vs.app_on(db_path, monkeypatch), trace=summary["trace_id"])
+    assert at.subheader[1].value == "ChatCompletion"  # the detail opens on the model call
+    md, shown = vs.markdowns(at), [t.value for t in at.text]
+    assert "**system**" in md and "**user**" in md and "kb\\-test" in md  # prompt, and the context's ids
+    assert "Say this is a test" in shown and "This is a test." in shown
+    assert "The test phrase is: This is a test." in shown  # the received document, in the Context panel
+    assert ":green-badge[supported] · sentence 1" in md  # grounding, on the received spans
+    assert "2 documents: 2 in the prompt, 0 truncated, 0 dropped" in vs.captions(at)
+
+
 def test_the_sdk_exporter_gets_success_and_resource_attributes_are_kept(receiver: Receiver, db_path: Path) -> None:
     spans = made_spans(3, service="billing")
     assert OTLPSpanExporter(endpoint=receiver.url).export(spans).name == "SUCCESS"
