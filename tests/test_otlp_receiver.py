@@ -148,6 +148,11 @@ def test_an_app_on_the_plain_sdk_with_openinference_lands_in_the_store_and_is_ch
         == by_name["ChatCompletion"]["parent_span_id"]
         == by_name["rag"]["span_id"]
     )
+    with store.connect() as con:  # the documented column, as SQL users read it
+        [(text,)] = con.execute("SELECT resource FROM spans WHERE name = 'rag'").fetchall()
+    resource = json.loads(text)
+    assert resource["service.name"] == "py-oi-app" and resource["service.version"] == "1.2.3"  # all of it kept
+    assert resource["telemetry.sdk.language"] == "python"
     assert [(d["document_id"], d["score"]) for d in detail["documents"]] == [("kb-test", 0.9), ("kb-other", 0.2)]
     assert "Say this is a test" in by_name["ChatCompletion"]["attributes"]["input.value"]
     # The export-time grounding check ran on the received LLM span, against the received documents.
