@@ -197,6 +197,22 @@ def test_the_sdk_exporter_gets_success_and_resource_attributes_are_kept(receiver
     assert [e["name"] for e in detail["events"] if e["span_id"] == by_name["op-1"]["span_id"]] == ["step"]
 
 
+def test_secrets_a_sender_recorded_never_land_in_the_store(receiver: Receiver, db_path: Path) -> None:
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
+    spans = made_spans(2)
+    request = encode_spans(spans)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    for k, v in (("http.request.header.authorization", f"Bearer {key}"), ("input.value", f"my key is {key}")):
+        attribute = span.attributes.add()
+        attribute.key, attribute.value.string_value = k, v
+    assert post(receiver.url, request.SerializeToString(), {"Content-Type": PROTOBUF})[0] == 200
+    receiver.stop()
+    with tracer.Store(db_path).connect() as con:
+        rows = " ".join(str(r) for r in con.execute("SELECT * FROM spans").fetchall())
+    assert key not in rows and key[:20] not in rows
+    assert "my key is" in rows and "REDACTED" in rows
+
+
 # --- encodings -------------------------------------------------------------------------------
 @pytest.mark.parametrize("encoding", ["json", "gzip-protobuf", "gzip-json"])
 def test_json_and_gzip_bodies_are_stored_like_protobuf(receiver: Receiver, db_path: Path, encoding: str) -> None:
