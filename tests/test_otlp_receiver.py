@@ -198,6 +198,7 @@ def test_the_sdk_exporter_gets_success_and_resource_attributes_are_kept(receiver
 
 
 def test_secrets_a_sender_recorded_never_land_in_the_store(receiver: Receiver, db_path: Path) -> None:
+    """The store scrubs every row it writes (tracer/store/_rows.py), whoever made the span."""
     key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
     spans = made_spans(2)
     request = encode_spans(spans)

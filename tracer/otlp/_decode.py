@@ -26,8 +26,6 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from .._serialize import scrub, scrub_attribute
-
 __all__ = ["JSON", "PROTOBUF", "BadRequest", "Decoded", "TooLarge", "UnsupportedMediaType", "decode", "inflate"]
 
 PROTOBUF = "application/x-protobuf"
@@ -166,15 +164,15 @@ def _span(span: trace_pb2.Span, resource: Resource, scope: InstrumentationScope)
     ]
     status = _STATUS.get(span.status.code, StatusCode.UNSET)
     return ReadableSpan(
-        name=scrub(span.name),
+        name=span.name,
         context=_context(span.trace_id, span.span_id, span.flags, False),
         parent=parent,
         resource=resource,
         attributes=_attributes(span.attributes),
-        events=[Event(scrub(e.name), _attributes(e.attributes), e.time_unix_nano) for e in span.events],
+        events=[Event(e.name, _attributes(e.attributes), e.time_unix_nano) for e in span.events],
         links=links,
         kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
-        status=Status(status, scrub(span.status.message) or None) if status is StatusCode.ERROR else Status(status),
+        status=Status(status, span.status.message or None) if status is StatusCode.ERROR else Status(status),
         start_time=span.start_time_unix_nano,
         end_time=span.end_time_unix_nano or span.start_time_unix_nano,
         instrumentation_scope=scope,
@@ -182,14 +180,11 @@ def _span(span: trace_pb2.Span, resource: Resource, scope: InstrumentationScope)
 
 
 def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    """Attributes as the SDK holds them, scrubbed as in-process values are: a sender's
-    instrumentation may record an API key or an ``Authorization`` header, and secrets never
-    land in the store whoever sent them (a secret-named key hides its value whole)."""
     out: dict[str, Any] = {}
     for pair in pairs:
         value = _value(pair.value)
         if value is not None and pair.key:
-            out[pair.key] = scrub_attribute(pair.key, value)
+            out[pair.key] = value
     return out
 
 
