@@ -446,14 +446,15 @@ def _collect(db: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     return proc, f"http://127.0.0.1:{port}/v1/traces"
 
 
-def test_collect_writes_everything_it_accepted_when_stopped_with_sigterm(db_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_collect_writes_everything_it_accepted_when_stopped(db_path: Path, sig: signal.Signals) -> None:
     proc, url = _collect(db_path)
     try:
         exporter = OTLPSpanExporter(endpoint=url)
         for j in range(10):
             assert exporter.export(made_spans(20, prefix=f"t{j}")).name == "SUCCESS"
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "200 spans accepted, 200 stored" in out and "0 dropped" in out
