@@ -399,6 +399,32 @@ def test_a_full_queue_answers_503_with_retry_after_and_loses_nothing_it_accepted
     assert len(stored_names(db_path)) == 12
 
 
+def test_past_the_stop_deadline_what_is_left_goes_to_the_spool_not_away(db_path: Path) -> None:
+    """A store too slow to take everything before the deadline: the queued spans and the
+    batch the writer had not begun to write are spooled, counted, and read back."""
+    r = Receiver(str(db_path), port=0).start()
+    gate = threading.Event()
+    write = r.exporter.write_batch
+
+    def stuck_write(spans: Any, *args: Any) -> Any:
+        gate.wait(30)  # before the real write (and its claim): as if DuckDB were held elsewhere
+        return write(spans, *args)
+
+    r.exporter.write_batch = stuck_write  # type: ignore[method-assign]
+    for i in range(6):
+        assert post(r.url, proto_body(made_spans(2, prefix=f"d{i}")), {"Content-Type": PROTOBUF})[0] == 200
+    threading.Timer(3.0, gate.set).start()  # the stuck write ends later: it must not store the batch again
+    started = time.monotonic()
+    counts = r.stop(timeout=1.0)
+    assert time.monotonic() - started < 20
+    assert (counts.accepted, counts.spooled, counts.stored, counts.dropped) == (12, 12, 0, {})
+    assert len(stored_names(db_path)) == 12  # readers see the spool files
+    # The next writer of the store ingests them, once.
+    Receiver(str(db_path), port=0).start().stop()
+    with tracer.Store(db_path).connect() as con:
+        assert con.execute("SELECT count(*), count(DISTINCT span_id) FROM main.spans").fetchone() == (12, 12)
+
+
 def test_twenty_concurrent_senders_all_land(receiver: Receiver, db_path: Path) -> None:
     results: list[int] = []
     lock = threading.Lock()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._guard import logger
+from .._outcome import Outcome
 from ..store._exporter import DuckDBSpanExporter
 from ._decode import JSON, PROTOBUF, BadRequest, Decoded, TooLarge, UnsupportedMediaType, decode, inflate, media_type
 
@@ -39,7 +41,11 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318  # OTLP/HTTP's registered port
 TRACES_PATH = "/v1/traces"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # compressed or not; the Collector's default is 20 MiB
-MAX_QUEUED_SPANS = 100_000  # received, not yet written: the memory bound
+# Received, not yet written: the memory bound. A queued span takes about 2-3 times its
+# uncompressed wire size (measured ~11 KB for a 4.7 KB span), so 64 MiB of bodies is a few
+# hundred MB at most; the span bound caps many tiny spans.
+MAX_QUEUED_SPANS = 50_000
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
 WRITE_BATCH_SPANS = 8_192  # the most one write takes (the SDK's BatchSpanProcessor exports 512)
 RETRY_AFTER_S = 2
 
@@ -67,21 +73,27 @@ class Counts:
 
 
 class _Queue:
-    """Spans waiting for the writer, bounded by their number."""
+    """Spans waiting for the writer, bounded by their number and by the bytes of the bodies
+    they came in (a decoded span takes a few times its wire size in memory)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self.batches: deque[list[ReadableSpan]] = deque()
+    def __init__(self, max_spans: int, max_bytes: int) -> None:
+        self.max_spans, self.max_bytes = max_spans, max_bytes
+        self.spans = self.bytes = 0
+        self.batches: deque[tuple[list[ReadableSpan], int]] = deque()
         self.cond = threading.Condition()
         self.closed = False
 
-    def offer(self, spans: list[ReadableSpan]) -> bool:
+    def full(self) -> bool:
+        """No room for anything more (checked before a body is decoded, so a 503 is cheap)."""
+        return self.spans >= self.max_spans or self.bytes >= self.max_bytes
+
+    def offer(self, spans: list[ReadableSpan], nbytes: int) -> bool:
         with self.cond:
-            if self.closed or self.size + len(spans) > self.limit:
+            if self.closed or self.spans + len(spans) > self.max_spans or self.bytes + nbytes > self.max_bytes:
                 return False
-            self.batches.append(spans)
-            self.size += len(spans)
+            self.batches.append((spans, nbytes))
+            self.spans += len(spans)
+            self.bytes += nbytes
             self.cond.notify()
             return True
 
@@ -93,9 +105,10 @@ class _Queue:
                     return None
                 self.cond.wait(wait)
             out: list[ReadableSpan] = []
-            while self.batches and (not out or len(out) + len(self.batches[0]) <= most):
-                batch = self.batches.popleft()
-                self.size -= len(batch)
+            while self.batches and (not out or len(out) + len(self.batches[0][0]) <= most):
+                batch, nbytes = self.batches.popleft()
+                self.spans -= len(batch)
+                self.bytes -= nbytes
                 out.extend(batch)
             return out
 
@@ -103,6 +116,49 @@ class _Queue:
         with self.cond:
             self.closed = True
             self.cond.notify_all()
+
+    def drain(self) -> list[ReadableSpan]:
+        """Everything still queued, taken from the writer (past the stop deadline)."""
+        with self.cond:
+            out = [span for batch, _ in self.batches for span in batch]
+            self.batches.clear()
+            self.spans = self.bytes = 0
+            return out
+
+
+class _InFlight:
+    """The batch the writer is converting. Past the stop deadline, :meth:`Receiver.stop`
+    spools it instead, unless the writer already claimed it for DuckDB (then it waits for
+    that write): one of them stores it, never both, never neither."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.spans: list[ReadableSpan] | None = None
+        self.writing = False
+
+    def begin(self, spans: list[ReadableSpan]) -> None:
+        with self.lock:
+            self.spans, self.writing = spans, False
+
+    def claim(self) -> bool:
+        """The writer's: may it write the batch? False once stop took it."""
+        with self.lock:
+            if self.spans is None:
+                return False
+            self.writing = True
+            return True
+
+    def take(self) -> list[ReadableSpan] | None:
+        """Stop's: the batch, if the writer has not started writing it."""
+        with self.lock:
+            if self.spans is None or self.writing:
+                return None
+            spans, self.spans = self.spans, None
+            return spans
+
+    def done(self) -> None:
+        with self.lock:
+            self.spans, self.writing = None, False
 
 
 class Receiver:
@@ -118,6 +174,7 @@ class Receiver:
         token: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         max_queued_spans: int = MAX_QUEUED_SPANS,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
         grounding: bool = True,
     ) -> None:
         self.exporter = DuckDBSpanExporter(db, grounding=grounding)
@@ -126,7 +183,8 @@ class Receiver:
         self.max_body_bytes = max_body_bytes
         self.counts = Counts()
         self._counts_lock = threading.Lock()
-        self._queue = _Queue(max_queued_spans)
+        self._queue = _Queue(max_queued_spans, max_queued_bytes)
+        self._inflight = _InFlight()
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
         self._threads: list[threading.Thread] = []
@@ -149,17 +207,45 @@ class Receiver:
             self._threads.append(thread)
         return self
 
-    def stop(self, timeout: float = 60.0) -> Counts:
-        """Stop answering (new requests get 503), write everything accepted, close the store."""
+    def stop(self, timeout: float = 30.0) -> Counts:
+        """Stop answering (new requests get 503) and store everything accepted: written to
+        the store within ``timeout`` s (grounding checks stop at half of it; ``spyglass check``
+        does them later), and what is left then goes to the spool, which the next writer of
+        the store ingests. Nothing accepted is dropped unless the disk refuses the spool."""
+        deadline = time.monotonic() + timeout
         self._stopping = True
         self._server.shutdown()  # waits for serve_forever; requests being handled finish
         self._server.server_close()
         self._queue.close()
+        self.exporter.hurry(time.monotonic() + timeout / 2)
         writer = self._threads[1] if len(self._threads) > 1 else None
         if writer is not None:
-            writer.join(timeout)
-        self.exporter.close(timeout, may_drain=writer is None or not writer.is_alive())
+            writer.join(max(deadline - time.monotonic(), 0))
+            if writer.is_alive():
+                self._spool_rest()
+                writer.join()  # only a DuckDB write already under way is left: it ends
+        self.exporter.close(max(deadline - time.monotonic(), 1.0), may_drain=True)
         return self.counts
+
+    def _spool_rest(self) -> None:
+        spans = self._queue.drain()
+        current = self._inflight.take()
+        if current is not None:
+            spans = current + spans
+        if not spans:
+            return
+        logger.warning("spyglass collect: stop deadline passed; %d spans go to the spool", len(spans))
+        self._count(self.exporter.spool_batch(spans), len(spans))
+
+    def _count(self, outcome: Outcome | None, n: int) -> None:
+        with self._counts_lock:
+            if outcome is None:
+                self.counts.dropped["write failed"] = self.counts.dropped.get("write failed", 0) + n
+                return
+            self.counts.stored += outcome.stored
+            self.counts.spooled += outcome.spooled
+            for reason, k in outcome.dropped.items():
+                self.counts.dropped[reason] = self.counts.dropped.get(reason, 0) + k
 
     # --- the writer thread ---------------------------------------------------------------
     def _write_loop(self) -> None:
@@ -167,19 +253,19 @@ class Receiver:
             spans = self._queue.take(WRITE_BATCH_SPANS, wait=0.5)
             if spans is None:
                 return
-            outcome = None
+            self._inflight.begin(spans)
             try:
-                outcome = self.exporter.write_batch(spans)
+                outcome = self.exporter.write_batch(spans, self._inflight.claim)
             except Exception:  # never lose the thread: count the batch as dropped, go on
                 logger.exception("spyglass collect: writing %d spans failed", len(spans))
-            with self._counts_lock:
-                if outcome is None:
-                    self.counts.dropped["write failed"] = self.counts.dropped.get("write failed", 0) + len(spans)
-                    continue
-                self.counts.stored += outcome.stored
-                self.counts.spooled += outcome.spooled
-                for reason, n in outcome.dropped.items():
-                    self.counts.dropped[reason] = self.counts.dropped.get(reason, 0) + n
+                self._count(None, len(spans))
+                continue
+            finally:
+                claimed = self._inflight.writing
+                self._inflight.done()
+            if outcome is not None or claimed:
+                self._count(outcome, len(spans))
+            # else: stop took the batch before the write began, and spooled it
 
     # --- one request (on a server thread) ------------------------------------------------
     def handle(self, headers: Any, body_file: _Body) -> tuple[int, dict[str, str], bytes]:
@@ -190,6 +276,8 @@ class Receiver:
             self.counts.requests += 1
         if self.token is not None and not _bearer_matches(headers.get("Authorization"), self.token):
             return self._refuse(401, "missing or wrong bearer token", kind)
+        if self._stopping or self._queue.full():  # before reading and decoding: a 503 stays cheap
+            return self._busy(kind)
         try:
             kind = media_type(headers.get("Content-Type"))
             raw = _read_body(headers, body_file, self.max_body_bytes)
@@ -203,15 +291,18 @@ class Receiver:
             return self._refuse(413, str(exc), kind)
         except BadRequest as exc:
             return self._refuse(400, str(exc), kind)
-        if self._stopping or not self._queue.offer(decoded.spans):
-            with self._counts_lock:
-                self.counts.busy_requests += 1
-            status, hdrs, body = _status_reply(503, "the receiver is busy; retry later", kind)
-            return status, {**hdrs, "Retry-After": str(RETRY_AFTER_S)}, body
+        if self._stopping or not self._queue.offer(decoded.spans, len(body)):
+            return self._busy(kind)
         with self._counts_lock:
             self.counts.accepted += len(decoded.spans)
             self.counts.rejected += decoded.rejected
         return 200, {"Content-Type": kind}, _success(decoded, kind)
+
+    def _busy(self, kind: str) -> tuple[int, dict[str, str], bytes]:
+        with self._counts_lock:
+            self.counts.busy_requests += 1
+        status, headers, body = _status_reply(503, "the receiver is busy; retry later", kind)
+        return status, {**headers, "Retry-After": str(RETRY_AFTER_S)}, body
 
     def _refuse(self, status: int, message: str, kind: str) -> tuple[int, dict[str, str], bytes]:
         with self._counts_lock:
@@ -297,6 +388,9 @@ _GRPC_CODES = {400: 3, 401: 16, 411: 3, 413: 8, 415: 3, 503: 14, 404: 5, 405: 12
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: the SDK exporters reuse their connection
+        # A sender that stalls mid-request (or an idle kept-alive connection) frees its thread
+        # after this many seconds; http.server answers nothing and closes the connection.
+        timeout = 60
         server_version = "spyglass-collect"
 
         def do_POST(self) -> None:
@@ -305,8 +399,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self._reply(*_status_reply(404, f"only {TRACES_PATH} is served here", PROTOBUF))
                 return
             status, headers, body = receiver.handle(self.headers, self.rfile)
-            if status != 200 and status != 503:
-                self.close_connection = True  # the body may not have been read
+            if status != 200:
+                self.close_connection = True  # the body may not have been read (a 503 is sent unread)
             self._reply(status, headers, body)
 
         def do_GET(self) -> None:
