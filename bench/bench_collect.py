@@ -23,7 +23,7 @@ Grounding: both settings by default, on fewer spans with it on (the check costs 
 most of the ingest time). The CLI has no switch: without grounding the subprocess runs the same
 CLI code with the ``Receiver``'s ``grounding`` argument defaulted off (see ``_UNGROUNDED``).
 
-(2) Overload: a receiver subprocess with its default queue bound (100,000 spans) for 60 s,
+(2) Overload: a receiver subprocess with its default queue bound (64 MiB of bodies or 50,000 spans) for 60 s,
 4 sender threads posting pre-encoded 512-span protobuf bodies (fresh trace ids per post) as
 fast as they can over keep-alive connections, retrying a 503 after 50 ms (harsher than the
 SDK, which backs off 1 s, 2 s, ...). The receiver's RSS (``/proc/PID/status`` VmRSS) is
@@ -306,7 +306,7 @@ def overload(spans: list[Any], seconds: float, tmp: str, grounding: bool) -> Non
 
     print(
         f"## (2) overload: {seconds:.0f} s, {SENDERS} senders posting {SDK_BATCH}-span protobuf bodies as fast as "
-        f"they can, 503 retried after {RETRY_503_S * 1000:.0f} ms; default queue bound (100,000 spans); "
+        f"they can, 503 retried after {RETRY_503_S * 1000:.0f} ms; default queue bound (64 MiB of bodies or 50,000 spans); "
         f"grounding {'on' if grounding else 'off'}"
     )
     bases = [encode_spans(b) for b in chunks(spans, SDK_BATCH)[:4] if len(b) == SDK_BATCH]
