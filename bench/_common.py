@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -267,3 +268,44 @@ def report(rows: dict[str, dict[str, Any] | None], labels: dict[str, str], colum
             " / ".join(f"{ratio(r[k][c], oi[k][c])} {verdict(r[k][c] < oi[k][c] / 2)}" for k in CLOCKS) for c in columns
         ]
         print(f"| {labels[variant]} | " + " | ".join(cells) + " |")
+
+
+def llm_mock_handler(http: Any, plain: bytes, streams: dict[int, bytes]) -> Callable[[Any], Any]:
+    """A client ``MockTransport`` handler: the JSON body, or for a streaming request the SSE
+    body of 5 events when ``max_tokens`` is 5, else of 50 (the per-chunk benches' two sizes)."""
+
+    def handler(request: Any) -> Any:
+        body = json.loads(request.content)
+        if body.get("stream"):
+            n = 5 if body.get("max_tokens") == 5 else 50
+            return http.Response(200, headers={"content-type": "text/event-stream"}, content=streams[n])
+        return http.Response(200, headers={"content-type": "application/json"}, content=plain)
+
+    return handler
+
+
+def overhead_args(
+    unit: str,
+    variants: Iterable[str],
+    worker: Callable[[str, int, int], dict[str, Any]],
+    profile: Callable[[int], None],
+) -> argparse.Namespace | None:
+    """The command line every per-call overhead bench shares. Runs the ``--worker`` or
+    ``--profile`` part itself and returns ``None``; otherwise the options for the comparison."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help=f"8 rounds of 20 {unit}")
+    parser.add_argument("--only", nargs="*", default=list(variants))
+    parser.add_argument("--profile", action="store_true", help="cProfile the spyglass variant instead")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.calls = 8, 20
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.rounds, args.calls)))
+        return None
+    if args.profile:
+        profile(max(args.calls, 200))
+        return None
+    return args

@@ -19,7 +19,6 @@ work in every variant and the difference is the instrumentation's alone.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -29,8 +28,10 @@ from typing import Any
 from _common import (
     NullExporter,
     Switch,
+    llm_mock_handler,
     load,
     null_provider,
+    overhead_args,
     paired_overhead,
     profile_own,
     report,
@@ -109,14 +110,7 @@ def _client() -> Any:
 
     http = _http()
     plain = json.dumps(_message([{"type": "text", "text": "This is a test."}], "end_turn")).encode()
-    streams = {50: _sse(50), 5: _sse(5)}
-
-    def handler(request: Any) -> Any:
-        body = json.loads(request.content)
-        if body.get("stream"):
-            n = 5 if body.get("max_tokens") == 5 else 50
-            return http.Response(200, headers={"content-type": "text/event-stream"}, content=streams[n])
-        return http.Response(200, headers={"content-type": "application/json"}, content=plain)
+    handler = llm_mock_handler(http, plain, {50: _sse(50), 5: _sse(5)})
 
     major = int(anthropic.__version__.split(".")[0])
     kwargs: dict[str, Any] = {"open_telemetry": False} if major >= 2 else {}
@@ -202,21 +196,8 @@ def profile(calls: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--worker")
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--calls", type=int, default=40)
-    parser.add_argument("--quick", action="store_true", help="8 rounds of 20 calls")
-    parser.add_argument("--only", nargs="*", default=list(VARIANTS))
-    parser.add_argument("--profile", action="store_true", help="cProfile the spyglass variant instead")
-    args = parser.parse_args()
-    if args.quick:
-        args.rounds, args.calls = 8, 20
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.rounds, args.calls)))
-        return
-    if args.profile:
-        profile(max(args.calls, 200))
+    args = overhead_args("calls", VARIANTS, worker, profile)
+    if args is None:
         return
     import anthropic
 

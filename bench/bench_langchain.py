@@ -21,8 +21,6 @@ no-op exporter. OpenInference records content by default.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -34,6 +32,7 @@ from _common import (
     Workload,
     load,
     null_provider,
+    overhead_args,
     paired_overhead,
     profile_own,
     ratio,
@@ -159,21 +158,8 @@ def profile(calls: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--worker")
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--calls", type=int, default=40)
-    parser.add_argument("--quick", action="store_true", help="8 rounds of 20 invokes")
-    parser.add_argument("--only", nargs="*", default=list(VARIANTS))
-    parser.add_argument("--profile", action="store_true", help="cProfile the spyglass variant instead")
-    args = parser.parse_args()
-    if args.quick:
-        args.rounds, args.calls = 8, 20
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.rounds, args.calls)))
-        return
-    if args.profile:
-        profile(max(args.calls, 200))
+    args = overhead_args("invokes", VARIANTS, worker, profile)
+    if args is None:
         return
     import langchain_core
 

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import llm_mock_handler
+
 VARIANTS = {
     "spyglass": "Spyglass, content + DuckDB",
     "spyglass-nostore": "Spyglass, content, no-op exporter",
@@ -84,14 +86,7 @@ def _client() -> Any:
     except ImportError:  # older clients
         import httpx as http  # type: ignore[no-redef]
     plain = json.dumps(_completion()).encode()
-    streams = {50: _sse(50), 5: _sse(5)}
-
-    def handler(request: Any) -> Any:
-        body = json.loads(request.content)
-        if body.get("stream"):
-            n = 5 if body.get("max_tokens") == 5 else 50
-            return http.Response(200, headers={"content-type": "text/event-stream"}, content=streams[n])
-        return http.Response(200, headers={"content-type": "application/json"}, content=plain)
+    handler = llm_mock_handler(http, plain, {50: _sse(50), 5: _sse(5)})
 
     return openai.OpenAI(
         api_key="sk-bench", max_retries=0, http_client=openai.DefaultHttpxClient(transport=http.MockTransport(handler))
