@@ -19,10 +19,9 @@ import signal
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry._logs import LoggerProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -33,6 +32,9 @@ from ._ids import id_generator
 from ._processor import DEFAULT_EXIT_TIMEOUT, SpyglassSpanProcessor
 from ._settings import RedactHook, Settings, flag_from_env, number_from_env, set_settings
 from .store import DuckDBSpanExporter, ForeignStoreError, NewerSchemaError, StoreError
+
+if TYPE_CHECKING:  # the logs API is imported only where an evaluation is emitted
+    from opentelemetry._logs import LoggerProvider
 
 DEFAULT_DB = "spyglass.duckdb"
 

@@ -9,13 +9,12 @@ and survives ``fork`` (:meth:`after_fork`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from opentelemetry._logs import LoggerProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._evaluate import ExportTimeGrounding
-from .._evaluation_events import EvaluationEvents
 from .._forklock import ForkLock
 from .._guard import guard, logger
 from .._outcome import STORE_REFUSED, UNENCODABLE, UNWRITABLE, Outcome
@@ -23,6 +22,11 @@ from . import _spool
 from ._rows import convert
 from ._schema import StoreError
 from ._writer import REFUSED, StoreWriter
+
+if TYPE_CHECKING:
+    from opentelemetry._logs import LoggerProvider
+
+    from .._evaluation_events import EvaluationEvents
 
 
 def _always() -> bool:
@@ -43,8 +47,10 @@ class DuckDBSpanExporter(SpanExporter):
         self._shutdown = False
         # Check LLM answers against their trace's documents here, on the export thread.
         self._grounding = ExportTimeGrounding() if grounding else None
-        # Its results also leave as OTel log-based events, for other back ends (see the module).
-        self._events = EvaluationEvents(logger_provider)
+        # Its results also leave as OTel log-based events, for other back ends
+        # (tracer/_evaluation_events.py); imported with the first result, not before.
+        self._logger_provider = logger_provider
+        self._events: EvaluationEvents | None = None
         self._ground_until: float | None = None
         # The processor's worker and anyone calling ``export`` directly may export at once;
         # a fork waits for the batch being exported (see _forklock.py).
@@ -63,7 +69,12 @@ class DuckDBSpanExporter(SpanExporter):
             events = None
             if self._grounding is not None:
                 events = self._grounding.observe(spans, until=self._ground_until)  # guarded inside
-                self._events.publish(spans, events)  # guarded inside
+                if events:
+                    if self._events is None:
+                        from .._evaluation_events import EvaluationEvents
+
+                        self._events = EvaluationEvents(self._logger_provider)
+                    self._events.publish(spans, events)  # guarded inside
             table, left_out = convert(spans, events)
             if not claim():
                 return None
