@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,18 @@ def _greenish(colour: str) -> bool:
     return len(nums) == 3 and nums[1] > nums[0] + 20 and nums[1] > nums[2] + 20
 
 
+def _cells_once_shown(page: Any, cells: Any, want: str, timeout_s: float = 15.0) -> list[str]:
+    """The table's cell texts once ``want`` is among them (or at the timeout). The caption
+    ("1 trace ·") is drawn before the data grid refills its cells, so waiting for the caption
+    or for a cell to be attached can still read the grid between two renders (CI saw [])."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        shown = [str(t) for t in cells.all_text_contents()]
+        if want in shown or time.monotonic() > deadline:
+            return shown
+        page.wait_for_timeout(100)
+
+
 def test_browser_outcome_filter_and_names_in_the_list(
     server: tuple[str, dict[str, Any], Path], page: Any, tmp_path: Path
 ) -> None:
@@ -378,8 +391,8 @@ def test_browser_outcome_filter_and_names_in_the_list(
     page.screenshot(path=str(_shots(tmp_path) / "real-0-trace-list.png"), full_page=True)
     _pick(page, "Outcome", "blocked")
     page.get_by_text("1 trace ·").wait_for()
-    cells.first.wait_for(state="attached")
-    assert "rag_blocked" in cells.all_text_contents() and "rag" not in cells.all_text_contents()
+    shown = _cells_once_shown(page, cells, "rag_blocked")
+    assert "rag_blocked" in shown and "rag" not in shown
     page.screenshot(path=str(_shots(tmp_path) / "real-5-outcome-filter.png"), full_page=True)
     _pick(page, "Outcome", "(any)")
     page.get_by_text("12 traces").wait_for()
