@@ -32,6 +32,7 @@ from ._ids import id_generator
 from ._processor import DEFAULT_EXIT_TIMEOUT, SpyglassSpanProcessor
 from ._settings import RedactHook, Settings, flag_from_env, number_from_env, set_settings
 from .store import DuckDBSpanExporter, ForeignStoreError, NewerSchemaError, StoreError
+from .store._location import resolve
 
 if TYPE_CHECKING:  # the logs API is imported only where an evaluation is emitted
     from opentelemetry._logs import LoggerProvider
@@ -109,7 +110,7 @@ def configure(
     with _state.lock:
         chosen = _integrations(instrument)  # an unknown name fails here, before anything changed
         _read_prices()  # so does a bad SPYGLASS_PRICES file; and no traced call reads it later
-        path = os.path.abspath(os.fspath(db) if db is not None else default_db_path())
+        path = resolve(db if db is not None else default_db_path())
         set_settings(
             Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars, redact=redact)
         )

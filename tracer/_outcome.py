@@ -16,6 +16,8 @@ EXIT_TIMEOUT = "exit timeout"
 UNENCODABLE = "unencodable span"
 STORE_REFUSED = "store refused"
 UNWRITABLE = "store and spool not writable"
+# A server store unreachable for so long that its local spool reached its bound (SPYGLASS_SPOOL_MAX_MB).
+SPOOL_FULL = "spool full"
 
 
 @dataclass

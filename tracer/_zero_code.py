@@ -34,7 +34,6 @@ with whatever guarantees the processor around it gives. In your own code, call
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from opentelemetry import trace
@@ -43,6 +42,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._config import _check_store, _grounding_from_env, configure, default_db_path
 from .store import DuckDBSpanExporter
+from .store._location import resolve
 
 
 class ZeroCodeSpanExporter(SpanExporter):
@@ -54,7 +54,7 @@ class ZeroCodeSpanExporter(SpanExporter):
         if isinstance(provider, TracerProvider):
             configure(tracer_provider=provider)  # our processor stores this provider's spans
             return
-        self._store = DuckDBSpanExporter(os.path.abspath(default_db_path()), grounding=_grounding_from_env())
+        self._store = DuckDBSpanExporter(resolve(default_db_path()), grounding=_grounding_from_env())
         _check_store(self._store)  # a foreign or newer store fails here, as in configure()
 
     @property

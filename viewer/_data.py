@@ -8,7 +8,6 @@ store path, because ``st.cache_*`` is shared by every session and test in the pr
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from tracer import (
     TraceFilter,
 )
 from tracer.conventions import canonical
+from tracer.store import resolve_location
 
 from ._messages import parse_json
 from ._safe import md
@@ -47,7 +47,7 @@ MAX_OPTIONS = 1_000
 
 def db_path() -> str:
     """The store the viewer shows: ``$SPYGLASS_DB`` (``spyglass view --db`` sets it), else the default."""
-    return os.path.abspath(tracer.default_db_path())
+    return resolve_location(tracer.default_db_path())
 
 
 @st.cache_resource(show_spinner=False)

@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from tracer.store import display_location, resolve_location
+
 # Found next to this module, not in the working directory: works from any cwd and when installed.
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 DEFAULT_HOST = "127.0.0.1"  # this machine only: traces hold prompts, documents and user data
@@ -198,9 +200,12 @@ def _stop(proc: subprocess.Popen[bytes], signum: int) -> int:
 def run(db: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
     """Serve the viewer until stopped. Returns the server's exit status, or ``128 + signal``
     when a signal stopped this process (130 for Ctrl-C, 143 for SIGTERM)."""
-    env = dict(os.environ, SPYGLASS_DB=os.path.abspath(db))
+    env = dict(os.environ, SPYGLASS_DB=resolve_location(db))
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    print(f"Spyglass viewer on {env['SPYGLASS_DB']}: http://{shown}:{port}  (Ctrl-C to stop)", flush=True)
+    print(
+        f"Spyglass viewer on {display_location(env['SPYGLASS_DB'])}: http://{shown}:{port}  (Ctrl-C to stop)",
+        flush=True,
+    )
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"warning: listening on {host}: anyone who can reach this address can read the traces",

@@ -1,4 +1,5 @@
-"""An OpenTelemetry ``SpanExporter`` that writes into a Spyglass DuckDB store.
+"""An OpenTelemetry ``SpanExporter`` that writes into a Spyglass store: a DuckDB file, or a
+PostgreSQL server (``postgresql://...``; ``postgres/_writer.py``), through the same contract.
 
 Besides the exporter contract (``export`` returns FAILURE instead of raising, ``shutdown``
 may be called more than once), it tells Spyglass's processor what became of every span
@@ -19,6 +20,7 @@ from .._forklock import ForkLock
 from .._guard import guard, logger
 from .._outcome import STORE_REFUSED, UNENCODABLE, UNWRITABLE, Outcome
 from . import _spool
+from ._location import is_postgres
 from ._rows import convert
 from ._schema import StoreError
 from ._writer import REFUSED, StoreWriter
@@ -33,6 +35,14 @@ def _always() -> bool:
     return True
 
 
+def _writer_for(db: str) -> StoreWriter:
+    if is_postgres(db):
+        from .postgres._writer import PostgresWriter  # psycopg: only for a server store
+
+        return PostgresWriter(db)  # type: ignore[return-value]  # the same contract (duck-typed)
+    return StoreWriter(db)
+
+
 class DuckDBSpanExporter(SpanExporter):
     def __init__(
         self,
@@ -42,7 +52,7 @@ class DuckDBSpanExporter(SpanExporter):
         grounding: bool = True,
         logger_provider: LoggerProvider | None = None,
     ) -> None:
-        self.writer = StoreWriter(path)
+        self.writer = _writer_for(path)
         self.drain_timeout = drain_timeout
         self._shutdown = False
         # Check LLM answers against their trace's documents here, on the export thread.

@@ -22,16 +22,28 @@ def _attr(key: str) -> str:
     return f"""attributes->>'$."{key}"'"""
 
 
-def ingest_batch(con: duckdb.DuckDBPyConnection, catalog: str, table: pa.Table, base: int | None = None) -> int:
+def ingest_batch(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    table: pa.Table,
+    base: int | None = None,
+    seqs: pa.Array | None = None,
+) -> int:
     """Append ``table`` (``STAGING_SCHEMA``) to ``catalog``; the caller owns the transaction.
 
-    Rows get ``seq`` numbers after ``base`` (default: the highest in ``catalog``).
+    Rows get ``seq`` numbers after ``base`` (default: the highest in ``catalog``), or the
+    increasing ``seqs`` given (a PostgreSQL store's sequence hands them out; its batches are
+    derived here, in an empty in-memory catalog, then copied: see ``postgres/_writer.py``).
     """
     if table.num_rows == 0:
         return 0
-    if base is None:
-        base = int(con.execute(f"SELECT COALESCE(max(seq), 0) FROM {catalog}.spans").fetchall()[0][0])
-    seq = pa.array(range(base + 1, base + 1 + table.num_rows), type=pa.int64())
+    if seqs is not None:
+        seq = seqs
+        base = int(seqs[0].as_py()) - 1
+    else:
+        if base is None:
+            base = int(con.execute(f"SELECT COALESCE(max(seq), 0) FROM {catalog}.spans").fetchall()[0][0])
+        seq = pa.array(range(base + 1, base + 1 + table.num_rows), type=pa.int64())
     con.register("_spyglass_batch", table.add_column(0, "seq", seq))
     try:
         _insert(con, catalog, base)

@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -46,7 +47,7 @@ _CHUNK_BYTES = 16 * 1024 * 1024
 _ABANDONED: list[duckdb.DuckDBPyConnection] = []
 
 
-def _rejects_rows(exc: BaseException) -> bool:
+def rejects_rows(exc: BaseException) -> bool:
     """DuckDB refused the *content* of a batch (not the file, not the disk)."""
     return isinstance(
         exc,
@@ -57,6 +58,23 @@ def _rejects_rows(exc: BaseException) -> bool:
             duckdb.OutOfRangeException,
         ),
     )
+
+
+def split_rejected(
+    commit: Callable[[pa.Table], None], table: pa.Table, rejects: Callable[[BaseException], bool] = rejects_rows
+) -> int:
+    """Commit ``table`` in halves until the rows the store refuses are alone; returns their number."""
+    try:
+        commit(table)
+        return 0
+    except Exception as exc:
+        if not rejects(exc):
+            raise
+        if table.num_rows == 1:
+            logger.warning("spyglass: the store refused a span; dropped and counted: %s", exc)
+            return 1
+    half = table.num_rows // 2
+    return split_rejected(commit, table.slice(0, half), rejects) + split_rejected(commit, table.slice(half), rejects)
 
 
 class StoreWriter:
@@ -235,14 +253,14 @@ class StoreWriter:
         try:
             self._commit(con, [t for _, t in spooled], [p for p, _ in spooled], table)
         except duckdb.Error as exc:
-            if not _rejects_rows(exc):
+            if not rejects_rows(exc):
                 raise
             # Some rows were refused: commit each spool file on its own, then split the batch.
             for path, part in spooled:
                 try:
                     self._commit(con, [part], [path], None)
                 except duckdb.Error as part_exc:
-                    if not _rejects_rows(part_exc):
+                    if not rejects_rows(part_exc):
                         raise
                     moved = _spool.quarantine(path)
                     self._dropped_unrecorded[REJECTED] = self._dropped_unrecorded.get(REJECTED, 0) + part.num_rows
@@ -253,7 +271,7 @@ class StoreWriter:
                         part_exc,
                     )
             if table is not None:
-                rejected = self._commit_splitting(con, table)
+                rejected = split_rejected(lambda part: self._commit(con, [], [], part), table)
         # Still under the write lock: no reader can be looking at these files right now.
         stale = [p for p in files if os.path.basename(p) in done] + [p for p, _ in spooled if os.path.exists(p)]
         if stale:
@@ -263,20 +281,6 @@ class StoreWriter:
                 [[os.path.basename(p) for p in stale]],
             )
         return rejected, more
-
-    def _commit_splitting(self, con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
-        """Commit ``table`` in halves until the rows DuckDB refuses are alone; returns their number."""
-        try:
-            self._commit(con, [], [], table)
-            return 0
-        except duckdb.Error as exc:
-            if not _rejects_rows(exc):
-                raise
-            if table.num_rows == 1:
-                logger.warning("spyglass: DuckDB refused a span; dropped and counted: %s", exc)
-                return 1
-        half = table.num_rows // 2
-        return self._commit_splitting(con, table.slice(0, half)) + self._commit_splitting(con, table.slice(half))
 
     def _commit(
         self, con: duckdb.DuckDBPyConnection, spooled: list[pa.Table], files: list[str], table: pa.Table | None

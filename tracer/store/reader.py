@@ -28,6 +28,7 @@ from ..conventions import canonical
 from . import _search, _spool
 from ._connect import STORE, StoreBusy, open_read, open_write, store_error
 from ._ingest import ingest_batch
+from ._location import is_postgres
 from ._rows import conform
 from ._schema import SCHEMA_VERSION, StoreError, migrate, stored_version
 from ._writer import StoreWriter
@@ -131,43 +132,46 @@ class TraceFilter:
     hallucination: bool | None = None  # True: suspected by the grounding check or annotated as one
     text: str | None = None  # full-text search over prompts, outputs and documents
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, sql: FilterSQL | None = None) -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters, in DuckDB's words unless ``sql`` says otherwise."""
+        q = sql or DUCKDB_FILTERS
+        p = q.param
         clauses: list[str] = []
         params: list[Any] = []
 
-        def add(sql: str, *values: Any) -> None:
-            clauses.append(sql)
+        def add(clause: str, *values: Any) -> None:
+            clauses.append(clause)
             params.extend(values)
 
         if self.since is not None:
-            add("start_time >= ?", _naive_utc(self.since))
+            add(f"start_time >= {p}", _naive_utc(self.since))
         if self.until is not None:
-            add("start_time < ?", _naive_utc(self.until))
+            add(f"start_time < {p}", _naive_utc(self.until))
         if self.status:
-            add("status_code = ?", self.status.upper())
+            add(f"status_code = {p}", self.status.upper())
         if self.model:
             # The model itself, or a dated snapshot of it (never "gpt-4o-mini" for "gpt-4o").
             snapshot = f"(^|{_MODEL_SEP}){re.escape(self.model)}{_DATE_SUFFIX}({_MODEL_SEP}|$)"
             add(
-                "(list_contains(models, ?) OR regexp_matches(array_to_string(models, ?), ?))",
+                f"({q.contains.format(column='models')} OR {q.joined_matches.format(column='models')})",
                 self.model,
                 _MODEL_SEP,
                 snapshot,
             )
         if self.span_type:
-            add("list_contains(span_types, ?)", self.span_type)
+            add(q.contains.format(column="span_types"), self.span_type)
         if self.prompt_version:
-            add("prompt_version = ?", self.prompt_version)
+            add(f"prompt_version = {p}", self.prompt_version)
         if self.session_id:
-            add("session_id = ?", self.session_id)
+            add(f"session_id = {p}", self.session_id)
         if self.user_id:
-            add("user_id = ?", self.user_id)
+            add(f"user_id = {p}", self.user_id)
         if self.tags:
-            add("list_has_all(tags, ?)", list(self.tags))
+            add(q.has_all.format(column="tags"), list(self.tags))
         if self.min_duration_ms is not None:
-            add("duration_ms >= ?", float(self.min_duration_ms))
+            add(f"duration_ms >= {p}", float(self.min_duration_ms))
         if self.min_cost_usd is not None:
-            add("cost_usd >= ?", float(self.min_cost_usd))
+            add(f"cost_usd >= {p}", float(self.min_cost_usd))
         if self.decision == "block":
             add("blocked_count > 0")
         elif self.decision == "flag":
@@ -187,6 +191,26 @@ class TraceFilter:
         if self.hallucination is not None:
             add(f"{'' if self.hallucination else 'NOT '}({_SUSPECTED})")
         return (" AND ".join(clauses) or "TRUE"), params
+
+
+@dataclass(frozen=True)
+class FilterSQL:
+    """The few pieces of a trace filter that each engine writes its own way (``{column}`` is a
+    list column; each piece takes the parameters :meth:`TraceFilter.where` passes it)."""
+
+    param: str  # a parameter placeholder
+    contains: str  # the list holds one value
+    has_all: str  # the list holds every value of a list
+    joined_matches: str  # the list joined by a separator matches a regular expression
+
+
+DUCKDB_FILTERS = FilterSQL(
+    param="?",
+    contains="list_contains({column}, ?)",
+    has_all="list_has_all({column}, ?)",
+    # No list lambda: its syntax changed between DuckDB 1.x and 2.
+    joined_matches="regexp_matches(array_to_string({column}, ?), ?)",
+)
 
 
 # A trace is a suspected hallucination when an evaluation or an annotation says so.
@@ -235,12 +259,106 @@ def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def parse_attributes(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """An ``attributes`` value as read (JSON text, or already parsed) as a dict."""
+    if not value:
+        return {}
+    return dict(value) if isinstance(value, Mapping) else json.loads(value)
+
+
+# --- what every engine's rows are shaped into (each engine's module owns only its SQL) ------
+def assemble_previews(
+    ids: list[str],
+    found: list[str],
+    spans: list[dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    evaluations: list[dict[str, Any]],
+    annotations: list[dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """:meth:`Store.trace_previews` from its four queries' rows."""
+    for span in spans:
+        span["attributes"] = parse_attributes(span["attributes"])
+    out: dict[str, dict[str, Any]] = {
+        trace_id: {"spans": [], "decisions": [], "evaluations": [], "annotations": []}
+        for trace_id in ids
+        if trace_id in found
+    }
+    for key, rows in (
+        ("spans", spans),
+        ("decisions", decisions),
+        ("evaluations", evaluations),
+        ("annotations", annotations),
+    ):
+        for row in rows:
+            out[row["trace_id"]][key].append(row)
+    return out
+
+
+def assemble_trace(
+    summary: dict[str, Any],
+    spans: list[dict[str, Any]],
+    documents: list[dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    evaluations: list[dict[str, Any]],
+    annotations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """:meth:`Store.get_trace` from its queries' rows."""
+    for span in spans:
+        span["attributes"] = parse_attributes(span["attributes"])
+    return {
+        "trace": summary,
+        "spans": spans,
+        "documents": documents,
+        "decisions": decisions,
+        "events": events,
+        "evaluations": evaluations,
+        "annotations": annotations,
+    }
+
+
+def assemble_llm_spans(
+    spans: list[dict[str, Any]],
+    docs: list[dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    shape: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """:meth:`Store.llm_spans` from its four queries' rows."""
+    tools: dict[str, list[dict[str, Any]]] = {}
+    nested: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for row in shape:
+        if row["span_type"] == "tool" or row["llm_parent_span_id"] is not None:
+            attrs = canonical(parse_attributes(row["attributes"]))
+            if row["llm_parent_span_id"] is not None:
+                nested.setdefault(row["llm_parent_span_id"], []).append((row["span_id"], attrs))
+            elif (result := tool_result(attrs, row["name"])) is not None:
+                tools.setdefault(row["trace_id"], []).append(result)
+    by_doc, by_decision, by_shape = _by_trace(docs), _by_trace(decisions), _by_trace(shape)
+    for span in spans:
+        trace_id = span["trace_id"]
+        span["attributes"] = canonical(parse_attributes(span["attributes"]))
+        span["inner"] = _descendants(nested, span["span_id"])
+        span["spans"] = by_shape.get(trace_id, [])
+        span["documents"] = by_doc.get(trace_id, [])
+        span["tools"] = tools.get(trace_id, [])
+        span["decisions"] = by_decision.get(trace_id, [])
+    return spans
+
+
 class AnnotationNotFound(StoreError):
     """No annotation has this id (a wrong id, or one deleted meanwhile)."""
 
 
 class Store:
     """Read access to a Spyglass store. Safe to use while other processes write to it."""
+
+    def __new__(cls, path: str | os.PathLike[str], *, timeout: float = 30.0) -> Store:
+        # ``Store("postgresql://...")`` is a server store: the same API, its own SQL.
+        if cls is Store and is_postgres(path):
+            from .postgres._reader import PostgresStore  # psycopg: only for a server store
+
+            return super().__new__(PostgresStore)
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self.path = os.path.abspath(os.fspath(path))
@@ -473,22 +591,7 @@ class Store:
                     [found],
                 )
             )
-        for span in spans:
-            span["attributes"] = json.loads(span["attributes"]) if span["attributes"] else {}
-        out: dict[str, dict[str, Any]] = {
-            trace_id: {"spans": [], "decisions": [], "evaluations": [], "annotations": []}
-            for trace_id in ids
-            if trace_id in found
-        }
-        for key, rows in (
-            ("spans", spans),
-            ("decisions", decisions),
-            ("evaluations", evaluations),
-            ("annotations", annotations),
-        ):
-            for row in rows:
-                out[row["trace_id"]][key].append(row)
-        return out
+        return assemble_previews(ids, found, spans, decisions, evaluations, annotations)
 
     def count_traces(self, filters: TraceFilter | None = None) -> int:
         with self.connect() as con:
@@ -609,17 +712,15 @@ class Store:
                     rng,
                 )
             )
-            for span in spans:
-                span["attributes"] = json.loads(span["attributes"]) if span["attributes"] else {}
-            return {
-                "trace": summary,
-                "spans": spans,
+            return assemble_trace(
+                summary,
+                spans,
                 # A document retrieved and then passed to the LLM function is there twice (the
                 # retriever's and the call's context), and a framework retriever around a store
                 # query returns the store's documents again, often under other ids: listed once,
                 # where it first appeared, by text (by id as well when there is no text), as the
                 # grounding check counts them (tracer._evidence.unique).
-                "documents": _rows(
+                _rows(
                     con.execute(
                         f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} QUALIFY row_number() OVER "
                         "(PARTITION BY CASE WHEN coalesce(content, '') = '' THEN document_id END, content "
@@ -627,21 +728,17 @@ class Store:
                         rng,
                     )
                 ),
-                "decisions": _rows(
+                _rows(
                     con.execute(f"SELECT * EXCLUDE (seq) FROM decisions WHERE {by_trace} ORDER BY seq, position", rng)
                 ),
-                "events": _rows(
-                    con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} ORDER BY seq, position", rng)
-                ),
+                _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} ORDER BY seq, position", rng)),
                 # Evaluations written later by `spyglass check` have seq outside the trace's
                 # range, and annotations have none: both are looked up by trace id.
-                "evaluations": _rows(
+                _rows(
                     con.execute("SELECT * EXCLUDE (seq) FROM evaluations WHERE trace_id = ? ORDER BY time", [trace_id])
                 ),
-                "annotations": _rows(
-                    con.execute("SELECT * FROM annotations WHERE trace_id = ? ORDER BY created_at", [trace_id])
-                ),
-            }
+                _rows(con.execute("SELECT * FROM annotations WHERE trace_id = ? ORDER BY created_at", [trace_id])),
+            )
 
     def get_traces(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         """Several traces (as :meth:`get_trace`) read on one connection, e.g. to compare them."""
@@ -874,25 +971,7 @@ class Store:
                     traces,
                 )
             )
-        tools: dict[str, list[dict[str, Any]]] = {}
-        nested: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-        for row in shape:
-            if row["span_type"] == "tool" or row["llm_parent_span_id"] is not None:
-                attrs = canonical(json.loads(row["attributes"]) if row["attributes"] else {})
-                if row["llm_parent_span_id"] is not None:
-                    nested.setdefault(row["llm_parent_span_id"], []).append((row["span_id"], attrs))
-                elif (result := tool_result(attrs, row["name"])) is not None:
-                    tools.setdefault(row["trace_id"], []).append(result)
-        by_doc, by_decision, by_shape = _by_trace(docs), _by_trace(decisions), _by_trace(shape)
-        for span in spans:
-            trace_id = span["trace_id"]
-            span["attributes"] = canonical(json.loads(span["attributes"]) if span["attributes"] else {})
-            span["inner"] = _descendants(nested, span["span_id"])
-            span["spans"] = by_shape.get(trace_id, [])
-            span["documents"] = by_doc.get(trace_id, [])
-            span["tools"] = tools.get(trace_id, [])
-            span["decisions"] = by_decision.get(trace_id, [])
-        return spans
+        return assemble_llm_spans(spans, docs, decisions, shape)
 
     def annotations(self) -> list[dict[str, Any]]:
         """Every annotation, oldest first."""

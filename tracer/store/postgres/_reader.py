@@ -1,0 +1,485 @@
+"""The read API on a PostgreSQL store: :class:`tracer.Store`'s methods in PostgreSQL's SQL.
+
+Only the SQL is here. What the rows are shaped into is shared with the DuckDB store
+(``reader.assemble_*``), as are the filters (``TraceFilter.where`` with :data:`PG_FILTERS`).
+
+Each thread keeps one connection (in autocommit mode: a read holds no transaction open);
+:meth:`PostgresStore.snapshot` runs the reads of a block in one read-only REPEATABLE READ
+transaction, so a page's reads agree with each other as on a DuckDB file. The spool on
+this host (batches waiting for an unreachable server) is not read: it is shipped to the
+server when it is back, and every host has its own (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from .. import _search
+from .._connect import StoreNotFound
+from .._location import display, resolve
+from .._schema import StoreError
+from ..reader import (
+    _DATE_SUFFIX,
+    _SUSPECTED,
+    ANNOTATION_LABELS,
+    MAX_TEXT_MATCHES,
+    SPAN_SUMMARY_COLUMNS,
+    TRACE_COLUMNS,
+    AnnotationNotFound,
+    FilterSQL,
+    Store,
+    TraceFilter,
+    assemble_llm_spans,
+    assemble_previews,
+    assemble_trace,
+)
+from ._schema import migrate
+from ._writer import PostgresWriter, StoreUnreachable, connect
+
+PG_FILTERS = FilterSQL(
+    param="%s",
+    contains="{column} @> ARRAY[%s]::text[]",
+    has_all="{column} @> %s::text[]",
+    joined_matches="array_to_string({column}, %s) ~ %s",
+)
+_TABLES = ("spans", "events", "documents", "decisions", "traces", "evaluations", "annotations")
+_DECISION_COLUMNS = "trace_id, span_id, position, time, name, verdict, action, reason, score, before_text, after_text"
+_EVALUATION_COLUMNS = "trace_id, span_id, time, name, score, label, explanation, details, source"
+_EVENT_COLUMNS = "trace_id, span_id, position, time, name, attributes"
+_DOCUMENT_COLUMNS = "trace_id, span_id, position, document_id, content, score, metadata"
+_SNAPSHOT_RE = rf"^(.+){_DATE_SUFFIX}$"
+
+
+def _rows(cursor: psycopg.Cursor) -> list[dict[str, Any]]:
+    names = [d.name for d in cursor.description or []]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text holds no NUL character (see ``_writer._without_nul``)."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
+def _tsquery_words(text: str) -> str:
+    """The words of a query, as the DuckDB search reads them, for ``plainto_tsquery``."""
+    return " ".join(_search.query_words(text)[1])
+
+
+class PostgresStore(Store):
+    """A Spyglass store on a PostgreSQL server. Made by ``tracer.Store("postgresql://...")``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self._url = resolve(path)
+        self.path = display(self._url)  # never the password
+        self.timeout = timeout
+        self._local = threading.local()
+        self._writer = PostgresWriter(self._url)  # type: ignore[assignment]  # ships this host's spool
+        self._ready = False
+
+    # --- connection ------------------------------------------------------------------
+    def _connection(self) -> psycopg.Connection:
+        con: psycopg.Connection | None = getattr(self._local, "pg", None)
+        if con is not None and not con.closed and not con.broken:
+            return con
+        con = connect(self._url, timeout=min(self.timeout, 10))
+        try:
+            if not self._ready:
+                # A new database gets the schema (so a viewer started before any app shows an
+                # empty store); a foreign or newer one is refused here, unchanged.
+                migrate(con, self.path)
+                self._ready = True
+        except BaseException:
+            con.close()
+            raise
+        self._local.pg = con
+        return con
+
+    @contextmanager
+    def _guarded(self) -> Iterator[psycopg.Connection]:
+        con = self._connection()  # StoreUnreachable, ForeignStoreError... as they are
+        try:
+            yield con
+        except psycopg.Error as exc:
+            if con.broken or con.closed:
+                self._local.pg = None
+                raise StoreUnreachable(f"lost the connection to {self.path}: {exc}") from None
+            raise StoreError(f"a query on {self.path} failed: {exc}") from exc
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside the block sees the same committed data (one REPEATABLE READ,
+        read-only transaction on this thread's connection)."""
+        if getattr(self._local, "held", False):
+            yield
+            return
+        with self._guarded() as con:
+            self._local.held = True
+            try:
+                con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    yield
+                finally:
+                    if not con.closed and not con.broken:
+                        con.execute("ROLLBACK")
+            finally:
+                self._local.held = False
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:  # type: ignore[override]
+        """This thread's ``psycopg`` connection to the store (parameters are ``%s``). A
+        PostgreSQL error raised inside the block leaves it as a :class:`StoreError`."""
+        with self._guarded() as con:
+            yield con
+
+    @contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection]:
+        """Where annotations and evaluations are written: this thread's connection, or one of
+        their own inside :meth:`snapshot` (whose transaction is read-only)."""
+        if not getattr(self._local, "held", False):
+            with self.connect() as con:
+                yield con
+            return
+        con = connect(self._url, timeout=min(self.timeout, 10))
+        try:
+            yield con
+        except psycopg.Error as exc:
+            raise StoreError(f"a write to {self.path} failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def check(self) -> None:
+        """Raise now what every read would raise: :class:`StoreUnreachable`, ``ForeignStoreError``,
+        ``NewerSchemaError``."""
+        with self.connect():
+            pass
+
+    # --- trace list ------------------------------------------------------------------
+    def _where(self, con: Any, filters: TraceFilter | None) -> tuple[str, list[Any]]:
+        flt = filters or TraceFilter()
+        where, params = flt.where(PG_FILTERS)
+        if flt.text and flt.text.strip():
+            words = _tsquery_words(flt.text)
+            if not words:
+                return "FALSE", []
+            where += (
+                " AND trace_id IN (SELECT trace_id FROM (SELECT trace_id FROM spans WHERE search @@ "
+                "plainto_tsquery('simple', %s) ORDER BY seq DESC LIMIT %s) m)"
+            )
+            params += [words, MAX_TEXT_MATCHES]
+        return where, params
+
+    def list_traces(self, filters: TraceFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[dict]:
+        cols = ", ".join(TRACE_COLUMNS)
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            return _rows(
+                con.execute(
+                    f"SELECT page.*, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
+                    f"WHERE {where} ORDER BY start_time DESC, trace_id LIMIT %s OFFSET %s) page "
+                    f"ORDER BY start_time DESC, trace_id",
+                    [*params, int(limit), int(offset)],
+                )
+            )
+
+    def count_traces(self, filters: TraceFilter | None = None) -> int:
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            return int(con.execute(f"SELECT count(*) FROM traces WHERE {where}", params).fetchall()[0][0])
+
+    def trace_previews(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(str(t) for t in trace_ids))
+        if not ids:
+            return {}
+        with self.connect() as con:
+            found = [r[0] for r in con.execute("SELECT trace_id FROM traces WHERE trace_id = ANY(%s)", [ids])]
+            if not found:
+                return {}
+            spans = _rows(
+                con.execute(
+                    "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
+                    "usage_counted, CASE WHEN parent_span_id IS NULL OR span_type IN ('llm', 'postprocess') "
+                    "THEN attributes END AS attributes FROM spans WHERE trace_id = ANY(%s) ORDER BY start_time, seq",
+                    [found],
+                )
+            )
+            decisions = _rows(
+                con.execute(
+                    f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE trace_id = ANY(%s) ORDER BY seq, position",
+                    [found],
+                )
+            )
+            evaluations = _rows(
+                con.execute(
+                    f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE trace_id = ANY(%s) ORDER BY time", [found]
+                )
+            )
+            annotations = _rows(
+                con.execute("SELECT * FROM annotations WHERE trace_id = ANY(%s) ORDER BY created_at", [found])
+            )
+        return assemble_previews(ids, found, spans, decisions, evaluations, annotations)
+
+    def facets(self, max_values: int | None = None) -> dict[str, list[str]]:
+        limit = "" if max_values is None else f" LIMIT {int(max_values)}"
+        with self.connect() as con:
+
+            def distinct(expr: str) -> list[str]:
+                sql = f"SELECT DISTINCT v FROM (SELECT {expr} AS v FROM traces) t WHERE v IS NOT NULL ORDER BY v{limit}"
+                return [r[0] for r in con.execute(sql).fetchall()]
+
+            models = (
+                "WITH m AS (SELECT DISTINCT unnest(models) AS v FROM traces) SELECT DISTINCT v FROM "
+                "(SELECT v FROM m UNION ALL SELECT substring(v FROM %s) FROM m) x "
+                f"WHERE v IS NOT NULL AND v <> '' ORDER BY v{limit}"
+            )
+            return {
+                "models": [r[0] for r in con.execute(models, [_SNAPSHOT_RE]).fetchall()],
+                "span_types": distinct("unnest(span_types)"),
+                "prompt_versions": distinct("prompt_version"),
+                "sessions": distinct("session_id"),
+                "users": distinct("user_id"),
+                "tags": distinct("unnest(tags)"),
+            }
+
+    # --- summary charts ---------------------------------------------------------------
+    def durations(self, filters: TraceFilter | None = None, *, limit: int = 20_000) -> list[float]:
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            return [
+                r[0]
+                for r in con.execute(
+                    f"SELECT duration_ms FROM traces WHERE {where} ORDER BY start_time DESC LIMIT %s",
+                    [*params, int(limit)],
+                ).fetchall()
+            ]
+
+    def usage_over_time(self, filters: TraceFilter | None = None, *, bucket: str = "hour") -> list[dict[str, Any]]:
+        if bucket not in ("minute", "hour", "day"):
+            raise ValueError("bucket must be 'minute', 'hour' or 'day'")
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            # The same counting rules as the DuckDB store's (reader.py): a call once, under the
+            # model that answered it; tokens and cost under the model of the span that reported them.
+            return _rows(
+                con.execute(
+                    f"""
+                WITH s AS (SELECT s.* FROM spans s JOIN (SELECT trace_id FROM traces WHERE {where}) t
+                             ON s.trace_id = t.trace_id),
+                answered AS (SELECT trace_id, llm_parent_span_id AS span_id, min(model) AS model
+                             FROM s WHERE llm_parent_span_id IS NOT NULL AND model IS NOT NULL
+                             GROUP BY trace_id, llm_parent_span_id),
+                parts AS (
+                  SELECT s.start_time, COALESCE(a.model, s.model) AS model, NULL::bigint AS tokens,
+                         NULL::double precision AS cost_usd, 1 AS calls
+                  FROM s LEFT JOIN answered a ON a.trace_id = s.trace_id AND a.span_id = s.span_id
+                  WHERE s.llm_parent_span_id IS NULL AND (s.span_type = 'llm' OR s.model IS NOT NULL)
+                  UNION ALL
+                  SELECT start_time, model, COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0), cost_usd, 0
+                  FROM s WHERE usage_counted IS NOT false AND model IS NOT NULL
+                    AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cost_usd IS NOT NULL))
+                SELECT date_trunc('{bucket}', start_time) AS bucket, model, sum(tokens)::bigint AS tokens,
+                       sum(cost_usd) AS cost_usd, sum(calls)::bigint AS calls
+                FROM parts WHERE model IS NOT NULL
+                GROUP BY 1, 2 ORDER BY 1, 2""",
+                    params,
+                )
+            )
+
+    # --- one trace -------------------------------------------------------------------
+    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+        with self.connect() as con:
+            found = _rows(con.execute(f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE trace_id = %s", [trace_id]))
+            if not found:
+                return None
+            one = [trace_id]
+            return assemble_trace(
+                found[0],
+                _rows(
+                    con.execute(
+                        f"SELECT seq, {', '.join(SPAN_SUMMARY_COLUMNS)}, attributes FROM spans "
+                        "WHERE trace_id = %s ORDER BY start_time, seq",
+                        one,
+                    )
+                ),
+                # Each document once, where it first appeared, by text (see reader.py).
+                _rows(
+                    con.execute(
+                        f"SELECT {_DOCUMENT_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY CASE WHEN "
+                        "coalesce(content, '') = '' THEN document_id END, content ORDER BY seq, position) AS first "
+                        "FROM documents WHERE trace_id = %s) d WHERE first = 1 ORDER BY seq, position",
+                        one,
+                    )
+                ),
+                _rows(
+                    con.execute(
+                        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE trace_id = %s ORDER BY seq, position", one
+                    )
+                ),
+                _rows(
+                    con.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE trace_id = %s ORDER BY seq, position", one)
+                ),
+                _rows(
+                    con.execute(f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE trace_id = %s ORDER BY time", one)
+                ),
+                _rows(con.execute("SELECT * FROM annotations WHERE trace_id = %s ORDER BY created_at", one)),
+            )
+
+    # --- search ----------------------------------------------------------------------
+    def search(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Spans whose content has every word of ``text`` (whole words, any case), newest
+        first, from the ``search`` column PostgreSQL keeps as spans are written."""
+        words = _tsquery_words(text)
+        if not words:
+            return []
+        cols = ", ".join(SPAN_SUMMARY_COLUMNS)
+        with self.connect() as con:
+            return _rows(
+                con.execute(
+                    f"SELECT {cols} FROM spans WHERE search @@ plainto_tsquery('simple', %s) ORDER BY seq DESC LIMIT %s",
+                    [words, int(limit)],
+                )
+            )
+
+    def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
+        """Nothing to build: PostgreSQL indexes each span as it is written."""
+        with self.connect() as con:
+            top = int(con.execute("SELECT COALESCE(max(seq), 0) FROM spans").fetchall()[0][0])
+        return top, top
+
+    # --- housekeeping ----------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        with self.connect() as con:
+            out = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in _TABLES}
+            out["search_terms"] = 0  # the DuckDB store's word table; here the `search` column does its work
+            out["dropped_spans"] = int(
+                con.execute("SELECT COALESCE(sum(count), 0) FROM dropped_spans").fetchall()[0][0]
+            )
+            return out
+
+    # --- what users add ---------------------------------------------------------------
+    def annotate(
+        self, trace_id: str, label: str, note: str = "", *, span_id: str | None = None, author: str | None = None
+    ) -> str:
+        if label not in ANNOTATION_LABELS:
+            raise ValueError(f"label must be one of {', '.join(ANNOTATION_LABELS)}, not {label!r}")
+        annotation_id = uuid.uuid4().hex
+        with self._writing() as con:
+            con.execute(
+                "INSERT INTO annotations VALUES (%s, %s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
+                [annotation_id, trace_id, span_id, label, _text(note), _text(author)],
+            )
+        return annotation_id
+
+    def update_annotation(self, annotation_id: str, *, label: str | None = None, note: str | None = None) -> None:
+        if label is None and note is None:
+            raise ValueError("give a label or a note to change")
+        if label is not None and label not in ANNOTATION_LABELS:
+            raise ValueError(f"label must be one of {', '.join(ANNOTATION_LABELS)}, not {label!r}")
+        sets = [f"{column} = %s" for column, value in (("label", label), ("note", note)) if value is not None]
+        values = [_text(value) for value in (label, note) if value is not None]
+        with self._writing() as con:
+            changed = con.execute(
+                f"UPDATE annotations SET {', '.join(sets)} WHERE id = %s", [*values, annotation_id]
+            ).rowcount
+        if not changed:
+            raise AnnotationNotFound(f"no annotation {annotation_id!r} in {self.path} (deleted meanwhile?)")
+
+    def delete_annotation(self, annotation_id: str) -> bool:
+        with self._writing() as con:
+            return con.execute("DELETE FROM annotations WHERE id = %s", [annotation_id]).rowcount > 0
+
+    def add_evaluations(self, rows: Sequence[dict[str, Any]], *, source: str = "check") -> int:
+        values = [
+            [
+                r["trace_id"],
+                r["span_id"],
+                r.get("name", "grounding"),
+                r.get("score"),
+                _text(r.get("label")),
+                _text(r.get("explanation")),
+                json.dumps(r.get("details"), default=str).replace("\\u0000", "\\ufffd"),
+                source,
+            ]
+            for r in rows
+        ]
+        if values:
+            with self._writing() as con, con.transaction():
+                con.cursor().executemany(
+                    "INSERT INTO evaluations VALUES (%s, %s, NULL, now() AT TIME ZONE 'UTC', %s, %s, %s, %s, %s, %s)",
+                    values,
+                )
+        return len(values)
+
+    def llm_spans(self, *, unevaluated: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        skip = (
+            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = %s "
+            "AND e.source <> 'span')"
+            if unevaluated
+            else ""
+        )
+        params: list[Any] = [unevaluated] if unevaluated else []
+        with self.connect() as con:
+            spans = _rows(
+                con.execute(
+                    f"SELECT s.trace_id, s.span_id, s.name, s.attributes FROM spans s WHERE s.span_type = 'llm' "
+                    f"AND s.llm_parent_span_id IS NULL {skip} ORDER BY s.seq"
+                    + (f" LIMIT {int(limit)}" if limit is not None else ""),
+                    params,
+                )
+            )
+            if not spans:
+                return []
+            traces = [sorted({s["trace_id"] for s in spans})]
+            docs = _rows(
+                con.execute(
+                    "SELECT trace_id, document_id, content, score FROM documents WHERE trace_id = ANY(%s) "
+                    "ORDER BY seq, position",
+                    traces,
+                )
+            )
+            decisions = _rows(
+                con.execute(
+                    "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text "
+                    "FROM decisions WHERE trace_id = ANY(%s) ORDER BY seq, position",
+                    traces,
+                )
+            )
+            shape = _rows(
+                con.execute(
+                    "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
+                    "CASE WHEN span_type IN ('tool', 'postprocess') OR llm_parent_span_id IS NOT NULL "
+                    "THEN attributes END AS attributes FROM spans WHERE trace_id = ANY(%s) ORDER BY seq",
+                    traces,
+                )
+            )
+        return assemble_llm_spans(spans, docs, decisions, shape)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            return _rows(con.execute("SELECT * FROM annotations ORDER BY created_at"))
+
+    def evaluations(self, name: str | None = None, *, source: str | None = None) -> list[dict[str, Any]]:
+        clauses, params = [], []
+        if name:
+            clauses.append("name = %s")
+            params.append(name)
+        if source is not None:
+            clauses.append("source = %s")
+            params.append(source)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.connect() as con:
+            return _rows(con.execute(f"SELECT {_EVALUATION_COLUMNS} FROM evaluations {where} ORDER BY time", params))
+
+    def ingest_pending(self, timeout: float = 10.0) -> bool:
+        """Ship the batches this host spooled while the server was unreachable. True when none is left."""
+        return self._writer.drain(timeout)
+
+
+__all__ = ["PG_FILTERS", "PostgresStore", "StoreNotFound"]
