@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,7 +42,7 @@ from ..reader import (
     assemble_previews,
     assemble_trace,
 )
-from ._schema import migrate
+from ._schema import migrate, search_vector
 from ._writer import PostgresWriter, StoreUnreachable, connect
 
 PG_FILTERS = FilterSQL(
@@ -56,6 +57,40 @@ _EVALUATION_COLUMNS = "trace_id, span_id, time, name, score, label, explanation,
 _EVENT_COLUMNS = "trace_id, span_id, position, time, name, attributes"
 _DOCUMENT_COLUMNS = "trace_id, span_id, position, document_id, content, score, metadata"
 _SNAPSHOT_RE = rf"^(.+){_DATE_SUFFIX}$"
+
+
+# Spans matching a query, newest first: the indexed ones from span_search's GIN index; those
+# of batches not indexed yet by computing their vector on the spot (the ranges are read first:
+# a plan made without knowing them would compute vectors over the whole table).
+_INDEXED_MATCHES = "SELECT seq FROM span_search WHERE search @@ plainto_tsquery('simple', %s)"
+_SCANNED_MATCHES = (
+    f"SELECT s.seq FROM spans s WHERE ({{ranges}}) AND {search_vector('s')} @@ plainto_tsquery('simple', %s)"
+)
+
+
+def _matches(con: psycopg.Connection, words: str, limit: int) -> tuple[str, list[Any]]:
+    """SQL giving the seq of the newest ``limit`` spans matching ``words``, and its parameters."""
+    ranges = con.execute("SELECT first_seq, last_seq FROM search_batches ORDER BY first_seq").fetchall()
+    sql, params = _INDEXED_MATCHES, [words]
+    if ranges:
+        between = " OR ".join("s.seq BETWEEN %s AND %s" for _ in ranges)
+        sql += " UNION " + _SCANNED_MATCHES.format(ranges=between)
+        params += [v for r in ranges for v in r] + [words]
+    return f"SELECT seq FROM ({sql}) hits ORDER BY seq DESC LIMIT %s", [*params, int(limit)]
+
+
+# Index a few pending batches: take them (others indexing at once skip them), add their spans.
+_INDEX_BATCHES_AT_ONCE = 8
+_INDEX_BATCHES = f"""
+    WITH taken AS (
+      DELETE FROM search_batches WHERE ctid IN (
+        SELECT ctid FROM search_batches ORDER BY first_seq LIMIT %s FOR UPDATE SKIP LOCKED)
+      RETURNING first_seq, last_seq),
+    added AS (
+      INSERT INTO span_search
+      SELECT s.seq, {search_vector("s")} FROM taken JOIN spans s ON s.seq BETWEEN taken.first_seq AND taken.last_seq
+      ON CONFLICT (seq) DO NOTHING RETURNING 1)
+    SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM added)"""
 
 
 def _rows(cursor: psycopg.Cursor) -> list[dict[str, Any]]:
@@ -169,11 +204,9 @@ class PostgresStore(Store):
             words = _tsquery_words(flt.text)
             if not words:
                 return "FALSE", []
-            where += (
-                " AND trace_id IN (SELECT trace_id FROM (SELECT trace_id FROM spans WHERE search @@ "
-                "plainto_tsquery('simple', %s) ORDER BY seq DESC LIMIT %s) m)"
-            )
-            params += [words, MAX_TEXT_MATCHES]
+            matches, matched = _matches(con, words, MAX_TEXT_MATCHES)
+            where += f" AND trace_id IN (SELECT trace_id FROM spans WHERE seq IN ({matches}))"
+            params += matched
         return where, params
 
     def list_traces(self, filters: TraceFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[dict]:
@@ -334,24 +367,29 @@ class PostgresStore(Store):
     # --- search ----------------------------------------------------------------------
     def search(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """Spans whose content has every word of ``text`` (whole words, any case), newest
-        first, from the ``search`` column PostgreSQL keeps as spans are written."""
+        first: from ``span_search``, and a scan of the batches not indexed yet."""
         words = _tsquery_words(text)
         if not words:
             return []
         cols = ", ".join(SPAN_SUMMARY_COLUMNS)
         with self.connect() as con:
-            return _rows(
-                con.execute(
-                    f"SELECT {cols} FROM spans WHERE search @@ plainto_tsquery('simple', %s) ORDER BY seq DESC LIMIT %s",
-                    [words, int(limit)],
-                )
-            )
+            matches, params = _matches(con, words, limit)
+            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq IN ({matches}) ORDER BY seq DESC", params))
 
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
-        """Nothing to build: PostgreSQL indexes each span as it is written."""
-        with self.connect() as con:
-            top = int(con.execute("SELECT COALESCE(max(seq), 0) FROM spans").fetchall()[0][0])
-        return top, top
+        """Index the batches not indexed yet (at most ``budget_s`` seconds of work; other
+        readers indexing at once take other batches). Returns ``(indexed up to seq, last seq)``."""
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        with self._writing() as con:
+            while deadline is None or time.monotonic() < deadline:
+                with con.transaction():
+                    ((taken, _added),) = con.execute(_INDEX_BATCHES, [_INDEX_BATCHES_AT_ONCE]).fetchall()
+                if not taken:
+                    break
+            ((top, pending),) = con.execute(
+                "SELECT (SELECT COALESCE(max(seq), 0) FROM spans), (SELECT min(first_seq) FROM search_batches)"
+            ).fetchall()
+        return (int(top) if pending is None else int(pending) - 1), int(top)
 
     # --- housekeeping ----------------------------------------------------------------
     def counts(self) -> dict[str, int]:

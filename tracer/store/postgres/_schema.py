@@ -2,8 +2,8 @@
 numbers as the DuckDB file (``tracer/store/_schema.py``, docs/schema.md), in PostgreSQL types.
 
 Differences, all in docs/schema.md ("PostgreSQL"): ``JSON`` columns are ``jsonb``; lists are
-``text[]``; ``spans`` has a generated ``search`` column (a ``tsvector`` with a GIN index) in
-place of the ``search_terms`` table; ``seq`` comes from the sequence ``spyglass_seq``.
+``text[]``; the search index is ``span_search`` (a ``tsvector`` per span, GIN-indexed) in place
+of ``search_terms``; ``seq`` comes from the sequence ``spyglass_seq``.
 
 Tables live in the connection's current schema (``public`` unless the URL sets
 ``options=-csearch_path=...``). A schema holding other tables and no ``spyglass_meta`` is
@@ -40,16 +40,18 @@ def pg_type(duckdb_type: str) -> str:
     return _TYPES[duckdb_type]
 
 
-# What the search column indexes: the span's name, its status message and every attribute,
+# What a span's search vector holds: the span's name, its status message and every attribute,
 # as text, JSON escapes turned to spaces ("\nHello" gives "hello"), the first 100,000
 # characters only (a tsvector holds at most 1 MB; docs/schema.md says so). The `simple`
 # configuration lower-cases and splits into words, with no stemming and no stop words:
 # whole words, any case, as DuckDB's search matches.
-SEARCH_TEXT = (
-    "to_tsvector('simple'::regconfig, regexp_replace(left(coalesce(name, '') || ' ' || "
-    "coalesce(status_message, '') || ' ' || coalesce(attributes::text, ''), 100000), "
-    "'\\\\+[nrtbf\"\\\\/]', ' ', 'g'))"
-)
+def search_vector(span: str) -> str:
+    """The ``tsvector`` of the spans row ``span`` (a table alias)."""
+    return (
+        f"to_tsvector('simple'::regconfig, regexp_replace(left(coalesce({span}.name, '') || ' ' || "
+        f"coalesce({span}.status_message, '') || ' ' || coalesce({span}.attributes::text, ''), 100000), "
+        "'\\\\+[nrtbf\"\\\\/]', ' ', 'g'))"
+    )
 
 
 def migration(version: int, name: str) -> Callable[[Migration], Migration]:
@@ -100,9 +102,15 @@ def _initial(con: psycopg.Connection) -> None:
 
 @migration(2, "full-text search index")
 def _search_index(con: psycopg.Connection) -> None:
-    # Built by PostgreSQL as each span is written (DuckDB builds its word table later).
-    con.execute(f"ALTER TABLE spans ADD COLUMN search tsvector GENERATED ALWAYS AS ({SEARCH_TEXT}) STORED")
-    con.execute("CREATE INDEX spans_search ON spans USING gin (search)")
+    # PostgreSQL's to_tsvector costs ~300 us per span of 1.5 KB, several times what writing the
+    # span costs: as on DuckDB, writers never tokenise. Each committed batch leaves its seq
+    # range in search_batches (in its own transaction, so a batch committed late is never
+    # skipped), and readers index those ranges later (Store.build_search_index); a search
+    # scans the ranges not indexed yet, so results are complete meanwhile.
+    con.execute("CREATE TABLE span_search (seq bigint PRIMARY KEY, search tsvector)")
+    con.execute("CREATE INDEX span_search_words ON span_search USING gin (search)")
+    con.execute("CREATE TABLE search_batches (first_seq bigint, last_seq bigint)")
+    con.execute("CREATE INDEX search_batches_first ON search_batches (first_seq)")
 
 
 @migration(3, "evaluations and annotations")

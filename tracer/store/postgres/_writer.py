@@ -28,6 +28,7 @@ import duckdb
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from psycopg.types.string import TextLoader
 
 from ..._forklock import ForkLock
@@ -36,7 +37,7 @@ from .. import _spool
 from .._ingest import ingest_batch
 from .._location import display
 from .._rows import STAGING_SCHEMA, conform
-from .._schema import StoreError
+from .._schema import SPAN_COLUMNS, StoreError
 from .._schema import migrate as migrate_staging
 from .._writer import REFUSED, split_rejected
 from .._writer import rejects_rows as duckdb_rejects_rows
@@ -52,6 +53,7 @@ _BACKOFF_FIRST, _BACKOFF_MAX = 0.5, 30.0
 CONNECT_TIMEOUT_S = 2
 # The tables a batch adds rows to, in the order they are copied, with their columns.
 _COPIED = ("spans", "events", "documents", "decisions", "evaluations")
+_SPAN_NAMES = [name for name, _ in SPAN_COLUMNS]
 _JSON_COLUMNS = ("attributes", "resource", "_events", "_documents")
 # What the derivation runs on: DuckDB instances a forked child inherited are never used there.
 _ABANDONED: list[Any] = []
@@ -103,6 +105,30 @@ def _without_nul(table: pa.Table) -> pa.Table:
                 column = pc.replace_substring(column, needle, fix)
         columns.append(column)
     return pa.table(columns, schema=table.schema)
+
+
+def _pg_array(column: pa.ChunkedArray) -> pa.Array:
+    """A list column as PostgreSQL array literals (``{"a","b\\"c"}``), for CSV."""
+    col = column.combine_chunks()
+    offsets = pc.subtract(col.offsets, col.offsets[0])
+    flat = pc.list_flatten(col)
+    escaped = pc.replace_substring(pc.replace_substring(flat, "\\", "\\\\"), '"', '\\"')
+    quoted = pc.if_else(pc.is_null(flat), pa.scalar("NULL"), pc.binary_join_element_wise('"', escaped, '"', ""))
+    lists = pa.ListArray.from_arrays(offsets, quoted, mask=pc.is_null(col))
+    return pc.binary_join_element_wise("{", pc.binary_join(lists, ","), "}", "")
+
+
+def _csv(table: pa.Table) -> bytes:
+    """``table`` as CSV for ``COPY ... (FORMAT csv)``: Arrow's C++ writer, no Python per row.
+    A NULL is an empty field and an empty string a quoted one, as PostgreSQL reads CSV."""
+    columns = [_pg_array(c) if pa.types.is_list(c.type) else c for c in table.columns]
+    out = pa.BufferOutputStream()
+    pa_csv.write_csv(
+        pa.table(columns, names=table.column_names),
+        out,
+        write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    return out.getvalue().to_pybytes()
 
 
 class PostgresWriter:
@@ -344,18 +370,22 @@ class PostgresWriter:
         staging = self._staging_db()
         staging.execute("BEGIN TRANSACTION")
         try:
-            ingest_batch(staging, "staging", table, seqs=pa.array(seqs, type=pa.int64()))
+            spans = ingest_batch(staging, "staging", table, seqs=pa.array(seqs, type=pa.int64()), derive_only=True)
             cur = con.cursor()
             for name in (*_COPIED, "traces"):
-                rel = staging.sql(f"SELECT * FROM staging.{name}")
-                rows = rel.fetchall()
-                if not rows:
+                if name == "spans":
+                    rows = spans.select(_SPAN_NAMES)
+                else:
+                    rows = staging.sql(f"SELECT * FROM staging.{name}").arrow()
+                    if isinstance(rows, pa.RecordBatchReader):  # DuckDB 1.4+ gives a reader
+                        rows = rows.read_all()
+                if not rows.num_rows:
                     continue
                 target = "_spyglass_traces" if name == "traces" else name
-                with cur.copy(f"COPY {target} ({', '.join(rel.columns)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                with cur.copy(f"COPY {target} ({', '.join(rows.column_names)}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(_csv(rows))
             con.execute(_MERGE_TRACES)
+            con.execute("INSERT INTO search_batches VALUES (%s, %s)", [seqs[0], seqs[-1]])  # indexed later
         finally:
             staging.execute("ROLLBACK")  # the staging catalog stays empty for the next batch
 
