@@ -203,3 +203,17 @@ def postgres_url(postgres_server: Any, request: pytest.FixtureRequest) -> Iterat
         if not postgres_server.is_running:
             postgres_server.start()  # a test that stopped the server and failed before restarting it
         postgres_server.drop_database(name)
+
+
+# --- the store contract on both engines -------------------------------------------------------
+ENGINES = ("duckdb", "postgres")
+
+
+@pytest.fixture(params=ENGINES)
+def any_store_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A fresh store of each engine in turn: a DuckDB file, then a PostgreSQL database. A test
+    module runs the store contract on both by overriding ``db_path`` with it."""
+    if request.param == "duckdb":
+        return tmp_path / "spyglass.duckdb"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
