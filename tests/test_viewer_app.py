@@ -18,11 +18,16 @@ import viewer
 from viewer import _data, _trace_list
 
 from . import _viewer_store as vs
+from .conftest import ENGINES
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("viewer") / "spyglass.duckdb"
+@pytest.fixture(scope="module", params=ENGINES)
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, str]]:
+    """The same traces in a DuckDB file, then in a PostgreSQL database: one viewer on both."""
+    path: Any = tmp_path_factory.mktemp("viewer") / "spyglass.duckdb"
+    if request.param == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        path = server.create_database(server.new_name("viewer"))
     return path, vs.build(path)
 
 
@@ -300,6 +305,8 @@ def test_store_held_by_a_writer(
 ) -> None:
     """A process holding the file read-write for long (not a Spyglass writer, which holds it
     for one batch): the viewer says so and recovers on Refresh once it lets go."""
+    if isinstance(built[0], str):
+        pytest.skip("a DuckDB file's write lock; a PostgreSQL store takes concurrent writers")
     path = tmp_path / "held.duckdb"
     path.write_bytes(built[0].read_bytes())
     monkeypatch.setattr(_data, "READ_TIMEOUT_S", 0.3)
