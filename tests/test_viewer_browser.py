@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from . import _viewer_store as vs
+from .conftest import ENGINES
 
 CHROMIUM = os.environ.get("SPYGLASS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 TIMEOUT_MS = 30_000
@@ -47,11 +48,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(path: Path) -> Iterator[str]:
+def serve(path: Path | str, log_dir: Path | None = None) -> Iterator[str]:
     """``spyglass view --db path`` on a free port, as a subprocess in its own process group;
-    yields its URL once healthy, and stops the group afterwards."""
+    yields its URL once healthy, and stops the group afterwards. The log goes in ``log_dir``
+    (default: the store's folder)."""
     port = _free_port()
-    log = open(path.parent / "server.log", "w")  # noqa: SIM115 - the server writes to it until the fixture ends
+    log_path = (log_dir or Path(path).parent) / "server.log"
+    log = open(log_path, "w")  # noqa: SIM115 - the server writes to it until the fixture ends
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracer.cli", "view", "--db", str(path), "--port", str(port)],
         stdout=log,
@@ -70,7 +73,7 @@ def serve(path: Path) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail(f"spyglass view did not start: {(path.parent / 'server.log').read_text()}")
+                pytest.fail(f"spyglass view did not start: {log_path.read_text()}")
             time.sleep(0.1)
         yield url
     finally:
@@ -90,6 +93,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     ids = vs.build(path)
     with serve(path) as url:
         yield url, ids, path
+
+
+@pytest.fixture(scope="module")
+def pg_server(
+    postgres_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str], str]]:
+    """The same viewer on the same traces in a PostgreSQL store."""
+    _browser_or_skip()
+    db = postgres_server.create_database(postgres_server.new_name("browser"))
+    ids = vs.build(db)
+    with serve(db, log_dir=tmp_path_factory.mktemp("browser-pg")) as url:
+        yield url, ids, db
 
 
 @contextmanager
@@ -122,8 +137,9 @@ def _panel(page: Any, name: str) -> str:
     return str(page.locator(f".st-key-panel-{name}").inner_text())
 
 
-def test_open_a_trace_and_the_llm_span(server: tuple[str, dict[str, str], Path], page: Any, tmp_path: Path) -> None:
-    url, ids, _ = server
+@pytest.mark.parametrize("engine", ENGINES)
+def test_open_a_trace_and_the_llm_span(engine: str, request: pytest.FixtureRequest, page: Any, tmp_path: Path) -> None:
+    url, ids, _ = request.getfixturevalue("server" if engine == "duckdb" else "pg_server")
     page.goto(url)
     # health is ok before the script ran: wait for a real element, a cell of the trace table
     page.locator('[data-testid="stDataFrame"]').wait_for()
