@@ -220,17 +220,24 @@ def test_an_unreachable_server_spools_and_ships_when_back(
     tracer.configure(db=postgres_url, grounding=False)
     _write(5)
     assert tracer.flush()
+    store = tracer.Store(postgres_url)  # a reader (the viewer) open across the outage
+    assert store.count_traces() == 5
     postgres_server.stop()
     try:
         _write(20)
         assert not tracer.flush(timeout=3)  # nothing lost, but not in the store yet
         assert tracer.stats().dropped == 0
-        assert _spool.pending(tracer.Store(postgres_url).path)
+        assert _spool.pending(store.path)
         assert "spooled to" in caplog.text
+        with pytest.raises(StoreUnreachable):  # what the viewer shows: "press Refresh"
+            store.count_traces()
     finally:
         postgres_server.start()
     assert tracer.flush(timeout=30)
-    store = tracer.Store(postgres_url)
+    assert store.count_traces() == 25  # the same reader, reconnected
+    postgres_server.stop()  # a restart while the reader is idle: its next read just reconnects
+    postgres_server.start()
+    time.sleep(2.1)
     assert store.count_traces() == 25
     assert _spool.pending(store.path) == []
 
@@ -315,3 +322,39 @@ def test_eight_processes_and_a_reader_lose_nothing(postgres_url: str, tmp_path: 
     done, top = store.build_search_index()
     assert done == top == _sql(postgres_url, "SELECT max(seq) FROM spans")[0][0]
     assert len(store.search("answer w3", limit=10_000)) == 5_000
+
+
+# --- spyglass collect -----------------------------------------------------------------------
+def test_collect_writes_received_spans_into_the_server(postgres_url: str) -> None:
+    """``spyglass collect --db postgresql://...``: OTLP from the SDK's own exporter, stored on
+    the server; what it prints names the store without its password."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from .test_otlp_receiver import _free_port, made_spans, stored_names
+
+    secret = "collect-pw"
+    db = postgres_url.replace("spyglass@", f"spyglass:{secret}@")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracer.cli", "collect", "--db", db, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert "receiving OTLP/HTTP traces on" in first and "127.0.0.1" in first, first
+    assert secret not in first
+    url = f"http://127.0.0.1:{port}/v1/traces"
+    try:
+        exporter = OTLPSpanExporter(endpoint=url)
+        for j in range(5):
+            assert exporter.export(made_spans(20, prefix=f"t{j}")).name == "SUCCESS"
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "100 spans accepted, 100 stored" in out and "0 dropped" in out
+    assert secret not in out + err
+    assert len(stored_names(db)) == 100  # type: ignore[arg-type]
+    assert tracer.Store(db).count_traces() == 5

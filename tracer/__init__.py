@@ -28,6 +28,7 @@ from .store import (
     StoreBusy,
     StoreError,
     StoreNotFound,
+    StoreUnreachable,
 )
 from .store.reader import TraceFilter
 from .version import __version__
@@ -46,6 +47,7 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "StoreNotFound",
+    "StoreUnreachable",
     "TraceAttributes",
     "TraceFilter",
     "__version__",

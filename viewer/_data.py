@@ -24,10 +24,11 @@ from tracer import (
     StoreBusy,
     StoreError,
     StoreNotFound,
+    StoreUnreachable,
     TraceFilter,
 )
 from tracer.conventions import canonical
-from tracer.store import resolve_location
+from tracer.store import display_location, resolve_location
 
 from ._messages import parse_json
 from ._safe import md
@@ -81,7 +82,7 @@ def reading(path: str) -> Iterator[None]:
     except StoreNotFound:
         raise Problem(
             "info",
-            f"No Spyglass store at {md(path, 300)} yet. Run your traced app (or `spyglass demo`), "
+            f"No Spyglass store at {md(display_location(path), 300)} yet. Run your traced app (or `spyglass demo`), "
             f"or start the viewer with `spyglass view --db PATH`; then press Refresh.",
         ) from None
     except ForeignStoreError as exc:
@@ -97,6 +98,8 @@ def reading(path: str) -> Iterator[None]:
             f"{READ_TIMEOUT_S:.0f} s. It will show as soon as the lock is free: "
             f"press Refresh or turn on auto-refresh.",
         ) from None
+    except StoreUnreachable as exc:  # a server down or restarting: passes by itself, usually
+        raise Problem("warning", f"{md(exc, 400)}. Traces show as soon as the server answers: press Refresh.") from None
     except StoreError as exc:
         raise Problem("error", f"Could not read the store: {md(exc, 400)}") from None
     except OSError as exc:

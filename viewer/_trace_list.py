@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from tracer import TraceFilter
+from tracer.store import display_location
 from tracer.store.reader import base_model
 
 from . import _data, _labels, _nav, _preview
@@ -525,4 +526,4 @@ def _set_size() -> None:
 
 def title(path: str) -> None:
     st.title("Spyglass")
-    st.caption(f"store: {md(path, 300)}")
+    st.caption(f"store: {md(display_location(path), 300)}")

@@ -5,7 +5,14 @@ from ._exporter import DuckDBSpanExporter
 from ._location import display as display_location
 from ._location import is_postgres
 from ._location import resolve as resolve_location
-from ._schema import SCHEMA_VERSION, DamagedStoreError, ForeignStoreError, NewerSchemaError, StoreError
+from ._schema import (
+    SCHEMA_VERSION,
+    DamagedStoreError,
+    ForeignStoreError,
+    NewerSchemaError,
+    StoreError,
+    StoreUnreachable,
+)
 from .reader import AnnotationNotFound, Store
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "StoreNotFound",
+    "StoreUnreachable",
     "display_location",
     "is_postgres",
     "resolve_location",

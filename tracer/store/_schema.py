@@ -32,6 +32,10 @@ class NewerSchemaError(StoreError):
     """The store was written by a newer Spyglass."""
 
 
+class StoreUnreachable(StoreError):
+    """A PostgreSQL store's server cannot be reached now (down, wrong host, refused credentials)."""
+
+
 class DamagedStoreError(StoreError):
     """The file is a DuckDB database but cannot be read: truncated, or corrupt."""
 

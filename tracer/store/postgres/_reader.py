@@ -52,6 +52,9 @@ PG_FILTERS = FilterSQL(
     has_all="{column} @> %s::text[]",
     joined_matches="array_to_string({column}, %s) ~ %s",
 )
+# A connection idle this long is checked before use, so that a server restarted meanwhile
+# costs a reconnect rather than an error on the next page.
+_IDLE_CHECK_S = 2.0
 _TABLES = ("spans", "events", "documents", "decisions", "traces", "evaluations", "annotations")
 _DECISION_COLUMNS = "trace_id, span_id, position, time, name, verdict, action, reason, score, before_text, after_text"
 _EVALUATION_COLUMNS = "trace_id, span_id, time, name, score, label, explanation, details, source"
@@ -139,7 +142,15 @@ class PostgresStore(Store):
     def _connection(self) -> psycopg.Connection:
         con: psycopg.Connection | None = getattr(self._local, "pg", None)
         if con is not None and not con.closed and not con.broken:
-            return con
+            if time.monotonic() - self._local.used < _IDLE_CHECK_S:
+                self._local.used = time.monotonic()
+                return con
+            try:  # idle for a while: the server may have restarted meanwhile (one round trip)
+                con.execute("SELECT 1")
+                self._local.used = time.monotonic()
+                return con
+            except psycopg.Error:
+                con.close()
         con = connect(self._url, timeout=min(self.timeout, 10))
         try:
             if not self._ready:
@@ -151,6 +162,7 @@ class PostgresStore(Store):
             con.close()
             raise
         self._local.pg = con
+        self._local.used = time.monotonic()
         return con
 
     @contextmanager

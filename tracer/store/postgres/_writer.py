@@ -37,7 +37,7 @@ from .. import _spool
 from .._ingest import ingest_batch
 from .._location import display
 from .._rows import STAGING_SCHEMA, conform
-from .._schema import SPAN_COLUMNS, StoreError
+from .._schema import SPAN_COLUMNS, StoreError, StoreUnreachable
 from .._schema import migrate as migrate_staging
 from .._writer import REFUSED, split_rejected
 from .._writer import rejects_rows as duckdb_rejects_rows
@@ -57,10 +57,6 @@ _SPAN_NAMES = [name for name, _ in SPAN_COLUMNS]
 _JSON_COLUMNS = ("attributes", "resource", "_events", "_documents")
 # What the derivation runs on: DuckDB instances a forked child inherited are never used there.
 _ABANDONED: list[Any] = []
-
-
-class StoreUnreachable(StoreError):
-    """The PostgreSQL server cannot be reached now (down, wrong host, refused credentials)."""
 
 
 def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S, autocommit: bool = True) -> psycopg.Connection:
