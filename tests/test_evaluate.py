@@ -18,6 +18,12 @@ from .conftest import REPO
 DOCS = [{"id": "kb-1", "content": "The L2 lamp battery lasts 12 hours and charges over USB-C in 3 hours."}]
 
 
+@pytest.fixture
+def db_path(any_store_db: Path | str) -> Path | str:
+    """The store contract: every test here runs on a DuckDB file and on a PostgreSQL database."""
+    return any_store_db
+
+
 def _pipeline():
     @tracer.trace_retriever
     def retrieve(question: str) -> list[dict]:

@@ -7,9 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import tracer
 
 from .conftest import REPO
+
+
+@pytest.fixture
+def db_path(any_store_db: Path | str) -> Path | str:
+    """The store contract: every test here runs on a DuckDB file and on a PostgreSQL database."""
+    return any_store_db
 
 
 def _store(configured: Path) -> tracer.Store:
