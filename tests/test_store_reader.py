@@ -311,3 +311,34 @@ def test_get_traces_and_delete_annotation(populated: tracer.Store) -> None:
     assert populated.delete_annotation(note) is True
     assert populated.delete_annotation(note) is False
     assert populated.annotations() == []
+
+
+def test_annotations_are_edited_and_deleted_leaving_spans_alone(populated: tracer.Store) -> None:
+    from tracer import AnnotationNotFound
+
+    [t] = populated.list_traces(TraceFilter(text="zebra-q5"))
+    aid = populated.annotate(t["trace_id"], "correct", "looks fine", author="maya")
+    other = populated.annotate(t["trace_id"], "other", "unrelated")
+    spans_before = _span_rows(populated)
+    populated.update_annotation(aid, label="hallucination", note="the zebra is invented")
+    rows = {a["id"]: a for a in populated.annotations()}
+    assert (rows[aid]["label"], rows[aid]["note"], rows[aid]["author"]) == (
+        "hallucination",
+        "the zebra is invented",
+        "maya",
+    )
+    assert (rows[other]["label"], rows[other]["note"]) == ("other", "unrelated")
+    assert populated.count_traces(TraceFilter(hallucination=True)) == 1
+    populated.update_annotation(aid, note="only the note")
+    assert {a["id"]: a for a in populated.annotations()}[aid]["label"] == "hallucination"
+    with pytest.raises(ValueError, match="label must be one of"):
+        populated.update_annotation(aid, label="wrong")
+    with pytest.raises(AnnotationNotFound, match="no annotation 'nope'"):
+        populated.update_annotation("nope", note="x")
+    assert populated.delete_annotation("nope") is False
+    assert populated.delete_annotation(aid) is True and populated.delete_annotation(aid) is False
+    with pytest.raises(AnnotationNotFound):
+        populated.update_annotation(aid, label="other")
+    assert [a["id"] for a in populated.annotations()] == [other]
+    assert populated.count_traces(TraceFilter(hallucination=True)) == 0
+    assert _span_rows(populated) == spans_before

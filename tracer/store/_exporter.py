@@ -136,6 +136,9 @@ class DuckDBSpanExporter(SpanExporter):
         if may_drain and timeout > 0:
             with guard("DuckDB drain"):
                 self.writer.drain(min(self.drain_timeout, timeout))
+        if may_drain:  # no write under way: let go of the connection (a server's, or DuckDB's instance)
+            with guard("store close"):
+                self.writer.release()
 
     # --- fork ----------------------------------------------------------------------------
     def before_fork(self) -> None:

@@ -311,6 +311,14 @@ class StoreWriter:
             raise
         self._dropped_unrecorded = {}
 
+    def release(self) -> None:
+        """Close the in-memory DuckDB instance (the exporter stopped; a later write opens another)."""
+        with self._lock:
+            if self._db is not None:
+                with _quiet():
+                    self._db.close()
+                self._db = None
+
     # --- fork ------------------------------------------------------------------------------
     def before_fork(self) -> None:
         self._lock.before_fork()

@@ -385,6 +385,19 @@ class PostgresWriter:
         finally:
             staging.execute("ROLLBACK")  # the staging catalog stays empty for the next batch
 
+    def release(self) -> None:
+        """Close the connection and the staging DuckDB (the exporter stopped; a later write reconnects)."""
+        with self._lock:
+            if self._con is not None:
+                try:
+                    self._con.close()
+                except psycopg.Error:
+                    pass
+                self._con = None
+            if self._staging is not None:
+                self._staging.close()
+                self._staging = None
+
     # --- fork ------------------------------------------------------------------------------
     def before_fork(self) -> None:
         self._lock.before_fork()
