@@ -358,3 +358,24 @@ def test_collect_writes_received_spans_into_the_server(postgres_url: str) -> Non
     assert secret not in out + err
     assert len(stored_names(db)) == 100  # type: ignore[arg-type]
     assert tracer.Store(db).count_traces() == 5
+
+
+def test_a_forked_child_writes_and_reads_on_connections_of_its_own(postgres_url: str) -> None:
+    """gunicorn --preload, multiprocessing: the child never touches the parent's connections."""
+    tracer.configure(db=postgres_url, grounding=False)
+    store = tracer.Store(postgres_url)
+    _write(2)
+    assert tracer.flush() and store.count_traces() == 2
+    pid = os.fork()
+    if pid == 0:  # the child: trace, read, exit without the parent's atexit hooks
+        code = 1
+        try:
+            _write(3)
+            code = 0 if tracer.flush() and store.count_traces() >= 5 else 3
+        finally:
+            os._exit(code)
+    _write(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert tracer.flush()
+    assert store.count_traces() == 9  # the parent's connections still work

@@ -55,6 +55,7 @@ PG_FILTERS = FilterSQL(
 # A connection idle this long is checked before use, so that a server restarted meanwhile
 # costs a reconnect rather than an error on the next page.
 _IDLE_CHECK_S = 2.0
+_INHERITED: list[psycopg.Connection] = []  # a forked child's copies of its parent's connections
 _TABLES = ("spans", "events", "documents", "decisions", "traces", "evaluations", "annotations")
 _DECISION_COLUMNS = "trace_id, span_id, position, time, name, verdict, action, reason, score, before_text, after_text"
 _EVALUATION_COLUMNS = "trace_id, span_id, time, name, score, label, explanation, details, source"
@@ -141,6 +142,11 @@ class PostgresStore(Store):
     # --- connection ------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection:
         con: psycopg.Connection | None = getattr(self._local, "pg", None)
+        if con is not None and self._local.pid != os.getpid():
+            # A forked child: the parent's connection is never used or closed here (closing it
+            # would end the parent's session); the child connects on its own.
+            _INHERITED.append(con)
+            con = None
         if con is not None and not con.closed and not con.broken:
             if time.monotonic() - self._local.used < _IDLE_CHECK_S:
                 self._local.used = time.monotonic()
@@ -162,6 +168,7 @@ class PostgresStore(Store):
             con.close()
             raise
         self._local.pg = con
+        self._local.pid = os.getpid()
         self._local.used = time.monotonic()
         return con
 
