@@ -90,6 +90,9 @@ SPAN_SUMMARY_COLUMNS = (
 )
 
 
+# What a read gives of an evaluation (every column but seq), on every engine.
+EVALUATION_COLUMNS = "trace_id, span_id, time, name, score, label, explanation, details, source"
+
 OUTCOMES = ("delivered", "modified", "blocked")
 
 # A dated snapshot of a model: its base name, then the date it was pinned on. OpenAI's
@@ -199,6 +202,7 @@ class FilterSQL:
     list column; each piece takes the parameters :meth:`TraceFilter.where` passes it)."""
 
     param: str  # a parameter placeholder
+    in_list: str  # a column's value is one of a list given as one parameter
     contains: str  # the list holds one value
     has_all: str  # the list holds every value of a list
     joined_matches: str  # the list joined by a separator matches a regular expression
@@ -206,6 +210,7 @@ class FilterSQL:
 
 DUCKDB_FILTERS = FilterSQL(
     param="?",
+    in_list="list_contains(?, {column})",
     contains="list_contains({column}, ?)",
     has_all="list_has_all({column}, ?)",
     # No list lambda: its syntax changed between DuckDB 1.x and 2.
@@ -351,6 +356,8 @@ class AnnotationNotFound(StoreError):
 
 class Store:
     """Read access to a Spyglass store. Safe to use while other processes write to it."""
+
+    _sql: FilterSQL = DUCKDB_FILTERS  # the engine's words for what differs (a PostgresStore has its own)
 
     def __new__(cls, path: str | os.PathLike[str], *, timeout: float = 30.0) -> Store:
         # ``Store("postgresql://...")`` is a server store: the same API, its own SQL.
@@ -528,10 +535,11 @@ class Store:
         with self.connect() as con:
             where, params = self._where(con, filters)
             # The page first, then the flag for its rows only (not for every trace in the store).
+            p = self._sql.param
             return _rows(
                 con.execute(
-                    f"SELECT *, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
-                    f"WHERE {where} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?) page "
+                    f"SELECT page.*, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
+                    f"WHERE {where} ORDER BY start_time DESC, trace_id LIMIT {p} OFFSET {p}) page "
                     f"ORDER BY start_time DESC, trace_id",
                     [*params, int(limit), int(offset)],
                 )
@@ -649,7 +657,7 @@ class Store:
             return [
                 r[0]
                 for r in con.execute(
-                    f"SELECT duration_ms FROM traces WHERE {where} ORDER BY start_time DESC LIMIT ?",
+                    f"SELECT duration_ms FROM traces WHERE {where} ORDER BY start_time DESC LIMIT {self._sql.param}",
                     [*params, int(limit)],
                 ).fetchall()
             ]
@@ -930,11 +938,14 @@ class Store:
         """
         skip = (
             # Another tool's evaluation of the same name (source 'span') is not our check's.
-            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = ? AND e.source <> 'span')"
+            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = {p} AND e.source <> 'span')"
             if unevaluated
             else ""
         )
         params: list[Any] = [unevaluated] if unevaluated else []
+        # The same queries on every engine: only the placeholder and "one of a list" differ.
+        p, of_traces = self._sql.param, self._sql.in_list.format(column="trace_id")
+        skip = skip.format(p=p)
         with self.connect() as con:
             spans = _rows(
                 con.execute(
@@ -949,15 +960,15 @@ class Store:
             traces = [sorted({s["trace_id"] for s in spans})]
             docs = _rows(
                 con.execute(
-                    "SELECT trace_id, document_id, content, score FROM documents "
-                    "WHERE list_contains(?, trace_id) ORDER BY seq, position",
+                    f"SELECT trace_id, document_id, content, score FROM documents WHERE {of_traces} "
+                    "ORDER BY seq, position",
                     traces,
                 )
             )
             decisions = _rows(
                 con.execute(
-                    "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text FROM decisions "
-                    "WHERE list_contains(?, trace_id) ORDER BY seq, position",
+                    "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text "
+                    f"FROM decisions WHERE {of_traces} ORDER BY seq, position",
                     traces,
                 )
             )
@@ -967,7 +978,7 @@ class Store:
                 con.execute(
                     "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
                     "CASE WHEN span_type IN ('tool', 'postprocess') OR llm_parent_span_id IS NOT NULL "
-                    "THEN attributes END AS attributes FROM spans WHERE list_contains(?, trace_id) ORDER BY seq",
+                    f"THEN attributes END AS attributes FROM spans WHERE {of_traces} ORDER BY seq",
                     traces,
                 )
             )
@@ -981,11 +992,12 @@ class Store:
     def evaluations(self, name: str | None = None, *, source: str | None = None) -> list[dict[str, Any]]:
         """Every evaluation (of one ``name``, e.g. ``grounding``; from one ``source``: ``export``
         and ``check`` are the grounding check's, ``span`` another tool's event), oldest first."""
+        p = self._sql.param
+        clauses = [clause for clause, value in ((f"name = {p}", name), (f"source = {p}", source)) if value]
+        params = [value for value in (name, source) if value]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.connect() as con:
-            where, params = ("WHERE name = ?", [name]) if name else ("", [])
-            if source is not None:
-                where, params = f"{where} {'AND' if where else 'WHERE'} source = ?", [*params, source]
-            return _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM evaluations {where} ORDER BY time", params))
+            return _rows(con.execute(f"SELECT {EVALUATION_COLUMNS} FROM evaluations {where} ORDER BY time", params))
 
     def ingest_pending(self, timeout: float = 10.0) -> bool:
         """Ingest spool files left by writers that could not take the lock. True when none is left."""

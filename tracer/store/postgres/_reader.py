@@ -30,8 +30,8 @@ from .._location import display, resolve
 from .._schema import StoreError
 from ..reader import (
     _DATE_SUFFIX,
-    _SUSPECTED,
     ANNOTATION_LABELS,
+    EVALUATION_COLUMNS,
     MAX_TEXT_MATCHES,
     SPAN_SUMMARY_COLUMNS,
     TRACE_COLUMNS,
@@ -39,7 +39,6 @@ from ..reader import (
     FilterSQL,
     Store,
     TraceFilter,
-    assemble_llm_spans,
     assemble_previews,
     assemble_trace,
 )
@@ -48,6 +47,7 @@ from ._writer import PostgresWriter, StoreUnreachable, connect
 
 PG_FILTERS = FilterSQL(
     param="%s",
+    in_list="{column} = ANY(%s)",
     contains="{column} @> ARRAY[%s]::text[]",
     has_all="{column} @> %s::text[]",
     joined_matches="array_to_string({column}, %s) ~ %s",
@@ -58,7 +58,6 @@ _IDLE_CHECK_S = 2.0
 _INHERITED: list[psycopg.Connection] = []  # a forked child's copies of its parent's connections
 _TABLES = ("spans", "events", "documents", "decisions", "traces", "evaluations", "annotations")
 _DECISION_COLUMNS = "trace_id, span_id, position, time, name, verdict, action, reason, score, before_text, after_text"
-_EVALUATION_COLUMNS = "trace_id, span_id, time, name, score, label, explanation, details, source"
 _EVENT_COLUMNS = "trace_id, span_id, position, time, name, attributes"
 _DOCUMENT_COLUMNS = "trace_id, span_id, position, document_id, content, score, metadata"
 _SNAPSHOT_RE = rf"^(.+){_DATE_SUFFIX}$"
@@ -129,7 +128,11 @@ def _tsquery_words(text: str) -> str:
 
 
 class PostgresStore(Store):
-    """A Spyglass store on a PostgreSQL server. Made by ``tracer.Store("postgresql://...")``."""
+    """A Spyglass store on a PostgreSQL server. Made by ``tracer.Store("postgresql://...")``.
+
+    The read methods not defined here are :class:`Store`'s own, on this engine's words (``_sql``)."""
+
+    _sql = PG_FILTERS
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self._url = resolve(path)
@@ -243,24 +246,6 @@ class PostgresStore(Store):
             params += matched
         return where, params
 
-    def list_traces(self, filters: TraceFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[dict]:
-        cols = ", ".join(TRACE_COLUMNS)
-        with self.connect() as con:
-            where, params = self._where(con, filters)
-            return _rows(
-                con.execute(
-                    f"SELECT page.*, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
-                    f"WHERE {where} ORDER BY start_time DESC, trace_id LIMIT %s OFFSET %s) page "
-                    f"ORDER BY start_time DESC, trace_id",
-                    [*params, int(limit), int(offset)],
-                )
-            )
-
-    def count_traces(self, filters: TraceFilter | None = None) -> int:
-        with self.connect() as con:
-            where, params = self._where(con, filters)
-            return int(con.execute(f"SELECT count(*) FROM traces WHERE {where}", params).fetchall()[0][0])
-
     def trace_previews(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         ids = list(dict.fromkeys(str(t) for t in trace_ids))
         if not ids:
@@ -285,7 +270,7 @@ class PostgresStore(Store):
             )
             evaluations = _rows(
                 con.execute(
-                    f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE trace_id = ANY(%s) ORDER BY time", [found]
+                    f"SELECT {EVALUATION_COLUMNS} FROM evaluations WHERE trace_id = ANY(%s) ORDER BY time", [found]
                 )
             )
             annotations = _rows(
@@ -316,17 +301,6 @@ class PostgresStore(Store):
             }
 
     # --- summary charts ---------------------------------------------------------------
-    def durations(self, filters: TraceFilter | None = None, *, limit: int = 20_000) -> list[float]:
-        with self.connect() as con:
-            where, params = self._where(con, filters)
-            return [
-                r[0]
-                for r in con.execute(
-                    f"SELECT duration_ms FROM traces WHERE {where} ORDER BY start_time DESC LIMIT %s",
-                    [*params, int(limit)],
-                ).fetchall()
-            ]
-
     def usage_over_time(self, filters: TraceFilter | None = None, *, bucket: str = "hour") -> list[dict[str, Any]]:
         if bucket not in ("minute", "hour", "day"):
             raise ValueError("bucket must be 'minute', 'hour' or 'day'")
@@ -393,7 +367,7 @@ class PostgresStore(Store):
                     con.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE trace_id = %s ORDER BY seq, position", one)
                 ),
                 _rows(
-                    con.execute(f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE trace_id = %s ORDER BY time", one)
+                    con.execute(f"SELECT {EVALUATION_COLUMNS} FROM evaluations WHERE trace_id = %s ORDER BY time", one)
                 ),
                 _rows(con.execute("SELECT * FROM annotations WHERE trace_id = %s ORDER BY created_at", one)),
             )
@@ -487,66 +461,6 @@ class PostgresStore(Store):
                     values,
                 )
         return len(values)
-
-    def llm_spans(self, *, unevaluated: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        skip = (
-            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.span_id = s.span_id AND e.name = %s "
-            "AND e.source <> 'span')"
-            if unevaluated
-            else ""
-        )
-        params: list[Any] = [unevaluated] if unevaluated else []
-        with self.connect() as con:
-            spans = _rows(
-                con.execute(
-                    f"SELECT s.trace_id, s.span_id, s.name, s.attributes FROM spans s WHERE s.span_type = 'llm' "
-                    f"AND s.llm_parent_span_id IS NULL {skip} ORDER BY s.seq"
-                    + (f" LIMIT {int(limit)}" if limit is not None else ""),
-                    params,
-                )
-            )
-            if not spans:
-                return []
-            traces = [sorted({s["trace_id"] for s in spans})]
-            docs = _rows(
-                con.execute(
-                    "SELECT trace_id, document_id, content, score FROM documents WHERE trace_id = ANY(%s) "
-                    "ORDER BY seq, position",
-                    traces,
-                )
-            )
-            decisions = _rows(
-                con.execute(
-                    "SELECT trace_id, span_id, time, name, verdict, action, reason, before_text, after_text "
-                    "FROM decisions WHERE trace_id = ANY(%s) ORDER BY seq, position",
-                    traces,
-                )
-            )
-            shape = _rows(
-                con.execute(
-                    "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
-                    "CASE WHEN span_type IN ('tool', 'postprocess') OR llm_parent_span_id IS NOT NULL "
-                    "THEN attributes END AS attributes FROM spans WHERE trace_id = ANY(%s) ORDER BY seq",
-                    traces,
-                )
-            )
-        return assemble_llm_spans(spans, docs, decisions, shape)
-
-    def annotations(self) -> list[dict[str, Any]]:
-        with self.connect() as con:
-            return _rows(con.execute("SELECT * FROM annotations ORDER BY created_at"))
-
-    def evaluations(self, name: str | None = None, *, source: str | None = None) -> list[dict[str, Any]]:
-        clauses, params = [], []
-        if name:
-            clauses.append("name = %s")
-            params.append(name)
-        if source is not None:
-            clauses.append("source = %s")
-            params.append(source)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self.connect() as con:
-            return _rows(con.execute(f"SELECT {_EVALUATION_COLUMNS} FROM evaluations {where} ORDER BY time", params))
 
     def ingest_pending(self, timeout: float = 10.0) -> bool:
         """Ship the batches this host spooled while the server was unreachable. True when none is left."""

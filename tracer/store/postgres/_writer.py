@@ -168,14 +168,17 @@ class PostgresWriter:
         self._backoff = _BACKOFF_FIRST
         return con
 
-    def _lost(self, exc: BaseException) -> None:
-        """The server is unreachable: back off, and say so once per outage."""
+    def _disconnect(self) -> None:
         if self._con is not None:
             try:
                 self._con.close()
             except psycopg.Error:
-                pass
+                pass  # already broken: nothing left to close
         self._con = None
+
+    def _lost(self, exc: BaseException) -> None:
+        """The server is unreachable: back off, and say so once per outage."""
+        self._disconnect()
         self._down_until = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
         if not self._outage_logged:
@@ -388,12 +391,7 @@ class PostgresWriter:
     def release(self) -> None:
         """Close the connection and the staging DuckDB (the exporter stopped; a later write reconnects)."""
         with self._lock:
-            if self._con is not None:
-                try:
-                    self._con.close()
-                except psycopg.Error:
-                    pass
-                self._con = None
+            self._disconnect()
             if self._staging is not None:
                 self._staging.close()
                 self._staging = None
