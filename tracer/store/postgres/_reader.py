@@ -301,38 +301,6 @@ class PostgresStore(Store):
             }
 
     # --- summary charts ---------------------------------------------------------------
-    def usage_over_time(self, filters: TraceFilter | None = None, *, bucket: str = "hour") -> list[dict[str, Any]]:
-        if bucket not in ("minute", "hour", "day"):
-            raise ValueError("bucket must be 'minute', 'hour' or 'day'")
-        with self.connect() as con:
-            where, params = self._where(con, filters)
-            # The same counting rules as the DuckDB store's (reader.py): a call once, under the
-            # model that answered it; tokens and cost under the model of the span that reported them.
-            return _rows(
-                con.execute(
-                    f"""
-                WITH s AS (SELECT s.* FROM spans s JOIN (SELECT trace_id FROM traces WHERE {where}) t
-                             ON s.trace_id = t.trace_id),
-                answered AS (SELECT trace_id, llm_parent_span_id AS span_id, min(model) AS model
-                             FROM s WHERE llm_parent_span_id IS NOT NULL AND model IS NOT NULL
-                             GROUP BY trace_id, llm_parent_span_id),
-                parts AS (
-                  SELECT s.start_time, COALESCE(a.model, s.model) AS model, NULL::bigint AS tokens,
-                         NULL::double precision AS cost_usd, 1 AS calls
-                  FROM s LEFT JOIN answered a ON a.trace_id = s.trace_id AND a.span_id = s.span_id
-                  WHERE s.llm_parent_span_id IS NULL AND (s.span_type = 'llm' OR s.model IS NOT NULL)
-                  UNION ALL
-                  SELECT start_time, model, COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0), cost_usd, 0
-                  FROM s WHERE usage_counted IS NOT false AND model IS NOT NULL
-                    AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cost_usd IS NOT NULL))
-                SELECT date_trunc('{bucket}', start_time) AS bucket, model, sum(tokens)::bigint AS tokens,
-                       sum(cost_usd) AS cost_usd, sum(calls)::bigint AS calls
-                FROM parts WHERE model IS NOT NULL
-                GROUP BY 1, 2 ORDER BY 1, 2""",
-                    params,
-                )
-            )
-
     # --- one trace -------------------------------------------------------------------
     def get_trace(self, trace_id: str) -> dict[str, Any] | None:
         with self.connect() as con:
