@@ -11,13 +11,14 @@ import sys
 from collections.abc import Callable
 
 from . import default_db_path
-from .store import Store, StoreError, _spool
+from .store import Store, StoreError, _spool, display_location, is_postgres
 from .store._schema import SCHEMA_VERSION
 from .store.reader import TraceFilter
 from .version import __version__
 
 Command = Callable[[argparse.Namespace], int]
 VIEW_CHECK_TIMEOUT_S = 1.0  # `spyglass view` checks the store before serving; busy is not an error
+_STORE_HELP = "store: a DuckDB file path or a postgresql:// URL"
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {}
 
 
@@ -59,13 +60,17 @@ def _traces_args(p: argparse.ArgumentParser) -> None:
 
 @command("info", "where the store is and what it holds")
 def _info(ns: argparse.Namespace) -> int:
+    if is_postgres(ns.db):
+        _require("psycopg", "postgres", "a PostgreSQL store")
     store = Store(ns.db)
     counts = store.counts()
-    print(f"store:   {store.path}")
+    print(f"store:   {store.path}")  # a server's without its password
     for table in ("traces", "spans", "documents", "decisions", "events"):
         print(f"{table + ':':9}{counts[table]:>10,}")
     print(f"dropped: {counts['dropped_spans']:>10,}")
-    print(f"spool:   {len(_spool.pending(store.path)):>10,} file(s) waiting to be ingested")
+    # A file's spool sits beside it; a server's on this host, shipped by the next write to it.
+    waiting = "waiting on this host to be shipped" if is_postgres(ns.db) else "waiting to be ingested"
+    print(f"spool:   {len(_spool.pending(store.path)):>10,} file(s) {waiting} ({_spool.spool_dir(store.path)})")
     return 0
 
 
@@ -232,7 +237,10 @@ def _collect(ns: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"spyglass collect: receiving OTLP/HTTP traces on {receiver.url}, writing to {ns.db}", flush=True)
+    print(
+        f"spyglass collect: receiving OTLP/HTTP traces on {receiver.url}, writing to {display_location(ns.db)}",
+        flush=True,
+    )
     while not stop.wait(0.5):
         pass
     counts = receiver.stop()
@@ -297,19 +305,73 @@ def _export(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        help="the store to copy, a DuckDB file path or a postgresql:// URL (default: --db / $SPYGLASS_DB)",
+    )
+    p.add_argument(
+        "--to",
+        dest="destination",
+        required=True,
+        help="the store to copy into, a DuckDB file path or a postgresql:// URL",
+    )
+    p.add_argument("--chunk", type=_positive, default=5_000, help="spans read and written at a time (default 5000)")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="look at every source span again instead of resuming where the last copy stopped (none is stored twice)",
+    )
+
+
+@command(
+    "copy",
+    "copy a store into another (DuckDB file <-> PostgreSQL, or file -> file); resumable, never twice",
+    _copy_args,
+)
+def _copy(ns: argparse.Namespace) -> int:
+    from .store._copy import copy_store
+
+    source = ns.source or ns.db
+    for db in (source, ns.destination):
+        if is_postgres(db):
+            _require("psycopg", "postgres", "a PostgreSQL store")
+    result = copy_store(source, ns.destination, chunk=ns.chunk, restart=ns.restart, progress=_ProgressBar("copying"))
+    rows = result.rows_added or {}
+    resumed = f", resumed after source seq {result.resumed_after:,}" if result.resumed_after else ""
+    print(
+        f"copied {result.spans_copied + result.spans_spooled:,} spans from {result.source} to {result.destination} "
+        f"({result.spans_present:,} already there{resumed}); added {rows.get('evaluations', 0):,} evaluations, "
+        f"{rows.get('annotations', 0):,} annotations, {rows.get('dropped_spans', 0):,} dropped-span records"
+    )
+    if result.spans_dropped:
+        print(f"spyglass: {result.spans_dropped:,} spans were refused by {result.destination}", file=sys.stderr)
+    if not result.complete:
+        print(
+            f"spyglass: {result.destination} stayed busy: {result.spans_spooled:,} spans wait in its spool, "
+            f"ingested by its next writer or `spyglass --db {result.destination} ingest`",
+            file=sys.stderr,
+        )
+    return 0 if result.ok else 1
+
+
 def version_text() -> str:
     """What a bug report needs: this release, the store schema it writes, the interpreter."""
     return f"spyglass {__version__} (store schema {SCHEMA_VERSION}, Python {platform.python_version()})"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spyglass", description="Trace LLM applications into a local DuckDB store.")
-    parser.add_argument("--db", default=None, help="store path (default: $SPYGLASS_DB or ./spyglass.duckdb)")
+    parser = argparse.ArgumentParser(
+        prog="spyglass", description="Trace LLM applications into a store: a DuckDB file or a PostgreSQL server."
+    )
+    parser.add_argument("--db", default=None, help=f"{_STORE_HELP} (default: $SPYGLASS_DB or ./spyglass.duckdb)")
     parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_args, _fn) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--db", default=argparse.SUPPRESS, help="store path")
+        p.add_argument("--db", default=argparse.SUPPRESS, help=_STORE_HELP)
         add_args(p)
     return parser
 
