@@ -379,3 +379,11 @@ def test_a_forked_child_writes_and_reads_on_connections_of_its_own(postgres_url:
     assert os.waitstatus_to_exitcode(status) == 0
     assert tracer.flush()
     assert store.count_traces() == 9  # the parent's connections still work
+
+
+def test_the_demo_never_replaces_a_server_database(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tracer.cli import main
+
+    assert main(["demo", "--no-view", "--db", postgres_url]) == 2
+    assert "writes a DuckDB file of its own" in capsys.readouterr().err
+    assert _sql(postgres_url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'") == [(0,)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import tracer
-from tracer.store import Store, StoreError
+from tracer.store import Store, StoreError, is_postgres
 from tracer.store._connect import STORE, try_open_write
 from tracer.store._schema import stored_version
 
@@ -105,6 +105,12 @@ def build_demo_store(path: str = DEFAULT_DEMO_DB, *, echo: bool = True, force: b
     Raises :class:`DemoStoreHoldsWork` when the store there holds annotations, other apps'
     traces or evaluation results added later, unless ``force``; a file that is not a
     Spyglass store is refused even then."""
+    if is_postgres(path):
+        # The demo replaces its store each run: never a team's database.
+        raise StoreError(
+            "`spyglass demo` writes a DuckDB file of its own; give it --db FILE.duckdb, not a PostgreSQL URL "
+            "(copy the demo to a server afterwards with `spyglass copy`)"
+        )
     path = os.path.abspath(path)
     _reset(path, force=force)
     tracer.configure(db=path, service_name=DEMO_SERVICE)
