@@ -6,7 +6,7 @@ its own exporters keep working; otherwise we install one.
 
 Exit and SIGTERM flush, bounded by ``exit_timeout`` (docs/reliability.md). ``configure()``
 raises only for a store that is not ours to write (foreign, newer, damaged): a store that
-cannot be reached right now (busy, read-only, a directory) is logged, and spans are spooled
+cannot be reached right now (busy, read-only, a directory, a server down) is logged, and spans are spooled
 or dropped with a count, never an exception into the app.
 """
 
@@ -90,7 +90,10 @@ def configure(
     secret_patterns: Iterable[str] | None = None,
     logger_provider: LoggerProvider | None = None,
 ) -> TracerProvider:
-    """Start tracing into a DuckDB store and return the ``TracerProvider`` in use.
+    """Start tracing into a store and return the ``TracerProvider`` in use.
+
+    ``db`` (default ``SPYGLASS_DB``, else ``./spyglass.duckdb``) is a DuckDB file path, or a
+    PostgreSQL URL (``postgresql://user@host/db``; the ``postgres`` extra) for a team store.
 
     Calling it again replaces the store and settings (spans queued for the old store are
     flushed to it first). ``instrument=["openai"]`` also patches those libraries;
