@@ -342,11 +342,11 @@ def test_collect_writes_received_spans_into_the_server(postgres_url: str) -> Non
         text=True,
     )
     assert proc.stdout is not None
-    first = proc.stdout.readline()
-    assert "receiving OTLP/HTTP traces on" in first and "127.0.0.1" in first, first
-    assert secret not in first
     url = f"http://127.0.0.1:{port}/v1/traces"
     try:
+        first = proc.stdout.readline()
+        assert "receiving OTLP/HTTP traces on" in first and "127.0.0.1" in first, first
+        assert secret not in first
         exporter = OTLPSpanExporter(endpoint=url)
         for j in range(5):
             assert exporter.export(made_spans(20, prefix=f"t{j}")).name == "SUCCESS"
