@@ -269,7 +269,7 @@ def test_a_30_second_outage_mid_run_loses_nothing(postgres_server: Any, postgres
     store = PostgresStore(postgres_url)
     deadline = time.monotonic() + 120
     while store.counts()["spans"] < 500:
-        assert writer.poll() is None and time.monotonic() < deadline, writer.communicate()
+        assert writer.poll() is None and time.monotonic() < deadline, writer.communicate(timeout=60)
         time.sleep(0.2)
     postgres_server.stop()
     try:
