@@ -324,8 +324,10 @@ class PostgresWriter:
                             raise
                         moved = _spool.quarantine(path)
                         self._count(REJECTED, part.num_rows)
-                        logger.error("spyglass: spool file %s refuses moved to %s: %s", self.path, moved, part_exc)
-                claimed = []
+                        logger.error(
+                            "spyglass: a spool file %s refused was moved to %s: %s", self.path, moved, part_exc
+                        )
+                claimed = [(p, t) for p, t in claimed if os.path.exists(p)]  # shipped: removed below
                 if table is not None:
                     rejected = split_rejected(lambda part: self._commit(con, [], part), table)
                     self._committed = True
@@ -334,7 +336,12 @@ class PostgresWriter:
                 if os.path.exists(path):
                     _spool.unclaim(path)
             raise
-        _spool.remove([p for p, _ in claimed])
+        if claimed:
+            _spool.remove([p for p, _ in claimed])
+            # Their names were kept only against shipping them twice: they are gone now.
+            con.execute(
+                "DELETE FROM spool_ingested WHERE file = ANY(%s)", [[_spool.original_name(p) for p, _ in claimed]]
+            )
         return rejected, more
 
     def _count(self, reason: str, n: int) -> None:
