@@ -387,3 +387,30 @@ def test_the_demo_never_replaces_a_server_database(postgres_url: str, capsys: py
     assert main(["demo", "--no-view", "--db", postgres_url]) == 2
     assert "writes a DuckDB file of its own" in capsys.readouterr().err
     assert _sql(postgres_url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'") == [(0,)]
+
+
+def test_a_row_the_server_refuses_costs_that_span_only(postgres_url: str) -> None:
+    """PostgreSQL refuses what DuckDB takes (here an index entry over its size limit): the
+    batch is split until the refused span is alone; it is dropped and counted, the rest stored."""
+    import secrets
+
+    import pyarrow as pa
+
+    from tracer.store._rows import convert
+    from tracer.store.postgres import PostgresWriter
+
+    from .test_otlp_receiver import made_spans
+
+    table, _ = convert(made_spans(9))
+    ids = table.column("trace_id").to_pylist()
+    ids[4] = secrets.token_hex(6_000)  # 12,000 random characters: over btree's ~2.7 kB per entry
+    table = table.set_column(table.schema.get_field_index("trace_id"), "trace_id", pa.array(ids))
+    writer = PostgresWriter(postgres_url)
+    outcome = writer.write(table)
+    assert (outcome.stored, outcome.spooled, outcome.dropped) == (8, 0, {"rejected by PostgreSQL": 1})
+    writer.write(table.slice(0, 0))  # the next write records the drop
+    assert _sql(postgres_url, "SELECT count(*) FROM spans") == [(8,)]
+    assert _sql(postgres_url, "SELECT reason, sum(count)::int FROM dropped_spans GROUP BY 1") == [
+        ("rejected by PostgreSQL", 1)
+    ]
+    writer.release()

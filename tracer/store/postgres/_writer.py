@@ -329,7 +329,7 @@ class PostgresWriter:
                         )
                 claimed = [(p, t) for p, t in claimed if os.path.exists(p)]  # shipped: removed below
                 if table is not None:
-                    rejected = split_rejected(lambda part: self._commit(con, [], part), table)
+                    rejected = split_rejected(lambda part: self._commit(con, [], part), table, rejects_rows)
                     self._committed = True
         except BaseException:
             for path, _ in claimed:
@@ -372,6 +372,8 @@ class PostgresWriter:
         """Derive the batch's rows in DuckDB, COPY them, merge its trace summaries."""
         table = _without_nul(table.cast(STAGING_SCHEMA))
         n = table.num_rows
+        if n == 0:
+            return
         seqs = sorted(r[0] for r in con.execute("SELECT nextval('spyglass_seq') FROM generate_series(1, %s)", [n]))
         staging = self._staging_db()
         staging.execute("BEGIN TRANSACTION")
