@@ -4,6 +4,7 @@ latency on a 1,000,000-span store.
     python bench/bench_store.py                 # both parts (first run builds the 1M store, ~3 min)
     python bench/bench_store.py --quick         # 8k-span ingest sample, 8 query repetitions
     python bench/bench_store.py --part ingest   # or --part query; --rebuild regenerates the store
+    python bench/bench_store.py --engine both   # the PostgreSQL store too, side by side (_pg_bench.py)
 
 (a) Spans with ~4 KB of attribute JSON (an LLM call whose input holds chat messages and three
 documents) are created beforehand by real ``@trace_llm`` calls through Spyglass's span
@@ -58,6 +59,13 @@ def main() -> int:
     ap.add_argument("--spans", type=int, default=None, help="ingest sample size (default 40,000)")
     ap.add_argument("--batch", type=int, default=2_000, help="ingest batch size (default 2,000)")
     ap.add_argument("--reps", type=int, default=None, help="query repetitions (default 20)")
+    ap.add_argument(
+        "--engine",
+        choices=("duckdb", "postgres", "both"),
+        default="duckdb",
+        help="postgres/both: also a PostgreSQL server started here (bench/_pg_bench.py); postgres skips nothing "
+        "of DuckDB's part, whose figures it prints beside",
+    )
     args = ap.parse_args()
     total = args.spans or (8_000 if args.quick else 40_000)
     reps = args.reps or (8 if args.quick else 20)
@@ -66,10 +74,12 @@ def main() -> int:
         f"# bench_store  {_dt.date.today()}  spyglass {revision()}  python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, duckdb {duckdb.__version__}, pyarrow {pa.__version__}, {load()}"
     )
+    ingest: dict | None = None
+    rows: list | None = None
     if args.part in ("ingest", "both"):
         tmp = tempfile.mkdtemp(prefix="spyglass-bench-store-")
         try:
-            bench_ingest(total, args.batch, tmp)
+            ingest = bench_ingest(total, args.batch, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         print()
@@ -82,7 +92,14 @@ def main() -> int:
             print(f"   built in {time.monotonic() - t:.0f} s")
         else:
             print(f"   reusing {plain.name} and {indexed.name} in bench/out/ (--rebuild to regenerate)")
-        bench_queries(plain, indexed, reps)
+        rows = bench_queries(plain, indexed, reps)
+    if args.engine in ("postgres", "both"):
+        import _pg_bench
+        from _ingest_bench import make_spans
+
+        print()
+        spans = make_spans(total) if args.part in ("ingest", "both") else None  # the same spans (same seed)
+        _pg_bench.run(args, spans, ingest["spy_rate"] if ingest else None, rows)
     print(f"\n# done in {time.monotonic() - started:.0f} s; {load()}")
     return 0
 
