@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import random
@@ -26,6 +27,7 @@ RAW_COLUMNS = [f.name for f in STAGING_SCHEMA if not f.name.startswith("_")]
 RAW_SCHEMA = pa.schema([STAGING_SCHEMA.field(n) for n in RAW_COLUMNS])
 
 
+@functools.cache  # once per run: the SDK lets the global provider be set only once
 def make_spans(n_spans: int, seed: int = 3) -> list[Any]:
     """Finished ``ReadableSpan`` objects from real decorated calls, through Spyglass's own span
     processor (so trace attributes are stamped) into an in-memory exporter. Per trace: an
