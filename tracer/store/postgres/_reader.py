@@ -241,9 +241,13 @@ class PostgresStore(Store):
         if flt.text and flt.text.strip():
             if not _tsquery_words(flt.text):
                 return "FALSE", []
+            # The matching trace ids first, as a list: a plan made with the match query inside the
+            # trace list's (as a semi-join) was measured at 1 s where the two steps take 6 ms.
             matches, matched = _matches(con, flt.text, MAX_TEXT_MATCHES)
-            where += f" AND trace_id IN (SELECT trace_id FROM spans WHERE seq IN ({matches}))"
-            params += matched
+            seqs = [r[0] for r in con.execute(matches, matched).fetchall()]
+            ids = [r[0] for r in con.execute("SELECT DISTINCT trace_id FROM spans WHERE seq = ANY(%s)", [seqs])]
+            where += " AND trace_id = ANY(%s)"
+            params.append(ids)
         return where, params
 
     def trace_previews(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -348,8 +352,10 @@ class PostgresStore(Store):
             return []
         cols = ", ".join(SPAN_SUMMARY_COLUMNS)
         with self.connect() as con:
+            # The seqs first: with the match query inside, the planner walked spans by seq (380 ms on 1M spans).
             matches, params = _matches(con, text, limit)
-            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq IN ({matches}) ORDER BY seq DESC", params))
+            seqs = [r[0] for r in con.execute(matches, params).fetchall()]
+            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq = ANY(%s) ORDER BY seq DESC", [seqs]))
 
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
         """Index the batches not indexed yet (at most ``budget_s`` seconds of work; other
