@@ -352,9 +352,11 @@ class PostgresStore(Store):
             return []
         cols = ", ".join(SPAN_SUMMARY_COLUMNS)
         with self.connect() as con:
-            # The seqs first: with the match query inside, the planner walked spans by seq (380 ms on 1M spans).
-            matches, params = _matches(con, text, limit)
-            seqs = [r[0] for r in con.execute(matches, params).fetchall()]
+            # The seqs first: with the match query inside, the planner walked spans by seq (380 ms on
+            # 1M spans). And with the cap the trace list uses, not ``limit``: under a small LIMIT it
+            # walks span_search backwards by seq, hoping for early matches (286 ms for a rare word).
+            matches, params = _matches(con, text, MAX_TEXT_MATCHES)
+            seqs = [r[0] for r in con.execute(matches, params).fetchall()][: int(limit)]
             return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq = ANY(%s) ORDER BY seq DESC", [seqs]))
 
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
