@@ -147,9 +147,9 @@ def bench_ingest(server: BenchServer, spans: list[Any], batch: int, duckdb_rate:
     print(f"   {'1 process, export()':<40} {one:>9,.0f} {ms(statistics.median(times)):>9.1f}")
     print(
         f"     of which spans_to_table {conv.ns / len(spans) / 1e3:.0f} µs/span, "
-        f"PostgresWriter.write {write_us:.0f} µs/span = {1e6 / write_us:,.0f} spans/s alone"
+        f"the rest (the export-time grounding check and PostgresWriter.write) {write_us:.0f} µs/span"
     )
-    out: dict[str, Any] = {"1": one, "write_alone": 1e6 / write_us}
+    out: dict[str, Any] = {"1": one, "rest_us": write_us}
     with tempfile.TemporaryDirectory(prefix="spyglass-pg-ingest-") as tmp:
         staged = Path(tmp, "batches.arrow")
         tables = [spans_to_table(b) for b in batches]
