@@ -16,7 +16,6 @@ import multiprocessing as mp
 import os
 import random
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from _synth import COMMON_WORD, RARE_WORD, StoreGenerator
 import tracer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests._postgres import USER, PostgresServer  # the repo root is put on the path just above
+from tests._postgres import USER, PostgresServer, _free_port  # the repo root is put on the path just above
 
 OUT = Path(__file__).resolve().parent / "out" / "postgres"
 DATABASE = "bench1m"
@@ -98,12 +97,6 @@ class BenchServer(PostgresServer):
                 "'full_page_writes', 'shared_buffers', 'server_version') ORDER BY name"
             ).fetchall()
         return ", ".join(f"{k}={v}" for k, v in rows)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _database(server: BenchServer, name: str, fresh: bool) -> str:
