@@ -527,3 +527,27 @@ def _set_size() -> None:
 def title(path: str) -> None:
     st.title("Spyglass")
     st.caption(f"store: {md(display_location(path), 300)}")
+
+
+VIEWS = {"Traces": None, "Sessions": _nav.SESSIONS, "Dashboards": _nav.DASHBOARDS}
+
+
+def tabs(view: str | None) -> None:
+    """The three list screens, one click apart; the sidebar's filters apply to each."""
+    names = list(VIEWS)
+    shown = next(name for name, v in VIEWS.items() if v == view)
+    st.segmented_control(
+        "Screen",
+        names,
+        default=shown,
+        key=f"screen-{shown}",
+        label_visibility="collapsed",
+        on_change=_pick_view,
+        args=(f"screen-{shown}",),
+    )
+
+
+def _pick_view(key: str) -> None:
+    picked = st.session_state.get(key)
+    if picked is not None:
+        _nav.open_view(VIEWS[picked] or "")

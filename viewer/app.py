@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viewer import _data, _nav, _trace_compare, _trace_detail, _trace_list
+from viewer import _dashboard, _data, _nav, _session, _trace_compare, _trace_detail, _trace_list
 
 st.set_page_config(page_title="Spyglass", page_icon="🔭", layout="wide")
 
@@ -28,14 +28,23 @@ with st.sidebar:
 def main() -> None:
     trace_id = _nav.current_trace()
     pair = _nav.current_compare()
-    if not trace_id and not pair:
+    session = _nav.current_session()
+    view = _nav.current_view()
+    if not trace_id and not pair and not session:
         _trace_list.title(path)
+        _trace_list.tabs(view)
     try:
         with _data.reading(path):
             if pair:
                 _trace_compare.render(path, *pair)
             elif trace_id:
                 _trace_detail.render(path, trace_id)
+            elif session:
+                _session.render(path, session)
+            elif view == _nav.DASHBOARDS:
+                _dashboard.render(path, flt)
+            elif view == _nav.SESSIONS:
+                _session.render_list(path, flt)
             else:
                 _trace_list.render(path, flt)
     except _data.Problem as problem:
