@@ -140,7 +140,7 @@ def test_the_conversation_in_order_with_answers_and_verdicts(app: AppTest) -> No
 
 def test_a_session_of_one_turn(app: AppTest) -> None:
     at = run(app, session=ss.SINGLE)
-    assert len(heads(at)) == 1 and ":red[:material/warning: **Turn 1** · modified]" in heads(at)[0]
+    assert len(heads(at)) == 1 and ":blue[:material/edit: **Turn 1** · modified]" in heads(at)[0]
     assert texts(at) == [ss.SINGLE_TURN.question, ss.REDACTED_TEXT]
     assert ":blue-badge[1 modified answer]" in markdowns(at)
     assert {m.label: m.value for m in at.metric}["turns"] == "1"

@@ -12,7 +12,7 @@ Everything stored is shown as text: ``st.text`` for content, ``md()`` inside our
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -27,15 +27,17 @@ from ._calls import Calls
 from ._panels import outcome_for
 from ._safe import md
 from ._trace_detail import _verdicts as verdict_badges
+from ._trace_list import FLAG_ERROR, flags
+from ._trace_list import _tokens as tokens_of
 
-__all__ = ["problems", "render", "render_list", "session_table"]
+__all__ = ["LIST_COLUMNS", "problems", "render", "render_list", "session_table", "summary_badges"]
 
 SESSIONS_PER_PAGE = 50
 TURNS_PER_PAGE = 100
 # A turn's question and answer are read here, not only scanned: far longer than a table cell
 # (120), and the rest is one click away in the trace.
 TURN_CHARS = 2_000
-ERROR, BLOCKED, MODIFIED, SUSPECTED = "error", "blocked", "modified", "hallucination suspected"
+ERROR, BLOCKED, MODIFIED, SUSPECTED = FLAG_ERROR, "blocked", "modified", "hallucination suspected"
 
 
 # --- pure: what the screens say ---------------------------------------------------------
@@ -43,16 +45,11 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, _dt.datetime) else "?"
 
 
-def _tokens(row: Mapping[str, Any]) -> int | None:
-    found = [int(row[k]) for k in ("input_tokens", "output_tokens") if row.get(k) is not None]
-    return sum(found) if found else None
-
-
-def _users(row: Mapping[str, Any]) -> str:
+def _users(row: dict[str, Any]) -> str:
     return ", ".join(str(u) for u in row.get("users") or [])
 
 
-def _span_s(row: Mapping[str, Any]) -> float | None:
+def _span_s(row: dict[str, Any]) -> float | None:
     """Seconds from the session's first turn's start to its last turn's end."""
     first, last = row.get("first_start"), row.get("last_end") or row.get("last_start")
     if isinstance(first, _dt.datetime) and isinstance(last, _dt.datetime):
@@ -70,7 +67,7 @@ def _seconds(value: float | None) -> str:
     return f"{value / 60:,.1f} min" if value < 7200 else f"{value / 3600:,.1f} h"
 
 
-SESSION_COLUMNS = (
+LIST_COLUMNS = (
     "last turn (UTC)",
     "session",
     "user",
@@ -87,7 +84,7 @@ SESSION_COLUMNS = (
 )
 
 
-def session_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def session_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The session list as displayed: the verdict counts next to the turns, where they are
     read against them; a missing number (no usage recorded) stays missing, never 0."""
     out = [
@@ -103,23 +100,21 @@ def session_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "first turn (UTC)": r.get("first_start"),
             "length": _seconds(_span_s(r)),
             "duration (ms)": r.get("duration_ms"),
-            "tokens": _tokens(r),
+            "tokens": tokens_of(r),
             "cost ($)": r.get("cost_usd"),
         }
         for r in rows
     ]
-    df = pd.DataFrame(out, columns=list(SESSION_COLUMNS))
+    df = pd.DataFrame(out, columns=list(LIST_COLUMNS))
     for column in ("turns", "suspected", "blocked", "modified", "errors", "tokens"):
         df[column] = df[column].astype("Int64")
     return df
 
 
-def problems(row: Mapping[str, Any]) -> list[str]:
+def problems(row: dict[str, Any]) -> list[str]:
     """What makes a turn (a trace-list row) stand out: an error, an answer blocked or changed
     by post-processing, a suspected hallucination (the grounding check's, or an annotation's)."""
-    out = []
-    if (row.get("error_count") or 0) > 0 or row.get("status_code") == "ERROR":
-        out.append(ERROR)
+    out = [ERROR] if FLAG_ERROR in flags(row) else []
     outcome = O.of_row(row)
     if outcome == O.BLOCKED:
         out.append(BLOCKED)
@@ -130,7 +125,7 @@ def problems(row: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def summary_badges(row: Mapping[str, Any]) -> str:
+def summary_badges(row: dict[str, Any]) -> str:
     """The session's verdicts in one line of badges: how many turns were suspected, blocked,
     modified, failed; green when none."""
     turns = int(row.get("turns") or 0)
@@ -147,7 +142,7 @@ def summary_badges(row: Mapping[str, Any]) -> str:
 
 
 # --- the session list -------------------------------------------------------------------
-_LIST_COLUMNS = {
+_COLUMN_CONFIG = {
     "last turn (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
     "first turn (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
     "session": st.column_config.TextColumn(width=220),
@@ -206,7 +201,7 @@ def render_list(path: str, flt: TraceFilter) -> None:
         session_table(rows),
         hide_index=True,
         placeholder="",
-        column_config=_LIST_COLUMNS,
+        column_config=_COLUMN_CONFIG,
         on_select=partial(_open_selected, key, ids),
         selection_mode="single-row",
         key=key,
@@ -229,7 +224,7 @@ def render_list(path: str, flt: TraceFilter) -> None:
         st.pagination(pages, default=min(page, pages), key=page_key, on_change=_set_page, args=(page_key,))
 
 
-def _option(row: Mapping[str, Any]) -> str:
+def _option(row: dict[str, Any]) -> str:
     """A picker's option: the session, its user, turns and last turn (plain text: a select box
     does not read Markdown)."""
     turns = int(row.get("turns") or 0)
@@ -242,13 +237,13 @@ def _back() -> None:
     _nav.open_view(_nav.SESSIONS)
 
 
-def _header(row: Mapping[str, Any]) -> None:
+def _header(row: dict[str, Any]) -> None:
     st.subheader(f"Session {md(row.get('session_id'), 120)}")
     users = row.get("users") or []
     who = f"user{'s' if len(users) > 1 else ''} {md(_users(row), 200)}" if users else "no user id"
     first, last = _when(row.get("first_start")), _when(row.get("last_end") or row.get("last_start"))
     st.caption(f"{who} · {first} → {last} UTC · all of its turns, whatever the sidebar's filters")
-    tokens, cost = _tokens(row), row.get("cost_usd")
+    tokens, cost = tokens_of(row), row.get("cost_usd")
     cols = st.columns(5)
     for col, (label, value, hint) in zip(
         cols,
@@ -264,7 +259,7 @@ def _header(row: Mapping[str, Any]) -> None:
     st.markdown(summary_badges(row))
 
 
-def _turn(number: int, row: Mapping[str, Any], data: dict[str, Any] | None) -> None:
+def _turn(number: int, row: dict[str, Any], data: dict[str, Any] | None) -> None:
     """One turn: what went wrong (if anything) first, its numbers, the question and the answer
     the user received (after post-processing), the trace's verdict badges, the way into it."""
     trace_id = str(row["trace_id"])
@@ -273,14 +268,16 @@ def _turn(number: int, row: Mapping[str, Any], data: dict[str, Any] | None) -> N
         head, button = st.columns([8, 1], vertical_alignment="center")
         cost = row.get("cost_usd")
         facts = [_when(row.get("start_time")), f"{float(row.get('duration_ms') or 0):,.1f} ms"]
-        if _tokens(row) is not None:
-            facts.append(f"{_tokens(row):,} tokens")
+        if tokens_of(row) is not None:
+            facts.append(f"{tokens_of(row):,} tokens")
         if cost is not None:
             facts.append(f"${cost:.5f}")
         numbers = md(" · ".join(facts))
         if flagged:
-            # Red and first: a reader scrolling a long conversation stops at these.
-            head.markdown(f":red[:material/warning: **Turn {number}** · {md(', '.join(flagged))}] · {numbers}")
+            # Coloured and first: a reader scrolling a long conversation stops at these. A
+            # changed answer alone is blue (the user got an answer, edited), as its badge is.
+            color, icon = ("blue", "edit") if flagged == [MODIFIED] else ("red", "warning")
+            head.markdown(f":{color}[:material/{icon}: **Turn {number}** · {md(', '.join(flagged))}] · {numbers}")
         else:
             head.markdown(f":green[:material/check_circle:] **Turn {number}** · {numbers}")
         button.button("Open trace →", key=f"open-turn-{trace_id}", on_click=_nav.open_trace, args=(trace_id,))
