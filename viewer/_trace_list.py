@@ -348,6 +348,14 @@ def render(path: str, flt: TraceFilter) -> None:
     info.caption(f"{total:,} trace{'s' if total != 1 else ''} · page {page:,} of {pages:,} · newest first")
     with choose:
         columns = chosen_columns()
+    if flt.session_id:
+        st.button(
+            f"Open this session: {md(flt.session_id, 80)} →",
+            key="open_filtered_session",
+            help="its turns in order, each with its question, answer and verdict (all of them, whatever the other filters)",
+            on_click=_nav.open_session,
+            args=(flt.session_id,),
+        )
     previews = {trace_id: _preview.of_trace(data) for trace_id, data in found.items()}
     shown = table(rows, previews)[columns]
     table_key = f"traces-{hash(repr(flt))}-{page}-{size}"

@@ -356,6 +356,62 @@ _SUSPECTED = (
 )
 
 
+# A session's row (Store.list_sessions): every engine's SQL. Counts of turns (traces), not of
+# decisions: a turn blocked twice is one blocked turn; "modified" means changed and not blocked,
+# as the outcome filter reads it.
+SESSION_COLUMNS = (
+    "session_id",
+    "users",
+    "turns",
+    "first_start",
+    "last_start",
+    "last_end",
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "error_turns",
+    "blocked_turns",
+    "modified_turns",
+    "suspected_turns",
+)
+
+
+# ``_SUSPECTED`` for a few traces: looked up by trace id (PostgreSQL's index) rather than a
+# scan of every hallucination label (55 ms on 125k evaluations). The same rule, tested so.
+_SUSPECTED_EACH = (
+    f"(EXISTS (SELECT 1 FROM evaluations e WHERE e.trace_id = traces.trace_id AND e.label = '{HALLUCINATION_LABEL}') "
+    "OR EXISTS (SELECT 1 FROM annotations a WHERE a.trace_id = traces.trace_id AND a.label = 'hallucination'))"
+)
+
+
+# Two steps, in one statement: the page of sessions by their newest turn (a narrow GROUP BY
+# over the matching traces), then every number for the page's sessions only. On 125k traces
+# that is ~60 ms on DuckDB where one GROUP BY of everything took 280 (the sorted user lists
+# and the suspected flag of every trace), and on PostgreSQL it keeps the grouping in memory
+# (the wide one spilled to disk). ``where`` appears in both steps: its parameters go twice.
+def _session_page(where: str, p: str) -> str:
+    """:meth:`Store.list_sessions`'s SQL on the traces matching ``where``; ``p``: a placeholder."""
+    return f"""
+    WITH page AS (
+      SELECT session_id, max(start_time) AS newest FROM traces WHERE session_id IS NOT NULL AND {where}
+      GROUP BY session_id ORDER BY newest DESC, session_id LIMIT {p} OFFSET {p})
+    SELECT session_id,
+           array_agg(DISTINCT user_id ORDER BY user_id) FILTER (WHERE user_id IS NOT NULL) AS users,
+           count(*) AS turns, min(start_time) AS first_start, max(start_time) AS last_start,
+           max(end_time) AS last_end, sum(duration_ms) AS duration_ms,
+           -- sum() of a BIGINT is a NUMERIC in PostgreSQL (a Decimal in Python): cast back.
+           sum(input_tokens)::BIGINT AS input_tokens, sum(output_tokens)::BIGINT AS output_tokens,
+           sum(cost_usd) AS cost_usd,
+           count(*) FILTER (WHERE error_count > 0 OR status_code = 'ERROR') AS error_turns,
+           count(*) FILTER (WHERE blocked_count > 0) AS blocked_turns,
+           count(*) FILTER (WHERE blocked_count = 0 AND modified_count > 0) AS modified_turns,
+           count(*) FILTER (WHERE suspected) AS suspected_turns
+    FROM (SELECT *, {_SUSPECTED_EACH} AS suspected FROM traces
+          WHERE session_id IN (SELECT session_id FROM page) AND {where}) t
+    GROUP BY session_id ORDER BY last_start DESC, session_id"""
+
+
 def _by_trace(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """``rows`` grouped by their ``trace_id`` (taken out of each row), in order."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -736,6 +792,43 @@ class Store:
         with self.connect() as con:
             where, params = self._where(con, filters)
             return int(con.execute(f"SELECT count(*) FROM traces WHERE {where}", params).fetchall()[0][0])
+
+    # --- sessions --------------------------------------------------------------------
+    def list_sessions(self, filters: TraceFilter | None = None, *, limit: int = 50, offset: int = 0) -> list[dict]:
+        """One page of sessions, the most recently active first: one row per ``session_id``
+        among the traces matching ``filters`` (so every number counts those traces only), with
+        the columns of :data:`SESSION_COLUMNS`. Traces without a session are left out.
+
+        Read from the ``traces`` summary, one row a trace (about 125k on a 1M-span store),
+        never from the spans."""
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            sql = _session_page(where, self._sql.param)
+            return _rows(con.execute(sql, [*params, int(limit), int(offset), *params]))
+
+    def count_sessions(self, filters: TraceFilter | None = None) -> int:
+        """How many sessions :meth:`list_sessions` pages through for ``filters``."""
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            # Grouped, not count(DISTINCT ...): PostgreSQL sorts for that (150 ms on 125k traces, 110 grouped).
+            sql = f"SELECT count(*) FROM (SELECT session_id FROM traces WHERE session_id IS NOT NULL AND {where} GROUP BY session_id) s"
+            return int(con.execute(sql, params).fetchall()[0][0])
+
+    def session_turns(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[dict]:
+        """One page of a session's turns: its traces **oldest first** (a conversation reads
+        forward), each a :meth:`list_traces` row. ``list_sessions(TraceFilter(session_id=...))``
+        gives the session's totals and how many turns there are to page through."""
+        cols = ", ".join(TRACE_COLUMNS)
+        p = self._sql.param
+        with self.connect() as con:
+            return _rows(
+                con.execute(
+                    f"SELECT page.*, {_SUSPECTED} AS suspected_hallucination FROM (SELECT {cols} FROM traces "
+                    f"WHERE session_id = {p} ORDER BY start_time, trace_id LIMIT {p} OFFSET {p}) page "
+                    f"ORDER BY start_time, trace_id",
+                    [session_id, int(limit), int(offset)],
+                )
+            )
 
     def _where(self, con: duckdb.DuckDBPyConnection, filters: TraceFilter | None) -> tuple[str, list[Any]]:
         flt = filters or TraceFilter()
