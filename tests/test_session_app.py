@@ -77,11 +77,11 @@ def test_the_switch_opens_the_session_list(app: AppTest) -> None:
 
 def test_the_sidebar_filters_pick_the_turns_counted(app: AppTest) -> None:
     at = run(app, view="sessions")
-    at.selectbox(key="f_halluc").select("suspected").run()
+    at.selectbox(key="hallucination").select("suspected").run()
     table = at.dataframe[0].value
     assert list(table["session"]) == [ss.SESSION] and list(table["turns"]) == [1]
     assert any("the numbers count the turns matching the filters" in c.value for c in at.caption)
-    at.selectbox(key="f_user").select(ss.SINGLE_USER).run()  # and no suspected turn of u-9's
+    at.selectbox(key="user_id").select(ss.SINGLE_USER).run()  # and no suspected turn of u-9's
     assert not at.dataframe and "No session has a trace matching these filters." in at.info[0].value
 
 
@@ -168,7 +168,7 @@ def test_open_a_turns_trace_and_come_back(app: AppTest, built: tuple[Any, list[s
 def test_the_trace_list_filtered_on_a_session_opens_it(app: AppTest) -> None:
     at = run(app)
     assert not [b for b in at.button if b.key == "open_filtered_session"]
-    at.selectbox(key="f_session").select(ss.SINGLE).run()
+    at.selectbox(key="session_id").select(ss.SINGLE).run()
     at.button(key="open_filtered_session").click().run()
     assert at.query_params["session"] == ss.SINGLE and texts(at)[0] == ss.SINGLE_TURN.question
 
