@@ -84,10 +84,11 @@ def test_opening_a_trace_keeps_the_filters_and_back_returns_to_the_list(
         page.wait_for_function(f"() => location.search.includes('trace={ids['rag_pipeline']}')")
         assert _params(page)["decision"] == ["block"]
 
-        page.go_back()
+        page.go_back()  # one entry for opening the trace: Back is the filtered list again
         _caption(page, "1 trace ·")
         assert "trace" not in _params(page)
+        assert _params(page)["decision"] == ["block"]
 
-        page.get_by_role("button", name="Clear").click()
+        page.get_by_role("button", name="Clear", exact=True).click()
         _caption(page, "5 traces")
         page.wait_for_function("() => !location.search.includes('decision')")

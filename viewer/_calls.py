@@ -32,6 +32,13 @@ def is_llm(span: Span) -> bool:
     return span.get("span_type") == A.SPAN_TYPE_LLM
 
 
+def streamed(span: Span) -> bool:
+    """The call was streamed: it asked to stream (``gen_ai.request.stream``, set by the
+    instrumentations only on streaming calls) or a traced generator counted what it yielded."""
+    attrs = _attrs(span)
+    return attrs.get(A.GEN_AI_REQUEST_STREAM) is True or attrs.get(A.STREAM_ITEMS) is not None
+
+
 def model(span: Span) -> str | None:
     """The model of an LLM span: the stored column (the response's model when known), else
     the requested one."""

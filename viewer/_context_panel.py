@@ -57,7 +57,7 @@ def _document(d: M.Document) -> None:
     st.markdown(f"**#{d.rank}** · {md(d.id or '?', 80)} · {score} · {_match_label(d)}")
     st.text(d.content)
     if d.metadata not in (None, {}, ""):
-        st.code(M.to_display(d.metadata), language="json")
+        st.code(M.to_display(d.metadata), language="json", wrap_lines=True)
 
 
 def _tool_result(t: C.ToolResult) -> None:

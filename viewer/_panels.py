@@ -45,9 +45,29 @@ def _focus(trace_id: str, doc_id: str, sentence: int, span_id: str) -> None:
     st.session_state[focus_key(trace_id)] = (doc_id, sentence, span_id)
 
 
-def _panel(title: str, key: str) -> Any:
+SIDE_BY_SIDE, STACKED = "side by side", "one below another, full height"
+LAYOUT_KEY = "panels"  # also the URL parameter (?panels=...): a link keeps the layout
+
+
+def _panel(title: str, key: str, *, grow: bool = False) -> Any:
+    """A panel: a fixed-height scroll box side by side, or as tall as its content."""
     st.markdown(f"**{title}**")
-    return st.container(height=PANEL_HEIGHT, border=True, key=f"panel-{key}")
+    return st.container(height="content" if grow else PANEL_HEIGHT, border=True, key=f"panel-{key}")
+
+
+def _layout() -> bool:
+    """The layout switch; ``True`` for panels stacked at full width and height."""
+    picked = st.segmented_control(
+        "Panels",
+        [SIDE_BY_SIDE, STACKED],
+        default=SIDE_BY_SIDE,
+        key=LAYOUT_KEY,
+        bind="query-params",
+        label_visibility="collapsed",
+        help="side by side: the four panels in fixed-height boxes that scroll; one below "
+        "another: each panel full width and as tall as its content",
+    )
+    return picked == STACKED
 
 
 def _span_names(data: Mapping[str, Any]) -> dict[str, str]:
@@ -381,14 +401,15 @@ def render(path: str, data: Mapping[str, Any], node: Node, calls: Calls | None =
     source = _calls.where([content]) if content is not None else ""
     content_attrs = (content.get("attributes") or {}) if content is not None else None
     outcome, affected = outcome_for(data, calls)
-    c1, c2, c3, c4 = st.columns(4)
-    with c1, _panel("Context", "context"):
+    grow = _layout()
+    c1, c2, c3, c4 = (st.container() for _ in range(4)) if grow else st.columns(4)
+    with c1, _panel("Context", "context", grow=grow):
         _context_panel.render(path, data, node, calls)
-    with c2, _panel("Prompt", "prompt"):
+    with c2, _panel("Prompt", "prompt", grow=grow):
         prompt_panel(attrs, borrowed=content_attrs, source=source)
     grounding = G.for_span(data.get("evaluations") or (), node.span_id)
     ranks = {d.id: d.rank for d in reversed(trace_documents(data, node, calls)) if d.id}
-    with c3, _panel("Output", "output"):
+    with c3, _panel("Output", "output", grow=grow):
         output_panel(
             attrs,
             grounding,
@@ -399,7 +420,7 @@ def render(path: str, data: Mapping[str, Any], node: Node, calls: Calls | None =
             borrowed=content_attrs,
             source=source,
         )
-    with c4, _panel("Decisions", "decisions"):
+    with c4, _panel("Decisions", "decisions", grow=grow):
         decisions_panel(data, node, path)
     _facts(span, calls, borrowed)
     _error(span, data["events"])

@@ -3,14 +3,15 @@ detail of the selected span (screen 3, ``_panels.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from . import _annotate, _calls, _data, _labels, _nav, _panels, _replay_panel
+from . import _annotate, _calls, _data, _glance, _labels, _nav, _panels, _replay_panel
 from . import _grounding as G
 from . import _outcome as O
 from ._calls import Calls
@@ -28,9 +29,24 @@ TYPE_COLORS = {
 }
 
 
-def waterfall_chart(rows: Sequence[dict[str, Any]], selected: str | None) -> alt.Chart:
+# A bar is drawn at least this share of the trace wide, so that a 0.1 ms span in a 2 s
+# trace is still seen and clicked; its tooltip and label give the real duration.
+MIN_BAR_SHARE = 0.006
+PICK = "span"  # the chart's selection: a click on a row picks its span
+ROW = 22  # px per span: the shade and the click band fill the whole row, gaps included
+
+
+def waterfall_chart(rows: Sequence[dict[str, Any]], selected: str | None) -> alt.LayerChart:
+    """The span tree as a waterfall: one row per span, indented names on the left, a bar per
+    span's time, its duration beside it. A click anywhere on a row selects that span (an
+    invisible full-width band on top of each row takes the click); the selected row is shaded."""
     data = pd.DataFrame(rows)
     data["selected"] = data["span_id"] == selected
+    end = float(data["end_ms"].max() or 0.0) or 1.0
+    data["bar_end_ms"] = data[["end_ms"]].max(axis=1).clip(lower=data["start_ms"] + end * MIN_BAR_SHARE)
+    data["row_start_ms"] = 0.0  # a field, not alt.datum(0): Vega-Lite drew no chart with a datum x here
+    data["row_end_ms"] = end * 1.12  # room for the duration label after the last bar
+    data["duration_label"] = data["duration_ms"].map(_duration)
     keys = list(data["key"])
     y = alt.Y(
         "key:N",
@@ -40,32 +56,45 @@ def waterfall_chart(rows: Sequence[dict[str, Any]], selected: str | None) -> alt
         # the key is "0007": unique even when names repeat; show the indented name instead
         axis=alt.Axis(labelExpr=f"{_label_lookup(rows)}[datum.value] || ''", labelLimit=360, labelFontSize=12),
     )
-    bars = (
-        alt.Chart(data)
-        .mark_bar(cornerRadius=2)
-        .encode(
-            x=alt.X("start_ms:Q", title="ms since trace start"),
-            x2="end_ms:Q",
-            y=y,
-            color=alt.Color(
-                "type:N",
-                scale=alt.Scale(domain=list(TYPE_COLORS), range=list(TYPE_COLORS.values())),
-                legend=alt.Legend(orient="top", title=None),
-            ),
-            stroke=alt.condition("datum.status == 'ERROR'", alt.value("#d63031"), alt.value(None)),
-            strokeWidth=alt.condition("datum.selected", alt.value(3), alt.value(2)),
-            opacity=alt.condition("datum.selected", alt.value(1.0), alt.value(0.75)),
-            tooltip=[
-                alt.Tooltip("name:N"),
-                alt.Tooltip("type:N"),
-                alt.Tooltip("status:N"),
-                alt.Tooltip("duration_ms:Q", title="duration (ms)"),
-                alt.Tooltip("start_ms:Q", title="start (ms)"),
-            ],
-        )
+    x = alt.X("start_ms:Q", title="ms since trace start", scale=alt.Scale(domain=[0, end * 1.12], nice=False))
+    tooltip = [
+        alt.Tooltip("name:N"),
+        alt.Tooltip("type:N"),
+        alt.Tooltip("status:N"),
+        alt.Tooltip("duration_ms:Q", title="duration (ms)", format=",.3f"),
+        alt.Tooltip("start_ms:Q", title="start (ms)", format=",.3f"),
+    ]
+    base = alt.Chart(data).encode(y=y)
+    shade = (
+        base.transform_filter("datum.selected")
+        .mark_bar(color="#dfe9f5", height=ROW)
+        .encode(x="row_start_ms:Q", x2="row_end_ms:Q")
     )
+    bars = base.mark_bar(cornerRadius=2).encode(
+        x=x,
+        x2="bar_end_ms:Q",
+        color=alt.Color(
+            "type:N",
+            scale=alt.Scale(domain=list(TYPE_COLORS), range=list(TYPE_COLORS.values())),
+            # Below: the rows start at the chart's top, where a test (and a reader) finds them.
+            legend=alt.Legend(orient="bottom", title=None),
+        ),
+        stroke=alt.condition("datum.status == 'ERROR'", alt.value("#d63031"), alt.value(None)),
+        strokeWidth=alt.value(2),
+    )
+    labels = base.mark_text(align="left", dx=4, fontSize=11, color="#555").encode(
+        x="bar_end_ms:Q", text="duration_label:N"
+    )
+    click = base.mark_bar(opacity=0.001, height=ROW).encode(x="row_start_ms:Q", x2="row_end_ms:Q", tooltip=tooltip)
+    click = click.add_params(alt.selection_point(name=PICK, fields=["span_id"], on="click"))
     # A fixed step per row: the chart grows with the trace instead of squeezing its bars.
-    return bars.properties(height=alt.Step(22))
+    return alt.layer(shade, bars, labels, click).properties(height=alt.Step(ROW))
+
+
+def _duration(ms: float) -> str:
+    if ms < 1:
+        return f"{ms * 1000:,.0f} µs"
+    return f"{ms:,.1f} ms" if ms < 1000 else f"{ms / 1000:,.2f} s"
 
 
 def _label_lookup(rows: Sequence[dict[str, Any]]) -> str:
@@ -85,10 +114,15 @@ def default_span(nodes: Sequence[Node], calls: Calls | None = None) -> int:
     return 0
 
 
+STREAMED = "⚡ streamed"
+
+
 def label(node: Node) -> str:
-    """The span's (indented) name; for an LLM span, its model beside it: ``answer · gpt-4o-mini``."""
+    """The span's (indented) name; for an LLM span, its model beside it (``answer · gpt-4o-mini``),
+    and ``⚡ streamed`` after a streamed call."""
     model = _calls.model(node.span) if _calls.is_llm(node.span) else None
-    return f"{node.label} · {model}" if model and model != node.span.get("name") else node.label
+    text = f"{node.label} · {model}" if model and model != node.span.get("name") else node.label
+    return f"{text} · {STREAMED}" if _calls.streamed(node.span) else text
 
 
 def _option(node: Node, calls: Calls) -> str:
@@ -168,6 +202,22 @@ def _verdicts(data: dict[str, Any], calls: Calls) -> None:
         st.markdown(" ".join(bits))
 
 
+def _picked_in_chart(key: str) -> None:
+    """A click on the waterfall: the row's span, in the URL (a history entry: Back returns
+    to the span before). The URL keeps no span for the one a trace opens on, so opening a
+    trace is one entry, not two."""
+    picked = ((st.session_state.get(key) or {}).get("selection") or {}).get(PICK) or []
+    span_id = next((p.get("span_id") for p in picked if isinstance(p, Mapping) and p.get("span_id")), None)
+    if span_id:
+        _nav.select_span(str(span_id))
+
+
+def _picked_in_box(key: str, ids: Sequence[str]) -> None:
+    chosen = st.session_state.get(key)
+    if chosen is not None:
+        _nav.select_span(ids[int(chosen)])
+
+
 def render(path: str, trace_id: str) -> None:
     st.button("← All traces", key="back", on_click=_nav.back_to_list)
     data = _data.trace(path, trace_id)
@@ -179,6 +229,7 @@ def render(path: str, trace_id: str) -> None:
     _summary(t)
     calls = Calls(data["spans"])
     _verdicts(data, calls)
+    _glance.render(data)
     nodes = tree(data["spans"])
     if not nodes:
         st.info("This trace has no spans stored yet.")
@@ -187,17 +238,33 @@ def render(path: str, trace_id: str) -> None:
     ids = [n.span_id for n in nodes]
     wanted = _nav.current_span()
     index = ids.index(wanted) if wanted in ids else default_span(nodes, calls)
-    chart_slot = st.container()
-    chosen = st.selectbox(
-        "Span", range(len(nodes)), index=index, format_func=lambda i: _option(nodes[i], calls), key=f"span-{trace_id}"
-    )
-    node = nodes[chosen if chosen is not None else index]
-    _nav.select_span(node.span_id)
+    node = nodes[index]
     rows = waterfall(nodes)
     for row, n in zip(rows, nodes):
         row["label"] = label(n)
-    with chart_slot:
-        st.altair_chart(waterfall_chart(rows, node.span_id), width="stretch")
+    # Keyed by the selected span: a new selection draws a fresh chart whose own selection is
+    # empty, so the next click on any row (the same one again included) is a change.
+    chart_key = f"waterfall-{trace_id}-{node.span_id}"
+    st.caption("Click a row of the waterfall to open its span.")
+    st.altair_chart(
+        waterfall_chart(rows, node.span_id),
+        width="stretch",
+        key=chart_key,
+        on_select=partial(_picked_in_chart, chart_key),
+        selection_mode=PICK,
+    )
+    picker_key = f"span-{trace_id}"
+    # The box shows the URL's span whatever chose it (a click on the chart included): set
+    # before the widget is drawn, the only time its state may be set.
+    st.session_state[picker_key] = index
+    st.selectbox(
+        "Span",
+        range(len(nodes)),
+        format_func=lambda i: _option(nodes[i], calls),
+        key=picker_key,
+        on_change=partial(_picked_in_box, picker_key, ids),
+        label_visibility="collapsed",
+    )
     _panels.render(path, data, node, calls)
     borrowed = _calls.borrowed(calls, node.span)
     _replay_panel.render(
