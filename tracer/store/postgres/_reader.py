@@ -51,6 +51,7 @@ PG_FILTERS = FilterSQL(
     contains="{column} @> ARRAY[%s]::text[]",
     has_all="{column} @> %s::text[]",
     joined_matches="array_to_string({column}, %s) ~ %s",
+    quantile="percentile_cont({q}) WITHIN GROUP (ORDER BY {column})",
 )
 # A connection idle this long is checked before use, so that a server restarted meanwhile
 # costs a reconnect rather than an error on the next page.
