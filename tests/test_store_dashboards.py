@@ -1,6 +1,6 @@
 """The dashboards' reads (``Store.metrics_over_time``, ``Store.compare_prompt_versions``) on
-both engines, with exact numbers from a store whose every time, duration and count is chosen
-here (spans written through the real tracer's provider, at fixed times)."""
+both engines, with exact numbers worked out by hand from ``_dashboard_store.TRACES`` (spans
+written through the real tracer's provider at fixed times, grounding results, annotations)."""
 
 from __future__ import annotations
 
@@ -9,105 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry import trace as otel_trace
-from opentelemetry.trace import Status, StatusCode
 
 import tracer
 from tracer import TraceFilter
-from tracer import attributes as A
 from tracer.store.reader import wilson_interval
 
 from . import _viewer_store as vs
-
-T0 = dt.datetime(2025, 6, 1, 10, 0, tzinfo=dt.timezone.utc)
-MS = 1_000_000  # nanoseconds
+from ._dashboard_store import T0, write
 
 
 @pytest.fixture
 def db_path(any_store_db: Path | str) -> Path | str:
     """Every test here runs on a DuckDB file and on a PostgreSQL database: one contract."""
     return any_store_db
-
-
-# (root, minutes after T0, trace ms, prompt version, user, model, tokens in/out, cost, failed,
-#  the answer's grounding labels and scores). The first call is a @trace_llm function around
-# an instrumented client call: both report usage, counted once, under the client's snapshot.
-TRACES: list[dict[str, Any]] = [
-    dict(root="rag", at=5, ms=100, version="v1", user="ann", model="gpt-4o-mini", tokens=(100, 20), cost=0.001,
-         nested="gpt-4o-mini-2024-07-18", grounding=[("grounded", 0.9)]),
-    dict(root="rag", at=20, ms=200, version="v1", user="ben", model="gpt-4o-mini", tokens=(200, 40), cost=0.002,
-         grounding=[("hallucination", 0.2)]),
-    dict(root="rag", at=40, ms=300, version="v2", user="ann", model="gpt-4o", tokens=(300, 60), cost=0.01,
-         failed=True, grounding=[("grounded", 0.8)]),
-    dict(root="chat", at=70, ms=400, version="v2", user="ben", model="gpt-4o", tokens=(100, 10), cost=0.005,
-         grounding=[("grounded", 0.6), ("hallucination", 0.1)]),
-    dict(root="chat", at=90, ms=500, version="v2", user=None, model="gpt-4o-mini", tokens=(50, 5), cost=0.0005,
-         grounding=[("no_documents", None)]),
-    dict(root="chat", at=110, ms=1000, version=None, user="ann", model=None),
-]  # fmt: skip
-
-
-def write(path: Path | str) -> list[str]:
-    """The traces above, as an app with Spyglass's provider writes them; their ids in order."""
-    with vs.no_export_grounding():
-        provider = tracer.configure(db=path)
-    otel = provider.get_tracer("tests.dashboards")
-    for t in TRACES:
-        start = int((T0 + dt.timedelta(minutes=t["at"])).timestamp() * 1e9)
-        attrs: dict[str, Any] = {A.SPAN_TYPE: A.SPAN_TYPE_STEP}
-        if t["version"]:
-            attrs[A.PROMPT_VERSION] = t["version"]
-        if t["user"]:
-            attrs[A.USER_ID] = t["user"]
-        root = otel.start_span(t["root"], start_time=start, attributes=attrs)
-        if t["model"]:
-            usage = {
-                A.GEN_AI_USAGE_INPUT_TOKENS: t["tokens"][0],
-                A.GEN_AI_USAGE_OUTPUT_TOKENS: t["tokens"][1],
-                A.COST_USD: t["cost"],
-            }
-            inside = otel_trace.set_span_in_context(root)
-            call = otel.start_span(
-                "answer",
-                context=inside,
-                start_time=start + 5 * MS,
-                attributes={A.SPAN_TYPE: A.SPAN_TYPE_LLM, A.GEN_AI_REQUEST_MODEL: t["model"], **usage},
-            )
-            if t.get("nested"):
-                client = otel.start_span(
-                    f"chat {t['model']}",
-                    context=otel_trace.set_span_in_context(call),
-                    start_time=start + 10 * MS,
-                    attributes={
-                        A.GEN_AI_OPERATION_NAME: "chat",
-                        A.GEN_AI_REQUEST_MODEL: t["model"],
-                        A.GEN_AI_RESPONSE_MODEL: t["nested"],
-                        **usage,
-                    },
-                )
-                client.end(end_time=start + 90 * MS)
-            if t.get("failed"):
-                call.set_status(Status(StatusCode.ERROR, "model exploded"))
-                root.set_status(Status(StatusCode.ERROR, "model exploded"))
-            call.end(end_time=start + (t["ms"] - 5) * MS)
-        root.end(end_time=start + t["ms"] * MS)
-    assert tracer.flush()
-    store = tracer.Store(path)
-    ids = [str(r["trace_id"]) for r in reversed(store.list_traces(limit=100))]
-    evaluations = []
-    for trace_id, t in zip(ids, TRACES):
-        for label, score in t.get("grounding", []):
-            span = vs.llm_span(path, trace_id)
-            evaluations.append({"trace_id": trace_id, "span_id": span, "label": label, "score": score})
-    store.add_evaluations(evaluations)
-    # Another tool's evaluation named "grounding" (from a span event) is not the grounding check's.
-    store.add_evaluations(
-        [{"trace_id": ids[2], "span_id": vs.llm_span(path, ids[2]), "label": "hallucination", "score": 0.0}],
-        source="span",
-    )
-    store.annotate(ids[2], "hallucination", "made up a figure")
-    store.annotate(ids[0], "correct")
-    return ids
 
 
 @pytest.fixture
