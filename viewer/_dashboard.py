@@ -8,6 +8,7 @@ module only picks the time step, shapes the rows for Altair and lays the screen 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import altair as alt
@@ -20,7 +21,7 @@ from tracer.store.reader import MAX_GROUPS, NO_GROUP, OTHER_GROUP
 from . import _data, _prompt_ab
 from ._trace_list import FINER, MIN_POINTS, TIME_FORMATS, WHEN_FORMATS, _ticks
 
-__all__ = ["BREAKDOWNS", "PERCENTILES", "fitting_bucket", "over_time_chart", "render", "totals_table"]
+__all__ = ["BREAKDOWNS", "PERCENTILES", "fitting_bucket", "legend_chart", "over_time_chart", "render", "totals_table"]
 
 # What the "Break down by" control offers, and the ``by`` of Store.metrics_over_time.
 BREAKDOWNS: dict[str, str | None] = {
@@ -32,10 +33,11 @@ BREAKDOWNS: dict[str, str | None] = {
 }
 PERCENTILES = ("p50", "p95", "p99")
 BY_KEY, PERCENTILE_KEY = "dash_by", "dash_pct"  # widget keys, and their URL parameters
-# Pixels. The element's height is fixed (st.altair_chart's "content" height squeezes the plot
-# to a strip), and the legend stands at the right, so every plot of a row is as tall.
+# Pixels. The element's height is fixed: st.altair_chart's "content" height squeezes the plot
+# to a strip.
 CHART_HEIGHT = 200
 LEGEND_LABEL_PX = 130
+LEGEND_HEIGHT = 56
 
 
 def fitting_bucket(flt: TraceFilter, fetch: Callable[[str], list[dict[str, Any]]]) -> tuple[str, list[dict[str, Any]]]:
@@ -49,23 +51,38 @@ def fitting_bucket(flt: TraceFilter, fetch: Callable[[str], list[dict[str, Any]]
     return bucket, rows
 
 
+def _colour(series: Sequence[str], legend: bool) -> alt.Color:
+    """One colour per series, the same in every chart of the screen (the domain is every
+    series, in order, whatever a chart's own rows hold)."""
+    shown = alt.Legend(title=None, labelLimit=LEGEND_LABEL_PX, orient="right") if legend else None
+    return alt.Color("series:N", scale=alt.Scale(domain=list(series)), sort=list(series), legend=shown)
+
+
 def over_time_chart(
-    data: pd.DataFrame, title: str, bucket: str, *, fmt: str, legend: str, unit: str
+    data: pd.DataFrame,
+    title: str,
+    bucket: str,
+    *,
+    fmt: str,
+    series: Sequence[str],
+    name: str,
+    unit: str,
+    legend: bool = False,
 ) -> alt.Chart | None:
     """``value`` per ``series`` over ``bucket`` steps (columns ``bucket``, ``series``,
     ``value``, ``n``: how many ``unit`` it is of): lines on a UTC axis, or, when every row
     falls in one step, a bar per series (a line of one point is a lone dot). ``fmt``: the d3
-    format of the values; a legend (titled ``legend``) only when there are several series."""
+    format of the values; ``series``: every series of the screen, in order (their colours);
+    ``name``: what a series is (the tooltip's word); a legend only with ``legend``."""
     data = data.dropna(subset=["value"])
     if data.empty:
         return None
     starts = sorted(set(data["bucket"]))
     tooltip: list[Any] = [
-        alt.Tooltip("series:N", title=legend),
+        alt.Tooltip("series:N", title=name),
         alt.Tooltip("value:Q", title=title, format=fmt),
         alt.Tooltip("n:Q", title=unit),
     ]
-    several = data["series"].nunique() > 1
     if len(starts) == 1:
         when = pd.Timestamp(starts[0]).strftime(WHEN_FORMATS[bucket])
         return (
@@ -73,8 +90,8 @@ def over_time_chart(
             .mark_bar()
             .encode(
                 x=alt.X("value:Q", title=None, axis=alt.Axis(format=fmt)),
-                y=alt.Y("series:N", title=None, axis=alt.Axis(labelLimit=160), sort=None),
-                color=alt.Color("series:N", legend=None, sort=None),
+                y=alt.Y("series:N", title=None, axis=alt.Axis(labelLimit=160), sort=list(series)),
+                color=_colour(series, False),
                 tooltip=tooltip,
             )
             .properties(height=CHART_HEIGHT)
@@ -91,17 +108,34 @@ def over_time_chart(
                 axis=alt.Axis(format=time_fmt, values=_ticks(starts[0], starts[-1], bucket), labelOverlap=True),
             ),
             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=fmt)),
-            color=alt.Color(
-                "series:N",
-                sort=None,
-                legend=alt.Legend(title=None, labelLimit=LEGEND_LABEL_PX, orient="right") if several else None,
-            ),
+            color=_colour(series, legend),
             tooltip=[
                 alt.Tooltip("utcyearmonthdatehoursminutes(bucket):T", title=f"{bucket} (UTC)", format=time_fmt),
                 *tooltip,
             ],
         )
         .properties(height=CHART_HEIGHT)
+    )
+
+
+def legend_chart(series: Sequence[str]) -> alt.Chart:
+    """The groups' colours once, in a row above the four charts (a legend in each would take
+    a fifth of every plot's width)."""
+    return (
+        alt.Chart(pd.DataFrame({"series": list(series)}))
+        .mark_circle(opacity=0)
+        .encode(
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(domain=list(series)),
+                sort=list(series),
+                legend=alt.Legend(
+                    title=None, orient="top", direction="horizontal", labelLimit=LEGEND_LABEL_PX, symbolType="circle"
+                ),
+            )
+        )
+        .properties(height=1)
+        .configure_view(stroke=None)
     )
 
 
@@ -152,6 +186,7 @@ _TOTAL_COLUMNS = {
     "p95 (ms)": st.column_config.NumberColumn(format="%.1f"),
     "p99 (ms)": st.column_config.NumberColumn(format="%.1f"),
     "cost ($)": st.column_config.NumberColumn(format="%.5f"),
+    "tokens": st.column_config.NumberColumn(format="localized"),
 }
 
 
@@ -191,30 +226,39 @@ def render(path: str, flt: TraceFilter) -> None:
 
 
 def _charts(rows: list[dict[str, Any]], totals: list[dict[str, Any]], by: str | None, bucket: str, unit: str) -> None:
-    legend = next((name for name, b in BREAKDOWNS.items() if b == by), "group") if by else "percentile"
-    order = {group: i for i, group in enumerate(_ordered(totals, unit))}
+    groups = _ordered(totals, unit)
+    order = {group: i for i, group in enumerate(groups)}
     rows = sorted(rows, key=lambda r: (r["bucket"], order.get(r["group"], len(order))))
+    name = next((label for label, b in BREAKDOWNS.items() if b == by), "group")
+    chart = partial(over_time_chart, bucket=bucket, series=groups, name=name, unit=_UNITS[unit])
     if by is None:
         latency = pd.concat([_long(rows, f"{p}_ms", unit, series=p) for p in PERCENTILES], ignore_index=True)
-        latency_title = "Latency (ms)"
+        latency_chart = chart(latency, "Latency (ms)", fmt=",.0f", series=PERCENTILES, name="percentile", legend=True)
     else:
-        _state_default(PERCENTILE_KEY, PERCENTILES)
-        pct = st.segmented_control(
-            "Latency percentile", PERCENTILES, default="p95", required=True, key=PERCENTILE_KEY, bind="query-params"
-        )
-        latency = _long(rows, f"{pct or 'p95'}_ms", unit)
-        latency_title = f"{pct or 'p95'} latency (ms)" + (" of the calls" if by == "model" else "")
-    shared = {"legend": legend, "unit": "LLM calls" if unit == "calls" else unit}
+        pick, key = st.columns([2, 5], vertical_alignment="bottom")
+        with pick:
+            _state_default(PERCENTILE_KEY, PERCENTILES)
+            picked = st.segmented_control(
+                "Latency percentile", PERCENTILES, default="p95", required=True, key=PERCENTILE_KEY, bind="query-params"
+            )
+        with key:
+            st.altair_chart(legend_chart(groups), width="stretch", height=LEGEND_HEIGHT)
+        pct = picked or "p95"
+        title = f"{pct} latency (ms)" + (" of the calls" if by == "model" else "")
+        latency_chart = chart(_long(rows, f"{pct}_ms", unit), title, fmt=",.0f")
     charts = (
-        over_time_chart(latency, latency_title, bucket, fmt=",.0f", **shared),
-        over_time_chart(_long(rows, "error_rate", unit), "Error rate", bucket, fmt=".0%", **shared),
-        over_time_chart(_long(rows, "tokens", unit), "Tokens", bucket, fmt=",.0f", **shared),
-        over_time_chart(_long(rows, "cost_usd", unit), "Cost ($)", bucket, fmt="$,.4f", **shared),
+        latency_chart,
+        chart(_long(rows, "error_rate", unit), "Error rate", fmt=".0%"),
+        chart(_long(rows, "tokens", unit), "Tokens", fmt=",.0f"),
+        chart(_long(rows, "cost_usd", unit), "Cost ($)", fmt="$,.4f"),
     )
     for pair in (charts[:2], charts[2:]):
-        for col, chart in zip(st.columns(2), pair):
+        for col, drawn in zip(st.columns(2), pair):
             with col:
-                if chart is None:
+                if drawn is None:
                     st.caption("no data for this chart")
                 else:
-                    st.altair_chart(chart, width="stretch", height=CHART_HEIGHT + 90)
+                    st.altair_chart(drawn, width="stretch", height=CHART_HEIGHT + 90)
+
+
+_UNITS = {"calls": "LLM calls", "traces": "traces"}
