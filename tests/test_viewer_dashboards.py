@@ -180,6 +180,14 @@ def test_no_llm_call_to_break_down(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "A comparison needs traces of two prompt versions; these filters leave 0" in at.info[0].value
 
 
+def test_the_screen_on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same screen on a PostgreSQL store (its own percentile SQL): the same figures."""
+    write(postgres_url)
+    at = vs.run(vs.app_on(postgres_url, monkeypatch), view="dashboards", dash_by="model")
+    assert _totals(at)["gpt-4o"]["p95 (ms)"] == pytest.approx(385)
+    assert _ab(at)["p95 latency (ms)"] == ("195.0", "490.0", "+295.0 ms")
+
+
 # --- the A/B figures, without Streamlit ----------------------------------------------------
 ROW = {
     "version": "a",

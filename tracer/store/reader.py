@@ -205,8 +205,9 @@ class TraceFilter:
 
 @dataclass(frozen=True)
 class FilterSQL:
-    """The few pieces of a trace filter that each engine writes its own way (``{column}`` is a
-    list column; each piece takes the parameters :meth:`TraceFilter.where` passes it)."""
+    """The few pieces of SQL that each engine writes its own way: those of a trace filter
+    (``{column}`` is a list column; each piece takes the parameters :meth:`TraceFilter.where`
+    passes it), and an aggregate the dashboards need (``quantile``)."""
 
     param: str  # a parameter placeholder
     in_list: str  # a column's value is one of a list given as one parameter
