@@ -254,10 +254,15 @@ def _model_parts(where: str) -> str:
     the client call's response model when a ``@trace_llm`` function encloses it), and a row per
     span that reported usage (``calls`` 0: its tokens and cost, under the model of that span).
     So a call, and its usage, count once (docs/schema.md, "One call, counted once"). One SQL
-    for every engine."""
+    for every engine. ``s`` names its columns and keeps only spans with a model or of type
+    ``llm`` (every part needs one or the other): it is read three times, and an engine that
+    materialises it would otherwise copy every span's attributes."""
     return f"""
-                WITH s AS (SELECT s.* FROM spans s JOIN (SELECT trace_id FROM traces WHERE {where}) t
-                             ON s.trace_id = t.trace_id),
+                WITH s AS (SELECT s.trace_id, s.span_id, s.llm_parent_span_id, s.span_type, s.model, s.start_time,
+                                  s.duration_ms, s.status_code, s.input_tokens, s.output_tokens, s.cost_usd,
+                                  s.usage_counted
+                           FROM spans s JOIN (SELECT trace_id FROM traces WHERE {where}) t ON s.trace_id = t.trace_id
+                           WHERE s.span_type = 'llm' OR s.model IS NOT NULL),
                 answered AS (SELECT trace_id, llm_parent_span_id AS span_id, min(model) AS model
                              FROM s WHERE llm_parent_span_id IS NOT NULL AND model IS NOT NULL
                              GROUP BY trace_id, llm_parent_span_id),
