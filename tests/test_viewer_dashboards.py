@@ -137,26 +137,26 @@ def test_the_pick_comes_from_the_url(built: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_the_sidebar_filters_apply(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = dashboards(built, monkeypatch)
-    at.selectbox(key="f_user").set_value("ann").run()
+    at.selectbox(key="user_id").set_value("ann").run()
     assert not at.exception
     assert _totals(at)["(all)"]["traces"] == 3 and _totals(at)["(all)"]["errors"] == 1
     assert _ab(at)["traces"] == ("1", "1", "0")  # ann's v1 and v2 traces
-    at.selectbox(key="f_user").set_value("(any)").run()
+    at.selectbox(key="user_id").set_value("(any)").run()
     # A prompt-version filter narrows the charts, but not the comparison (it needs two).
-    at.selectbox(key="f_prompt").set_value("v1").run()
+    at.selectbox(key="prompt").set_value("v1").run()
     assert _totals(at)["(all)"]["traces"] == 2
     assert _ab(at)["traces"] == ("2", "3", "+1")
     assert "prompt version filter is left out here" in vs.captions(at)
-    at.selectbox(key="f_prompt").set_value("(any)").run()
-    at.selectbox(key="f_status").set_value("ERROR").run()
+    at.selectbox(key="prompt").set_value("(any)").run()
+    at.selectbox(key="status").set_value("ERROR").run()
     assert _totals(at)["(all)"]["traces"] == 1
     assert "leave 1 (v2)" in at.info[0].value  # one version left: nothing to compare
 
 
 def test_nothing_matches(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = dashboards(built, monkeypatch)
-    at.selectbox(key="f_user").set_value("ben").run()
-    at.selectbox(key="f_status").set_value("ERROR").run()  # ben's traces went well
+    at.selectbox(key="user_id").set_value("ben").run()
+    at.selectbox(key="status").set_value("ERROR").run()  # ben's traces went well
     assert [i.value for i in at.info] == ["No trace matches these filters."]
     assert not at.get("vega_lite_chart")
 
