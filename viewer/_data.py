@@ -254,9 +254,24 @@ def clear_caches() -> None:
     facets.clear()
     durations.clear()
     usage.clear()
+    metrics.clear()
+    prompt_versions.clear()
 
 
 # --- what the viewer writes: annotations (never a change to span rows) -------------------
 def annotate(path: str, trace_id: str, label: str, note: str, *, span_id: str | None, author: str | None) -> str:
     """A human label on a trace or one of its spans, through ``Store.annotate``."""
     return store(path).annotate(trace_id, label, note, span_id=span_id, author=author or None)
+
+
+# --- dashboards --------------------------------------------------------------------------
+@st.cache_data(ttl=CHARTS_TTL_S, show_spinner=False, max_entries=32)
+def metrics(path: str, flt_key: str, _flt: TraceFilter, bucket: str | None, by: str | None) -> list[dict[str, Any]]:
+    """``Store.metrics_over_time``: per ``bucket`` (``None``: the whole range) and group of ``by``."""
+    return store(path).metrics_over_time(_flt, bucket=bucket, by=by)
+
+
+@st.cache_data(ttl=CHARTS_TTL_S, show_spinner=False, max_entries=32)
+def prompt_versions(path: str, flt_key: str, _flt: TraceFilter) -> list[dict[str, Any]]:
+    """``Store.compare_prompt_versions`` for every version, the most recently seen first."""
+    return store(path).compare_prompt_versions(_flt)

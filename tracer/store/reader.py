@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import re
 import threading
@@ -94,6 +95,12 @@ SPAN_SUMMARY_COLUMNS = (
 EVALUATION_COLUMNS = "trace_id, span_id, time, name, score, label, explanation, details, source"
 
 OUTCOMES = ("delivered", "modified", "blocked")
+
+# The dashboards' breakdowns (Store.metrics_over_time ``by``), and the names of the groups
+# that are not a value: every trace, the rest past the top ones, traces without the value.
+BREAKDOWNS = (None, "model", "prompt_version", "user", "root_name")
+ALL_GROUP, OTHER_GROUP, NO_GROUP = "(all)", "(other)", "(none)"
+MAX_GROUPS = 8
 
 # A dated snapshot of a model: its base name, then the date it was pinned on. OpenAI's
 # "gpt-4o-mini-2024-07-18" (and the older "gpt-4-0613"), Anthropic's "claude-3-5-sonnet-20241022",
@@ -317,8 +324,9 @@ def _regex_literal(text: str) -> str:
 
 @dataclass(frozen=True)
 class FilterSQL:
-    """The few pieces of a trace filter that each engine writes its own way (``{column}`` is a
-    list column; each piece takes the parameters :meth:`TraceFilter.where` passes it)."""
+    """The few pieces of SQL that each engine writes its own way: those of a trace filter
+    (``{column}`` is a list column; each piece takes the parameters :meth:`TraceFilter.where`
+    passes it), and an aggregate the dashboards need (``quantile``)."""
 
     param: str  # a parameter placeholder
     in_list: str  # a column's value is one of a list given as one parameter
@@ -329,6 +337,8 @@ class FilterSQL:
     attribute_key: Callable[[str], str]  # the parameter that names an attribute
     as_number: str  # ``{value}`` as a number, NULL when it is not one
     matches: str  # ``{text}`` matches the regular expression given as a parameter
+    # A continuous (interpolated) percentile of ``{column}`` at fraction ``{q}``, as an aggregate.
+    quantile: str
 
 
 def _json_path(key: str) -> str:
@@ -346,6 +356,7 @@ DUCKDB_FILTERS = FilterSQL(
     attribute_key=_json_path,
     as_number="TRY_CAST({value} AS DOUBLE)",
     matches="regexp_matches({text}, {p})",
+    quantile="quantile_cont({column}, {q})",
 )
 
 
@@ -410,6 +421,48 @@ def _session_page(where: str, p: str) -> str:
     FROM (SELECT *, {_SUSPECTED_EACH} AS suspected FROM traces
           WHERE session_id IN (SELECT session_id FROM page) AND {where}) t
     GROUP BY session_id ORDER BY last_start DESC, session_id"""
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a proportion (95% for the default ``z``): honest at small
+    ``n`` and at 0% or 100%, where the normal approximation collapses to a point. ``(None,
+    None)`` for ``n == 0``. https://en.wikipedia.org/wiki/Binomial_proportion_confidence_interval"""
+    if n <= 0:
+        return None, None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _model_parts(where: str) -> str:
+    """``WITH`` clauses ending in ``parts``, for the traces matching ``where``: a row per logical
+    LLM call (``calls`` 1: its start, trace, duration, status, and the model that answered it:
+    the client call's response model when a ``@trace_llm`` function encloses it), and a row per
+    span that reported usage (``calls`` 0: its tokens and cost, under the model of that span).
+    So a call, and its usage, count once (docs/schema.md, "One call, counted once"). One SQL
+    for every engine. ``s`` names its columns and keeps only spans with a model or of type
+    ``llm`` (every part needs one or the other): it is read three times, and an engine that
+    materialises it would otherwise copy every span's attributes."""
+    return f"""
+                WITH s AS (SELECT s.trace_id, s.span_id, s.llm_parent_span_id, s.span_type, s.model, s.start_time,
+                                  s.duration_ms, s.status_code, s.input_tokens, s.output_tokens, s.cost_usd,
+                                  s.usage_counted
+                           FROM spans s JOIN (SELECT trace_id FROM traces WHERE {where}) t ON s.trace_id = t.trace_id
+                           WHERE s.span_type = 'llm' OR s.model IS NOT NULL),
+                answered AS (SELECT trace_id, llm_parent_span_id AS span_id, min(model) AS model
+                             FROM s WHERE llm_parent_span_id IS NOT NULL AND model IS NOT NULL
+                             GROUP BY trace_id, llm_parent_span_id),
+                parts AS (
+                  SELECT s.start_time, s.trace_id, COALESCE(a.model, s.model) AS model, s.duration_ms,
+                         s.status_code, NULL::BIGINT AS tokens, NULL::DOUBLE PRECISION AS cost_usd, 1 AS calls
+                  FROM s LEFT JOIN answered a ON a.trace_id = s.trace_id AND a.span_id = s.span_id
+                  WHERE s.llm_parent_span_id IS NULL AND (s.span_type = 'llm' OR s.model IS NOT NULL)
+                  UNION ALL
+                  SELECT start_time, trace_id, model, NULL, NULL,
+                         COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0), cost_usd, 0
+                  FROM s WHERE usage_counted IS NOT false AND model IS NOT NULL
+                    AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cost_usd IS NOT NULL))"""
 
 
 def _by_trace(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -927,26 +980,9 @@ class Store:
             raise ValueError("bucket must be 'minute', 'hour' or 'day'")
         with self.connect() as con:
             where, params = self._where(con, filters)
-            # One SQL for every engine. A call is counted once, under the model that answered it (the client call's
-            # response model when a @trace_llm function encloses it); tokens and cost under
-            # the model of the span that reported them.
             return _rows(
                 con.execute(
-                    f"""
-                WITH s AS (SELECT s.* FROM spans s JOIN (SELECT trace_id FROM traces WHERE {where}) t
-                             ON s.trace_id = t.trace_id),
-                answered AS (SELECT trace_id, llm_parent_span_id AS span_id, min(model) AS model
-                             FROM s WHERE llm_parent_span_id IS NOT NULL AND model IS NOT NULL
-                             GROUP BY trace_id, llm_parent_span_id),
-                parts AS (
-                  SELECT s.start_time, COALESCE(a.model, s.model) AS model, NULL::BIGINT AS tokens,
-                         NULL::DOUBLE PRECISION AS cost_usd, 1 AS calls
-                  FROM s LEFT JOIN answered a ON a.trace_id = s.trace_id AND a.span_id = s.span_id
-                  WHERE s.llm_parent_span_id IS NULL AND (s.span_type = 'llm' OR s.model IS NOT NULL)
-                  UNION ALL
-                  SELECT start_time, model, COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0), cost_usd, 0
-                  FROM s WHERE usage_counted IS NOT false AND model IS NOT NULL
-                    AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cost_usd IS NOT NULL))
+                    f"""{_model_parts(where)}
                 SELECT date_trunc('{bucket}', start_time) AS bucket, model, sum(tokens)::BIGINT AS tokens,
                        sum(cost_usd) AS cost_usd, sum(calls)::BIGINT AS calls
                 FROM parts WHERE model IS NOT NULL
@@ -954,6 +990,163 @@ class Store:
                     params,
                 )
             )
+
+    def metrics_over_time(
+        self,
+        filters: TraceFilter | None = None,
+        *,
+        bucket: str | None = "hour",
+        by: str | None = None,
+        top: int = MAX_GROUPS,
+    ) -> list[dict[str, Any]]:
+        """The dashboards' figures per time bucket (``minute``, ``hour``, ``day``; ``None``: one
+        row per group for the whole range) and group, oldest bucket first.
+
+        ``by`` is ``None`` (one group, ``(all)``), ``prompt_version``, ``user``, ``root_name``
+        or ``model``. Each row: ``bucket``, ``group``, ``traces``, ``calls``, ``errors``,
+        ``error_rate``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``tokens``, ``cost_usd``.
+
+        - By trace (``None``, ``prompt_version``, ``user``, ``root_name``): from the ``traces``
+          summary, bucketed by the trace's start. ``errors`` are failed traces, the percentiles
+          are of trace durations, ``calls`` the logical LLM calls, tokens and cost the traces'.
+        - By ``model``: from the logical LLM calls (a ``@trace_llm`` function around a client
+          call is one, under the model that answered; docs/schema.md, "One call, counted
+          once"). ``errors`` are failed calls, the percentiles are of call durations, ``traces``
+          the traces with such a call; tokens and cost as :meth:`usage_over_time` counts them.
+
+        The ``top`` groups with the most traces (calls, by model) over the whole range keep
+        their name; the rest are summed as ``(other)``; a trace without the value is ``(none)``.
+        ``error_rate`` is ``errors`` over traces (calls, by model). ``tokens`` and ``cost_usd``
+        are ``None`` where nothing reported any; the percentiles interpolate (as numpy's default).
+        """
+        if bucket not in (None, "minute", "hour", "day"):
+            raise ValueError("bucket must be 'minute', 'hour', 'day' or None")
+        if by not in BREAKDOWNS:
+            raise ValueError(f"by must be one of {', '.join(str(b) for b in BREAKDOWNS)}")
+        q = self._sql.quantile
+        when = f"date_trunc('{bucket}', start_time)" if bucket else "NULL::TIMESTAMP"
+        grouped = (
+            f"CASE WHEN g IS NULL THEN '{NO_GROUP}' WHEN g IN (SELECT g FROM leaders) THEN g ELSE '{OTHER_GROUP}' END"
+        )
+        figures = (
+            f"{q.format(column='duration_ms', q=0.5)} AS p50_ms, {q.format(column='duration_ms', q=0.95)} AS p95_ms, "
+            f"{q.format(column='duration_ms', q=0.99)} AS p99_ms, sum(tokens)::BIGINT AS tokens, "
+            "sum(cost_usd) AS cost_usd"
+        )
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            if by == "model":
+                sql = f"""{_model_parts(where)},
+                calls AS (SELECT * FROM parts WHERE calls = 1),
+                leaders AS (SELECT model AS g FROM calls WHERE model IS NOT NULL GROUP BY model
+                            ORDER BY count(*) DESC, model LIMIT {int(top)})
+                SELECT {when} AS bucket, {grouped} AS "group",
+                       count(DISTINCT trace_id) AS traces, sum(calls)::BIGINT AS calls,
+                       count(*) FILTER (WHERE status_code = 'ERROR') AS errors, {figures}
+                FROM (SELECT *, model AS g FROM parts) p
+                GROUP BY 1, 2 ORDER BY 1, 2"""
+            else:
+                column = {None: f"'{ALL_GROUP}'", "prompt_version": "prompt_version", "user": "user_id"}.get(
+                    by, "root_name"
+                )
+                sql = f"""
+                WITH t AS (SELECT start_time, duration_ms, status_code, llm_count, cost_usd, {column} AS g,
+                                  CASE WHEN input_tokens IS NOT NULL OR output_tokens IS NOT NULL
+                                  THEN COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) END AS tokens
+                           FROM traces WHERE {where}),
+                leaders AS (SELECT g FROM t WHERE g IS NOT NULL GROUP BY g ORDER BY count(*) DESC, g
+                            LIMIT {int(top)})
+                SELECT {when} AS bucket, {grouped} AS "group", count(*) AS traces,
+                       COALESCE(sum(llm_count), 0)::BIGINT AS calls,
+                       count(*) FILTER (WHERE status_code = 'ERROR') AS errors, {figures}
+                FROM t GROUP BY 1, 2 ORDER BY 1, 2"""
+            rows = _rows(con.execute(sql, params))
+        for row in rows:
+            row["errors"] = int(row["errors"])
+            unit = row["calls"] if by == "model" else row["traces"]
+            row["error_rate"] = row["errors"] / unit if unit else None
+        return rows
+
+    def compare_prompt_versions(
+        self, filters: TraceFilter | None = None, versions: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per prompt version (``traces.prompt_version``; all, or those in ``versions``) of the
+        traces matching ``filters``: how well its answers hold up, what they cost, how long
+        they take. Most recently seen first. Each row:
+
+        - ``version``, ``traces``, ``first_seen``, ``last_seen``;
+        - ``grounding_checked``: traces with a grounding verdict (``grounded`` or
+          ``hallucination``, by the grounding check: ``source`` not ``span``);
+          ``grounding_suspected``: those with a ``hallucination`` verdict;
+          ``grounding_no_documents``: traces whose answers had nothing to be checked against
+          (left out of the rate); ``grounding_rate``: the share of checked traces not
+          suspected, with ``grounding_rate_low``/``_high``, its Wilson 95% interval (``None``
+          when nothing was checked): with 3 checked, 2 grounded reads 67% (21-94%);
+          ``grounding_score``: the mean of each checked trace's worst grounding score;
+        - ``annotated_hallucination``: traces someone annotated as a hallucination;
+        - ``errors``, ``error_rate`` (with ``error_rate_low``/``_high``, Wilson 95%);
+        - ``p50_ms``, ``p95_ms`` (trace durations); ``tokens_per_trace``, ``cost_per_trace``
+          (the traces' totals over ``traces``; a trace without usage counts 0).
+        """
+        if versions is not None and not list(versions):
+            return []
+        q = self._sql.quantile
+        picked = ""
+        with self.connect() as con:
+            where, params = self._where(con, filters)
+            if versions is not None:
+                picked = f"AND {self._sql.in_list.format(column='prompt_version')}"
+                params.append(list(versions))
+            rows = _rows(
+                con.execute(
+                    f"""
+                WITH t AS (SELECT trace_id, prompt_version, start_time, duration_ms, status_code, cost_usd,
+                                  COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) AS tokens
+                           FROM traces WHERE {where} AND prompt_version IS NOT NULL {picked}),
+                e AS (SELECT trace_id, label, score FROM evaluations
+                      WHERE name = 'grounding' AND source <> 'span' AND trace_id IN (SELECT trace_id FROM t)),
+                g AS (SELECT trace_id, min(score) FILTER (WHERE label <> 'no_documents') AS score,
+                             count(*) FILTER (WHERE label IN ('grounded', '{HALLUCINATION_LABEL}')) AS verdicts,
+                             count(*) FILTER (WHERE label = '{HALLUCINATION_LABEL}') AS suspected,
+                             count(*) FILTER (WHERE label = 'no_documents') AS no_documents
+                      FROM e GROUP BY trace_id),
+                a AS (SELECT DISTINCT trace_id FROM annotations
+                      WHERE label = 'hallucination' AND trace_id IN (SELECT trace_id FROM t))
+                SELECT t.prompt_version AS version, count(*) AS traces, min(t.start_time) AS first_seen,
+                       max(t.start_time) AS last_seen,
+                       count(*) FILTER (WHERE g.verdicts > 0) AS grounding_checked,
+                       count(*) FILTER (WHERE g.suspected > 0) AS grounding_suspected,
+                       count(*) FILTER (WHERE g.verdicts = 0 AND g.no_documents > 0) AS grounding_no_documents,
+                       avg(g.score) FILTER (WHERE g.verdicts > 0) AS grounding_score,
+                       count(a.trace_id) AS annotated_hallucination,
+                       count(*) FILTER (WHERE t.status_code = 'ERROR') AS errors,
+                       {q.format(column="t.duration_ms", q=0.5)} AS p50_ms,
+                       {q.format(column="t.duration_ms", q=0.95)} AS p95_ms,
+                       sum(t.tokens)::DOUBLE PRECISION / count(*) AS tokens_per_trace,
+                       COALESCE(sum(t.cost_usd), 0) / count(*) AS cost_per_trace
+                FROM t LEFT JOIN g ON g.trace_id = t.trace_id LEFT JOIN a ON a.trace_id = t.trace_id
+                GROUP BY t.prompt_version ORDER BY last_seen DESC, version""",
+                    params,
+                )
+            )
+        for row in rows:
+            for key in (
+                "traces",
+                "grounding_checked",
+                "grounding_suspected",
+                "grounding_no_documents",
+                "annotated_hallucination",
+                "errors",
+            ):
+                row[key] = int(row[key])
+            checked, errors = row["grounding_checked"], row["errors"]
+            row["grounding_rate"] = (checked - row["grounding_suspected"]) / checked if checked else None
+            row["grounding_rate_low"], row["grounding_rate_high"] = wilson_interval(
+                checked - row["grounding_suspected"], checked
+            )
+            row["error_rate"] = errors / row["traces"]
+            row["error_rate_low"], row["error_rate_high"] = wilson_interval(errors, row["traces"])
+        return rows
 
     # --- one trace -------------------------------------------------------------------
     def get_trace(self, trace_id: str) -> dict[str, Any] | None:

@@ -59,6 +59,7 @@ PG_FILTERS = FilterSQL(
         "FROM (SELECT {value} AS v) x)"
     ),
     matches="({text} ~ {p})",
+    quantile="percentile_cont({q}) WITHIN GROUP (ORDER BY {column})",
 )
 # A connection idle this long is checked before use, so that a server restarted meanwhile
 # costs a reconnect rather than an error on the next page.
