@@ -123,7 +123,9 @@ def test_snippets_name_the_span_and_field_and_mark_the_match(kb: tracer.Store) -
         found = kb.search_snippets(ids, "batt*")
         assert list(found) == ids
         snippet = found[ids[0]]
-        assert snippet.field in ("prompt", "output", "document") and snippet.span_name in ("rag", "answer", "retrieve")
+        # The model's answer, before the same words in its prompt, the documents or the root's output.
+        assert (snippet.span_name, snippet.field, snippet.key) == ("answer", "output", "output.value"), snippet
+        assert snippet.text == "Your X2 battery lasts 12 hours."
         assert _shown(snippet) and all(m.lower() == "battery" for m in _shown(snippet))
     both = kb.search_snippets(ids, "lasts 12")[ids[0]]
     assert {m.lower() for m in _shown(both)} == {"lasts", "12"}  # the field holding every word wins

@@ -20,8 +20,11 @@ from typing import Any
 from .. import attributes as A
 from ._search import Query
 
-#: Where a match can be, in the order a tie between two spans is decided by.
-FIELDS = ("prompt", "output", "document", "attribute", "name", "error", "trace id", "span id")
+#: Where a match can be, in the order a tie between two spans is decided by: what a model or a
+#: step said first (the answer people hunt for), then what it was asked.
+FIELDS = ("output", "prompt", "document", "attribute", "name", "error", "trace id", "span id")
+# Then by the span's kind: a model call's text before the steps that pass it along.
+_KIND_ORDER = {A.SPAN_TYPE_LLM: 0, A.SPAN_TYPE_RETRIEVER: 1}
 # How much text a snippet shows: up to BEFORE characters before the first match, WIDTH in all.
 BEFORE = 50
 WIDTH = 180
@@ -140,21 +143,21 @@ def best(
 ) -> Snippet | None:
     """The best match among a trace's ``spans`` (in tree order, ``attributes`` parsed, one per
     span): an id match first (the query names the trace), else the text matching the most
-    words of the query, ties to the earlier field of :data:`FIELDS`, then the earlier span."""
+    words of the query, ties to the earlier field of :data:`FIELDS`, an LLM span, then the earlier span."""
     by_id = _id_snippet(query, trace_id, spans)
     if by_id is not None:
         return by_id
     found = patterns(query)
     if not found:
         return None
-    chosen: tuple[tuple[int, int, int], Snippet] | None = None
+    chosen: tuple[tuple[int, int, int, int], Snippet] | None = None
     for order, (span, attrs) in enumerate(zip(spans, attributes)):
         for field, key, text in _texts(span, attrs):
             got = window(text, found)
             if got is None:
                 continue
             shown, matches, hit = got
-            rank = (-hit, FIELDS.index(field), order)
+            rank = (-hit, FIELDS.index(field), _KIND_ORDER.get(str(span.get("span_type")), 2), order)
             if chosen is None or rank < chosen[0]:
                 snippet = Snippet(str(span.get("span_id")), str(span.get("name") or ""), field, key, shown, matches)
                 chosen = (rank, snippet)
