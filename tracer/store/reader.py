@@ -805,7 +805,17 @@ class Store:
             ]
         upto = _search.indexed_seq(con)
         candidates: list[int] = []
-        if all(groups):  # a prefix that begins no indexed word: no indexed span can match
+        if all(len(group) == 1 for group in groups):  # whole words only: a span holds every term
+            terms = sorted({group[0] for group in groups})
+            candidates = [
+                r[0]
+                for r in con.execute(
+                    "SELECT seq FROM search_terms WHERE term IN (SELECT unnest(?::UINTEGER[])) GROUP BY seq "
+                    "HAVING count(DISTINCT term) = ? ORDER BY seq DESC LIMIT ?",
+                    [terms, len(terms), limit * 2 + 100],
+                ).fetchall()
+            ]
+        elif all(groups):  # (a prefix that begins no indexed word: no indexed span can match)
             # A span is a candidate when it holds a term of every group (a word is a group of
             # one term; a prefix, the terms of the words it begins).
             terms = [t for group in groups for t in group]
