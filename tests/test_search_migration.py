@@ -1,6 +1,7 @@
 """Schema version 6 (prefix search): a DuckDB store gains ``search_words`` and its index is
 rebuilt so that the vocabulary covers every span; a PostgreSQL store gains the id-prefix
-indexes. Stores written before keep their spans and search them, prefixes included."""
+indexes. Stores written before keep their spans and search them, prefixes included; and a
+prefix is answered through the vocabulary."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import psycopg
 
 import tracer
 from tracer import TraceFilter
-from tracer.store import _schema
+from tracer.store import _schema, _search
 from tracer.store._connect import STORE, try_open_write
 from tracer.store.postgres import _schema as pg_schema
 
@@ -81,3 +82,20 @@ def test_a_version_5_postgres_store_gets_the_id_prefix_indexes(postgres_url: str
     row = store.list_traces()[0]
     assert store.count_traces(TraceFilter(text=row["trace_id"][:6])) == 1
     assert store.count_traces(TraceFilter(text="batt*")) == 1
+
+
+def test_a_prefix_is_looked_up_in_the_vocabulary(db_path: Path) -> None:
+    """The index answers a prefix through ``search_words`` (not by scanning every span): its
+    terms are those of the words it begins; a prefix of a stop word is left to the regex."""
+    tracer.configure(db=db_path)
+    _trace("the battery and the batter lasted within limits")
+    assert tracer.flush()
+    store = tracer.Store(db_path)
+    store.build_search_index()
+    with store.connect() as con:
+        groups = {q: store._term_groups(con, _search.parse(q)) for q in ("batt*", "wit*", "zzq*", "lasted")}
+    assert sorted(groups["batt*"][0]) == sorted([_search.term("battery"), _search.term("batter")])
+    assert groups["wit*"] == []  # "with" is a stop word: not in the index, so not answered by it
+    assert groups["zzq*"] == [[]]  # begins no indexed word: no indexed span can match
+    assert groups["lasted"] == [[_search.term("lasted")]]
+    assert store.count_traces(TraceFilter(text="wit*")) == 1  # "within", found by the regex
