@@ -92,17 +92,17 @@ def test_trace_list_newest_first_with_columns_and_flags(app: AppTest) -> None:
 
 
 FILTERS: list[tuple[str, Any, set[str]]] = [
-    ("f_status", "ERROR", {"failing_pipeline"}),
-    ("f_decision", "block", {"rag_pipeline"}),
-    ("f_decision", "flag", {"xss_pipeline"}),
-    ("f_model", "gpt-4o", {"rag_pipeline"}),
-    ("f_kind", "retriever", {"rag_pipeline"}),
-    ("f_prompt", "qa-v1", {"xss_pipeline", "failing_pipeline"}),
-    ("f_session", "s-slow", {"slow_step"}),
-    ("f_user", "u-bob", {"xss_pipeline", "slow_step"}),
-    ("f_tags", ["prod", "beta"], {"rag_pipeline"}),
-    ("f_min_cost", 0.001, {"rag_pipeline"}),
-    ("f_time", "last 24 hours", {"warmup_probe", "failing_pipeline", "slow_step", "xss_pipeline", "rag_pipeline"}),
+    ("status", "ERROR", {"failing_pipeline"}),
+    ("decision", "block", {"rag_pipeline"}),
+    ("decision", "flag", {"xss_pipeline"}),
+    ("model", "gpt-4o", {"rag_pipeline"}),
+    ("kind", "retriever", {"rag_pipeline"}),
+    ("prompt", "qa-v1", {"xss_pipeline", "failing_pipeline"}),
+    ("session_id", "s-slow", {"slow_step"}),
+    ("user_id", "u-bob", {"xss_pipeline", "slow_step"}),
+    ("tags", ["prod", "beta"], {"rag_pipeline"}),
+    ("min_cost", 0.001, {"rag_pipeline"}),
+    ("time", "last 24 hours", {"warmup_probe", "failing_pipeline", "slow_step", "xss_pipeline", "rag_pipeline"}),
 ]
 
 
@@ -111,8 +111,8 @@ def test_each_filter(app: AppTest, key: str, value: Any, expected: set[str]) -> 
     at = run(app)
     widget = (
         at.multiselect(key=key)
-        if key == "f_tags"
-        else (at.number_input(key=key) if key.startswith("f_min") else at.selectbox(key=key))
+        if key == "tags"
+        else (at.number_input(key=key) if key.startswith("min_") else at.selectbox(key=key))
     )
     widget.set_value(value).run()
     assert not at.exception
@@ -124,14 +124,14 @@ def test_min_latency_filter(app: AppTest, built: tuple[Path, dict[str, str]]) ->
     traces = tracer.Store(built[0]).list_traces(limit=100)
     threshold = next(t["duration_ms"] for t in traces if t["root_name"] == "slow_step")
     at = run(app)
-    at.number_input(key="f_min_ms").set_value(float(threshold)).run()
+    at.number_input(key="min_ms").set_value(float(threshold)).run()
     assert set(roots(at)) == {t["root_name"] for t in traces if t["duration_ms"] >= threshold} >= {"slow_step"}
 
 
 def test_time_range_custom_dates_outside_the_data(app: AppTest) -> None:
     at = run(app)
-    at.selectbox(key="f_time").set_value("custom").run()
-    at.date_input(key="f_dates").set_value((_dt.date(2020, 1, 1), _dt.date(2020, 1, 2))).run()
+    at.selectbox(key="time").set_value("custom").run()
+    at.date_input(key="dates").set_value((_dt.date(2020, 1, 1), _dt.date(2020, 1, 2))).run()
     assert roots(at) == []
     assert any("No trace matches" in i.value for i in at.info)
 

@@ -183,9 +183,9 @@ def test_hallucination_column_and_filter(built: tuple[Path, dict[str, str]], mon
         "xss_pipeline": "suspected",
         "rag_pipeline": "",
     }
-    at.selectbox(key="f_halluc").set_value("suspected").run()
+    at.selectbox(key="hallucination").set_value("suspected").run()
     assert roots(at) == ["xss_pipeline"]
-    at.selectbox(key="f_halluc").set_value("not suspected").run()
+    at.selectbox(key="hallucination").set_value("not suspected").run()
     assert set(roots(at)) == {"warmup_probe", "failing_pipeline", "slow_step", "rag_pipeline"}
 
 

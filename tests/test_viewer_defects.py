@@ -201,12 +201,12 @@ def test_model_facet_offers_each_base_model_with_its_snapshots(calls: Path) -> N
 
 def test_model_filter_in_the_viewer_groups_snapshots(calls: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = vs.run(vs.app_on(calls, monkeypatch))
-    options = at.selectbox(key="f_model").options
+    options = at.selectbox(key="model").options
     mini = options.index(next(o for o in options if o.startswith("gpt-4o-mini ")))
     assert "snapshot" in options[mini] and options[mini + 1].endswith("gpt-4o-mini-2024-07-18")
-    at.selectbox(key="f_model").set_value("gpt-4o-mini").run()
+    at.selectbox(key="model").set_value("gpt-4o-mini").run()
     assert sorted(_frame(at, "root")["root"]) == ["chat gpt-4o-mini"] * 2 + ["chat gpt-4o-mini-2024-07-18"] * 2
-    at.selectbox(key="f_model").set_value("gpt-4o-mini-2024-07-18").run()
+    at.selectbox(key="model").set_value("gpt-4o-mini-2024-07-18").run()
     assert list(_frame(at, "root")["root"]) == ["chat gpt-4o-mini-2024-07-18"] * 2
 
 

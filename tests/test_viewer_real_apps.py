@@ -104,10 +104,10 @@ def test_list_counts_a_decorator_around_the_client_once_and_flags_the_outcome(
 def test_outcome_filter(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _app(built, monkeypatch)
     for outcome, expected in (("blocked", {"rag_blocked"}), ("modified", {"rag_redacted"})):
-        at.selectbox(key="f_outcome").select(outcome)
+        at.selectbox(key="outcome").select(outcome)
         at = vs.run(at)
         assert set(rows(at)) == expected, outcome
-    at.selectbox(key="f_outcome").select("delivered")
+    at.selectbox(key="outcome").select("delivered")
     at = vs.run(at)
     assert "rag" in rows(at) and not {"rag_blocked", "rag_redacted"} & set(rows(at))
 

@@ -30,13 +30,14 @@ from .store import (
     StoreNotFound,
     StoreUnreachable,
 )
-from .store.reader import TraceFilter
+from .store.reader import AttributeFilter, TraceFilter
 from .version import __version__
 
 __all__ = [
     "AnnotationNotFound",
     "ContextThreadPoolExecutor",
     "DamagedStoreError",
+    "AttributeFilter",
     "Document",
     "ForeignStoreError",
     "NewerSchemaError",

@@ -128,6 +128,28 @@ def previews(path: str, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+# --- sessions ----------------------------------------------------------------------------
+def session_page(path: str, flt: TraceFilter, *, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """The number of sessions among the matching traces and one page of them, the most
+    recently active first (``Store.list_sessions``: every number counts matching traces only)."""
+    s = store(path)
+    total = s.count_sessions(flt)
+    rows = s.list_sessions(flt, limit=limit, offset=offset) if total > offset else []
+    return total, rows
+
+
+def session(path: str, session_id: str) -> dict[str, Any] | None:
+    """One session's totals over all its traces, whatever the sidebar says; ``None`` when no
+    trace has this session id."""
+    rows = store(path).list_sessions(TraceFilter(session_id=session_id), limit=1)
+    return rows[0] if rows else None
+
+
+def session_turns(path: str, session_id: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """One page of the session's traces, oldest first (a conversation reads forward)."""
+    return store(path).session_turns(session_id, limit=limit, offset=offset)
+
+
 @st.cache_data(ttl=FACETS_TTL_S, show_spinner=False)
 def facets(path: str) -> dict[str, list[str]]:
     return store(path).facets(max_values=MAX_OPTIONS)

@@ -59,8 +59,9 @@ def _root_input(attrs: Mapping[str, Any]) -> str | None:
     return value
 
 
-def of_trace(data: Mapping[str, Any]) -> Preview:
-    """The preview of one trace (a value of ``Store.trace_previews``, made ``readable``)."""
+def of_trace(data: Mapping[str, Any], limit: int = MAX_CHARS) -> Preview:
+    """The preview of one trace (a value of ``Store.trace_previews``, made ``readable``); the
+    question and the answer cut to ``limit`` characters (the session view shows more)."""
     spans = list(data.get("spans") or ())
     calls = Calls(spans)
     pairs = [
@@ -80,8 +81,8 @@ def of_trace(data: Mapping[str, Any]) -> Preview:
     else:
         said = next((a for a, _ in reversed(pairs) if a), None) or output_text(root_attrs)
     return Preview(
-        question=cut(question),
-        answer=cut(said),
+        question=cut(question, limit),
+        answer=cut(said, limit),
         grounding=grounding(data, outcome, affected),
         annotation=annotation(data.get("annotations") or ()),
     )

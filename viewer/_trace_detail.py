@@ -131,6 +131,16 @@ def _summary(t: dict[str, Any]) -> None:
         "service": service,
     }
     st.text("  ·  ".join(f"{k}: {v}" for k, v in facts.items() if v not in (None, "")), help=service_help)
+    if t.get("session_id"):
+        session_id = str(t["session_id"])
+        st.button(
+            f"Open session {md(session_id, 80)} →",
+            key="open_session_of_trace",
+            type="tertiary",
+            help="this conversation's turns in order, each with its question, answer and verdict",
+            on_click=_nav.open_session,
+            args=(session_id,),
+        )
 
 
 def _verdicts(data: dict[str, Any], calls: Calls) -> None:

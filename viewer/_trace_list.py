@@ -16,119 +16,15 @@ import streamlit as st
 from tracer import TraceFilter
 from tracer.store import display_location
 from tracer.store._snippets import Snippet
-from tracer.store.reader import base_model
 
 from . import _data, _labels, _nav, _preview, _search_hits
 from . import _outcome as O
 from ._safe import md
 
-ANY = "(any)"
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 50
-MAX_OPTIONS = _data.MAX_OPTIONS
 FLAG_ERROR, FLAG_BLOCKED, FLAG_MODIFIED, FLAG_FLAGGED = "error", "blocked", "modified", "flagged"
-HALLUC_SUSPECTED, HALLUC_NOT = "suspected", "not suspected"
-
-
-# --- sidebar filters ---------------------------------------------------------------------
-def _choice(
-    label: str, options: Sequence[str], key: str, *, typed: bool = False, labels: dict[str, str] | None = None
-) -> str | None:
-    shown = [ANY, *list(options)[:MAX_OPTIONS]]
-    fmt = (lambda v: labels.get(v, v)) if labels else str
-    value = st.selectbox(label, shown, key=key, accept_new_options=typed, format_func=fmt)
-    return None if value in (None, "", ANY) else str(value)
-
-
-def model_options(models: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """The model facet in order, each base model followed by its dated snapshots, and how
-    those read: the base (it selects them all, ``TraceFilter.model``) counts them, a snapshot
-    is indented under it (and can still be chosen alone)."""
-    snapshots: dict[str, list[str]] = {}
-    for m in models:
-        if base_model(m) != m and base_model(m) in models:
-            snapshots.setdefault(base_model(m), []).append(m)
-    grouped = {m for group in snapshots.values() for m in group}
-    order: list[str] = []
-    labels: dict[str, str] = {}
-    for m in models:
-        if m in grouped:
-            continue
-        order.append(m)
-        if m in snapshots:
-            n = len(snapshots[m])
-            labels[m] = f"{m} (+{n} snapshot{'s' if n != 1 else ''})"
-            for snap in snapshots[m]:
-                order.append(snap)
-                labels[snap] = f"\u00a0\u00a0└\u00a0{snap}"  # non-breaking: a select box drops plain leading spaces
-    return order, labels
-
-
-def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
-    """The filter widgets; rendered on every screen so that their values survive opening a trace."""
-    st.header("Filters")
-    since = until = None
-    when = st.selectbox("Time range", [*_data.TIME_RANGES, "custom"], key="f_time")
-    if when == "custom":
-        today = _data.utcnow().date()
-        picked = st.date_input(
-            "Dates (UTC)",
-            (today - _dt.timedelta(days=7), today),
-            key="f_dates",
-            min_value=_dt.date(2000, 1, 1),
-            max_value=today + _dt.timedelta(days=1),
-        )
-        if isinstance(picked, Sequence) and len(picked) == 2:
-            since = _dt.datetime.combine(picked[0], _dt.time())
-            until = _dt.datetime.combine(picked[1], _dt.time()) + _dt.timedelta(days=1)
-    elif (span := _data.TIME_RANGES.get(when or "")) is not None:
-        since = _data.utcnow() - span
-    status = st.selectbox("Status", [ANY, "OK", "ERROR"], key="f_status")
-    outcome = st.selectbox(
-        "Outcome",
-        [ANY, *O.KINDS],
-        key="f_outcome",
-        help="what the user received: the answer as generated (delivered), changed by a "
-        "post-processing step (modified), or blocked",
-    )
-    decision = st.selectbox(
-        "Decision",
-        [ANY, "block", "modify", "flag"],
-        key="f_decision",
-        help="traces where a post-processing step blocked, modified or flagged the answer",
-    )
-    halluc = st.selectbox(
-        "Hallucination",
-        [ANY, HALLUC_SUSPECTED, HALLUC_NOT],
-        key="f_halluc",
-        help="suspected: the grounding check found unsupported sentences, or someone "
-        "annotated the trace as a hallucination",
-    )
-    models, model_labels = model_options(facets.get("models", []))
-    model = _choice("Model", models, "f_model", labels=model_labels)
-    span_type = _choice("Span kind", facets.get("span_types", []), "f_kind")
-    prompt_version = _choice("Prompt version", facets.get("prompt_versions", []), "f_prompt")
-    session = _choice("Session", facets.get("sessions", []), "f_session", typed=True)
-    user = _choice("User", facets.get("users", []), "f_user", typed=True)
-    tags = st.multiselect("Tags (all of)", facets.get("tags", [])[:MAX_OPTIONS], key="f_tags")
-    min_ms = st.number_input("Min latency (ms)", min_value=0.0, value=0.0, step=100.0, key="f_min_ms")
-    min_cost = st.number_input("Min cost ($)", min_value=0.0, value=0.0, step=0.001, format="%.4f", key="f_min_cost")
-    return TraceFilter(
-        since=since,
-        until=until,
-        status=None if status == ANY else status,
-        model=model,
-        span_type=span_type,
-        prompt_version=prompt_version,
-        session_id=session,
-        user_id=user,
-        tags=tuple(tags),
-        min_duration_ms=min_ms or None,
-        min_cost_usd=min_cost or None,
-        decision=None if decision == ANY else decision,
-        outcome=None if outcome == ANY else outcome,
-        hallucination={HALLUC_SUSPECTED: True, HALLUC_NOT: False}.get(halluc or ""),
-    )
+HALLUC_SUSPECTED = "suspected"
 
 
 # --- the table ---------------------------------------------------------------------------
@@ -471,6 +367,14 @@ def render(path: str, flt: TraceFilter) -> None:
     info.caption(f"{total:,} trace{'s' if total != 1 else ''} · page {page:,} of {pages:,} · newest first")
     with choose:
         columns = chosen_columns()
+    if flt.session_id:
+        st.button(
+            f"Open this session: {md(flt.session_id, 80)} →",
+            key="open_filtered_session",
+            help="its turns in order, each with its question, answer and verdict (all of them, whatever the other filters)",
+            on_click=_nav.open_session,
+            args=(flt.session_id,),
+        )
     previews = {trace_id: _preview.of_trace(data) for trace_id, data in found.items()}
     if hits is not None:  # where each trace matched, beside its time
         columns.insert(1 if columns and columns[0] == "time (UTC)" else 0, _search_hits.MATCH_COLUMN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viewer import _dashboard, _data, _nav, _session, _trace_compare, _trace_detail, _trace_list
+from viewer import _dashboard, _data, _filters, _nav, _session, _trace_compare, _trace_detail, _trace_list
 
 st.set_page_config(page_title="Spyglass", page_icon="🔭", layout="wide")
 
@@ -20,7 +20,7 @@ with st.sidebar:
             facets = _data.facets(path)
     except _data.Problem:
         facets = {}  # the main area says what is wrong with the store
-    flt = _trace_list.sidebar_filters(facets)
+    flt = _filters.sidebar_filters(facets)
 
 
 # Only the main area reruns on the timer: the sidebar widgets keep their state untouched.

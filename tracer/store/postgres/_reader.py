@@ -51,6 +51,14 @@ PG_FILTERS = FilterSQL(
     contains="{column} @> ARRAY[%s]::text[]",
     has_all="{column} @> %s::text[]",
     joined_matches="array_to_string({column}, %s) ~ %s",
+    attribute="(attributes ->> {p})",
+    attribute_key=str,
+    # A cast that fails would fail the whole query: only what reads as a number is cast.
+    as_number=(
+        "(SELECT CASE WHEN v ~ '^\\s*-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?\\s*$' THEN v::float8 END "
+        "FROM (SELECT {value} AS v) x)"
+    ),
+    matches="({text} ~ {p})",
 )
 # A connection idle this long is checked before use, so that a server restarted meanwhile
 # costs a reconnect rather than an error on the next page.
@@ -326,6 +334,7 @@ class PostgresStore(Store):
                 "sessions": distinct("session_id"),
                 "users": distinct("user_id"),
                 "tags": distinct("unnest(tags)"),
+                **self._scored_facets(con, limit),
             }
 
     # --- summary charts ---------------------------------------------------------------

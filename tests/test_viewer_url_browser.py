@@ -1,0 +1,93 @@
+"""The filters' URL state in real Chromium: choosing a filter writes it into the address bar
+(in place: Streamlit replaces the entry, so Back leaves a filtered list rather than undoing
+one click), a copied link opens the same filtered list in a new tab, the browser's back
+button goes from a trace to the filtered list it was opened from, and Clear empties the
+address bar's filters."""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import _viewer_store as vs
+from .test_viewer_browser import chromium_page, serve
+
+
+def _params(page: Any) -> dict[str, list[str]]:
+    return urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+
+
+def _pick(page: Any, label: str, option: str) -> None:
+    page.get_by_label(label, exact=True).click()  # a select box opens its options on click
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _caption(page: Any, text: str) -> None:
+    page.get_by_text(text).first.wait_for()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    path = tmp_path_factory.mktemp("url-state") / "spyglass.duckdb"
+    return path, vs.build(path)
+
+
+def test_filters_live_in_the_url_and_a_copied_link_opens_the_same_list(
+    store: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    path, _ = store
+    shots = Path(os.environ.get("SPYGLASS_SCREENSHOTS") or tmp_path)
+    with serve(path) as url:
+        shared = _filter_in_one_tab(url, shots)
+        with chromium_page() as fresh:  # the copied link, in a new browser: the same list
+            fresh.goto(shared)
+            _caption(fresh, "2 traces")
+            user_box = fresh.locator('[data-testid="stSelectbox"]').filter(has_text="User")
+            fresh.screenshot(path=str(shots / "url-link-opened.png"), full_page=True)
+            assert "u-bob" in user_box.inner_text() + user_box.locator("input").input_value()
+
+
+def _filter_in_one_tab(url: str, shots: Path) -> str:
+    with chromium_page() as page:
+        page.goto(url)
+        _caption(page, "5 traces")
+
+        _pick(page, "Status", "ERROR")
+        _caption(page, "1 trace ·")
+        page.wait_for_function("() => location.search.includes('status=ERROR')")
+        assert _params(page)["status"] == ["ERROR"]
+
+        _pick(page, "Status", "(any)")
+        _caption(page, "5 traces")
+        _pick(page, "User", "u-bob")
+        _caption(page, "2 traces")
+        page.wait_for_function("() => location.search.includes('user_id=u-bob')")
+        assert "status" not in _params(page)  # a default value leaves the URL
+        page.screenshot(path=str(shots / "url-filtered-list.png"), full_page=True)
+        return str(page.url)
+
+
+def test_opening_a_trace_keeps_the_filters_and_back_returns_to_the_list(
+    store: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    path, ids = store
+    with serve(path) as url, chromium_page() as page:
+        page.goto(url + "?decision=block")
+        _caption(page, "1 trace ·")
+        page.get_by_label("Open a trace").click()
+        page.get_by_role("option").first.click()
+        page.get_by_text("← All traces").wait_for()
+        page.wait_for_function(f"() => location.search.includes('trace={ids['rag_pipeline']}')")
+        assert _params(page)["decision"] == ["block"]
+
+        page.go_back()
+        _caption(page, "1 trace ·")
+        assert "trace" not in _params(page)
+
+        page.get_by_role("button", name="Clear").click()
+        _caption(page, "5 traces")
+        page.wait_for_function("() => !location.search.includes('decision')")
