@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "spool_ingested",
     "dropped_spans",
     "search_terms",
+    "search_words",
     "evaluations",
     "annotations",
 }
@@ -113,6 +114,7 @@ def test_a_version_1_store_is_migrated_in_place(db_path: Path) -> None:
             3,
             4,
             5,
+            6,
         ]
     finally:
         con.close()

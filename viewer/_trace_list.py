@@ -15,8 +15,9 @@ import streamlit as st
 
 from tracer import TraceFilter
 from tracer.store import display_location
+from tracer.store._snippets import Snippet
 
-from . import _data, _labels, _nav, _preview
+from . import _data, _labels, _nav, _preview, _search_hits
 from . import _outcome as O
 from ._safe import md
 
@@ -78,11 +79,16 @@ def _tokens(row: dict[str, Any]) -> int | None:
     return sum(found) if found else None
 
 
-def table(rows: Sequence[dict[str, Any]], previews: dict[str, _preview.Preview] | None = None) -> pd.DataFrame:
+def table(
+    rows: Sequence[dict[str, Any]],
+    previews: dict[str, _preview.Preview] | None = None,
+    matches: dict[str, Snippet] | None = None,
+) -> pd.DataFrame:
     """The page's rows as displayed, every column (the chooser picks which are shown).
     "LLM calls", tokens and cost are the ``traces`` summary's: a ``@trace_llm`` function
     around an instrumented client counts once (docs/schema.md). A missing number stays
-    missing (``None``; shown empty), never 0. ``previews``: by trace id (``_preview``)."""
+    missing (``None``; shown empty), never 0. ``previews``: by trace id (``_preview``).
+    ``matches`` (a search is on): a "match" column too, where each trace matched."""
     previews = previews or {}
     none = _preview.Preview()
     out = []
@@ -108,6 +114,8 @@ def table(rows: Sequence[dict[str, Any]], previews: dict[str, _preview.Preview] 
             }
         )
     df = pd.DataFrame(out, columns=list(COLUMNS))
+    if matches is not None:
+        df[_search_hits.MATCH_COLUMN] = [_search_hits.cell(matches.get(str(r.get("trace_id")))) for r in rows]
     # Nullable integers: a trace without usage reads as missing, not as 0 or NaN-as-float.
     for column in ("LLM calls", "tokens"):
         df[column] = df[column].astype("Int64")
@@ -129,6 +137,9 @@ _COLUMNS = {
     "grounding": st.column_config.TextColumn(help="the trace's worst grounding result and its score"),
     "annotation": st.column_config.TextColumn(help="the newest human label of the trace (and how many more)"),
     "trace id": st.column_config.TextColumn(width=300),
+    _search_hits.MATCH_COLUMN: st.column_config.TextColumn(
+        width=360, help="where the search matched: the span · field, then the text, the match between « »"
+    ),
 }
 
 
@@ -316,7 +327,12 @@ def _charts(durations: list[float], usage: list[dict[str, Any]], bucket: str) ->
 # --- the screen --------------------------------------------------------------------------
 def render(path: str, flt: TraceFilter) -> None:
     text = st.text_input(
-        "Search prompts, outputs and documents", key="f_text", placeholder="whole words, all required; press Enter"
+        "Search prompts, outputs and documents",
+        key=_search_hits.SEARCH_KEY,
+        # The rules in the box itself (a help icon would give the box a second label): every
+        # word whole, any case; "batt*" a word's beginning; 6+ hex digits an id's (docs/viewer.md).
+        placeholder="whole words, all required · batt* for words beginning with batt · "
+        "a trace or span id (6+ hex digits) · press Enter",
     )
     # A copy, never ``flt`` itself: Enter in this box reruns only the page's fragment
     # (app.py), which gets the same filter object again; a search written into it stayed
@@ -333,6 +349,7 @@ def render(path: str, flt: TraceFilter) -> None:
             total, rows = _data.trace_page(path, flt, limit=size, offset=0)
         ids = [str(r["trace_id"]) for r in rows]
         found = _data.previews(path, ids) if ids else {}
+        hits = _search_hits.snippets(path, ids, flt.text) if flt.text and ids else None
         charts = _chart_data(path, flt) if total else ([], [], "day")
     if total == 0:
         if flt == TraceFilter(text=flt.text) and not flt.text:
@@ -342,6 +359,8 @@ def render(path: str, flt: TraceFilter) -> None:
             )
         else:
             st.info("No trace matches these filters.")
+            if flt.text:
+                _search_hits.offer_prefixes(path, flt)
         return
     pages = max(1, -(-total // size))
     info, choose = st.columns([6, 1], vertical_alignment="center")
@@ -357,7 +376,9 @@ def render(path: str, flt: TraceFilter) -> None:
             args=(flt.session_id,),
         )
     previews = {trace_id: _preview.of_trace(data) for trace_id, data in found.items()}
-    shown = table(rows, previews)[columns]
+    if hits is not None:  # where each trace matched, beside its time
+        columns.insert(1 if columns and columns[0] == "time (UTC)" else 0, _search_hits.MATCH_COLUMN)
+    shown = table(rows, previews, hits)[columns]
     table_key = f"traces-{hash(repr(flt))}-{page}-{size}"
     # Callbacks, not return values: they run before the next script run, which then draws the
     # trace (or the page) at once instead of drawing this list again first.
@@ -414,6 +435,8 @@ def render(path: str, flt: TraceFilter) -> None:
             args=(compare_key,),
             disabled=len(st.session_state.get(compare_key) or []) != 2,
         )
+    if hits:
+        _search_hits.render_list(rows, hits)
     # Below the table: the charts take the browser longer to draw than the table, and the
     # table is what the user came for.
     _charts(*charts)

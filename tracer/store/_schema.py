@@ -14,7 +14,7 @@ from collections.abc import Callable
 import duckdb
 
 APP_ID = "spyglass"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
@@ -166,6 +166,19 @@ def _logical_calls(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"ALTER TABLE {db}.main.traces ADD COLUMN modified_count BIGINT DEFAULT 0")
     con.execute(f"""UPDATE {db}.main.traces SET modified_count = (SELECT count(*) FROM {db}.main.decisions d
                     WHERE d.trace_id = traces.trace_id AND d.verdict = 'modify')""")
+
+
+@migration(6, "search vocabulary for prefix search")
+def _search_words(con: duckdb.DuckDBPyConnection) -> None:
+    # Each distinct indexed word once, with its term: a query prefix ("batt*") becomes the
+    # terms of the words it begins (see _search.py). The words of spans indexed before this
+    # version are not known (a term is a hash), so the index starts again from the first span:
+    # `spyglass index` (or the viewer, a little at a time) rebuilds it, and until then search
+    # scans the spans not indexed, complete but slower.
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    con.execute(f"CREATE TABLE {db}.main.search_words (term UINTEGER, word VARCHAR)")
+    con.execute(f"DELETE FROM {db}.main.search_terms")
+    con.execute(f"UPDATE {db}.main.spyglass_meta SET value = '0' WHERE key = 'search_indexed_seq'")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:

@@ -16,6 +16,15 @@ searched by a scan, so results are complete while the index catches up.
 Matching is by whole words, case-insensitive, all words required (like other full-text
 engines); very common words (``STOP_WORDS``) are not indexed and are checked on the
 candidates instead.
+
+A query word ending in ``*`` (``batt*``) matches the words that begin with it. The indexer
+also keeps ``search_words(term, word)``, each distinct indexed word once (schema version 6),
+so that a prefix becomes the terms of the words it begins (a range read of that table), then
+the usual lookup, any of those terms standing for the prefix. A prefix that begins a stop
+word (those are not in the index) or more than ``MAX_PREFIX_TERMS`` words is checked by its
+regular expression only, as stop words are. A query that is one hex id prefix (6 to 32 hex
+digits, see :func:`parse`) also matches the traces whose trace id or any span id begins
+with it: a range on the id columns, no index needed.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -67,14 +77,78 @@ def term(word: str) -> int:
 
 
 def query_words(text: str) -> tuple[list[str], list[str]]:
-    """``(indexed words, all words)`` of a query."""
-    every = [w for w in WORD.findall(text.lower())]
-    return [w for w in dict.fromkeys(every) if w not in STOP_WORDS], list(dict.fromkeys(every))
+    """``(indexed words, all words)`` of a query's whole words (its prefixes left out)."""
+    every = list(parse(text).words)
+    return [w for w in every if w not in STOP_WORDS], every
+
+
+# "batt*": the words beginning with "batt". Two characters at least, as an indexed word has.
+_PREFIX = re.compile(r"(\w{2,40})\*")
+# A query that is only this is also an id prefix: 6 hex digits give one span in 16 million.
+_HEX_ID = re.compile(r"([0-9a-f]{6,32})\*?")
+#: A prefix beginning more indexed words than this is checked by regular expression instead
+#: (its terms would make the lookup read most of ``search_terms`` anyway).
+MAX_PREFIX_TERMS = 2_000
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search query as the store reads it: every word required, each prefix required."""
+
+    words: tuple[str, ...] = ()  # whole words, lower-cased, stop words included
+    prefixes: tuple[str, ...] = ()  # the beginnings of words ("batt" of "batt*"), lower-cased
+    id_prefix: str | None = None  # the query is one hex id prefix (lower-cased)
+
+    @property
+    def empty(self) -> bool:
+        return not self.words and not self.prefixes
+
+    def patterns(self) -> list[str]:
+        """RE2 patterns a matching span's text matches, one per word and prefix."""
+        return [word_regex(w) for w in self.words] + [prefix_regex(p) for p in self.prefixes]
+
+
+def parse(text: str) -> Query:
+    """The words and prefixes of a query (each once, in order), and its id prefix if it is one."""
+    lowered = text.lower()
+    prefixes = list(dict.fromkeys(_PREFIX.findall(lowered)))
+    words = list(dict.fromkeys(WORD.findall(_PREFIX.sub(" ", lowered))))
+    hex_id = _HEX_ID.fullmatch(lowered.strip())
+    return Query(tuple(words), tuple(prefixes), hex_id.group(1) if hex_id else None)
+
+
+def as_prefixes(text: str) -> str | None:
+    """The query with each whole word made a prefix ("batt" -> "batt*"), or ``None`` when it
+    has no whole word to widen: what the viewer offers when whole words match nothing."""
+    query = parse(text)
+    if not query.words:
+        return None
+    return " ".join(f"{w}*" for w in (*query.words, *query.prefixes))
+
+
+# A word starts at the text's start, after a non-word character, or right after a JSON escape
+# ("\nHello" holds "hello"), as the indexer reads it (``_ESCAPE``).
+_WORD_START = r"(?i)(^|\W|\\[nrtbf])"
 
 
 def word_regex(word: str) -> str:
     """An RE2 pattern matching ``word`` as a whole word, for verifying candidates."""
-    return r"(?i)(^|\W)" + re.escape(word) + r"($|\W)"
+    return _WORD_START + re.escape(word) + r"($|\W)"
+
+
+def prefix_regex(prefix: str) -> str:
+    """An RE2 pattern matching a word that begins with ``prefix``."""
+    return _WORD_START + re.escape(prefix)
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str]:
+    """``[low, high)``: the strings that begin with ``prefix``, as a range (zone maps prune it)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def prefix_of_stop_word(prefix: str) -> bool:
+    """Whether a stop word (never indexed) begins with ``prefix``: the index cannot answer it."""
+    return any(w.startswith(prefix) for w in STOP_WORDS)
 
 
 def indexed_seq(con: duckdb.DuckDBPyConnection, catalog: str = STORE) -> int:
@@ -85,14 +159,22 @@ def indexed_seq(con: duckdb.DuckDBPyConnection, catalog: str = STORE) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def _terms(rows: Iterable[tuple[int, str]]) -> pa.Table:
+def _terms(rows: Iterable[tuple[int, str]]) -> tuple[pa.Table, pa.Table]:
+    """A chunk's ``search_terms`` rows, and its distinct words with their terms."""
     terms: list[int] = []
     seqs: list[int] = []
+    vocabulary: dict[str, int] = {}
     for seq, text in rows:
         for word in words(text or ""):
-            terms.append(term(word))
+            t = vocabulary.get(word)
+            if t is None:
+                t = vocabulary[word] = term(word)
+            terms.append(t)
             seqs.append(seq)
-    return pa.table({"term": pa.array(terms, pa.uint32()), "seq": pa.array(seqs, pa.int64())})
+    return (
+        pa.table({"term": pa.array(terms, pa.uint32()), "seq": pa.array(seqs, pa.int64())}),
+        pa.table({"term": pa.array(list(vocabulary.values()), pa.uint32()), "word": list(vocabulary)}),
+    )
 
 
 def index_pending(
@@ -123,10 +205,17 @@ def index_pending(
                 [done, done + chunk],
             ).fetchall()
             new = min(done + chunk, top)
-            table = _terms(rows)
+            table, vocabulary = _terms(rows)
             con.execute("BEGIN TRANSACTION")
             con.register("_spyglass_terms", table)
+            con.register("_spyglass_words", vocabulary)
             con.execute(f"INSERT INTO {STORE}.search_terms SELECT term, seq FROM _spyglass_terms ORDER BY term, seq")
+            # The words new to the vocabulary, sorted, so that a prefix's range reads few row groups.
+            con.execute(
+                f"INSERT INTO {STORE}.search_words SELECT term, word FROM _spyglass_words w WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {STORE}.search_words v WHERE v.word = w.word) ORDER BY word"
+            )
+            con.unregister("_spyglass_words")
             con.unregister("_spyglass_terms")
             con.execute(f"UPDATE {STORE}.spyglass_meta SET value = ? WHERE key = ?", [str(new), INDEXED_KEY])
             con.execute("COMMIT")

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from .._evidence import tool_result
 from ..conventions import canonical
-from . import _search, _spool
+from . import _search, _snippets, _spool
 from ._connect import STORE, StoreBusy, open_read, open_write, store_error
 from ._ingest import ingest_batch
 from ._location import is_postgres
@@ -34,7 +34,17 @@ from ._rows import conform
 from ._schema import SCHEMA_VERSION, StoreError, migrate, stored_version
 from ._writer import StoreWriter
 
-_TABLES = ("spans", "events", "documents", "decisions", "traces", "search_terms", "evaluations", "annotations")
+_TABLES = (
+    "spans",
+    "events",
+    "documents",
+    "decisions",
+    "traces",
+    "search_terms",
+    "search_words",
+    "evaluations",
+    "annotations",
+)
 #: ``evaluations.label`` of an answer the grounding check found unsupported by its documents.
 HALLUCINATION_LABEL = "hallucination"
 ANNOTATION_LABELS = ("hallucination", "correct", "other")
@@ -887,9 +897,12 @@ class Store:
         flt = filters or TraceFilter()
         where, params = flt.where()
         if flt.text and flt.text.strip():
-            ids = sorted({trace_id for _, trace_id in self._text_matches(con, flt.text, MAX_TEXT_MATCHES)})
+            ids = {trace_id for _, trace_id in self._text_matches(con, flt.text, MAX_TEXT_MATCHES)}
+            by_span, by_trace = self._id_matches(con, flt.text, MAX_TEXT_MATCHES)
+            ids.update(trace_id for _, trace_id in by_span)
+            ids.update(by_trace)
             where += " AND trace_id IN (SELECT unnest(?::VARCHAR[]))"
-            params.append(ids)
+            params.append(sorted(ids))
         return where, params
 
     def facets(self, max_values: int | None = None) -> dict[str, list[str]]:
@@ -1208,10 +1221,12 @@ class Store:
     # --- search ----------------------------------------------------------------------
     def search(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """Spans whose captured content (prompts, outputs, documents, any attribute) has
-        every word of ``text`` (whole words, any case); newest first."""
+        every word of ``text`` (whole words, any case; ``batt*``: a word beginning with
+        "batt"), or whose span id begins with ``text`` when it is a hex id prefix; newest first."""
         cols = ", ".join(SPAN_SUMMARY_COLUMNS)
         with self.connect() as con:
-            seqs = [seq for seq, _ in self._text_matches(con, text, int(limit))]
+            found = self._text_matches(con, text, int(limit)) + self._id_matches(con, text, int(limit))[0]
+            seqs = sorted({seq for seq, _ in found}, reverse=True)[: int(limit)]
             if not seqs:
                 return []
             return _rows(
@@ -1226,12 +1241,13 @@ class Store:
         Indexed spans: candidates from ``search_terms`` (a few row groups per lookup), then
         verified on their text. Spans past the indexed point: scanned. See ``_search.py``.
         """
-        indexed_words, all_words = _search.query_words(text)
-        if not all_words:
+        query = _search.parse(text)
+        if query.empty:
             return []
-        verify = " AND ".join([f"regexp_matches({_search.SEARCHED_TEXT}, ?)"] * len(all_words))
-        patterns = [_search.word_regex(w) for w in all_words]
-        if not indexed_words:  # only very common words: nothing to look up, scan
+        patterns = query.patterns()
+        verify = " AND ".join([f"regexp_matches({_search.SEARCHED_TEXT}, ?)"] * len(patterns))
+        groups = self._term_groups(con, query)
+        if not groups:  # nothing the index can answer (very common words): scan
             return [
                 (r[0], r[1])
                 for r in con.execute(
@@ -1239,15 +1255,31 @@ class Store:
                 ).fetchall()
             ]
         upto = _search.indexed_seq(con)
-        terms = [_search.term(w) for w in indexed_words]
-        candidates = [
-            r[0]
-            for r in con.execute(
-                "SELECT seq FROM search_terms WHERE term IN (SELECT unnest(?::UINTEGER[])) GROUP BY seq "
-                "HAVING count(DISTINCT term) = ? ORDER BY seq DESC LIMIT ?",
-                [terms, len(terms), limit * 2 + 100],
-            ).fetchall()
-        ]
+        candidates: list[int] = []
+        if all(len(group) == 1 for group in groups):  # whole words only: a span holds every term
+            terms = sorted({group[0] for group in groups})
+            candidates = [
+                r[0]
+                for r in con.execute(
+                    "SELECT seq FROM search_terms WHERE term IN (SELECT unnest(?::UINTEGER[])) GROUP BY seq "
+                    "HAVING count(DISTINCT term) = ? ORDER BY seq DESC LIMIT ?",
+                    [terms, len(terms), limit * 2 + 100],
+                ).fetchall()
+            ]
+        elif all(groups):  # (a prefix that begins no indexed word: no indexed span can match)
+            # A span is a candidate when it holds a term of every group (a word is a group of
+            # one term; a prefix, the terms of the words it begins).
+            terms = [t for group in groups for t in group]
+            numbers = [i for i, group in enumerate(groups) for _ in group]
+            candidates = [
+                r[0]
+                for r in con.execute(
+                    "SELECT seq FROM search_terms JOIN (SELECT unnest(?::UINTEGER[]) AS term, "
+                    "unnest(?::INTEGER[]) AS grp) q USING (term) WHERE term IN (SELECT unnest(?::UINTEGER[])) "
+                    "GROUP BY seq HAVING count(DISTINCT grp) = ? ORDER BY seq DESC LIMIT ?",
+                    [terms, numbers, sorted(set(terms)), len(groups), limit * 2 + 100],
+                ).fetchall()
+            ]
         tail = con.execute(
             f"SELECT seq, trace_id FROM spans WHERE seq > ? AND {verify} ORDER BY seq DESC LIMIT ?",
             [upto, *patterns, limit],
@@ -1265,11 +1297,78 @@ class Store:
             ]
         return found
 
+    @staticmethod
+    def _term_groups(con: duckdb.DuckDBPyConnection, query: _search.Query) -> list[list[int]]:
+        """The index terms standing for each word and prefix of ``query`` the index can answer
+        (an empty group: a prefix of no indexed word). Stop words, prefixes of one, and
+        prefixes of more than ``MAX_PREFIX_TERMS`` words are left to the regular expressions."""
+        groups = [[_search.term(w)] for w in query.words if w not in _search.STOP_WORDS]
+        for prefix in query.prefixes:
+            if _search.prefix_of_stop_word(prefix):
+                continue
+            terms = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT term FROM search_words WHERE word >= ? AND word < ? LIMIT ?",
+                    [*_search.prefix_bounds(prefix), _search.MAX_PREFIX_TERMS + 1],
+                ).fetchall()
+            ]
+            if len(terms) <= _search.MAX_PREFIX_TERMS:
+                groups.append(terms)
+        return groups
+
+    def _id_matches(self, con: Any, text: str, limit: int) -> tuple[list[tuple[int, str]], list[str]]:
+        """When ``text`` is a hex id prefix: ``(seq, trace_id)`` of the newest ``limit`` spans whose
+        span id begins with it, and the ids of the traces whose trace id does (``limit`` at most)."""
+        prefix = _search.parse(text).id_prefix
+        if prefix is None:
+            return [], []
+        # Ids are lower-case hex: "g" sorts after every digit of one, so [prefix, prefix + "g")
+        # holds exactly the ids beginning with the prefix.
+        bounds = [prefix, prefix + "g"]
+        spans = con.execute(
+            "SELECT seq, trace_id FROM spans WHERE span_id >= ? AND span_id < ? ORDER BY seq DESC LIMIT ?",
+            [*bounds, limit],
+        ).fetchall()
+        traces = con.execute(
+            "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? LIMIT ?", [*bounds, limit]
+        ).fetchall()
+        return [(r[0], r[1]) for r in spans], [r[0] for r in traces]
+
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
         """Index spans not indexed yet (at most ``budget_s`` seconds of work). Returns
         ``(indexed up to seq, last seq)``. Search works without it, only slower."""
         with _store_errors(self.path):
             return _search.index_pending(self.path, budget_s=budget_s)
+
+    def search_snippets(self, trace_ids: Sequence[str], text: str) -> dict[str, _snippets.Snippet]:
+        """Where ``text`` matched in each of ``trace_ids`` (one page of a search's traces): the
+        best matching span and field, and a short window of text around the first match with
+        the offsets of the matches (``_snippets.Snippet``). Traces without a match (or unknown)
+        are left out. Reads the page's traces' matching spans only, by their seq ranges."""
+        query = _search.parse(text)
+        ids = list(dict.fromkeys(str(t) for t in trace_ids))
+        if not ids or (query.empty and query.id_prefix is None):
+            return {}
+        with self.connect() as con:
+            ranges = con.execute(
+                "SELECT trace_id, min_seq, max_seq FROM traces WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+            ).fetchall()
+            if not ranges:
+                return {}
+            each = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
+            params: list[Any] = [v for _, lo, hi in ranges for v in (lo, hi)]
+            # The spans that match (every word), and with an id prefix every span: it may be the one named.
+            patterns = [] if query.id_prefix is not None else query.patterns()
+            verify = " AND ".join([f"regexp_matches({_search.SEARCHED_TEXT}, ?)"] * len(patterns)) or "TRUE"
+            spans = _rows(
+                con.execute(
+                    "SELECT trace_id, span_id, name, span_type, status_message, attributes FROM spans "
+                    f"WHERE ({each}) AND list_contains(?, trace_id) AND {verify} ORDER BY start_time, seq",
+                    [*params, [r[0] for r in ranges], *patterns],
+                )
+            )
+        return _snippets.of_traces(query, ids, spans)
 
     # --- housekeeping ----------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from .. import _search
+from .. import _search, _snippets
 from .._connect import StoreNotFound
 from .._location import display, resolve
 from .._schema import StoreError
@@ -73,10 +73,11 @@ _SNAPSHOT_RE = rf"^(.+){_DATE_SUFFIX}$"
 
 
 # Spans matching a query, newest first: the indexed ones from span_search's GIN index; those
-# of batches not indexed yet by a whole-word regular expression per word (computing their
+# of batches not indexed yet by a regular expression per word and prefix (computing their
 # vectors on the spot costs ~300 us a span). The ranges are read first: a plan made without
-# knowing them scans the whole table.
-_INDEXED_MATCHES = "SELECT seq FROM span_search WHERE search @@ plainto_tsquery('simple', %s)"
+# knowing them scans the whole table. Whole words go through plainto_tsquery as before (its
+# parser splits "gpt-4o" as the vectors were split); a prefix is a tsquery prefix, 'batt':*.
+_INDEXED_MATCHES = "SELECT seq FROM span_search WHERE search @@ ({tsquery})"
 _SPAN_TEXT = (
     "(coalesce(s.name, '') || ' ' || coalesce(s.status_message, '') || ' ' || coalesce(s.attributes::text, ''))"
 )
@@ -85,19 +86,39 @@ _SPAN_TEXT = (
 def _word_pattern(word: str) -> str:
     """A whole word, case aside, in PostgreSQL's regular expressions; also right after a JSON
     escape ("\\nHello" holds "hello"), as the index reads it."""
-    return r"(\m|\\[nrtbf])" + re.escape(word) + r"\M"
+    return _prefix_pattern(word) + r"\M"
+
+
+def _prefix_pattern(prefix: str) -> str:
+    """A word beginning with ``prefix``, as :func:`_word_pattern` reads words."""
+    return r"(\m|\\[nrtbf])" + re.escape(prefix)
+
+
+def _tsquery(query: _search.Query) -> tuple[str, list[str]]:
+    """The ``tsquery`` of a query's words and prefixes, and its parameters."""
+    parts, params = [], []
+    if query.words:
+        parts.append("plainto_tsquery('simple', %s)")
+        params.append(" ".join(query.words))
+    for prefix in query.prefixes:
+        # A prefix is \w characters only (``_search.parse``), so it is safe inside quotes.
+        parts.append("to_tsquery('simple', %s)")
+        params.append(f"'{prefix}':*")
+    return " && ".join(parts), params
 
 
 def _matches(con: psycopg.Connection, text: str, limit: int) -> tuple[str, list[Any]]:
     """SQL giving the seq of the newest ``limit`` spans matching ``text``, and its parameters."""
-    words = _search.query_words(text)[1]
+    query = _search.parse(text)
     ranges = con.execute("SELECT first_seq, last_seq FROM search_batches ORDER BY first_seq").fetchall()
-    sql, params = _INDEXED_MATCHES, [" ".join(words)]
+    tsquery, params = _tsquery(query)
+    sql = _INDEXED_MATCHES.format(tsquery=tsquery)
     if ranges:
+        patterns = [_word_pattern(w) for w in query.words] + [_prefix_pattern(p) for p in query.prefixes]
         between = " OR ".join("s.seq BETWEEN %s AND %s" for _ in ranges)
-        each = " AND ".join(f"{_SPAN_TEXT} ~* %s" for _ in words)
+        each = " AND ".join(f"{_SPAN_TEXT} ~* %s" for _ in patterns)
         sql += f" UNION SELECT s.seq FROM spans s WHERE ({between}) AND {each}"
-        params += [v for r in ranges for v in r] + [_word_pattern(w) for w in words]
+        params += [v for r in ranges for v in r] + patterns
     return f"SELECT seq FROM ({sql}) hits ORDER BY seq DESC LIMIT %s", [*params, int(limit)]
 
 
@@ -131,9 +152,9 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
-def _tsquery_words(text: str) -> str:
-    """The words of a query, as the DuckDB search reads them, for ``plainto_tsquery``."""
-    return " ".join(_search.query_words(text)[1])
+def _searchable(text: str) -> bool:
+    """Whether a query has a word or a prefix to look for (``_matches`` needs one)."""
+    return not _search.parse(text).empty
 
 
 class PostgresStore(Store):
@@ -248,15 +269,18 @@ class PostgresStore(Store):
         flt = filters or TraceFilter()
         where, params = flt.where(PG_FILTERS)
         if flt.text and flt.text.strip():
-            if not _tsquery_words(flt.text):
+            if not _searchable(flt.text):
                 return "FALSE", []
             # The matching trace ids first, as a list: a plan made with the match query inside the
             # trace list's (as a semi-join) was measured at 1 s where the two steps take 6 ms.
             matches, matched = _matches(con, flt.text, MAX_TEXT_MATCHES)
             seqs = [r[0] for r in con.execute(matches, matched).fetchall()]
-            ids = [r[0] for r in con.execute("SELECT DISTINCT trace_id FROM spans WHERE seq = ANY(%s)", [seqs])]
+            ids = {r[0] for r in con.execute("SELECT DISTINCT trace_id FROM spans WHERE seq = ANY(%s)", [seqs])}
+            by_span, by_trace = self._id_matches(con, flt.text, MAX_TEXT_MATCHES)
+            ids.update(trace_id for _, trace_id in by_span)
+            ids.update(by_trace)
             where += " AND trace_id = ANY(%s)"
-            params.append(ids)
+            params.append(sorted(ids))
         return where, params
 
     def trace_previews(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -356,18 +380,39 @@ class PostgresStore(Store):
 
     # --- search ----------------------------------------------------------------------
     def search(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        """Spans whose content has every word of ``text`` (whole words, any case), newest
-        first: from ``span_search``, and a scan of the batches not indexed yet."""
-        if not _tsquery_words(text):
-            return []
+        """Spans whose content has every word of ``text`` (whole words, any case; ``batt*`` a
+        word beginning with "batt"), or whose span id begins with ``text`` when it is a hex id
+        prefix, newest first: from ``span_search``, and a scan of the batches not indexed yet."""
         cols = ", ".join(SPAN_SUMMARY_COLUMNS)
         with self.connect() as con:
-            # The seqs first: with the match query inside, the planner walked spans by seq (380 ms on
-            # 1M spans). And with the cap the trace list uses, not ``limit``: under a small LIMIT it
-            # walks span_search backwards by seq, hoping for early matches (286 ms for a rare word).
-            matches, params = _matches(con, text, MAX_TEXT_MATCHES)
-            seqs = [r[0] for r in con.execute(matches, params).fetchall()][: int(limit)]
-            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq = ANY(%s) ORDER BY seq DESC", [seqs]))
+            seqs: set[int] = set()
+            if _searchable(text):
+                # The seqs first: with the match query inside, the planner walked spans by seq (380 ms on
+                # 1M spans). And with the cap the trace list uses, not ``limit``: under a small LIMIT it
+                # walks span_search backwards by seq, hoping for early matches (286 ms for a rare word).
+                matches, params = _matches(con, text, MAX_TEXT_MATCHES)
+                seqs.update(r[0] for r in con.execute(matches, params).fetchall())
+            seqs.update(seq for seq, _ in self._id_matches(con, text, int(limit))[0])
+            if not seqs:
+                return []
+            newest = sorted(seqs, reverse=True)[: int(limit)]
+            return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq = ANY(%s) ORDER BY seq DESC", [newest]))
+
+    def _id_matches(self, con: Any, text: str, limit: int) -> tuple[list[tuple[int, str]], list[str]]:
+        prefix = _search.parse(text).id_prefix
+        if prefix is None:
+            return [], []
+        # Byte-order comparisons (~>=~, ~<~): they use the text_pattern_ops indexes of migration 6
+        # whatever the database's collation. "g" sorts after every hex digit (see Store._id_matches).
+        bounds = [prefix, prefix + "g"]
+        spans = con.execute(
+            "SELECT seq, trace_id FROM spans WHERE span_id ~>=~ %s AND span_id ~<~ %s ORDER BY seq DESC LIMIT %s",
+            [*bounds, limit],
+        ).fetchall()
+        traces = con.execute(
+            "SELECT trace_id FROM traces WHERE trace_id ~>=~ %s AND trace_id ~<~ %s LIMIT %s", [*bounds, limit]
+        ).fetchall()
+        return [(r[0], r[1]) for r in spans], [r[0] for r in traces]
 
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
         """Index the batches not indexed yet (at most ``budget_s`` seconds of work; other
@@ -384,11 +429,34 @@ class PostgresStore(Store):
             ).fetchall()
         return (int(top) if pending is None else int(pending) - 1), int(top)
 
+    def search_snippets(self, trace_ids: Sequence[str], text: str) -> dict[str, _snippets.Snippet]:
+        query = _search.parse(text)
+        ids = list(dict.fromkeys(str(t) for t in trace_ids))
+        if not ids or (query.empty and query.id_prefix is None):
+            return {}
+        # The matching spans of the page's traces (every span, with an id prefix: it may be the one named).
+        patterns = (
+            []
+            if query.id_prefix is not None
+            else [_word_pattern(w) for w in query.words] + [_prefix_pattern(p) for p in query.prefixes]
+        )
+        verify = " AND ".join(f"{_SPAN_TEXT} ~* %s" for _ in patterns) or "TRUE"
+        with self.connect() as con:
+            spans = _rows(
+                con.execute(
+                    "SELECT s.trace_id, s.span_id, s.name, s.span_type, s.status_message, s.attributes::text AS attributes "
+                    f"FROM spans s WHERE s.trace_id = ANY(%s) AND {verify} ORDER BY s.start_time, s.seq",
+                    [ids, *patterns],
+                )
+            )
+        return _snippets.of_traces(query, ids, spans)
+
     # --- housekeeping ----------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         with self.connect() as con:
             out = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in _TABLES}
-            out["search_terms"] = 0  # the DuckDB store's word table; here the `search` column does its work
+            # The DuckDB store's word tables; here span_search (a tsvector per span) does their work.
+            out["search_terms"] = out["search_words"] = 0
             out["dropped_spans"] = int(
                 con.execute("SELECT COALESCE(sum(count), 0) FROM dropped_spans").fetchall()[0][0]
             )

@@ -143,6 +143,15 @@ def _logical_calls(con: psycopg.Connection) -> None:
     con.execute("CREATE INDEX spans_llm_calls ON spans (seq) WHERE span_type = 'llm' AND llm_parent_span_id IS NULL")
 
 
+@migration(6, "search vocabulary for prefix search")
+def _id_prefixes(con: psycopg.Connection) -> None:
+    # Prefix search needs no vocabulary here (a tsquery prefix, 'batt':*, reads the GIN index);
+    # what this version adds is the lookup of trace and span id prefixes: btree ranges in
+    # byte order whatever the database's collation (text_pattern_ops; ~>=~ and ~<~ use them).
+    con.execute("CREATE INDEX spans_span_id_prefix ON spans (span_id text_pattern_ops)")
+    con.execute("CREATE INDEX traces_trace_id_prefix ON traces (trace_id text_pattern_ops)")
+
+
 def _tables(con: psycopg.Connection) -> set[str]:
     rows = con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
