@@ -138,11 +138,11 @@ def test_time_range_custom_dates_outside_the_data(app: AppTest) -> None:
 
 def test_full_text_search(app: AppTest) -> None:
     at = run(app)
-    at.text_input(key="f_text").input("potassium").run()  # only in document d3 of rag_pipeline
+    at.text_input(key="q").input("potassium").run()  # only in document d3 of rag_pipeline
     assert roots(at) == ["rag_pipeline"]
-    at.text_input(key="f_text").input("BOLD claim").run()  # in the xss answer; any case, all words
+    at.text_input(key="q").input("BOLD claim").run()  # in the xss answer; any case, all words
     assert roots(at) == ["xss_pipeline"]
-    at.text_input(key="f_text").input("zyzzyva").run()
+    at.text_input(key="q").input("zyzzyva").run()
     assert roots(at) == []
 
 

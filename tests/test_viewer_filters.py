@@ -102,3 +102,9 @@ def test_more_filters_offers_the_stores_keys_and_labels(app: AppTest) -> None:
     assert "judge" in at.selectbox(key="evaluation").options
     assert "correct" in at.selectbox(key="annotation").options
     assert "gen_ai.request.model" in (at.text_input(key="attr").help or "")
+
+
+def test_a_link_opens_a_search(app: AppTest) -> None:
+    at = vs.run(app, q="potassium")  # only in a document of rag_pipeline
+    assert at.text_input(key="q").value == "potassium"
+    assert roots(at) == {"rag_pipeline"}

@@ -45,7 +45,7 @@ def _column(at: AppTest, name: str) -> list[str]:
 def test_a_search_shows_where_each_trace_matched(app: AppTest) -> None:
     at = run(app)
     assert _search_hits.MATCH_COLUMN not in at.dataframe[0].value.columns  # no search, no match column
-    at.text_input(key="f_text").input("potassium").run()  # only in document d3 of rag_pipeline
+    at.text_input(key="q").input("potassium").run()  # only in document d3 of rag_pipeline
     assert _column(at, "root") == ["rag_pipeline"]
     (cell,) = _column(at, _search_hits.MATCH_COLUMN)
     assert "«potassium»" in cell and "excellent source of" in cell, cell
@@ -58,14 +58,14 @@ def test_a_search_shows_where_each_trace_matched(app: AppTest) -> None:
 
 def test_a_word_that_only_begins_offers_the_words_it_begins(app: AppTest) -> None:
     at = run(app)
-    at.text_input(key="f_text").input("potass").run()
+    at.text_input(key="q").input("potass").run()
     assert _column(at, "root") == []
     assert any("No whole-word match for “potass”" in i.value and "1 trace has" in i.value for i in at.info)
     at.button(key="search_prefixes").click().run()
-    assert at.text_input(key="f_text").value == "potass*"  # the box shows the rule it now uses
+    assert at.text_input(key="q").value == "potass*"  # the box shows the rule it now uses
     assert _column(at, "root") == ["rag_pipeline"]
     assert "«potassium»" in _column(at, _search_hits.MATCH_COLUMN)[0]
-    at.text_input(key="f_text").input("zzqx").run()  # begins no word: nothing is offered
+    at.text_input(key="q").input("zzqx").run()  # begins no word: nothing is offered
     assert not any(b.key == "search_prefixes" for b in at.button)
     assert any("No trace matches" in i.value for i in at.info)
 
@@ -73,7 +73,7 @@ def test_a_word_that_only_begins_offers_the_words_it_begins(app: AppTest) -> Non
 def test_an_id_prefix_finds_its_trace(app: AppTest, built: tuple[Any, dict[str, str]]) -> None:
     trace_id = built[1]["xss_pipeline"]
     at = run(app)
-    at.text_input(key="f_text").input(trace_id[:8]).run()
+    at.text_input(key="q").input(trace_id[:8]).run()
     assert _column(at, "root") == ["xss_pipeline"]
     assert _column(at, _search_hits.MATCH_COLUMN)[0].endswith(f"trace id: «{trace_id[:8]}»{trace_id[8:]}")
 

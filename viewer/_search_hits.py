@@ -24,7 +24,7 @@ from ._safe import md
 
 MATCH_COLUMN = "match"
 OPEN, CLOSE = "«", "»"
-SEARCH_KEY = "f_text"  # the search box's key (``_trace_list.render``)
+SEARCH_KEY = "q"  # the search box's key and URL parameter (``_trace_list.render``)
 HIGHLIGHT = "orange-background"
 
 

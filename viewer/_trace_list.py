@@ -329,6 +329,7 @@ def render(path: str, flt: TraceFilter) -> None:
     text = st.text_input(
         "Search prompts, outputs and documents",
         key=_search_hits.SEARCH_KEY,
+        bind="query-params",  # ?q=battery: a search can be linked to, like the filters
         # The rules in the box itself (a help icon would give the box a second label): every
         # word whole, any case; "batt*" a word's beginning; 6+ hex digits an id's (docs/viewer.md).
         placeholder="whole words, all required · batt* for words beginning with batt · "
