@@ -509,6 +509,27 @@ def _store_errors(path: str) -> Iterator[None]:
         raise store_error(path, exc) from exc
 
 
+def _page_spans(con: duckdb.DuckDBPyConnection, ids: list[str]) -> tuple[str, list[Any], list[str]] | None:
+    """A condition on ``spans`` for the spans of one page of traces, its parameters, and the
+    ids of those traces that are stored (``None`` when none is).
+
+    Narrow seq ranges ORed, inside the page's overall range, then the trace ids: DuckDB
+    prunes row groups by the ranges. Measured on 1M spans, 50 traces: 13 ms, against 32 ms
+    for ``(seq BETWEEN ? AND ? AND trace_id = ?)`` ORed per trace and 500 ms for the ids
+    alone (a full scan)."""
+    ranges = con.execute(
+        "SELECT trace_id, min_seq, max_seq FROM traces WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+    ).fetchall()
+    if not ranges:
+        return None
+    each = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
+    found = [r[0] for r in ranges]
+    params: list[Any] = [min(r[1] for r in ranges), max(r[2] for r in ranges)]
+    params += [v for _, lo, hi in ranges for v in (lo, hi)]
+    params.append(found)
+    return f"seq BETWEEN ? AND ? AND ({each}) AND list_contains(?, trace_id)", params, found
+
+
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -809,21 +830,10 @@ class Store:
         if not ids:
             return {}
         with self.connect() as con:
-            ranges = con.execute(
-                "SELECT trace_id, min_seq, max_seq FROM traces WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-            ).fetchall()
-            if not ranges:
+            page = _page_spans(con, ids)
+            if page is None:
                 return {}
-            # Narrow seq ranges ORed, inside the page's overall range, then the trace ids:
-            # DuckDB prunes row groups by the ranges. Measured on 1M spans, 50 traces: 13 ms,
-            # against 32 ms for ``(seq BETWEEN ? AND ? AND trace_id = ?)`` ORed per trace and
-            # 500 ms for the ids alone (a full scan).
-            each = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
-            by_seq = f"seq BETWEEN ? AND ? AND ({each}) AND list_contains(?, trace_id)"
-            found = [r[0] for r in ranges]
-            params = [min(r[1] for r in ranges), max(r[2] for r in ranges)]
-            params += [v for _, lo, hi in ranges for v in (lo, hi)]
-            params.append(found)
+            by_seq, params, found = page
             spans = _rows(
                 con.execute(
                     "SELECT trace_id, span_id, parent_span_id, span_type, start_time, name, llm_parent_span_id, "
@@ -1351,21 +1361,18 @@ class Store:
         if not ids or (query.empty and query.id_prefix is None):
             return {}
         with self.connect() as con:
-            ranges = con.execute(
-                "SELECT trace_id, min_seq, max_seq FROM traces WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-            ).fetchall()
-            if not ranges:
+            page = _page_spans(con, ids)
+            if page is None:
                 return {}
-            each = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
-            params: list[Any] = [v for _, lo, hi in ranges for v in (lo, hi)]
+            by_seq, params, _ = page
             # The spans that match (every word), and with an id prefix every span: it may be the one named.
             patterns = [] if query.id_prefix is not None else query.patterns()
             verify = " AND ".join([f"regexp_matches({_search.SEARCHED_TEXT}, ?)"] * len(patterns)) or "TRUE"
             spans = _rows(
                 con.execute(
                     "SELECT trace_id, span_id, name, span_type, status_message, attributes FROM spans "
-                    f"WHERE ({each}) AND list_contains(?, trace_id) AND {verify} ORDER BY start_time, seq",
-                    [*params, [r[0] for r in ranges], *patterns],
+                    f"WHERE {by_seq} AND {verify} ORDER BY start_time, seq",
+                    [*params, *patterns],
                 )
             )
         return _snippets.of_traces(query, ids, spans)
