@@ -1,4 +1,4 @@
-"""Take the screenshots of docs/debugging.md: the viewer on a fresh `spyglass demo` store, in
+"""Take the screenshots of docs/debugging.md and docs/viewer.md: the viewer on a fresh `spyglass demo` store, in
 Debian's chromium via Playwright (see ../shared/TESTING.md).
 
     python docs/img/make_screenshots.py          # writes docs/img/debug-*.png
@@ -198,6 +198,49 @@ def main() -> None:
                     "height": table["y"] + table["height"] - 130,
                 },
             )
+            # 6. the top of the trace screen: question, answer, unsupported facts, waterfall
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.goto(f"{url}/?trace={ids[BATTERY_Q]}")
+            page.locator(".st-key-glance").get_by_text("unsupported by the context").wait_for()
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+            time.sleep(2)
+            main = page.locator(main_area).bounding_box()
+            chart = page.locator('[data-testid="stVegaLiteChart"]').first.bounding_box()
+            page.screenshot(
+                path=str(OUT / "debug-6-trace-top.png"),
+                clip={
+                    "x": main["x"] + 60,
+                    "y": 20,
+                    "width": main["width"] - 120,
+                    "height": chart["y"] + chart["height"],
+                },
+            )
+
+            # 7. the session of that question, turn by turn
+            session = page.get_by_role("button", name="Open session")
+            session.click()
+            page.get_by_text("Turn 2").first.wait_for()
+            time.sleep(1)
+            page.screenshot(
+                path=str(OUT / "debug-7-session.png"),
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": 1400, "height": 900},
+            )
+
+            # 8. the dashboards, by prompt version, and the A/B table
+            page.set_viewport_size({"width": 1400, "height": 2200})
+            page.goto(f"{url}/?view=dashboards&dash_by=prompt+version")
+            page.get_by_text("Prompt versions").first.wait_for()
+            page.locator('[data-testid="stVegaLiteChart"]').nth(3).wait_for()
+            time.sleep(2)
+            page.screenshot(path=str(OUT / "debug-8-dashboards.png"), full_page=True)
+
+            # 9. a search by a word's beginning, the match highlighted
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.goto(f"{url}/?q=batt*")
+            page.get_by_text("Where the search matched").first.wait_for()
+            time.sleep(1)
+            page.screenshot(path=str(OUT / "debug-9-search.png"), full_page=True)
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
