@@ -171,3 +171,28 @@ def test_bad_decision_filter_says_why() -> None:
 def test_attribute_filter_round_trips_as_text() -> None:
     for text in ("a.b = c d", "x ~ y", "n >= 2", "k exists"):
         assert str(AttributeFilter.parse(text)) == text
+
+
+def test_a_search_is_matched_once_per_snapshot(
+    built: dict[str, str], store: tracer.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The viewer's list page counts, lists and charts one search: inside one snapshot the
+    text is matched once (it was four times, 2.9 s of 4 s on 1M spans), outside every time."""
+    calls: list[str] = []
+    original = type(store)._matching_traces
+
+    def counted(self: tracer.Store, con: object, text: str) -> list[str]:
+        calls.append(text)
+        return original(self, con, text)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(store), "_matching_traces", counted)
+    flt = TraceFilter(text="battery")
+    with store.snapshot():
+        assert store.count_traces(flt) == 1
+        assert len(store.list_traces(flt)) == 1
+        assert len(store.durations(flt)) == 1
+        assert store.count_traces(TraceFilter(text="refund")) == 1
+    assert calls == ["battery", "refund"]
+    calls.clear()
+    assert store.count_traces(flt) == 1 and len(store.list_traces(flt)) == 1
+    assert calls == ["battery", "battery"]  # no snapshot: nothing is kept between reads

@@ -343,15 +343,20 @@ def render(path: str, flt: TraceFilter) -> None:
         _data.refresh_search_index(path)
     size = int(st.session_state.get("page_size", DEFAULT_PAGE_SIZE))
     page = int(st.session_state.get("page_no", 1))
-    with _data.snapshot(path):  # one connection for the count, the page, its previews and the charts
-        total, rows = _data.trace_page(path, flt, limit=size, offset=(page - 1) * size)
-        if total and not rows:  # the filter shrank the list under the saved page: back to page 1
-            page = 1
-            total, rows = _data.trace_page(path, flt, limit=size, offset=0)
-        ids = [str(r["trace_id"]) for r in rows]
-        found = _data.previews(path, ids) if ids else {}
-        hits = _search_hits.snippets(path, ids, flt.text) if flt.text and ids else None
-        charts = _chart_data(path, flt) if total else ([], [], "day")
+    # One connection (and one match of a search's text) for the count, the page, its
+    # previews and, after the table is on screen, the charts.
+    with _data.snapshot(path):
+        _page(path, flt, size, page)
+
+
+def _page(path: str, flt: TraceFilter, size: int, page: int) -> None:
+    total, rows = _data.trace_page(path, flt, limit=size, offset=(page - 1) * size)
+    if total and not rows:  # the filter shrank the list under the saved page: back to page 1
+        page = 1
+        total, rows = _data.trace_page(path, flt, limit=size, offset=0)
+    ids = [str(r["trace_id"]) for r in rows]
+    found = _data.previews(path, ids) if ids else {}
+    hits = _search_hits.snippets(path, ids, flt.text) if flt.text and ids else None
     if total == 0:
         if flt == TraceFilter(text=flt.text) and not flt.text:
             st.info(
@@ -440,7 +445,8 @@ def render(path: str, flt: TraceFilter) -> None:
         _search_hits.render_list(rows, hits)
     # Below the table: the charts take the browser longer to draw than the table, and the
     # table is what the user came for.
-    _charts(*charts)
+    if total:
+        _charts(*_chart_data(path, flt))
 
 
 def _set_page(key: str) -> None:

@@ -657,10 +657,24 @@ class Store:
             return
         with self._open() as con:  # a DuckDB error raised in the block becomes a StoreError there
             self._local.con = con
+            self._local.memo = {}
             try:
                 yield
             finally:
                 self._local.con = None
+                self._local.memo = None
+
+    def _memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per snapshot block for the same ``key`` (the data cannot change
+        inside one); outside a block, every time. A page's count, rows and charts under one
+        search then match its text once, not four times (2.9 s of 4 s for a common word on
+        1M spans)."""
+        memo = getattr(self._local, "memo", None)
+        if memo is None:
+            return compute()
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -907,13 +921,16 @@ class Store:
         flt = filters or TraceFilter()
         where, params = flt.where()
         if flt.text and flt.text.strip():
-            ids = {trace_id for _, trace_id in self._text_matches(con, flt.text, MAX_TEXT_MATCHES)}
-            by_span, by_trace = self._id_matches(con, flt.text, MAX_TEXT_MATCHES)
-            ids.update(trace_id for _, trace_id in by_span)
-            ids.update(by_trace)
             where += " AND trace_id IN (SELECT unnest(?::VARCHAR[]))"
-            params.append(sorted(ids))
+            params.append(self._memo(("text", flt.text), lambda: self._matching_traces(con, str(flt.text))))
         return where, params
+
+    def _matching_traces(self, con: duckdb.DuckDBPyConnection, text: str) -> list[str]:
+        ids = {trace_id for _, trace_id in self._text_matches(con, text, MAX_TEXT_MATCHES)}
+        by_span, by_trace = self._id_matches(con, text, MAX_TEXT_MATCHES)
+        ids.update(trace_id for _, trace_id in by_span)
+        ids.update(by_trace)
+        return sorted(ids)
 
     def facets(self, max_values: int | None = None) -> dict[str, list[str]]:
         """Distinct values for the filter widgets: models, span types, prompt versions,
