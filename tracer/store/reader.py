@@ -978,7 +978,12 @@ class Store:
             r[0] for r in con.execute(f"SELECT DISTINCT name FROM evaluations ORDER BY name{limit}").fetchall()
         ]
         labels = [r[0] for r in con.execute(f"SELECT DISTINCT label FROM annotations ORDER BY label{limit}").fetchall()]
-        recent = con.execute(f"SELECT attributes FROM spans ORDER BY seq DESC LIMIT {self.ATTRIBUTE_KEY_SAMPLE}")
+        # A seq range, not ORDER BY seq DESC LIMIT: the range skips all but the last row
+        # groups (15 ms on 1M spans, against 360 ms for the sort).
+        recent = con.execute(
+            "SELECT attributes FROM spans WHERE seq > "
+            f"(SELECT max(max_seq) FROM traces) - {int(self.ATTRIBUTE_KEY_SAMPLE)}"
+        )
         keys: set[str] = set()
         for (value,) in recent.fetchall():
             try:
