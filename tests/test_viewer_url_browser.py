@@ -92,3 +92,34 @@ def test_opening_a_trace_keeps_the_filters_and_back_returns_to_the_list(
         page.get_by_role("button", name="Clear", exact=True).click()
         _caption(page, "5 traces")
         page.wait_for_function("() => !location.search.includes('decision')")
+
+
+def test_the_finer_filters_in_the_browser(store: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """More filters: an attribute test typed as a user would, and an evaluation with a score
+    bound; each lands in the address bar and filters the list."""
+    path, _ = store
+    shots = Path(os.environ.get("SPYGLASS_SCREENSHOTS") or tmp_path)
+    with serve(path) as url, chromium_page() as page:
+        page.goto(url)
+        _caption(page, "5 traces")
+        page.get_by_text("More filters").click()
+        box = page.get_by_label("Attributes", exact=True)
+        box.fill("gen_ai.request.model = gpt-4o")
+        box.press("Enter")
+        _caption(page, "1 trace ·")
+        page.wait_for_function("() => location.search.includes('attr=')")
+        assert _params(page)["attr"] == ["gen_ai.request.model = gpt-4o"]
+        box.fill("gen_ai.usage.input_tokens > lots")
+        box.press("Enter")
+        page.get_by_text("needs a number").wait_for()  # said under the box; the list is not filtered by it
+        _caption(page, "5 traces")
+        box.fill("")
+        box.press("Enter")
+        page.wait_for_function("() => !location.search.includes('attr=')")
+        # "More filters" stays open once its last filter is cleared (it folded away here)
+        _pick(page, "Evaluation", "grounding")
+        page.get_by_label("Score ≤", exact=True).fill("0.5")
+        page.get_by_label("Score ≤", exact=True).press("Enter")
+        _caption(page, "1 trace ·")  # the xss answer, scored 0.0
+        page.wait_for_function("() => location.search.includes('max_score=0.5')")
+        page.screenshot(path=str(shots / "url-finer-filters.png"), full_page=True)

@@ -47,6 +47,7 @@ KEYS = (
     "min_ms",
     "min_cost",
 )
+MORE_OPEN = "more_filters_open"
 # Shown under "More filters", which opens by itself when one of them is set (from a link).
 MORE = ("tags", "evaluation", "min_score", "max_score", "annotation", "attr", "min_ms", "min_cost")
 DECISION_HELP = (
@@ -186,6 +187,9 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     user = _choice("User", facets.get("users", []), "user_id", typed=True)
     # From a link, the URL holds the value before the widget (drawn below) has any state.
     opened = any(st.session_state.get(k) not in (None, "", ANY, [], 0.0) or st.query_params.get(k) for k in MORE)
+    # Sticky: once open, clearing its last filter must not fold it away under the user's
+    # cursor (a changed ``expanded`` is applied by Streamlit); closing it by hand still works.
+    st.session_state[MORE_OPEN] = opened = bool(st.session_state.get(MORE_OPEN)) or opened
     with st.expander("More filters", expanded=opened):
         tags = st.multiselect("Tags (all of)", facets.get("tags", [])[:MAX_OPTIONS], key="tags", bind=BIND)
         evaluation = _choice(
