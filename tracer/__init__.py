@@ -35,9 +35,9 @@ from .version import __version__
 
 __all__ = [
     "AnnotationNotFound",
+    "AttributeFilter",
     "ContextThreadPoolExecutor",
     "DamagedStoreError",
-    "AttributeFilter",
     "Document",
     "ForeignStoreError",
     "NewerSchemaError",

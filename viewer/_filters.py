@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
+from typing import Literal
 
 import streamlit as st
 
@@ -23,7 +24,7 @@ __all__ = ["ANY", "KEYS", "clear", "model_options", "parse_attributes", "sidebar
 ANY = "(any)"
 MAX_OPTIONS = _data.MAX_OPTIONS
 HALLUC_SUSPECTED, HALLUC_NOT = "suspected", "not suspected"
-BIND = "query-params"
+BIND: Literal["query-params"] = "query-params"  # a literal: the widgets' bind= takes no plain str
 # The widgets' keys, which are also their URL parameters. None of them names a screen
 # (_nav.SCREEN_PARAMS): the screen and the filters change independently.
 KEYS = (
