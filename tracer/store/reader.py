@@ -352,7 +352,7 @@ class FilterSQL:
 
 
 def _json_path(key: str) -> str:
-    return "$." + json.dumps(key)  # quoted: a key such as "gen_ai.request.model" is one member
+    return "$." + json.dumps(key)  # quoted: a dotted key ("a.b.c") is one member, not a path
 
 
 DUCKDB_FILTERS = FilterSQL(
