@@ -77,9 +77,9 @@ def test_by_prompt_version_user_and_root(store: tracer.Store) -> None:
     assert {g: r["traces"] for g, r in users.items()} == {"ann": 3, "ben": 2, "(none)": 1}
     assert users["ben"]["cost_usd"] == pytest.approx(0.007)
     roots = _by_group(store.metrics_over_time(bucket=None, by="root_name"))
-    assert {g: (r["traces"], r["p99_ms"]) for g, r in roots.items()} == pytest.approx(
-        {"rag": (3, 298.0), "chat": (3, 990.0)}
-    )
+    # Flat: pytest 9.2's approx() refuses a mapping of tuples (9.0 compared them).
+    assert {g: r["traces"] for g, r in roots.items()} == {"rag": 3, "chat": 3}
+    assert {g: r["p99_ms"] for g, r in roots.items()} == pytest.approx({"rag": 298.0, "chat": 990.0})
 
 
 def test_by_model_counts_logical_calls(store: tracer.Store) -> None:
