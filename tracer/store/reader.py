@@ -347,6 +347,8 @@ class FilterSQL:
     attribute_key: Callable[[str], str]  # the parameter that names an attribute
     as_number: str  # ``{value}`` as a number, NULL when it is not one
     matches: str  # ``{text}`` matches the regular expression given as a parameter
+    # ``{column}`` in a byte-order range given as two parameters (an id prefix's bounds)
+    in_range: str
     # A continuous (interpolated) percentile of ``{column}`` at fraction ``{q}``, as an aggregate.
     quantile: str
 
@@ -366,6 +368,7 @@ DUCKDB_FILTERS = FilterSQL(
     attribute_key=_json_path,
     as_number="TRY_CAST({value} AS DOUBLE)",
     matches="regexp_matches({text}, {p})",
+    in_range="{column} >= ? AND {column} < ?",
     quantile="quantile_cont({column}, {q})",
 )
 
@@ -1358,12 +1361,15 @@ class Store:
         # Ids are lower-case hex: "g" sorts after every digit of one, so [prefix, prefix + "g")
         # holds exactly the ids beginning with the prefix.
         bounds = [prefix, prefix + "g"]
+        q = self._sql
         spans = con.execute(
-            "SELECT seq, trace_id FROM spans WHERE span_id >= ? AND span_id < ? ORDER BY seq DESC LIMIT ?",
+            f"SELECT seq, trace_id FROM spans WHERE {q.in_range.format(column='span_id')} "
+            f"ORDER BY seq DESC LIMIT {q.param}",
             [*bounds, limit],
         ).fetchall()
         traces = con.execute(
-            "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? LIMIT ?", [*bounds, limit]
+            f"SELECT trace_id FROM traces WHERE {q.in_range.format(column='trace_id')} LIMIT {q.param}",
+            [*bounds, limit],
         ).fetchall()
         return [(r[0], r[1]) for r in spans], [r[0] for r in traces]
 

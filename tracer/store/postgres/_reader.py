@@ -59,6 +59,9 @@ PG_FILTERS = FilterSQL(
         "FROM (SELECT {value} AS v) x)"
     ),
     matches="({text} ~ {p})",
+    # Byte-order comparisons: they use the text_pattern_ops indexes of migration 6 whatever
+    # the database's collation.
+    in_range="{column} ~>=~ %s AND {column} ~<~ %s",
     quantile="percentile_cont({q}) WITHIN GROUP (ORDER BY {column})",
 )
 # A connection idle this long is checked before use, so that a server restarted meanwhile
@@ -402,22 +405,6 @@ class PostgresStore(Store):
                 return []
             newest = sorted(seqs, reverse=True)[: int(limit)]
             return _rows(con.execute(f"SELECT {cols} FROM spans WHERE seq = ANY(%s) ORDER BY seq DESC", [newest]))
-
-    def _id_matches(self, con: Any, text: str, limit: int) -> tuple[list[tuple[int, str]], list[str]]:
-        prefix = _search.parse(text).id_prefix
-        if prefix is None:
-            return [], []
-        # Byte-order comparisons (~>=~, ~<~): they use the text_pattern_ops indexes of migration 6
-        # whatever the database's collation. "g" sorts after every hex digit (see Store._id_matches).
-        bounds = [prefix, prefix + "g"]
-        spans = con.execute(
-            "SELECT seq, trace_id FROM spans WHERE span_id ~>=~ %s AND span_id ~<~ %s ORDER BY seq DESC LIMIT %s",
-            [*bounds, limit],
-        ).fetchall()
-        traces = con.execute(
-            "SELECT trace_id FROM traces WHERE trace_id ~>=~ %s AND trace_id ~<~ %s LIMIT %s", [*bounds, limit]
-        ).fetchall()
-        return [(r[0], r[1]) for r in spans], [r[0] for r in traces]
 
     def build_search_index(self, *, budget_s: float | None = None) -> tuple[int, int]:
         """Index the batches not indexed yet (at most ``budget_s`` seconds of work; other
