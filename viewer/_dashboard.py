@@ -19,7 +19,7 @@ from tracer import TraceFilter
 from tracer.store.reader import MAX_GROUPS, NO_GROUP, OTHER_GROUP
 
 from . import _data, _prompt_ab
-from ._trace_list import FINER, MIN_POINTS, TIME_FORMATS, WHEN_FORMATS, _ticks
+from ._trace_list import FINER, MIN_POINTS, TIME_FORMATS, WHEN_FORMATS, time_ticks
 
 __all__ = ["BREAKDOWNS", "PERCENTILES", "fitting_bucket", "legend_chart", "over_time_chart", "render", "totals_table"]
 
@@ -105,7 +105,7 @@ def over_time_chart(
                 "bucket:T",
                 title=f"UTC, per {bucket}",
                 scale=alt.Scale(type="utc"),
-                axis=alt.Axis(format=time_fmt, values=_ticks(starts[0], starts[-1], bucket), labelOverlap=True),
+                axis=alt.Axis(format=time_fmt, values=time_ticks(starts[0], starts[-1], bucket), labelOverlap=True),
             ),
             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=fmt)),
             color=_colour(series, legend),

@@ -26,9 +26,9 @@ from . import _outcome as O
 from ._calls import Calls
 from ._panels import outcome_for
 from ._safe import md
-from ._trace_detail import _verdicts as verdict_badges
+from ._trace_detail import verdict_badges
 from ._trace_list import FLAG_ERROR, flags
-from ._trace_list import _tokens as tokens_of
+from ._trace_list import trace_tokens as tokens_of
 
 __all__ = ["LIST_COLUMNS", "problems", "render", "render_list", "session_table", "summary_badges"]
 

@@ -177,7 +177,7 @@ def _summary(t: dict[str, Any]) -> None:
         )
 
 
-def _verdicts(data: dict[str, Any], calls: Calls) -> None:
+def verdict_badges(data: dict[str, Any], calls: Calls) -> None:
     """One line on what the user received (when post-processing blocked or changed the
     answer), the trace's grounding, and its human labels, when there are any."""
     bits = []
@@ -228,7 +228,7 @@ def render(path: str, trace_id: str) -> None:
     st.subheader(md(t.get("root_name") or "(root span not ended yet)"))
     _summary(t)
     calls = Calls(data["spans"])
-    _verdicts(data, calls)
+    verdict_badges(data, calls)
     _glance.render(data)
     nodes = tree(data["spans"])
     if not nodes:

@@ -74,7 +74,7 @@ DEFAULT_COLUMNS = tuple(c for c in COLUMNS if c != "models")
 COLUMNS_KEY, SAVED_COLUMNS_KEY = "f_columns", "list_columns"
 
 
-def _tokens(row: dict[str, Any]) -> int | None:
+def trace_tokens(row: dict[str, Any]) -> int | None:
     found = [int(row[k]) for k in ("input_tokens", "output_tokens") if row.get(k) is not None]
     return sum(found) if found else None
 
@@ -103,7 +103,7 @@ def table(
                 "status": _labels.status(r.get("status_code")),
                 "duration (ms)": r.get("duration_ms"),
                 "LLM calls": r.get("llm_count"),
-                "tokens": _tokens(r),
+                "tokens": trace_tokens(r),
                 "cost ($)": r.get("cost_usd"),
                 "models": ", ".join(r.get("models") or []),
                 "flags": ", ".join(flags(r)),
@@ -253,7 +253,7 @@ def usage_chart(rows: Sequence[dict[str, Any]], field: str, title: str, bucket: 
                 "bucket:T",
                 title=f"UTC, per {bucket}",
                 scale=alt.Scale(type="utc"),
-                axis=alt.Axis(format=fmt, values=_ticks(starts[0], starts[-1], bucket), labelOverlap=True),
+                axis=alt.Axis(format=fmt, values=time_ticks(starts[0], starts[-1], bucket), labelOverlap=True),
             ),
             y=alt.Y(f"{field}:Q", title=None),
             color=alt.Color("model:N", legend=alt.Legend(labelLimit=120, title=None)),
@@ -268,7 +268,7 @@ def usage_chart(rows: Sequence[dict[str, Any]], field: str, title: str, bucket: 
     )
 
 
-def _ticks(first: Any, last: Any, bucket: str) -> list[alt.DateTime]:
+def time_ticks(first: Any, last: Any, bucket: str) -> list[alt.DateTime]:
     """At most ``MAX_TICKS`` axis ticks in ``[first, last]``, on round multiples of the bucket
     (10:00, 10:10...; UTC), so that a label never names a time between two buckets.
     DateTime objects: Vega-Lite ignores plain numbers as ticks of a time axis."""
