@@ -32,19 +32,23 @@ def render(data: Mapping[str, Any]) -> None:
     if not (preview.question or preview.answer or g):
         return
     with st.container(border=True, key="glance"):
-        asked, said = st.columns(2)
-        with asked:
-            st.markdown("**Question**")
-            if preview.question:
-                st.text(preview.question)
-            else:
-                st.caption("no question recorded: the trace's input is not a chat message or argument")
-        with said:
-            st.markdown("**Answer** · what the user received")
-            if preview.answer:
-                st.text(preview.answer)
-            else:
-                st.caption("no answer recorded")
+        for column, (title, text, missing) in zip(
+            st.columns(2),
+            (
+                (
+                    "**Question**",
+                    preview.question,
+                    "no question recorded: the trace's input is not a chat message or argument",
+                ),
+                ("**Answer** · what the user received", preview.answer, "no answer recorded"),
+            ),
+        ):
+            with column:
+                st.markdown(title)
+                if text:
+                    st.text(text)
+                else:
+                    st.caption(missing)
         if g is not None and g.suspected:
             _unsupported(g)
 
