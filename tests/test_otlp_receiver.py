@@ -328,13 +328,18 @@ def test_chunked_bodies_as_the_javascript_exporters_send_them(db_path: Path) -> 
         assert b" 400 " in _raw(r, chunked, b"zz\r\n" + body + b"\r\n0\r\n\r\n")  # not a size
         big = b"".join(f"{8192:x}\r\n".encode() + b"\0" * 8192 + b"\r\n" for _ in range(9))
         assert b" 413 " in _raw(r, chunked, big + b"0\r\n\r\n")  # 72 KiB over the 64 KiB limit
+        # 10 MiB: the receiver stops reading at 64 KiB, then drops the rest before it closes,
+        # so the sender reads the 413 instead of a reset (a broken pipe, before the fix).
+        assert b" 413 " in _raw(r, chunked, big * 142 + b"0\r\n\r\n")
+        huge = head + f"Content-Length: {10 * 1024 * 1024}\r\n\r\n".encode()
+        assert b" 413 " in _raw(r, huge, b"\0" * (10 * 1024 * 1024))  # refused before it is read
         assert b" 400 " in _raw(r, head + b"Transfer-Encoding: gzip\r\n\r\n", body)
         assert b" 411 " in _raw(r, head + b"\r\n", b"")  # neither length nor chunks
         short = head + f"Content-Length: {len(body)}\r\n\r\n".encode()
         assert b" 400 " in _raw(r, short, body[:-10])  # shorter than it says
     finally:
         counts = r.stop()
-    assert (counts.stored, counts.refused_requests) == (3, 6)
+    assert (counts.stored, counts.refused_requests) == (3, 8)
 
 
 def test_spans_with_invalid_ids_are_reported_in_partial_success(receiver: Receiver, db_path: Path) -> None:

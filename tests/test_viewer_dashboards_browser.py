@@ -64,8 +64,11 @@ def test_the_dashboards_through_the_switch(tmp_path_factory: pytest.TempPathFact
 
             cells = _cells(page, "(all)")
             assert "(all)" in cells and "48" in cells
-            # The A/B table: the versions seen last, B qa-v2 against A qa-v1, with counts.
-            grounding = cells[cells.index("grounding rate (95% interval) · grounded of checked") :][:4]
+            # The A/B table: the versions seen last, B qa-v2 against A qa-v1, with counts. It is
+            # drawn after the totals table, so wait for its own row (CI once read it too early).
+            label = "grounding rate (95% interval) · grounded of checked"
+            cells = _cells(page, label)
+            grounding = cells[cells.index(label) :][:4]
             assert re.fullmatch(r"\d+% \(\d+%–\d+%\) · \d+ of 24", grounding[1]), grounding
             assert grounding[3].endswith(" pts")
             page.get_by_text("B (qa-v2) against A (qa-v1)").wait_for()

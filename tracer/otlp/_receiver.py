@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -48,6 +49,10 @@ MAX_QUEUED_SPANS = 50_000
 MAX_QUEUED_BYTES = 64 * 1024 * 1024
 WRITE_BATCH_SPANS = 8_192  # the most one write takes (the SDK's BatchSpanProcessor exports 512)
 RETRY_AFTER_S = 2
+# After a refusal whose body is left unread, the rest of the body is read and dropped for at
+# most this long: closing a socket with unread input sends a reset, and the sender would see a
+# broken pipe instead of our 413 or 503 (Apache's "lingering close").
+LINGER_S = 2.0
 
 
 class _Body(Protocol):
@@ -397,11 +402,14 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if self.path.split("?")[0] != TRACES_PATH:
                 self.close_connection = True  # its body is not read
                 self._reply(*_status_reply(404, f"only {TRACES_PATH} is served here", PROTOBUF))
+                self._linger()
                 return
             status, headers, body = receiver.handle(self.headers, self.rfile)
             if status != 200:
                 self.close_connection = True  # the body may not have been read (a 503 is sent unread)
             self._reply(status, headers, body)
+            if status != 200:
+                self._linger()
 
         def do_GET(self) -> None:
             if self.path.split("?")[0] == "/health":
@@ -418,6 +426,19 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
+
+        def _linger(self) -> None:
+            """Stop writing, then drop what the sender still sends until it stops or
+            ``LINGER_S`` is up, so that it reads the reply instead of a connection reset."""
+            deadline = time.monotonic() + LINGER_S
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                while (left := deadline - time.monotonic()) > 0:
+                    self.connection.settimeout(left)
+                    if not self.connection.recv(65536):
+                        break
+            except OSError:  # the sender went away or timed out: nothing more to do
+                pass
 
         def log_message(self, format: str, *args: Any) -> None:
             logger.debug("spyglass collect: " + format, *args)
