@@ -132,10 +132,28 @@ def test_status_labels() -> None:
 
 
 # --- service: OpenTelemetry's placeholder is not a name ------------------------------------
+@pytest.fixture(scope="module")
+def unnamed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A store written on a provider of its own with the SDK's default resource: the process's
+    global provider carries the service name of whichever test configured it first (another
+    test's demo, under pytest-xdist)."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    path = tmp_path_factory.mktemp("unnamed") / "spyglass.duckdb"
+    tracer.configure(db=path, tracer_provider=TracerProvider())
+    try:
+        with vs.no_export_grounding():
+            vs.rag(vs.QUESTION)
+        tracer.flush()
+    finally:
+        tracer.configure(db=tmp_path_factory.mktemp("unnamed-after") / "spyglass.duckdb")
+    return path, vs.ids(path)
+
+
 def test_a_trace_of_an_app_that_named_no_service_says_so(
-    built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+    unnamed: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path, ids = built
+    path, ids = unnamed
     trace = tracer.Store(path).get_trace(ids["rag_pipeline"])["trace"]  # type: ignore[index]
     # The OTel SDK's placeholder (unknown_service:<the interpreter's name>), stored as is.
     assert trace["service_name"].startswith("unknown_service:")
