@@ -22,8 +22,12 @@ def _shots(tmp_path: Path) -> Path:
     return folder
 
 
-def _turn(page: Any, number: int) -> str:
-    return str(page.locator(f".st-key-turn-{number}").inner_text())
+def _turn(page: Any, number: int, having: str = "") -> str:
+    """A turn card's text, once it holds ``having`` (a card is drawn in parts: its header can
+    be on the page before its question)."""
+    card = page.locator(f".st-key-turn-{number}")
+    card.filter(has_text=having).wait_for()
+    return str(card.inner_text())
 
 
 def _click_first_row(page: Any) -> None:
@@ -52,7 +56,6 @@ def test_open_a_session_read_its_turns_and_open_one(tmp_path_factory: pytest.Tem
         first_row = [c.strip() for c in rows.first.locator("td").all_text_contents()[:8]]
         assert first_row[1:8] == [ss.SESSION, ss.USER, "4", "1", "1", "0", "1"], first_row
         page.screenshot(path=str(_shots(tmp_path) / "session-1-list.png"), full_page=True)
-        page.screenshot(path="/tmp/shots/session-1-list.png", full_page=True)
 
         _click_first_row(page)
         page.locator(".st-key-turn-4").wait_for()
@@ -60,9 +63,10 @@ def test_open_a_session_read_its_turns_and_open_one(tmp_path_factory: pytest.Tem
         page.get_by_text("1 suspected hallucination").wait_for()
         # The conversation in order: each turn's question, the answer the user got, its verdict.
         for number, turn in enumerate(ss.TURNS, start=1):
-            text = _turn(page, number)
+            text = _turn(page, number, turn.question)
             assert f"Turn {number}" in text and turn.question in text, text
-        first, second, third, fourth = (_turn(page, n) for n in (1, 2, 3, 4))
+        last = "(no answer: the turn failed; its trace shows the error)"
+        first, second, third, fourth = (_turn(page, n, last if n == 4 else "") for n in (1, 2, 3, 4))
         assert ss.TURNS[0].answer in first and "grounding: grounded" in first and "warning" not in first
         assert ss.TURNS[1].answer in second and "hallucination suspected" in second
         # The blocked turn shows what the user received, never the answer kept from them.
@@ -70,13 +74,11 @@ def test_open_a_session_read_its_turns_and_open_one(tmp_path_factory: pytest.Tem
         assert "grounding (before post-processing)" in third
         assert "error" in fourth and "(no answer: the turn failed; its trace shows the error)" in fourth
         page.screenshot(path=str(_shots(tmp_path) / "session-2-turns.png"), full_page=True)
-        page.screenshot(path="/tmp/shots/session-2-turns.png", full_page=True)
 
         page.locator(".st-key-turn-2").get_by_role("button", name="Open trace →").click()
         page.get_by_text("ms since trace start").wait_for()  # the trace detail's waterfall drew
         assert f"trace={ids[1]}" in page.url and "session=" not in page.url
         page.screenshot(path=str(_shots(tmp_path) / "session-3-turn-trace.png"), full_page=True)
-        page.screenshot(path="/tmp/shots/session-3-turn-trace.png", full_page=True)
 
         # And back into the conversation from the trace.
         page.get_by_role("button", name=f"Open session {ss.SESSION} →").click()

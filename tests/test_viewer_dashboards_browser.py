@@ -2,8 +2,8 @@
 by Playwright (helpers of ``test_viewer_browser.py``), in a 1,280 px wide window, on six hours
 of two prompt versions (``_dashboard_store.many``).
 
-Screenshots go to ``$SPYGLASS_SCREENSHOTS`` when set, else the test's tmp dir, and to
-/tmp/shots/dash-*.png (look at them after changing the screen)."""
+Screenshots go to ``$SPYGLASS_SCREENSHOTS`` when set (look at them after changing the
+screen), else the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -24,9 +24,6 @@ def _shoot(page: Any, tmp_path: Path, name: str) -> None:
     folder = Path(os.environ.get("SPYGLASS_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"dash-{name}.png"), full_page=True)
-    shots = Path("/tmp/shots")
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / f"dash-{name}.png"), full_page=True)
 
 
 def _cells(page: Any, holding: str) -> list[str]:

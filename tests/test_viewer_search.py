@@ -129,8 +129,6 @@ def test_searching_batt_in_the_browser_finds_the_battery_trace(
         assert mark.evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
         assert "battery_question" in hit.inner_text()
         page.screenshot(path=str(shots / "search-batt.png"), full_page=True)
-        os.makedirs("/tmp/shots", exist_ok=True)
-        page.screenshot(path="/tmp/shots/search-batt.png", full_page=True)
 
         # Model output with markup (the xss trace's "<script>...<b>bold claim</b>") reads as text.
         box.fill("bold claim")
@@ -141,8 +139,7 @@ def test_searching_batt_in_the_browser_finds_the_battery_trace(
         assert "<script>" in hit.inner_text() and "</b>" in hit.inner_text()
         assert hit.locator("script").count() == 0 and hit.locator("b").count() == 0
         assert page.evaluate("window.__spyglass_pwned") is None
-        page.screenshot(path="/tmp/shots/search-markup.png", full_page=True)
+        page.screenshot(path=str(shots / "search-markup.png"), full_page=True)
         hit.get_by_role("button", name="Open").click()
         page.get_by_text("xss_pipeline").first.wait_for()
         page.screenshot(path=str(shots / "search-opened.png"), full_page=True)
-        page.screenshot(path="/tmp/shots/search-opened.png", full_page=True)
