@@ -130,8 +130,13 @@ def otel_contrib(provider: TracerProvider) -> Iterator[openai.OpenAI]:
 def _logfire(version: int) -> Callable[[TracerProvider], Any]:
     @contextmanager
     def instrumented(provider: TracerProvider) -> Iterator[openai.OpenAI]:
+        from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
         import logfire
 
+        # configure() patches the executors' submit() for good (to carry its context into
+        # their threads): put them back, or every later test in this process sees it.
+        submits = ThreadPoolExecutor.submit, ProcessPoolExecutor.submit
         # A private Logfire (local=True): its own SDK provider, whose spans go to our processors.
         lf = logfire.configure(
             local=True,
@@ -146,6 +151,7 @@ def _logfire(version: int) -> Callable[[TracerProvider], Any]:
                 yield client
         finally:
             lf.shutdown()
+            ThreadPoolExecutor.submit, ProcessPoolExecutor.submit = submits  # type: ignore[method-assign]
 
     instrumented.__name__ = f"logfire_v{version}"
     return instrumented

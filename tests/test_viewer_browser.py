@@ -121,6 +121,13 @@ def chromium_page() -> Iterator[Any]:
             browser.close()
 
 
+def settled(page: Any) -> None:
+    """Wait until the app's script run is over (the root's ``data-test-script-state``). What a
+    run draws can be on the page before the run ends; a click made meanwhile may be lost when
+    the run redraws its widget."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached")
+
+
 @pytest.fixture(scope="module")
 def page(server: tuple[str, dict[str, str], Path]) -> Iterator[Any]:
     with chromium_page() as pg:

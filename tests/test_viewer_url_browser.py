@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from . import _viewer_store as vs
-from .test_viewer_browser import chromium_page, serve
+from .test_viewer_browser import chromium_page, serve, settled
 
 
 def _params(page: Any) -> dict[str, list[str]]:
@@ -89,6 +89,7 @@ def test_opening_a_trace_keeps_the_filters_and_back_returns_to_the_list(
         assert "trace" not in _params(page)
         assert _params(page)["decision"] == ["block"]
 
+        settled(page)  # the run Back started drew the list before it ended
         page.get_by_role("button", name="Clear", exact=True).click()
         _caption(page, "5 traces")
         page.wait_for_function("() => !location.search.includes('decision')")
