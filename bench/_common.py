@@ -272,12 +272,14 @@ def report(rows: dict[str, dict[str, Any] | None], labels: dict[str, str], colum
 
 def llm_mock_handler(http: Any, plain: bytes, streams: dict[int, bytes]) -> Callable[[Any], Any]:
     """A client ``MockTransport`` handler: the JSON body, or for a streaming request the SSE
-    body of 5 events when ``max_tokens`` is 5, else of 50 (the per-chunk benches' two sizes)."""
+    body of 5 events when ``max_tokens`` is 5, else the longest of ``streams`` (the per-chunk
+    benches' two sizes)."""
+    longest = max(streams)
 
     def handler(request: Any) -> Any:
         body = json.loads(request.content)
         if body.get("stream"):
-            n = 5 if body.get("max_tokens") == 5 else 50
+            n = 5 if body.get("max_tokens") == 5 else longest
             return http.Response(200, headers={"content-type": "text/event-stream"}, content=streams[n])
         return http.Response(200, headers={"content-type": "application/json"}, content=plain)
 

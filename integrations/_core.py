@@ -33,13 +33,14 @@ from opentelemetry.trace import Span, SpanKind, Tracer
 
 from tracer import attributes as A
 from tracer._call import set_content
-from tracer._guard import guard, logger
+from tracer._guard import guard, logger, swallow
 from tracer._settings import Settings, settings
 from tracer._span_end import SpanEnd, set_error_status
 
 from . import _pricing
 
 Pairs = Iterable[tuple[str, Any]]
+_time_ns = time.time_ns
 # Asked for the tracer at each call, not once at patch time: the provider Spyglass's spans
 # start on can change after ``instrument()`` (``configure()``, ``capture_spans()``).
 TracerSource = Callable[[], Tracer]
@@ -171,7 +172,18 @@ def _capture(attrs: dict[str, Any], pairs: Pairs, s: Settings) -> None:
 class Invocation(SpanEnd):
     """One patched call's span. ``finish``, ``finish_stream`` and ``fail`` end it; the first wins."""
 
-    __slots__ = ("adapter", "chunks", "ctx", "endpoint", "first_ns", "kwargs", "last_ns", "settings", "start_ns")
+    __slots__ = (
+        "adapter",
+        "chunks",
+        "ctx",
+        "endpoint",
+        "first_ns",
+        "fold",
+        "kwargs",
+        "last_ns",
+        "settings",
+        "start_ns",
+    )
 
     def __init__(
         self, span: Span, endpoint: Endpoint, adapter: Adapter, s: Settings, kwargs: Mapping[str, Any], start_ns: int
@@ -186,11 +198,25 @@ class Invocation(SpanEnd):
         self.first_ns: int | None = None
         self.last_ns: int | None = None
         self.chunks = 0
+        self.fold: Callable[[Any], None] | None = None  # a stream's StreamState.add
         self.ctx = otel_context.set_value(_INSIDE, True, trace.set_span_in_context(span))
 
     @property
     def capture(self) -> bool:
         return self.settings.capture_content
+
+    def chunk(self, chunk: Any) -> None:
+        """One stream chunk arrived. Per chunk, so the least work: a time, a count, the state's
+        fold (under a plain ``try``, not ``with guard``); the rest happens once, at the end."""
+        now = _time_ns()
+        if self.first_ns is None:
+            self.first_ns = now
+        self.last_ns = now
+        self.chunks += 1
+        try:
+            self.fold(chunk)  # type: ignore[misc]
+        except Exception as exc:
+            swallow("integration stream chunk", exc)
 
     # --- what the call returned ----------------------------------------------------------
     def returned(self, result: Any) -> Any:
@@ -392,17 +418,9 @@ class _StreamProxy(wrapt.ObjectProxy):
         super().__init__(wrapped)
         self._self_inv = inv
         self._self_state = inv.endpoint.stream_state(inv.kwargs, inv.capture)
+        inv.fold = self._self_state.add
+        self._self_chunk = inv.chunk  # bound once: called per chunk
         self._self_response: Any = None
-
-    def _self_chunk(self, chunk: Any) -> None:
-        inv = self._self_inv
-        now = time.time_ns()
-        if inv.first_ns is None:
-            inv.first_ns = now
-        inv.last_ns = now
-        inv.chunks += 1
-        with guard("integration stream chunk"):
-            self._self_state.add(chunk)
 
     def _self_end(self, how: str, exc: BaseException | None = None) -> None:
         inv = self._self_inv

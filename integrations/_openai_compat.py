@@ -59,11 +59,11 @@ _OI_PROVIDER = {
     A.PROVIDER_PERPLEXITY: "perplexity",
 }
 
-_SENTINELS = frozenset(SENTINEL_TYPES)
+SENTINELS = frozenset(SENTINEL_TYPES)  # NotGiven, Omit: an argument the caller did not give
 
 
 def given(value: Any) -> bool:
-    return value is not None and type(value) not in _SENTINELS
+    return value is not None and type(value) not in SENTINELS
 
 
 def provider_for(client: Any, host: str) -> str:

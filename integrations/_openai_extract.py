@@ -16,7 +16,7 @@ from typing import Any
 from tracer import attributes as A
 
 from . import _openai_messages as M
-from ._openai_compat import given
+from ._openai_compat import SENTINELS, given
 from ._openai_messages import get
 from ._usage import count, usage_pairs
 
@@ -66,16 +66,20 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# Built once: json.dumps(**options) builds a new encoder on every call.
+_encode_parameters = json.JSONEncoder(default=str, separators=(",", ":")).encode
+
+
 def _invocation_parameters(kw: Mapping[str, Any]) -> str:
     params = {}
     for key in _INVOCATION_KEYS:
         value = kw.get(key)
-        if given(value):
+        if value is not None and type(value) not in SENTINELS:  # given(), inlined: 28 keys
             params[key] = value
     fmt = kw.get("response_format")
     if given(fmt):
         params["response_format"] = fmt if isinstance(fmt, Mapping) else getattr(fmt, "__name__", str(fmt))
-    return json.dumps(params, default=str, separators=(",", ":"))
+    return _encode_parameters(params)
 
 
 def _common_request(kw: Mapping[str, Any]) -> Pairs:

@@ -49,6 +49,8 @@ class ChatStreamState:
     def add(self, chunk: Any) -> None:
         if self.id is None:
             self.id, self.model = chunk.id, chunk.model
+        # The fields a chunk may lack (an older client, an OpenAI-compatible server) are read
+        # with getattr; those of every client we support, directly.
         fingerprint = getattr(chunk, "system_fingerprint", None)
         if fingerprint:
             self.fingerprint = fingerprint
@@ -64,16 +66,16 @@ class ChatStreamState:
                 state = self.choices[choice.index] = _Choice()
             delta = choice.delta
             if delta is not None:
+                content = delta.content
+                if content and self.capture:
+                    state.text.append(content)
                 if delta.role:
                     state.role = delta.role
-                if self.capture:
-                    if delta.content:
-                        state.text.append(delta.content)
-                    refusal = getattr(delta, "refusal", None)
-                    if refusal:
-                        state.refusal.append(refusal)
                 if delta.tool_calls:
                     self._tool_calls(state, delta.tool_calls)
+                refusal = getattr(delta, "refusal", None)
+                if refusal and self.capture:
+                    state.refusal.append(refusal)
                 fc = getattr(delta, "function_call", None)
                 if fc is not None:
                     if state.function is None:

@@ -12,13 +12,13 @@ import pytest
 import wrapt
 
 import tracer
-from integrations import _openai_extract, _openai_targets
+from integrations import _openai_extract, _openai_streams, _openai_targets
 from integrations import openai as spy_openai
 from tracer import _settings
 from tracer import attributes as A
 from tracer._guard import reset_reported, set_raise_internal_errors
 
-from .openai_support import USER_ONLY_PROMPT, Spans, attrs, chat_completion, clients, json_response
+from .openai_support import USER_ONLY_PROMPT, Spans, attrs, chat_chunks, chat_completion, clients, json_response, sse
 
 
 def _originals() -> dict[tuple[type, str], Any]:
@@ -144,6 +144,40 @@ def test_redaction_and_truncation_apply() -> None:
     a = dict(spans.one().attributes)
     assert "****" in a[A.GEN_AI_INPUT_MESSAGES] and "test" not in a[A.GEN_AI_INPUT_MESSAGES]
     assert "truncated" in a[A.OI_OUTPUT_VALUE]
+
+
+def test_an_internal_error_in_a_stream_chunk_never_breaks_the_stream(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The per-chunk fold is caught with a plain ``try`` (tracer._guard.swallow), not ``with
+    guard``: the same rules hold. Under test it raises; in production every chunk still reaches
+    the user, the warning is logged once, and the span ends with what was counted."""
+
+    def broken(self: Any, chunk: Any) -> None:
+        raise RuntimeError("bug in a stream fold")
+
+    monkeypatch.setattr(_openai_streams.ChatStreamState, "add", broken)
+    spans = Spans()
+    spy_openai.instrument(tracer_provider=spans.provider)
+    sync, _ = clients(lambda request: sse(chat_chunks(4)))
+    try:
+        with pytest.raises(RuntimeError, match="bug in a stream fold"):
+            for _ in sync.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True):
+                pass
+        set_raise_internal_errors(False)
+        reset_reported()
+        with caplog.at_level(logging.WARNING, logger="spyglass"):
+            stream = sync.chat.completions.create(model="gpt-4o-mini", messages=USER_ONLY_PROMPT, stream=True)
+            texts = [c.choices[0].delta.content for c in stream]
+        assert texts == ["w0 ", "w1 ", "w2 ", "w3 "]
+        assert caplog.text.count("internal error in integration stream chunk") == 1
+        last = spans.finished()[-1]
+        assert last.end_time is not None
+        assert dict(last.attributes)[A.STREAM_END] == A.STREAM_END_COMPLETED
+        assert dict(last.attributes)[A.STREAM_ITEMS] == 4
+    finally:
+        set_raise_internal_errors(True)
+        spy_openai.uninstrument()
 
 
 def test_an_internal_error_never_breaks_the_call(
