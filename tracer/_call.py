@@ -133,6 +133,36 @@ def _mark_truncated(span: Span, key: str) -> None:
         span.set_attribute(A.TRUNCATED, names + (key,))
 
 
+class _Batch:
+    """Stands in for a span while capture hooks run: what they set reaches the span in one
+    ``set_attributes`` call at the end (each SDK call takes the span's lock and cleans what it
+    is given, so one call for all beats one per attribute). Everything else is the span's."""
+
+    __slots__ = ("pending", "span")
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+        self.pending: dict[str, Any] = {}
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:  # what was set so far, pending included
+        return {**(getattr(self.span, "attributes", None) or {}), **self.pending}
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.pending[key] = value
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        self.pending.update(attributes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.span, name)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.span.set_attributes(self.pending)
+            self.pending = {}
+
+
 _MISSING: Any = object()  # an argument neither given nor defaulted
 
 
@@ -279,9 +309,13 @@ class Spec:
                 with guard("input capture"):
                     named = self.named(args, kwargs)
                     value = next(iter(named.values())) if len(named) == 1 else named  # as inputs()
-                    encoded = set_content(span, A.OI_INPUT_VALUE, value, s, A.OI_INPUT_MIME_TYPE)
-                    if self.input_hook is not None:
-                        self.input_hook(self, span, named, value, encoded, s)
+                    batch = _Batch(span)
+                    try:
+                        encoded = set_content(batch, A.OI_INPUT_VALUE, value, s, A.OI_INPUT_MIME_TYPE)  # type: ignore[arg-type]
+                        if self.input_hook is not None:
+                            self.input_hook(self, batch, named, value, encoded, s)  # type: ignore[arg-type]
+                    finally:
+                        batch.flush()
             return call
         return NULL_CALL
 
@@ -390,8 +424,16 @@ class Call(SpanEnd):
             self._end()
 
     def _output(self, result: Any, hook: OutputHook | None = None) -> None:
-        if self.spec.capture_output and self.span.is_recording():
-            (hook or self.spec.output_hook)(self, result, self.settings)
+        span = self.span
+        if self.spec.capture_output and span.is_recording():
+            # The hooks set attributes on call.span: a batch for as long as they run.
+            batch = _Batch(span)
+            self.span = batch  # type: ignore[assignment]
+            try:
+                (hook or self.spec.output_hook)(self, result, self.settings)
+            finally:
+                self.span = span
+                batch.flush()
 
 
 class _NullCall(Call):
