@@ -16,11 +16,12 @@ from _common import TimedAttr, ms, size_mb, verdict
 from _synth import TextPool
 
 import tracer
+from tracer import attributes as A
 from tracer.store import _exporter, _writer
 from tracer.store._rows import STAGING_SCHEMA, spans_to_table
 from tracer.store._schema import SPAN_COLUMNS
 
-TARGET = 0.90  # Spyglass spans/s >= 90% of the raw append
+TARGET = 0.80  # Spyglass spans/s >= 80% of the raw append of the same rows (issue 15)
 
 _TYPES = dict(SPAN_COLUMNS)
 RAW_COLUMNS = [f.name for f in STAGING_SCHEMA if not f.name.startswith("_")]
@@ -114,8 +115,15 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
     spy_path, raw_path = os.path.join(tmp, "spyglass.duckdb"), os.path.join(tmp, "raw.duckdb")
     exporter = _exporter.DuckDBSpanExporter(spy_path)
     exporter.writer.validate()  # creates the schema, as configure() does: untimed
+    # The same export without the grounding check (configure(grounding=False)): the store's
+    # own ingest, which the target is about; the check's cost is the difference.
+    plain_path = os.path.join(tmp, "plain.duckdb")
+    plain = _exporter.DuckDBSpanExporter(plain_path, grounding=False)
+    plain.writer.validate()
     raw = _raw_connect(raw_path)
     spy_ns: list[int] = []
+    plain_ns: list[int] = []
+    plain_conv_ns: list[int] = []
     conv_ns: list[int] = []
     raw_build: list[int] = []
     raw_insert: list[int] = []
@@ -130,18 +138,27 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
                 spy_ns.append(time.perf_counter_ns() - t)
                 conv_ns.append(conv.ns - before)
 
+            def ungrounded() -> None:
+                before = conv.ns
+                t = time.perf_counter_ns()
+                assert plain.export(spans_b).name == "SUCCESS"
+                plain_ns.append(time.perf_counter_ns() - t)
+                plain_conv_ns.append(conv.ns - before)
+
             def baseline() -> None:
                 b, ins = _raw_append(raw, cols)
                 raw_build.append(b)
                 raw_insert.append(ins)
 
-            for run in (spyglass, baseline) if i % 2 == 0 else (baseline, spyglass):
+            order = (spyglass, ungrounded, baseline)
+            for run in order[i % 3 :] + order[: i % 3]:  # rotated, so drift favours none
                 run()
     t = time.perf_counter_ns()
     raw.execute("CHECKPOINT")  # Spyglass checkpoints at the end of every batch (closing the file)
     raw.close()
     raw_final = time.perf_counter_ns() - t
     exporter.shutdown()
+    plain.shutdown()
 
     n = len(spans)
     spy_total, conv_total = sum(spy_ns), sum(conv_ns)
@@ -156,8 +173,12 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
         f"{'B/span':>7}"
     )
     mbs = sum(sizes) / 1e6
+    plain_total = sum(plain_ns)
+    plain_rate = n / (plain_total / 1e9)
+    plain_ratio = plain_rate / raw_rate
     for label, rate, per_batch, mb in (
         ("Spyglass export()", spy_rate, spy_ns, spy_mb),
+        ("  the same, grounding off", plain_rate, plain_ns, size_mb(plain_path)),
         ("raw Arrow append, zstd", raw_rate, raw_batch, raw_mb),
     ):
         print(
@@ -165,7 +186,15 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
             f"{ms(statistics.median(per_batch[:3])):>8.1f} {ms(statistics.median(per_batch[-3:])):>8.1f} "
             f"{mb:>8.1f} {mb * 1e6 / n:>7.0f}"
         )
-    print(f"   Spyglass / raw = {ratio:.0%}   target >= {TARGET:.0%}   {verdict(ratio >= TARGET)}")
+    print(f"   Spyglass / raw = {ratio:.0%} (grounding on, the default)")
+    print(
+        f"   Spyglass, grounding off / raw = {plain_ratio:.0%}   target >= {TARGET:.0%}   {verdict(plain_ratio >= TARGET)}"
+    )
+    grounded_llm = sum(1 for s in spans if (s.attributes or {}).get(A.SPAN_TYPE) == A.SPAN_TYPE_LLM)
+    print(
+        f"   the grounding check at export: {(spy_total - plain_total) / 1e6:,.0f} ms for {grounded_llm:,} LLM spans "
+        f"= {(spy_total - plain_total) / max(grounded_llm, 1) / 1e3:,.0f} µs per LLM span"
+    )
     print(
         f"   Spyglass time: spans_to_table (Python) {conv_total / spy_total:.0%} = {conv_total / n / 1e3:.0f} µs/span; "
         f"StoreWriter.write {1 - conv_total / spy_total:.0%} = {(spy_total - conv_total) / n / 1e3:.0f} µs/span"
@@ -181,6 +210,8 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
         "spy_rate": spy_rate,
         "raw_rate": raw_rate,
         "ratio": ratio,
+        "plain_rate": plain_rate,
+        "plain_ratio": plain_ratio,
         "spy_mb": spy_mb,
         "raw_mb": raw_mb,
         "conv_share": conv_total / spy_total,
