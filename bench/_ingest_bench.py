@@ -8,6 +8,7 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import duckdb
@@ -123,7 +124,6 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
     raw = _raw_connect(raw_path)
     spy_ns: list[int] = []
     plain_ns: list[int] = []
-    plain_conv_ns: list[int] = []
     conv_ns: list[int] = []
     raw_build: list[int] = []
     raw_insert: list[int] = []
@@ -131,19 +131,18 @@ def bench_ingest(total: int, batch: int, tmp: str) -> dict[str, Any]:
     with TimedAttr(_exporter, "convert") as conv:
         for i, (spans_b, cols) in enumerate(zip(batches, raw_inputs)):
 
-            def spyglass() -> None:
-                before = conv.ns
-                t = time.perf_counter_ns()
-                assert exporter.export(spans_b).name == "SUCCESS"
-                spy_ns.append(time.perf_counter_ns() - t)
-                conv_ns.append(conv.ns - before)
+            def exporting(exp: Any, took: list[int], converting: list[int] | None) -> Callable[[], None]:
+                def run() -> None:
+                    before = conv.ns
+                    t = time.perf_counter_ns()
+                    assert exp.export(spans_b).name == "SUCCESS"
+                    took.append(time.perf_counter_ns() - t)
+                    if converting is not None:
+                        converting.append(conv.ns - before)
 
-            def ungrounded() -> None:
-                before = conv.ns
-                t = time.perf_counter_ns()
-                assert plain.export(spans_b).name == "SUCCESS"
-                plain_ns.append(time.perf_counter_ns() - t)
-                plain_conv_ns.append(conv.ns - before)
+                return run
+
+            spyglass, ungrounded = exporting(exporter, spy_ns, conv_ns), exporting(plain, plain_ns, None)
 
             def baseline() -> None:
                 b, ins = _raw_append(raw, cols)

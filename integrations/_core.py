@@ -32,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 from tracer import attributes as A
-from tracer._call import set_content
+from tracer._call import AttributeBatch, set_content
 from tracer._guard import guard, logger, swallow
 from tracer._settings import Settings, settings
 from tracer._span_end import SpanEnd, set_error_status
@@ -125,22 +125,6 @@ class ClientAttributes:
         return attrs
 
 
-class _Sink:
-    """Stands in for a span so that ``set_content`` results are set in one batch."""
-
-    __slots__ = ("attrs",)
-
-    def __init__(self) -> None:
-        self.attrs: dict[str, Any] = {}
-
-    @property
-    def attributes(self) -> dict[str, Any]:  # read by set_content to accumulate spyglass.truncated
-        return self.attrs
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        self.attrs[key] = value
-
-
 def _collect(attrs: dict[str, Any], pairs: Pairs) -> None:
     for key, value in pairs:
         if value is not None:
@@ -148,24 +132,24 @@ def _collect(attrs: dict[str, Any], pairs: Pairs) -> None:
 
 
 def _capture(attrs: dict[str, Any], pairs: Pairs, s: Settings) -> None:
-    sink = _Sink()
+    sink = AttributeBatch()  # collects only: the caller sets them with the rest
     done: dict[int, str] = {}  # id(value) -> key it was first serialised under
     for key, value in pairs:
         if value is None:
             continue
         first = done.get(id(value))
-        if first is not None and s.redact is None and first in sink.attrs:
+        if first is not None and s.redact is None and first in sink.pending:
             # The same value under a second name (gen_ai.input.messages and input.value):
             # encode once. With a redact hook, each name goes through it on its own.
-            sink.attrs[key] = sink.attrs[first]
+            sink.pending[key] = sink.pending[first]
             if key in _MIME:
-                sink.attrs[_MIME[key]] = A.MIME_TEXT if isinstance(value, str) else A.MIME_JSON
-            if first in sink.attrs.get(A.TRUNCATED, ()):
-                sink.attrs[A.TRUNCATED] = (*sink.attrs[A.TRUNCATED], key)
+                sink.pending[_MIME[key]] = A.MIME_TEXT if isinstance(value, str) else A.MIME_JSON
+            if first in sink.pending.get(A.TRUNCATED, ()):
+                sink.pending[A.TRUNCATED] = (*sink.pending[A.TRUNCATED], key)
             continue
         done[id(value)] = key
         set_content(sink, key, value, s, _MIME.get(key))  # type: ignore[arg-type]
-    attrs.update(sink.attrs)
+    attrs.update(sink.pending)
 
 
 # --- one span ------------------------------------------------------------------------------

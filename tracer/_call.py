@@ -133,19 +133,22 @@ def _mark_truncated(span: Span, key: str) -> None:
         span.set_attribute(A.TRUNCATED, names + (key,))
 
 
-class _Batch:
-    """Stands in for a span while capture hooks run: what they set reaches the span in one
-    ``set_attributes`` call at the end (each SDK call takes the span's lock and cleans what it
-    is given, so one call for all beats one per attribute). Everything else is the span's."""
+class AttributeBatch:
+    """Stands in for a span while capture code runs: what it sets reaches the span in one
+    ``set_attributes`` call, at :meth:`flush` (each SDK call takes the span's lock and cleans
+    what it is given, so one call for all beats one per attribute). Everything else is the
+    span's. With no span, it only collects (``pending``), for a caller that sets them itself."""
 
     __slots__ = ("pending", "span")
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Span | None = None) -> None:
         self.span = span
         self.pending: dict[str, Any] = {}
 
     @property
     def attributes(self) -> Mapping[str, Any]:  # what was set so far, pending included
+        if self.span is None:
+            return self.pending
         return {**(getattr(self.span, "attributes", None) or {}), **self.pending}
 
     def set_attribute(self, key: str, value: Any) -> None:
@@ -158,7 +161,7 @@ class _Batch:
         return getattr(self.span, name)
 
     def flush(self) -> None:
-        if self.pending:
+        if self.pending and self.span is not None:
             self.span.set_attributes(self.pending)
             self.pending = {}
 
@@ -309,7 +312,7 @@ class Spec:
                 with guard("input capture"):
                     named = self.named(args, kwargs)
                     value = next(iter(named.values())) if len(named) == 1 else named  # as inputs()
-                    batch = _Batch(span)
+                    batch = AttributeBatch(span)
                     try:
                         encoded = set_content(batch, A.OI_INPUT_VALUE, value, s, A.OI_INPUT_MIME_TYPE)  # type: ignore[arg-type]
                         if self.input_hook is not None:
@@ -427,7 +430,7 @@ class Call(SpanEnd):
         span = self.span
         if self.spec.capture_output and span.is_recording():
             # The hooks set attributes on call.span: a batch for as long as they run.
-            batch = _Batch(span)
+            batch = AttributeBatch(span)
             self.span = batch  # type: ignore[assignment]
             try:
                 (hook or self.spec.output_hook)(self, result, self.settings)
