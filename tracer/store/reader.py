@@ -533,6 +533,41 @@ def _page_spans(con: duckdb.DuckDBPyConnection, ids: list[str]) -> tuple[str, li
     return f"seq BETWEEN ? AND ? AND ({each}) AND list_contains(?, trace_id)", params, found
 
 
+def _listed(select: str, order: str) -> str:
+    """``select``'s rows as one list of structs, in ``order`` (columns of the struct ``x``)."""
+    return f"(SELECT list(x ORDER BY {order}) FROM ({select}) x)"
+
+
+# seq grows with ingest order, so a trace's rows sit in a narrow seq range and DuckDB's zone
+# maps skip every other row group: no full scan for one trace. ``_seq`` only orders the list.
+_IN_TRACE = "seq BETWEEN $lo AND $hi AND trace_id = $trace_id"
+_TRACE_ROWS = "SELECT " + ", ".join(
+    (
+        _listed(
+            f"SELECT seq, {', '.join(SPAN_SUMMARY_COLUMNS)}, attributes FROM spans WHERE {_IN_TRACE}",
+            "x.start_time, x.seq",
+        ),
+        # A document retrieved and then passed to the LLM function is there twice (the
+        # retriever's and the call's context), and a framework retriever around a store query
+        # returns the store's documents again, often under other ids: listed once, where it
+        # first appeared, by text (by id as well when there is no text), as the grounding check
+        # counts them (tracer._evidence.unique).
+        _listed(
+            f"SELECT seq AS _seq, * EXCLUDE (seq) FROM documents WHERE {_IN_TRACE} QUALIFY row_number() OVER "
+            "(PARTITION BY CASE WHEN coalesce(content, '') = '' THEN document_id END, content "
+            "ORDER BY seq, position) = 1",
+            "x._seq, x.position",
+        ),
+        _listed(f"SELECT seq AS _seq, * EXCLUDE (seq) FROM decisions WHERE {_IN_TRACE}", "x._seq, x.position"),
+        _listed(f"SELECT seq AS _seq, * EXCLUDE (seq) FROM events WHERE {_IN_TRACE}", "x._seq, x.position"),
+        # Evaluations written later by `spyglass check` have seq outside the trace's range,
+        # and annotations have none: both are looked up by trace id.
+        _listed("SELECT * EXCLUDE (seq) FROM evaluations WHERE trace_id = $trace_id", "x.time"),
+        _listed("SELECT * FROM annotations WHERE trace_id = $trace_id", "x.created_at"),
+    )
+)
+
+
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -1209,44 +1244,15 @@ class Store:
             if not found:
                 return None
             summary = found[0]
-            # seq grows with ingest order, so a trace's rows sit in a narrow seq range and
-            # DuckDB's zone maps skip every other row group: no full scan for one trace.
-            rng = [summary.pop("min_seq"), summary.pop("max_seq"), trace_id]
-            by_trace = "seq BETWEEN ? AND ? AND trace_id = ?"
-            spans = _rows(
-                con.execute(
-                    f"SELECT seq, {', '.join(SPAN_SUMMARY_COLUMNS)}, attributes FROM spans "
-                    f"WHERE {by_trace} ORDER BY start_time, seq",
-                    rng,
-                )
-            )
-            return assemble_trace(
-                summary,
-                spans,
-                # A document retrieved and then passed to the LLM function is there twice (the
-                # retriever's and the call's context), and a framework retriever around a store
-                # query returns the store's documents again, often under other ids: listed once,
-                # where it first appeared, by text (by id as well when there is no text), as the
-                # grounding check counts them (tracer._evidence.unique).
-                _rows(
-                    con.execute(
-                        f"SELECT * EXCLUDE (seq) FROM documents WHERE {by_trace} QUALIFY row_number() OVER "
-                        "(PARTITION BY CASE WHEN coalesce(content, '') = '' THEN document_id END, content "
-                        "ORDER BY seq, position) = 1 ORDER BY seq, position",
-                        rng,
-                    )
-                ),
-                _rows(
-                    con.execute(f"SELECT * EXCLUDE (seq) FROM decisions WHERE {by_trace} ORDER BY seq, position", rng)
-                ),
-                _rows(con.execute(f"SELECT * EXCLUDE (seq) FROM events WHERE {by_trace} ORDER BY seq, position", rng)),
-                # Evaluations written later by `spyglass check` have seq outside the trace's
-                # range, and annotations have none: both are looked up by trace id.
-                _rows(
-                    con.execute("SELECT * EXCLUDE (seq) FROM evaluations WHERE trace_id = ? ORDER BY time", [trace_id])
-                ),
-                _rows(con.execute("SELECT * FROM annotations WHERE trace_id = ? ORDER BY created_at", [trace_id])),
-            )
+            lo, hi = summary.pop("min_seq"), summary.pop("max_seq")
+            # Every row of the trace in one statement, one list of structs per table: each
+            # statement costs ~0.6 ms before it reads a row, and there were six of them.
+            row = con.execute(_TRACE_ROWS, {"lo": lo, "hi": hi, "trace_id": trace_id}).fetchall()[0]
+            spans, documents, decisions, events, evaluations, annotations = (rows or [] for rows in row)
+            for ordered in (documents, decisions, events):
+                for item in ordered:
+                    del item["_seq"]
+            return assemble_trace(summary, spans, documents, decisions, events, evaluations, annotations)
 
     def get_traces(self, trace_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         """Several traces (as :meth:`get_trace`) read on one connection, e.g. to compare them."""
