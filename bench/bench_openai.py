@@ -10,9 +10,10 @@ client's own ``MockTransport``: no network, a fixed chat completion or an SSE st
 switching the patches on and off, and the table reports the median of the per-round paired
 differences. Per-chunk cost = (overhead of a 205-chunk stream - overhead of a 5-chunk
 stream) / 200. The streams yield chunk objects parsed once, before timing (``openai.Stream``
-is patched to replay them): parsing SSE costs the client ~100 µs a chunk, which would bury
-a 1-3 µs difference in its noise, and it is the same with or without instrumentation. Spyglass runs with content capture on and DuckDB export on; the others export
-to a no-op exporter through the SDK's BatchSpanProcessor.
+is patched to replay them): parsing SSE costs the client ~100 µs a chunk, the same with or
+without instrumentation, and its noise would bury a 1-3 µs difference. Spyglass runs with
+content capture on and DuckDB export on; the others export to a no-op exporter through the
+SDK's BatchSpanProcessor.
 
 Spans are exported between timed blocks (a flush before each block, untimed), so that one
 variant's background export never lands in another's block; the export itself runs off the
@@ -108,15 +109,15 @@ def _replay_parsed_chunks() -> None:
     import openai
 
     parse = openai.Stream.__stream__
-    parsed: dict[int, list[Any]] = {}
+    parsed: dict[Any, list[Any]] = {}  # by max_tokens, which picks the mock's SSE body
 
     def replay(self: Any) -> Any:
         body = self._options.json_data if self._options is not None else None
-        n = 5 if isinstance(body, dict) and body.get("max_tokens") == 5 else LONG
-        if n not in parsed:
-            parsed[n] = list(parse(self))
+        key = body.get("max_tokens") if isinstance(body, dict) else None
+        if key not in parsed:  # the first stream of each kind is parsed from the mock's body
+            parsed[key] = list(parse(self))
         try:
-            yield from parsed[n]
+            yield from parsed[key]
         finally:
             self.response.close()
 
