@@ -44,6 +44,13 @@ from ._connect import STORE, StoreNotFound, open_write
 from ._schema import migrate
 
 WORD = re.compile(r"\w{2,40}")
+# What the indexer keeps: whole words of 2 to 40 characters. A longer run of word characters
+# (a hash, base64) is no word anyone searches for, and a piece of it indexed as a word would
+# be a false match once the index's answer is taken as exact (reader._index_is_exact).
+_WHOLE_WORD = re.compile(r"(?<!\w)\w{2,40}(?!\w)")
+MAX_WORD = 40
+# A query's words: a longer one is looked for by its pattern alone, as a stop word is.
+_QUERY_WORD = re.compile(r"\w{2,}")
 # JSON escapes become spaces so that "\nHello" yields "hello", not "nhello".
 _ESCAPE = re.compile(r"\\+[nrtbf\"\\/]")
 _ENGLISH = (
@@ -69,17 +76,22 @@ SEARCHED_TEXT = "concat_ws(' ', name, status_message, attributes::VARCHAR)"
 
 
 def words(text: str) -> set[str]:
-    return {w for w in WORD.findall(_ESCAPE.sub(" ", text).lower()) if w not in STOP_WORDS}
+    return {w for w in _WHOLE_WORD.findall(_ESCAPE.sub(" ", text).lower()) if w not in STOP_WORDS}
 
 
 def term(word: str) -> int:
     return zlib.crc32(word.encode("utf-8"))
 
 
+def indexed(word: str) -> bool:
+    """Whether the index holds ``word`` (a query word): not a stop word, not too long."""
+    return word not in STOP_WORDS and len(word) <= MAX_WORD
+
+
 def query_words(text: str) -> tuple[list[str], list[str]]:
     """``(indexed words, all words)`` of a query's whole words (its prefixes left out)."""
     every = list(parse(text).words)
-    return [w for w in every if w not in STOP_WORDS], every
+    return [w for w in every if indexed(w)], every
 
 
 # "batt*": the words beginning with "batt". Two characters at least, as an indexed word has.
@@ -112,7 +124,7 @@ def parse(text: str) -> Query:
     """The words and prefixes of a query (each once, in order), and its id prefix if it is one."""
     lowered = text.lower()
     prefixes = list(dict.fromkeys(_PREFIX.findall(lowered)))
-    words = list(dict.fromkeys(WORD.findall(_PREFIX.sub(" ", lowered))))
+    words = list(dict.fromkeys(_QUERY_WORD.findall(_PREFIX.sub(" ", lowered))))
     hex_id = _HEX_ID.fullmatch(lowered.strip())
     return Query(tuple(words), tuple(prefixes), hex_id.group(1) if hex_id else None)
 
