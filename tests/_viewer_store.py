@@ -285,6 +285,15 @@ def app_on(path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return AppTest.from_file(str(viewer.APP_PATH), default_timeout=30)
 
 
+def with_charts(at: AppTest) -> AppTest:
+    """The list's summary charts opened, as a click on their folded box does (they are read
+    and drawn only while open)."""
+    from viewer import _trace_list
+
+    at.session_state[_trace_list.SAVED_CHARTS_KEY] = True
+    return at
+
+
 def run(at: AppTest, **query: str) -> AppTest:
     """One script run with these URL query parameters; fails the test on any exception."""
     for k, v in query.items():

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import tracer
 import viewer
-from viewer import _data, _trace_list
+from viewer import _data, _filters, _trace_list
 
 from . import _viewer_store as vs
 from .conftest import ENGINES
@@ -87,7 +87,14 @@ def test_trace_list_newest_first_with_columns_and_flags(app: AppTest) -> None:
     assert "models" not in rows["rag_pipeline"]  # hidden by default; tests/test_viewer_list_columns.py shows it
     assert rows["rag_pipeline"]["cost ($)"] == pytest.approx(0.002)
     assert "5 traces" in at.caption[-1].value or any("5 traces" in c.value for c in at.caption)
-    # the summary charts: latency histogram, tokens and cost per model
+    # the summary charts, folded and not drawn until opened: then the latency histogram,
+    # tokens and cost per model
+    charts = next(e for e in at.expander if e.proto.label == "Summary charts")
+    assert not charts.proto.expanded and not at.get("vega_lite_chart")
+    at.session_state[_trace_list.CHARTS_KEY] = True  # what a click on the box does
+    at.run()
+    assert len(at.get("vega_lite_chart")) == 3
+    at.run()  # they stay open on the next run
     assert len(at.get("vega_lite_chart")) == 3
 
 
@@ -108,6 +115,8 @@ FILTERS: list[tuple[str, Any, set[str]]] = [
 
 @pytest.mark.parametrize("key,value,expected", FILTERS, ids=[f"{k}={v}" for k, v, _ in FILTERS])
 def test_each_filter(app: AppTest, key: str, value: Any, expected: set[str]) -> None:
+    if key in _filters.MORE:
+        app.session_state[_filters.MORE_OPEN] = True  # drawn while "More filters" is open
     at = run(app)
     widget = (
         at.multiselect(key=key)
@@ -123,6 +132,7 @@ def test_min_latency_filter(app: AppTest, built: tuple[Path, dict[str, str]]) ->
     # Thresholds from the stored durations: on a loaded machine any span may be slow.
     traces = tracer.Store(built[0]).list_traces(limit=100)
     threshold = next(t["duration_ms"] for t in traces if t["root_name"] == "slow_step")
+    app.session_state[_filters.MORE_OPEN] = True
     at = run(app)
     at.number_input(key="min_ms").set_value(float(threshold)).run()
     assert set(roots(at)) == {t["root_name"] for t in traces if t["duration_ms"] >= threshold} >= {"slow_step"}

@@ -230,7 +230,7 @@ def test_model_filter_in_the_viewer_groups_snapshots(calls: Path, monkeypatch: p
 
 # --- charts: a time bucket the data fills, lines with more than one point ------------------
 def test_per_model_charts_over_half_an_hour_use_minute_buckets(calls: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = vs.run(vs.app_on(calls, monkeypatch))  # "all time": the calls span 30 minutes
+    at = vs.run(vs.with_charts(vs.app_on(calls, monkeypatch)))  # "all time": the calls span 30 minutes
     for title in ("Tokens per model", "Cost ($) per model"):
         spec, rows = _chart(at, title)
         if title.startswith("Tokens"):
@@ -260,7 +260,7 @@ def test_a_chart_of_calls_with_no_cost_is_no_chart() -> None:
 def test_per_model_charts_of_calls_in_one_minute_are_bars(
     built: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = vs.run(vs.app_on(built[0], monkeypatch))  # every trace written within a second
+    at = vs.run(vs.with_charts(vs.app_on(built[0], monkeypatch)))  # every trace written within a second
     spec, rows = _chart(at, "Tokens per model")
     assert spec["mark"]["type"] == "bar"
     assert {row["model"] for row in rows} == {"gpt-4o", "gpt-4o-mini"}

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tracer
+from viewer import _filters
 
 from . import _viewer_store as vs
 
@@ -88,7 +89,8 @@ def test_clear_empties_the_filters_and_the_url(app: AppTest) -> None:
 def test_finer_filters(app: AppTest, params: dict[str, str], expected: set[str]) -> None:
     at = vs.run(app, **params)
     assert roots(at) == expected, query(at)
-    assert at.expander[0].proto.expanded or "decision" in params  # "More filters" opens itself
+    more = next(e for e in at.expander if e.proto.label == "More filters")
+    assert more.proto.expanded or "decision" in params  # "More filters" opens itself
 
 
 def test_a_bad_attribute_filter_says_why_and_filters_by_the_rest(app: AppTest) -> None:
@@ -97,7 +99,18 @@ def test_a_bad_attribute_filter_says_why_and_filters_by_the_rest(app: AppTest) -
     assert roots(at) == {"rag_pipeline"}
 
 
+def test_more_filters_are_drawn_only_while_open(app: AppTest) -> None:
+    at = vs.run(app)
+    more = next(e for e in at.expander if e.proto.label == "More filters")
+    assert not more.proto.expanded
+    assert not [s for s in at.selectbox if s.key == "evaluation"]  # folded: its widgets are not drawn
+    at.session_state[_filters.MORE_OPEN] = True  # what opening it does
+    at.run()
+    assert at.selectbox(key="evaluation").value == "(any)"
+
+
 def test_more_filters_offers_the_stores_keys_and_labels(app: AppTest) -> None:
+    app.session_state[_filters.MORE_OPEN] = True
     at = vs.run(app)
     assert "judge" in at.selectbox(key="evaluation").options
     assert "correct" in at.selectbox(key="annotation").options

@@ -124,3 +124,29 @@ def test_the_finer_filters_in_the_browser(store: tuple[Path, dict[str, str]], tm
         _caption(page, "1 trace ·")  # the xss answer, scored 0.0
         page.wait_for_function("() => location.search.includes('max_score=0.5')")
         page.screenshot(path=str(shots / "url-finer-filters.png"), full_page=True)
+
+
+def test_folded_boxes_draw_when_opened_and_stay_open(store: tuple[Path, dict[str, str]]) -> None:
+    """The list's summary charts and "More filters" start folded, with nothing drawn inside
+    (that is what a fresh tab saves); a click draws them, and the charts stay open after a
+    trace is opened and closed."""
+    path, _ = store
+    with serve(path) as url, chromium_page() as page:
+        page.goto(url)
+        _caption(page, "5 traces")
+        charts = page.locator('[data-testid="stVegaLiteChart"]')
+        settled(page)
+        assert charts.count() == 0
+        assert page.get_by_label("Attributes", exact=True).count() == 0
+        page.get_by_text("Summary charts").click()
+        charts.nth(2).locator("canvas, svg").first.wait_for()
+        assert charts.count() == 3
+        page.get_by_text("More filters").click()
+        page.get_by_label("Attributes", exact=True).wait_for()
+
+        page.get_by_label("Open a trace").click()
+        page.get_by_role("option").first.click()
+        page.get_by_text("← All traces").click()
+        _caption(page, "5 traces")
+        charts.nth(2).locator("canvas, svg").first.wait_for()  # still open
+        assert charts.count() == 3

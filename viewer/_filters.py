@@ -7,6 +7,7 @@ steps back through the filters. A value equal to the widget's default stays out 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections.abc import Sequence
 from typing import Literal
@@ -186,12 +187,32 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     prompt_version = _choice("Prompt version", facets.get("prompt_versions", []), "prompt")
     session = _choice("Session", facets.get("sessions", []), "session_id", typed=True)
     user = _choice("User", facets.get("users", []), "user_id", typed=True)
+    flt = TraceFilter(
+        since=since,
+        until=until,
+        status=None if status == ANY else status,
+        model=model,
+        span_type=span_type,
+        prompt_version=prompt_version,
+        session_id=session,
+        user_id=user,
+        decision=None if decision == ANY else decision,
+        outcome=None if outcome == ANY else outcome,
+        hallucination={HALLUC_SUSPECTED: True, HALLUC_NOT: False}.get(halluc or ""),
+    )
     # From a link, the URL holds the value before the widget (drawn below) has any state.
-    opened = any(st.session_state.get(k) not in (None, "", ANY, [], 0.0) or st.query_params.get(k) for k in MORE)
-    # Sticky: once open, clearing its last filter must not fold it away under the user's
-    # cursor (a changed ``expanded`` is applied by Streamlit); closing it by hand still works.
-    st.session_state[MORE_OPEN] = opened = bool(st.session_state.get(MORE_OPEN)) or opened
-    with st.expander("More filters", expanded=opened):
+    force = any(st.session_state.get(k) not in (None, "", ANY, [], 0.0) or st.query_params.get(k) for k in MORE)
+    # Its widgets are drawn only while it is open (or one of them holds a value): closed, they
+    # cost a fresh tab about 0.3 s in the browser for filters most lists never use. Its open
+    # state is the user's (``MORE_OPEN``): clearing its last filter does not fold it away.
+    # ``expanded`` stays constant (a changed one makes it another widget, folded again): a
+    # link that sets one of its filters opens it through its state instead.
+    if force and not st.session_state.get(MORE_OPEN):
+        st.session_state[MORE_OPEN] = True
+    more = st.expander("More filters", key=MORE_OPEN, on_change="rerun")
+    if not (more.open or force):
+        return flt
+    with more:
         tags = st.multiselect("Tags (all of)", facets.get("tags", [])[:MAX_OPTIONS], key="tags", bind=BIND)
         evaluation = _choice(
             "Evaluation",
@@ -221,21 +242,11 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
         min_cost = st.number_input(
             "Min cost ($)", min_value=0.0, value=0.0, step=0.001, format="%.4f", key="min_cost", bind=BIND
         )
-    return TraceFilter(
-        since=since,
-        until=until,
-        status=None if status == ANY else status,
-        model=model,
-        span_type=span_type,
-        prompt_version=prompt_version,
-        session_id=session,
-        user_id=user,
+    return dataclasses.replace(
+        flt,
         tags=tuple(tags),
         min_duration_ms=min_ms or None,
         min_cost_usd=min_cost or None,
-        decision=None if decision == ANY else decision,
-        outcome=None if outcome == ANY else outcome,
-        hallucination={HALLUC_SUSPECTED: True, HALLUC_NOT: False}.get(halluc or ""),
         evaluation=evaluation,
         min_score=min_score,
         max_score=max_score,
