@@ -19,7 +19,6 @@ from tracer.store.reader import DECISION_FILTERS, base_model
 
 from . import _data
 from . import _outcome as O
-from ._folded import folded
 
 __all__ = ["ANY", "KEYS", "clear", "model_options", "parse_attributes", "sidebar_filters"]
 
@@ -205,8 +204,12 @@ def sidebar_filters(facets: dict[str, list[str]]) -> TraceFilter:
     force = any(st.session_state.get(k) not in (None, "", ANY, [], 0.0) or st.query_params.get(k) for k in MORE)
     # Its widgets are drawn only while it is open (or one of them holds a value): closed, they
     # cost a fresh tab about 0.3 s in the browser for filters most lists never use. Its open
-    # state is the user's: clearing its last filter does not fold it away.
-    more = folded("More filters", MORE_OPEN, open_now=force)
+    # state is the user's (``MORE_OPEN``): clearing its last filter does not fold it away.
+    # ``expanded`` stays constant (a changed one makes it another widget, folded again): a
+    # link that sets one of its filters opens it through its state instead.
+    if force and not st.session_state.get(MORE_OPEN):
+        st.session_state[MORE_OPEN] = True
+    more = st.expander("More filters", key=MORE_OPEN, on_change="rerun")
     if not (more.open or force):
         return flt
     with more:

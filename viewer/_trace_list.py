@@ -19,7 +19,6 @@ from tracer.store._snippets import Snippet
 
 from . import _data, _labels, _nav, _preview, _search_hits
 from . import _outcome as O
-from ._folded import folded, saved_key
 from ._safe import md
 
 PAGE_SIZES = (25, 50, 100)
@@ -300,15 +299,20 @@ def usage_over_time(path: str, flt: TraceFilter, key: str) -> tuple[str, list[di
     return bucket, rows
 
 
-CHARTS_KEY = "charts_open"
-SAVED_CHARTS_KEY = saved_key(CHARTS_KEY)
+CHARTS_KEY, SAVED_CHARTS_KEY = "charts_open", "list_charts_open"
 
 
 def _charts(path: str, flt: TraceFilter) -> None:
     """Folded by default, and read and drawn only while open: on 1M spans they cost the list
     ~0.3 s of reads and a fresh tab ~0.7 s of drawing, for figures the Dashboards screen
-    gives in full. Once opened they stay open for the session."""
-    box = folded("Summary charts", CHARTS_KEY)
+    gives in full. Whether they are open is kept for the session (the expander's own state is
+    forgotten while a trace is open)."""
+    box = st.expander(
+        "Summary charts",
+        expanded=bool(st.session_state.get(SAVED_CHARTS_KEY)),
+        key=CHARTS_KEY,
+        on_change=_save_charts,
+    )
     if not box.open:
         return
     key = repr(flt)
@@ -329,6 +333,10 @@ def _charts(path: str, flt: TraceFilter) -> None:
                     st.caption("no data for this chart")
                 else:
                     st.altair_chart(chart, width="stretch")
+
+
+def _save_charts() -> None:
+    st.session_state[SAVED_CHARTS_KEY] = bool(st.session_state[CHARTS_KEY])
 
 
 # --- the screen --------------------------------------------------------------------------

@@ -43,11 +43,12 @@ from .. import attributes as A
 from ._connect import STORE, StoreNotFound, open_write
 from ._schema import migrate
 
-MAX_WORD = 40
+WORD = re.compile(r"\w{2,40}")
 # What the indexer keeps: whole words of 2 to 40 characters. A longer run of word characters
 # (a hash, base64) is no word anyone searches for, and a piece of it indexed as a word would
 # be a false match once the index's answer is taken as exact (reader._index_is_exact).
-WORD = re.compile(rf"(?<!\w)\w{{2,{MAX_WORD}}}(?!\w)")
+_WHOLE_WORD = re.compile(r"(?<!\w)\w{2,40}(?!\w)")
+MAX_WORD = 40
 # A query's words: a longer one is looked for by its pattern alone, as a stop word is.
 _QUERY_WORD = re.compile(r"\w{2,}")
 # JSON escapes become spaces so that "\nHello" yields "hello", not "nhello".
@@ -75,7 +76,7 @@ SEARCHED_TEXT = "concat_ws(' ', name, status_message, attributes::VARCHAR)"
 
 
 def words(text: str) -> set[str]:
-    return {w for w in WORD.findall(_ESCAPE.sub(" ", text).lower()) if w not in STOP_WORDS}
+    return {w for w in _WHOLE_WORD.findall(_ESCAPE.sub(" ", text).lower()) if w not in STOP_WORDS}
 
 
 def term(word: str) -> int:

@@ -1351,6 +1351,8 @@ class Store:
         if len(groups) != len(query.words) + len(query.prefixes):
             return False
         terms = sorted({t for group in groups for t in group})
+        if not terms:
+            return False
         words = dict(
             con.execute(
                 "SELECT term, CASE WHEN count(*) = 1 THEN min(word) END FROM search_words "
