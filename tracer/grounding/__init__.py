@@ -13,15 +13,29 @@ opt-in judge on the ``openai`` client. How it works and how well: docs/grounding
 
 from ._check import check
 from ._judge import LLMJudgeScorer
-from ._report import GROUNDED, HALLUCINATION, LABELS, NO_DOCUMENTS, GroundingReport, SentenceResult
-from ._scorers import LexicalScorer, Scorer
+from ._report import (
+    GROUNDED,
+    HALLUCINATION,
+    LABELS,
+    LIKELY_HALLUCINATED,
+    NO_DOCUMENTS,
+    UNCERTAIN,
+    VERDICTS,
+    GroundingReport,
+    SentenceResult,
+)
+from ._scorers import Detector, LexicalScorer, Scorer
 from ._sentences import split_sentences
 
 __all__ = [
     "GROUNDED",
     "HALLUCINATION",
     "LABELS",
+    "LIKELY_HALLUCINATED",
     "NO_DOCUMENTS",
+    "UNCERTAIN",
+    "VERDICTS",
+    "Detector",
     "GroundingReport",
     "LLMJudgeScorer",
     "LexicalScorer",

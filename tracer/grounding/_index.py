@@ -13,6 +13,7 @@ questions about a sentence of the output:
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -89,6 +90,10 @@ class DocumentIndex:
         self.window_negated: list[list[bool]] = []
         self.words: set[str] = set()  # lower-case words and their stems, any document
         self.numbers: set[str] = set()  # normalised values, any document
+        self.bigrams: set[tuple[str, str]] = set()  # consecutive content stems of a document sentence
+        self._trigrams: set[tuple[str, str, str]] = set()  # consecutive word stems, stopwords kept
+        self._number_context: dict[str, set[str]] = {}  # value -> stems of the sentences holding it
+        self.word_count = 0
         df: Counter[str] = Counter()
         n_sentences = 0
         for doc in self.documents:
@@ -96,7 +101,15 @@ class DocumentIndex:
             sentence_neg: list[bool] = []
             for start, end in split_sentences(doc):
                 toks = tokens(doc[start:end])
-                stems = frozenset(content_stems(toks))
+                ordered = content_stems(toks)
+                stems = frozenset(ordered)
+                self.bigrams.update(itertools.pairwise(ordered))
+                words = [stem(t.lower) for t in toks]
+                self._trigrams.update(zip(words, words[1:], words[2:]))
+                self.word_count += len(toks)
+                for tok in toks:
+                    if tok.number is not None:
+                        self._number_context.setdefault(tok.number, set()).update(stems)
                 sentence_stems.append(stems)
                 sentence_neg.append(any(t.lower in NEGATIONS for t in toks))
                 df.update(stems)
@@ -134,6 +147,40 @@ class DocumentIndex:
     def known(self, stem_: str) -> bool:
         """Whether any document contains ``stem_``."""
         return stem_ in self._all_stems
+
+    def stems_of(self, toks: list[Token]) -> list[str]:
+        return content_stems(toks)
+
+    def uncopied_share(self, sentence: SentenceView) -> float:
+        """The share of the sentence's words that are in no run of three consecutive words
+        found in a document (stems compared, stopwords kept)."""
+        words = [stem(t.lower) for t in sentence.toks]
+        if len(words) < 3:
+            return 0.0
+        copied = [False] * len(words)
+        for i in range(len(words) - 2):
+            if (words[i], words[i + 1], words[i + 2]) in self._trigrams:
+                copied[i] = copied[i + 1] = copied[i + 2] = True
+        return copied.count(False) / len(words)
+
+    def number_context(self, sentence: SentenceView) -> float:
+        """For the numbers of the sentence that some document mentions: the largest share of
+        the content words around one (three either side) that no document sentence holding
+        that number has. A right number in the wrong company ("3 months" for "3 years")."""
+        toks = sentence.toks
+        worst = 0.0
+        for i, tok in enumerate(toks):
+            if tok.number is None or not tok.text[0].isdigit() or tok.number not in self._number_context:
+                continue
+            around = [
+                s
+                for s in content_stems(toks[max(0, i - 3) : i] + toks[i + 1 : i + 4])
+                if not s.startswith("#") and s not in self.question_stems
+            ]
+            if around:
+                context = self._number_context[tok.number]
+                worst = max(worst, sum(1 for s in around if s not in context) / len(around))
+        return worst
 
     def idf(self, stem_: str) -> float:
         return math.log(1.0 + (self._n + 1) / (self._df.get(stem_, 0) + 0.5))

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUNDED", "HALLUCINATION", "LABELS", "NO_DOCUMENTS", "GroundingReport", "SentenceResult"]
+__all__ = [
+    "GROUNDED",
+    "HALLUCINATION",
+    "LABELS",
+    "LIKELY_HALLUCINATED",
+    "NO_DOCUMENTS",
+    "UNCERTAIN",
+    "VERDICTS",
+    "GroundingReport",
+    "SentenceResult",
+]
 
 #: Every sentence is supported by the documents.
 GROUNDED = "grounded"
@@ -14,6 +24,13 @@ HALLUCINATION = "hallucination"
 #: There were no documents to check against; no sentence can be supported.
 NO_DOCUMENTS = "no_documents"
 LABELS = (GROUNDED, HALLUCINATION, NO_DOCUMENTS)
+
+#: ``report.verdict``: the label in three steps. "likely_hallucinated" is the
+#: ``hallucination`` label; "uncertain" is a ``grounded`` label whose likeliest sentence is
+#: between the model's low cut and its flag cut (worth a look); "grounded" is under it.
+LIKELY_HALLUCINATED = "likely_hallucinated"
+UNCERTAIN = "uncertain"
+VERDICTS = (GROUNDED, UNCERTAIN, LIKELY_HALLUCINATED, NO_DOCUMENTS)
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,9 @@ class SentenceResult:
     unsupported_entities: tuple[str, ...] = ()
     #: Per document id, that document's support for this sentence (the scorer's raw score).
     document_scores: dict[str, float] = field(default_factory=dict)
+    #: P(the documents do not support the sentence), 0..1: the default model's calibrated
+    #: probability, a detector's, or ``1 - score`` for a per-document scorer.
+    probability: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +62,7 @@ class SentenceResult:
             "end": self.end,
             "supported": self.supported,
             "score": round(self.score, 4),
+            "probability": round(self.probability, 4),
             "best_document_id": self.best_document_id,
             "unsupported_numbers": list(self.unsupported_numbers),
             "unsupported_entities": list(self.unsupported_entities),
@@ -61,6 +82,11 @@ class GroundingReport:
     #: Name of the scorer and the threshold under which a sentence is unsupported.
     scorer: str
     threshold: float
+    #: ``"grounded"``, ``"uncertain"``, ``"likely_hallucinated"`` or ``"no_documents"``.
+    verdict: str = GROUNDED
+    #: The probability cuts used: ``sentence`` (flag a sentence), ``response`` (flag the
+    #: likeliest sentence, so the response), ``low`` (under it, not even uncertain).
+    cuts: dict[str, float] = field(default_factory=dict)
 
     @property
     def supported(self) -> bool:
@@ -71,6 +97,16 @@ class GroundingReport:
     def score(self) -> float:
         """The lowest sentence score: the response is as grounded as its weakest sentence."""
         return min((s.score for s in self.sentences), default=1.0)
+
+    @property
+    def probability(self) -> float:
+        """P(some sentence is not supported), as the likeliest sentence's probability."""
+        return max((s.probability for s in self.sentences), default=0.0)
+
+    @property
+    def ranked(self) -> tuple[SentenceResult, ...]:
+        """The unsupported sentences, likeliest hallucination first."""
+        return tuple(sorted(self.unsupported, key=lambda s: -s.probability))
 
     @property
     def unsupported(self) -> tuple[SentenceResult, ...]:
@@ -89,6 +125,9 @@ class GroundingReport:
         ``gen_ai.evaluation.result`` event store."""
         return {
             "label": self.label,
+            "verdict": self.verdict,
+            "probability": round(self.probability, 4),
+            "cuts": dict(self.cuts),
             "supported": self.supported,
             "score": round(self.score, 4),
             "scorer": self.scorer,

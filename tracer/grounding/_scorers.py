@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from ._index import DocumentIndex, view
 
-__all__ = ["LexicalScorer", "Scorer", "cached_index"]
+__all__ = ["Detector", "LexicalScorer", "Scorer", "cached_index"]
 
 
 @runtime_checkable
@@ -24,6 +24,22 @@ class Scorer(Protocol):
     """
 
     def score(self, sentence: str, documents: Sequence[str], *, question: str | None = None) -> Sequence[float]: ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds unsupported spans in a whole output at once, as a token-classification
+    hallucination detector does (it reads the documents and the answer together).
+
+    Return ``(start, end, probability)`` character spans of ``output`` with the probability
+    that each is not supported; ``check`` gives each sentence the highest probability of the
+    spans it overlaps (0 when none), and flags it above ``1 - threshold`` (the
+    detector's ``threshold`` attribute, 0.5 when it has none). Spans may be single tokens.
+    """
+
+    def detect(
+        self, output: str, documents: Sequence[str], *, question: str | None = None
+    ) -> Sequence[tuple[int, int, float]]: ...
 
 
 _cache: tuple[tuple[tuple[str, ...], str | None], DocumentIndex] | None = None
