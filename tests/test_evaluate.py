@@ -111,3 +111,17 @@ def test_a_broken_check_never_breaks_export(
     _pipeline()("Where is the battery made?")
     assert tracer.flush()
     assert store.count_traces() == 1 and store.evaluations() == []
+
+
+def test_grounding_threshold_sets_the_cut_for_every_check(db_path: Path) -> None:
+    with pytest.raises(ValueError, match="probability"):
+        tracer.configure(db=db_path, grounding_threshold=1.5)
+    tracer.configure(db=db_path, grounding_threshold=0.999)
+    try:
+        _pipeline()("Where is the battery made?")  # flagged at the default cuts (the first test)
+        assert tracer.flush()
+    finally:
+        tracer.configure(db=db_path)
+    [row] = tracer.Store(db_path).evaluations("grounding")
+    details = json.loads(row["details"])
+    assert row["label"] == "grounded" and details["cuts"]["sentence"] == 0.999

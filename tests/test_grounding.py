@@ -301,3 +301,75 @@ def test_ragtruth_dev_regression() -> None:
         fp += (not gold) and not report.supported
     assert pos == 25
     assert tp >= 16 and fp <= 12, (tp, fp)
+
+
+# --- calibrated output (v2) -------------------------------------------------------------------
+
+
+class _FixedSupport:
+    """A user's scorer that gives every document the same support."""
+
+    name = "fixed"
+
+    def __init__(self, support: float, *, threshold: float = 0.5, low: float | None = None) -> None:
+        self.support, self.threshold = support, threshold
+        if low is not None:
+            self.low = low
+
+    def score(self, sentence: str, documents: Sequence[str], *, question: str | None = None) -> list[float]:
+        return [self.support] * len(documents)
+
+
+def test_verdict_has_three_steps_and_a_probability_per_sentence() -> None:
+    flagged = check("We love batteries.", DOCS, scorer=_FixedSupport(0.45))
+    assert flagged.verdict == "likely_hallucinated" and flagged.label == "hallucination"
+    assert flagged.sentences[0].probability == pytest.approx(0.55) and flagged.probability == pytest.approx(0.55)
+    uncertain = check("We love batteries.", DOCS, scorer=_FixedSupport(0.6, low=0.3))
+    assert uncertain.verdict == "uncertain" and uncertain.label == "grounded" and uncertain.supported
+    assert check("We love batteries.", DOCS, scorer=_FixedSupport(0.8, low=0.3)).verdict == "grounded"
+    assert check("Anything.", []).verdict == "no_documents"
+    d = flagged.to_dict()
+    assert d["verdict"] == "likely_hallucinated" and d["cuts"] == {"sentence": 0.5, "response": 0.5, "low": 0.5}
+    assert d["sentences"][0]["probability"] == pytest.approx(0.55)
+
+
+def test_unsupported_sentences_are_ranked_by_probability() -> None:
+    report = check("Acme opened 9 plants in Texas. It hired 4,000 workers in 2019. Revenue fell to zero.", DOCS)
+    ranked = report.ranked
+    assert [s.probability for s in ranked] == sorted((s.probability for s in ranked), reverse=True)
+    assert sorted(map(id, ranked)) == sorted(map(id, report.unsupported)) and ranked
+
+
+def _dev_records() -> list[dict]:
+    with _ragtruth().open(encoding="utf-8") as f:
+        return [json.loads(line) for _, line in zip(range(80), f)]
+
+
+def test_flags_follow_the_model_cuts_on_real_responses() -> None:
+    from tracer.grounding._model import MODELS
+
+    seen = set()
+    for rec in _dev_records():
+        report = check(rec["response"], rec["context_documents"], rec["question"])
+        model = MODELS["v2"]["qa" if rec["question"] else "summary"]
+        probs = [s.probability for s in report.sentences]
+        assert all(0.0 <= p <= 1.0 for p in probs)
+        assert all(s.score == pytest.approx(1 - s.probability) for s in report.sentences)
+        top = max(probs, default=0.0)
+        expected = [p > model.sentence or (p == top and top > model.response) for p in probs]
+        assert [not s.supported for s in report.sentences] == expected
+        assert (report.label == "hallucination") == (top > min(model.sentence, model.response))
+        verdict = (
+            "likely_hallucinated" if report.label == "hallucination" else "uncertain" if top > model.low else "grounded"
+        )
+        assert report.verdict == verdict
+        seen.add(verdict)
+    assert seen == {"grounded", "uncertain", "likely_hallucinated"}  # the sample shows all three
+
+
+def test_v1_is_kept_for_comparison() -> None:
+    rec = _dev_records()[0]
+    v1 = check(rec["response"], rec["context_documents"], rec["question"], model="v1")
+    assert v1.scorer == "lexical-model-v1" and len(v1.sentences) == len(
+        check(rec["response"], rec["context_documents"]).sentences
+    )

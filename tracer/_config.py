@@ -25,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from . import _evaluate
 from . import _processor as _processor_module
 from ._call import set_tracer_provider
 from ._guard import guard, logger
@@ -85,7 +86,8 @@ def configure(
     instrument: str | Iterable[str] = (),
     max_queue_size: int = 32_768,
     schedule_delay: float = 0.5,
-    grounding: bool | None = None,
+    grounding: bool | str | None = None,
+    grounding_threshold: float | None = None,
     exit_timeout: float | None = None,
     secret_patterns: Iterable[str] | None = None,
     logger_provider: LoggerProvider | None = None,
@@ -104,6 +106,12 @@ def configure(
     answer against its trace's retrieved documents on the export thread; each result is stored,
     and also emitted as a ``gen_ai.evaluation.result`` log-based event through
     ``logger_provider`` (default: the global one, if the app set any) for other back ends.
+    ``grounding="KRLabsOrg/lettucedect-base-modernbert-en-v1"`` (a model folder, or an id in
+    the local Hugging Face cache; or ``SPYGLASS_GROUNDING_MODEL``) checks with that learned
+    detector (``spyglass[detector]``) instead of the offline model, which takes over, with the
+    reason logged, when it cannot load. ``grounding_threshold`` (``SPYGLASS_GROUNDING_THRESHOLD``):
+    the P(unsupported) above which a sentence is flagged, for every check; by default each
+    model's own cuts (docs/grounding.md has the precision/recall curve to pick from).
     ``exit_timeout`` (default 10 s, ``SPYGLASS_EXIT_TIMEOUT``): how long exit and SIGTERM wait
     for queued spans before spooling the rest. ``secret_patterns``: regular expressions whose
     matches are replaced by ``[REDACTED]``, besides the built-in token shapes.
@@ -113,6 +121,10 @@ def configure(
     with _state.lock:
         chosen = _integrations(instrument)  # an unknown name fails here, before anything changed
         _read_prices()  # so does a bad SPYGLASS_PRICES file; and no traced call reads it later
+        if grounding_threshold is None:
+            grounding_threshold = _grounding_threshold_from_env()
+        model = grounding if isinstance(grounding, str) else os.environ.get("SPYGLASS_GROUNDING_MODEL")
+        _evaluate.choice.set(model, grounding_threshold)  # so does a threshold that is not a probability
         path = resolve(db if db is not None else default_db_path())
         set_settings(
             Settings.from_env().with_(capture_content=capture_content, max_value_chars=max_value_chars, redact=redact)
@@ -123,6 +135,7 @@ def configure(
             set_secret_patterns(secret_patterns)
         if grounding is None:
             grounding = _grounding_from_env()
+        grounding = bool(grounding)
         if exit_timeout is None:
             exit_timeout = _exit_timeout_from_env()
         exporter = DuckDBSpanExporter(path, grounding=grounding, logger_provider=logger_provider)
@@ -189,6 +202,11 @@ def _provider(explicit: TracerProvider | None, service_name: str | None) -> Trac
 
 def _grounding_from_env() -> bool:
     return flag_from_env("SPYGLASS_GROUNDING")
+
+
+def _grounding_threshold_from_env() -> float | None:
+    value = number_from_env("SPYGLASS_GROUNDING_THRESHOLD", -1.0, float, lambda v: 0 <= v <= 1, "a probability 0..1")
+    return None if value < 0 else value
 
 
 def _exit_timeout_from_env() -> float:

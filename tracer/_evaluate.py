@@ -29,7 +29,64 @@ EVALUATION_NAME = "grounding"
 _MAX_TRACES = 2_000  # documents remembered per trace, for this many recent traces
 
 
-def evaluation_row(report: Any, documents: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+class _Choice:
+    """What checks answers at export and in ``spyglass check``: ``configure(grounding=...,
+    grounding_threshold=...)``, else ``SPYGLASS_GROUNDING_MODEL`` / ``_THRESHOLD``.
+
+    The detector is loaded on the first check, on the export thread (never in the traced
+    call), and only once: a missing model logs its reason once and the offline model goes on.
+    """
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.threshold: float | None = None  # P(unsupported) above which a sentence is flagged
+        self._loaded: tuple[str | None, Any] = (None, None)
+
+    def set(self, model: str | None, threshold: float | None) -> None:
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"grounding_threshold must be a probability in [0, 1], got {threshold!r}")
+        self.model, self.threshold = model or None, threshold
+
+    def scorer(self) -> Any:
+        if self._loaded[0] != self.model:
+            from .grounding import load_detector
+
+            self._loaded = (self.model, load_detector(self.model))
+        return self._loaded[1]
+
+
+choice = _Choice()
+
+#: ``spyglass check --scorer`` and the viewer's "check this answer with": the names that are
+#: not a detector model.
+SCORERS = ("offline", "offline-v1", "llm-judge")
+
+
+def named_scorer(name: str, *, judge_model: str = "gpt-4o-mini") -> tuple[str, Any]:
+    """``(evaluation name, scorer)`` for a scorer chosen by name: ``offline`` (the default
+    model, stored as ``grounding``), ``offline-v1``, ``llm-judge`` (the ``openai`` client and
+    ``OPENAI_API_KEY``), or a detector's model folder or id. The others are stored as
+    ``grounding/<name>``, next to the default check's result. A detector that cannot load
+    raises :class:`~tracer.grounding.DetectorUnavailable`: asked for by name, it must not be
+    replaced silently."""
+    from . import grounding
+
+    if name == "offline":
+        return EVALUATION_NAME, None
+    if name == "offline-v1":
+        return f"{EVALUATION_NAME}/{name}", _V1
+    if name == "llm-judge":
+        return f"{EVALUATION_NAME}/{name}", grounding.LLMJudgeScorer(model=judge_model)
+    detector = grounding.TokenDetector(name)
+    return f"{EVALUATION_NAME}/{detector.name}", detector
+
+
+_V1 = object()  # the first offline model: check(model="v1") rather than a scorer
+
+
+def evaluation_row(
+    report: Any, documents: Sequence[Mapping[str, Any]] = (), *, name: str = EVALUATION_NAME
+) -> dict[str, Any]:
     """What is stored about one check: ``score``, ``label``, ``explanation``, ``details``."""
     bad = len(report.unsupported)
     total = len(report.sentences)
@@ -42,7 +99,7 @@ def evaluation_row(report: Any, documents: Sequence[Mapping[str, Any]] = ()) -> 
     if tools:  # which of the checked ids are tool results, so a sentence can name its source
         details["sources"] = tools
     return {
-        "name": EVALUATION_NAME,
+        "name": name,
         "score": float(report.score),
         "label": report.label,
         "explanation": explanation,
@@ -55,11 +112,17 @@ def check_span(
     documents: Sequence[Mapping[str, Any]],
     tools: Sequence[Mapping[str, Any]] = (),
     inner: Sequence[Mapping[str, Any]] = (),
+    *,
+    scorer: Any = None,
+    threshold: float | None = None,
+    name: str = EVALUATION_NAME,
 ) -> dict[str, Any] | None:
     """The evaluation row for a logical LLM call, or ``None`` when there is nothing to check.
 
     ``documents``/``tools``: what its trace retrieved and its tools returned; ``inner``: the
     attributes of the LLM spans nested in it (whose answer is its answer if it has none).
+    ``scorer``/``threshold`` (P(unsupported) above which a sentence is flagged): the
+    configured ones when not given; ``name``: the evaluation's name.
     """
     from . import grounding  # imported on first use: most processes never check anything
 
@@ -67,7 +130,15 @@ def check_span(
     evidence = _evidence.evidence(attributes, documents, tools, inner)
     if not output or not evidence:
         return None
-    return evaluation_row(grounding.check(output, evidence, question), evidence)
+    model = "v2"
+    if scorer is _V1:
+        scorer, model = None, "v1"
+    elif scorer is None:
+        scorer = choice.scorer()
+    cut = choice.threshold if threshold is None else threshold
+    support = None if cut is None else 1.0 - cut
+    report = grounding.check(output, evidence, question, scorer=scorer, threshold=support, model=model)
+    return evaluation_row(report, evidence, name=name)
 
 
 class _Trace:

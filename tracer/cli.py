@@ -256,18 +256,49 @@ def _collect(ns: argparse.Namespace) -> int:
 
 def _check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=_positive, default=200, help="results written per write (default 200)")
+    p.add_argument(
+        "--scorer",
+        default=None,
+        help="offline (the default model), offline-v1, llm-judge (OPENAI_API_KEY), or a detector model folder or "
+        "Hugging Face id in the local cache; results other than offline's are stored as 'grounding/<scorer>' "
+        "(default: the configured check, SPYGLASS_GROUNDING_MODEL or offline)",
+    )
+    p.add_argument("--judge-model", default="gpt-4o-mini", help="the model llm-judge asks (default gpt-4o-mini)")
+    p.add_argument(
+        "--threshold", type=float, default=None, help="flag sentences above this P(unsupported) (default: the model's)"
+    )
+    p.add_argument("--all", action="store_true", help="check every LLM call again, not only the unchecked ones")
 
 
 @command("check", "run the grounding check on LLM spans that have not been checked yet", _check_args)
 def _check(ns: argparse.Namespace) -> int:
-    from ._evaluate import EVALUATION_NAME, check_span
+    from . import grounding
+    from ._evaluate import EVALUATION_NAME, check_span, named_scorer
 
+    if ns.threshold is not None and not 0.0 <= ns.threshold <= 1.0:
+        print(f"spyglass: --threshold must be a probability between 0 and 1, not {ns.threshold}", file=sys.stderr)
+        return 2
+    name, scorer = EVALUATION_NAME, None
+    if ns.scorer:
+        try:
+            name, scorer = named_scorer(ns.scorer, judge_model=ns.judge_model)
+        except grounding.DetectorUnavailable as exc:
+            print(f"spyglass: --scorer {ns.scorer}: {exc}", file=sys.stderr)
+            return 2
     store = Store(ns.db)
-    todo = store.llm_spans(unevaluated=EVALUATION_NAME)
+    todo = store.llm_spans(unevaluated=None if ns.all else name)
     progress = _ProgressBar("checking")
     rows, written, flagged = [], 0, 0
     for i, span in enumerate(todo, 1):
-        row = check_span(span["attributes"], span["documents"], span["tools"], span["inner"])
+        row = check_span(
+            span["attributes"],
+            span["documents"],
+            span["tools"],
+            span["inner"],
+            scorer=scorer,
+            threshold=ns.threshold,
+            name=name,
+        )
         if row is not None:
             rows.append({**row, "trace_id": span["trace_id"], "span_id": span["span_id"]})
             flagged += row["label"] == "hallucination"
@@ -276,7 +307,7 @@ def _check(ns: argparse.Namespace) -> int:
             rows = []
         progress(i, len(todo))
     print(
-        f"checked {written} of {len(todo)} unchecked LLM calls ({len(todo) - written} had no answer text, or "
+        f"{name}: checked {written} of {len(todo)} {'' if ns.all else 'unchecked '}LLM calls ({len(todo) - written} had no answer text, or "
         f"no documents or tool results in their trace); {flagged} suspected hallucinations"
     )
     return 0

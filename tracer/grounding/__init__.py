@@ -12,6 +12,7 @@ opt-in judge on the ``openai`` client. How it works and how well: docs/grounding
 """
 
 from ._check import check
+from ._detector import DetectorUnavailable, TokenDetector, load_detector
 from ._judge import LLMJudgeScorer
 from ._report import (
     GROUNDED,
@@ -36,11 +37,14 @@ __all__ = [
     "UNCERTAIN",
     "VERDICTS",
     "Detector",
+    "DetectorUnavailable",
     "GroundingReport",
     "LLMJudgeScorer",
     "LexicalScorer",
     "Scorer",
     "SentenceResult",
+    "TokenDetector",
     "check",
+    "load_detector",
     "split_sentences",
 ]
