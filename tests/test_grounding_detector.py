@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,20 @@ def test_spyglass_check_scorer_stores_each_scorer_next_to_the_default(model_dir:
     assert missing.returncode == 2 and "no model folder" in missing.stderr and "Traceback" not in missing.stderr
     bad = spyglass("--threshold", "1.5")
     assert bad.returncode == 2 and "probability" in bad.stderr
+
+
+def test_the_example_uses_a_local_detector_and_says_why_when_there_is_none(model_dir: Path, tmp_path: Path) -> None:
+    script = str(REPO / "examples" / "grounding_detector.py")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
+    found = subprocess.run(
+        [sys.executable, script, str(model_dir)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert found.returncode == 0, found.stderr
+    assert f"detector: grounded (P = 0.27, scorer detector:{model_dir.name})" in found.stdout
+    assert "offline: likely_hallucinated" in found.stdout and "Norway" in found.stdout
+    missing = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=120, env=env)
+    assert missing.returncode == 0, missing.stderr
+    assert (
+        "no detector: KRLabsOrg/lettucedect-base-modernbert-en-v1 is not in the local Hugging Face cache"
+        in missing.stdout
+    )

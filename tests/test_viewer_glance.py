@@ -42,13 +42,14 @@ def test_a_suspected_answer_shows_its_unsupported_facts_on_top(
     at = vs.run(vs.app_on(path, monkeypatch), trace=ids["xss_pipeline"])
     badge = next(m.value for m in at.markdown if "unsupported by the context" in m.value)
     assert "names in no document" in badge and badge.endswith("bold")
-    assert any(c.value == "sentence 1 · support 0.00" for c in at.caption)
+    assert any(c.value == "sentence 1 · P(unsupported) 1.00" for c in at.caption)
     assert vs.XSS_OUTPUT in [t.value for t in at.text]  # as text, never as HTML
 
 
-def test_unsupported_sentences_least_supported_first() -> None:
+def test_unsupported_sentences_likeliest_first() -> None:
     def sentence(text: str, supported: bool, score: float | None) -> G.Sentence:
-        return G.Sentence(text, None, None, supported, score, None)
+        probability = None if score is None else 1 - score
+        return G.Sentence(text, None, None, supported, score, None, probability=probability)
 
     g = G.Grounding(
         "hallucination",

@@ -20,10 +20,9 @@ LIMIT = 2_000
 
 
 def unsupported_first(g: G.Grounding) -> list[tuple[int, G.Sentence]]:
-    """The unsupported sentences (numbered as in the answer), least supported first: the
-    likeliest hallucination on top. A sentence without a score comes last."""
-    found = [(i, s) for i, s in enumerate(g.sentences, 1) if not s.supported]
-    return sorted(found, key=lambda p: (p[1].score is None, p[1].score or 0.0, p[0]))
+    """The unsupported sentences (numbered as in the answer), the likeliest hallucination
+    on top (by the check's probability). A sentence without one comes last."""
+    return g.ranked()
 
 
 def render(data: Mapping[str, Any]) -> None:
@@ -61,6 +60,6 @@ def _unsupported(g: G.Grounding) -> None:
         bits.append("names in no document: " + ", ".join(g.entities))
     st.markdown(":red-badge[unsupported by the context]" + (" " + md(" · ".join(bits), 400) if bits else ""))
     for i, s in unsupported_first(g):
-        score = "no score" if s.score is None else f"support {s.score:.2f}"
+        score = "no score" if s.probability is None else f"P(unsupported) {s.probability:.2f}"
         st.caption(f"sentence {i} · {score}")
         st.text(s.text)

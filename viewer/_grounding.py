@@ -37,6 +37,8 @@ class Sentence:
     # What supports it: a retrieved document, or a tool result (then ``best_source`` names it).
     best_source_kind: str = SOURCE_DOCUMENT
     best_source: str | None = None
+    # P(not supported): the check's calibrated probability; ``1 - score`` in older reports.
+    probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,29 @@ class Grounding:
     sentences: tuple[Sentence, ...]
     numbers: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
+    #: The report's three-step verdict (``uncertain`` below the flag cut), and its scorer.
+    step: str | None = None
+    scorer: str | None = None
 
     @property
     def suspected(self) -> bool:
         return self.label == HALLUCINATION
+
+    @property
+    def uncertain(self) -> bool:
+        return not self.suspected and self.step == "uncertain"
+
+    @property
+    def probability(self) -> float | None:
+        """The likeliest sentence's P(not supported)."""
+        found = [s.probability for s in self.sentences if s.probability is not None]
+        return max(found) if found else None
+
+    def ranked(self) -> list[tuple[int, Sentence]]:
+        """The unsupported sentences (numbered as in the answer), likeliest hallucination first;
+        a sentence without a probability comes last."""
+        found = [(i, s) for i, s in enumerate(self.sentences, 1) if not s.supported]
+        return sorted(found, key=lambda p: (p[1].probability is None, -(p[1].probability or 0.0), p[0]))
 
     @property
     def unsupported(self) -> list[Sentence]:
@@ -64,7 +85,9 @@ class Grounding:
             "hallucination suspected"
             if self.suspected
             else (
-                "grounded"
+                "uncertain: worth a look"
+                if self.uncertain
+                else "grounded"
                 if self.label in (None, "", "grounded", "supported", "pass")
                 else "no documents to check against"
                 if self.label == "no_documents"
@@ -124,17 +147,19 @@ def _sentence(d: Any) -> Sentence | None:
         return None
     best = d.get("best_document_id")
     kind, name = _source(d)
+    score, probability = _float(d.get("score")), _float(d.get("probability"))
     return Sentence(
         text=str(d.get("text") or ""),
         start=_int(d.get("start")),
         end=_int(d.get("end")),
         supported=bool(d.get("supported", True)),
-        score=_float(d.get("score")),
+        score=score,
         best_document_id=None if best in (None, "") else str(best),
         numbers=_claims(d, "numbers"),
         entities=_claims(d, "entities"),
         best_source_kind=kind,
         best_source=name,
+        probability=probability if probability is not None else (None if score is None else 1.0 - score),
     )
 
 
@@ -168,6 +193,8 @@ def from_details(
         sentences=sentences,
         numbers=numbers,
         entities=entities,
+        step=d["verdict"] if isinstance(d.get("verdict"), str) else None,
+        scorer=d["scorer"] if isinstance(d.get("scorer"), str) else None,
     )
 
 
@@ -190,6 +217,30 @@ def for_span(evaluations: Iterable[Mapping[str, Any]], span_id: str) -> Groundin
         score=_float(newest.get("score")),
         explanation=newest.get("explanation"),
     )
+
+
+def by_scorer(evaluations: Iterable[Mapping[str, Any]], span_id: str) -> list[tuple[str, Grounding]]:
+    """The newest result of each grounding scorer on one span: the default check
+    (``grounding``) first, then each ``grounding/<scorer>`` in the order they were first run."""
+    newest: dict[str, Mapping[str, Any]] = {}
+    for row in evaluations:
+        name = str(row.get("name") or "")
+        ours = name == EVALUATION_NAME or name.startswith(EVALUATION_NAME + "/")
+        if ours and row.get("span_id") == span_id and row.get("source") != "span":
+            newest[name] = row
+    order = sorted(newest, key=lambda n: n != EVALUATION_NAME)
+    return [
+        (
+            name,
+            from_details(
+                newest[name].get("details"),
+                label=newest[name].get("label"),
+                score=_float(newest[name].get("score")),
+                explanation=newest[name].get("explanation"),
+            ),
+        )
+        for name in order
+    ]
 
 
 def for_trace(evaluations: Iterable[Mapping[str, Any]]) -> Grounding | None:

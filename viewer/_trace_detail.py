@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from . import _annotate, _calls, _data, _glance, _labels, _nav, _panels, _replay_panel
+from . import _annotate, _calls, _check_with, _data, _glance, _labels, _nav, _panels, _replay_panel
 from . import _grounding as G
 from . import _outcome as O
 from ._calls import Calls
@@ -266,6 +266,8 @@ def render(path: str, trace_id: str) -> None:
         label_visibility="collapsed",
     )
     _panels.render(path, data, node, calls)
+    if _calls.is_llm(node.span) and node.span.get("llm_parent_span_id") is None:
+        _check_with.render(path, str(data["trace"].get("trace_id")), node.span_id, data.get("evaluations") or ())
     borrowed = _calls.borrowed(calls, node.span)
     _replay_panel.render(
         data,

@@ -1543,7 +1543,9 @@ class Store:
         finally:
             con.close()
 
-    def llm_spans(self, *, unevaluated: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def llm_spans(
+        self, *, unevaluated: str | None = None, limit: int | None = None, trace_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Logical LLM calls, oldest first, each with what checking and exporting it needs.
 
         One row per LLM span that is not nested in another LLM span (see docs/schema.md, "One
@@ -1552,7 +1554,8 @@ class Store:
         (its trace's documents), ``tools`` (its trace's tool results, as documents),
         ``decisions`` (its trace's post-processing decisions, in order) and ``spans`` (its
         trace's span ids, parents and start times; attributes of post-processing spans). With
-        ``unevaluated="grounding"``, only calls without such an evaluation yet.
+        ``unevaluated="grounding"``, only calls without such an evaluation yet; with
+        ``trace_id``, only that trace's calls.
         """
         skip = (
             # Another tool's evaluation of the same name (source 'span') is not our check's.
@@ -1564,6 +1567,9 @@ class Store:
         # The same queries on every engine: only the placeholder and "one of a list" differ.
         p, of_traces = self._sql.param, self._sql.in_list.format(column="trace_id")
         skip = skip.format(p=p)
+        if trace_id is not None:
+            skip += f" AND s.trace_id = {p}"
+            params.append(trace_id)
         with self.connect() as con:
             spans = _rows(
                 con.execute(
