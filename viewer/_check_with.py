@@ -88,11 +88,13 @@ def _run(path: str, trace_id: str, span_id: str, key: str) -> None:
 
 
 def render(path: str, trace_id: str, span_id: str, evaluations: Sequence[Mapping[str, Any]]) -> None:
-    """The comparison (when more than one scorer has run) and the form to run another."""
+    """The comparison (once a second scorer has run) and the form to run another."""
     results = G.by_scorer(evaluations, span_id)
     key = f"checkwith-{span_id}"
-    with st.expander(f"Check this answer with … ({len(results)} scorer{'s' if len(results) != 1 else ''} so far)"):
-        if results:
+    # A fixed label: Streamlit folds an expander again when its label changes.
+    with st.expander("Check this answer with …"):
+        st.caption(f"{len(results)} scorer{'s' if len(results) != 1 else ''} so far on this call")
+        if len(results) > 1:  # one result is already shown above, sentence by sentence
             st.dataframe(comparison(results), hide_index=True)
         choice = st.selectbox("Scorer", _choices(), key=f"{key}-scorer")
         if choice == MODEL_CHOICE:

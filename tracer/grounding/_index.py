@@ -36,6 +36,8 @@ _CITATION = re.compile(
     re.IGNORECASE,
 )
 _LIST_MARKER = re.compile(r"^\s*(?:(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)]|[-*\u2022#>]+|\(\d{1,3}\))\s+")
+# Contact details and addresses: made up, they send a user somewhere no document mentions.
+_IDENTIFIER = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\bhttps?://[^\s)\]>\"']+|\bwww\.[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _ENUMERATOR = re.compile(
     r"\b(?:step|option|part|phase|stage|tip|method|way|point|reason|number|no|#)"
     r"\s*\.?\s*\d{1,3}\b",
@@ -94,6 +96,7 @@ class DocumentIndex:
         self._trigrams: set[tuple[str, str, str]] = set()  # consecutive word stems, stopwords kept
         self._number_context: dict[str, set[str]] = {}  # value -> stems of the sentences holding it
         self.word_count = 0
+        self._text = "\n".join([*self.documents, question or ""]).lower()
         df: Counter[str] = Counter()
         n_sentences = 0
         for doc in self.documents:
@@ -205,8 +208,13 @@ class DocumentIndex:
         return out
 
     def claims(self, sentence: SentenceView) -> Claims:
-        """Numbers and capitalised names of the sentence found in no document nor the question."""
+        """Numbers, capitalised names, e-mail addresses and URLs of the sentence found in no
+        document nor the question."""
         found = Claims()
+        for match in _IDENTIFIER.finditer(sentence.text):
+            address = match.group(0).rstrip(".,;:!?")
+            if address.lower() not in self._text:
+                found.entities.append(address)
         toks = sentence.toks
         spelled = {i: value for first, last, value in spelled_numbers(toks) for i in range(first, last + 1)}
         for i, tok in enumerate(toks):
