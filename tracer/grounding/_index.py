@@ -37,7 +37,9 @@ _CITATION = re.compile(
 )
 _LIST_MARKER = re.compile(r"^\s*(?:(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,4})[.)]|[-*\u2022#>]+|\(\d{1,3}\))\s+")
 # Contact details and addresses: made up, they send a user somewhere no document mentions.
-_IDENTIFIER = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\bhttps?://[^\s)\]>\"']+|\bwww\.[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+_IDENTIFIER = re.compile(
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\bhttps?://[^\s)\]>\"']+|\bwww\.[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
+)
 _ENUMERATOR = re.compile(
     r"\b(?:step|option|part|phase|stage|tip|method|way|point|reason|number|no|#)"
     r"\s*\.?\s*\d{1,3}\b",
