@@ -135,9 +135,29 @@ def page(server: tuple[str, dict[str, str], Path]) -> Iterator[Any]:
 
 
 def _pick(page: Any, label: str, option: str) -> None:
-    """Choose from a Streamlit select box (options are ``role=option``)."""
+    """Choose from a Streamlit select box the first option containing ``option``, for boxes
+    whose choice navigates away (such as "Open a trace"); ``choose`` for those that stay."""
     page.get_by_role("combobox", name=label, exact=True).click()
     page.get_by_role("option").filter(has_text=option).first.click()
+
+
+def choose(page: Any, label: str, option: str) -> None:
+    """Choose exactly ``option`` in a select box that stays on the page. Streamlit's box is a
+    combobox whose input holds the choice as its value; under load its option list can
+    re-render while the click lands, so open it again until the value shows the choice."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    box = page.get_by_role("combobox", name=label, exact=True)
+    for _ in range(4):
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            expect(box).to_have_value(option, timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    expect(box).to_have_value(option)  # fails with playwright's own message
 
 
 def _panel(page: Any, name: str) -> str:

@@ -5,33 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import tracer
 
 from . import _viewer_store as vs
-from .test_viewer_browser import chromium_page, serve
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-expect, PlaywrightTimeout = sync_api.expect, sync_api.TimeoutError
-
-
-def _pick(page: Any, label: str, option: str) -> None:
-    """Choose `option` in a select box. Streamlit's box is a combobox whose input holds the
-    choice as its value; under load its option list can re-render while the click lands, so
-    open it again until the value shows the choice."""
-    box = page.get_by_role("combobox", name=label, exact=True)
-    for _ in range(4):
-        box.click()
-        try:
-            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
-            expect(box).to_have_value(option, timeout=5_000)
-            return
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    expect(box).to_have_value(option)  # fails with playwright's own message
+from .test_viewer_browser import choose, chromium_page, serve
 
 
 def test_check_this_answer_with_another_scorer(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
@@ -45,7 +25,7 @@ def test_check_this_answer_with_another_scorer(tmp_path_factory: pytest.TempPath
         page.get_by_text("Check this answer with …").first.click()
         page.get_by_text("1 scorer so far on this call").wait_for()
         box = page.locator('[data-testid="stExpander"]').filter(has_text="Check this answer with")
-        _pick(page, "Scorer", "offline-v1")
+        choose(page, "Scorer", "offline-v1")
         box.get_by_role("button", name="Check").click()
         page.get_by_text("Checked with grounding/offline-v1: grounded.").wait_for()
         page.get_by_text("2 scorers so far on this call").wait_for()

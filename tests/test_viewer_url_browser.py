@@ -14,16 +14,11 @@ from typing import Any
 import pytest
 
 from . import _viewer_store as vs
-from .test_viewer_browser import chromium_page, serve, settled
+from .test_viewer_browser import choose, chromium_page, serve, settled
 
 
 def _params(page: Any) -> dict[str, list[str]]:
     return urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
-
-
-def _pick(page: Any, label: str, option: str) -> None:
-    page.get_by_label(label, exact=True).click()  # a select box opens its options on click
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def _caption(page: Any, text: str) -> None:
@@ -56,14 +51,14 @@ def _filter_in_one_tab(url: str, shots: Path) -> str:
         page.goto(url)
         _caption(page, "5 traces")
 
-        _pick(page, "Status", "ERROR")
+        choose(page, "Status", "ERROR")
         _caption(page, "1 trace ·")
         page.wait_for_function("() => location.search.includes('status=ERROR')")
         assert _params(page)["status"] == ["ERROR"]
 
-        _pick(page, "Status", "(any)")
+        choose(page, "Status", "(any)")
         _caption(page, "5 traces")
-        _pick(page, "User", "u-bob")
+        choose(page, "User", "u-bob")
         _caption(page, "2 traces")
         page.wait_for_function("() => location.search.includes('user_id=u-bob')")
         assert "status" not in _params(page)  # a default value leaves the URL
@@ -118,7 +113,7 @@ def test_the_finer_filters_in_the_browser(store: tuple[Path, dict[str, str]], tm
         box.press("Enter")
         page.wait_for_function("() => !location.search.includes('attr=')")
         # "More filters" stays open once its last filter is cleared (it folded away here)
-        _pick(page, "Evaluation", "grounding")
+        choose(page, "Evaluation", "grounding")
         page.get_by_label("Score ≤", exact=True).fill("0.5")
         page.get_by_label("Score ≤", exact=True).press("Enter")
         _caption(page, "1 trace ·")  # the xss answer, scored 0.0
